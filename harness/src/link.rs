@@ -1,0 +1,219 @@
+//! A link: one side of a two-way record exchange (ping-pong) over a [`Medium`].
+//!
+//! Over a mapped region the layout is two mailboxes, one per direction. A mailbox is a cache
+//! line holding the sequence word, the waiters flag and the record header, followed by the
+//! payload from the next cache line on. The sender writes header and payload, then publishes the
+//! new sequence word (release); the receiver sees it (acquire) and verifies the record where it
+//! lies, touching every byte. Ping-pong needs no more than one slot per direction: a side sends
+//! again only after the reply to its previous record arrived.
+//!
+//! Over a byte stream a record is the header followed by the payload, written with one `write`
+//! and read with one `read` where the transport allows.
+
+use crate::process::Watch;
+use crate::record::{corrupt, Header, Payloads, Verifier, HEADER_LEN};
+use crate::region::{round_up, Region, PAGE};
+use crate::transport::{ByteStream, Medium};
+use crate::wait::{Signal, Wait};
+use anyhow::Result;
+use std::sync::atomic::AtomicU32;
+
+/// A record to send.
+#[derive(Clone, Copy, Debug)]
+pub struct Outgoing {
+    pub seq: u64,
+    pub sent_ns: u64,
+    pub flags: u32,
+    /// Tests only: damage the payload after its checksum was taken.
+    pub corrupt: bool,
+}
+
+/// A record that arrived and was verified.
+#[derive(Clone, Copy, Debug)]
+pub struct Incoming {
+    pub header: Header,
+    /// When verification finished (every payload byte read).
+    pub recv_ns: u64,
+}
+
+pub trait Link {
+    fn send(&mut self, out: &Outgoing, watch: &mut Watch) -> Result<()>;
+    fn recv(&mut self, watch: &mut Watch) -> Result<Incoming>;
+    fn verifier(&self) -> &Verifier;
+}
+
+/// Which end of the exchange: the initiator sends on mailbox 0, the responder on mailbox 1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    Initiator,
+    Responder,
+}
+
+const LINE: usize = 64;
+const WORD_OFF: usize = 0;
+const WAITERS_OFF: usize = 4;
+const HEADER_OFF: usize = 8;
+const PAYLOAD_OFF: usize = LINE;
+
+fn mailbox_len(size: usize) -> usize {
+    PAYLOAD_OFF + round_up(size.max(1), LINE)
+}
+
+/// Bytes of shared region a ping-pong of `size`-byte records needs.
+pub fn pingpong_region_len(size: usize) -> usize {
+    round_up(2 * mailbox_len(size), PAGE)
+}
+
+/// Builds the link for a side over whatever medium its transport gave.
+pub fn pingpong_link(medium: Medium, side: Side, size: usize, wait: Wait) -> Box<dyn Link> {
+    match medium {
+        Medium::Mapped(region) => Box::new(MailboxLink::new(region, side, size, wait)),
+        Medium::Stream(stream) => Box::new(StreamLink::new(stream, size)),
+    }
+}
+
+pub struct MailboxLink {
+    _region: Region,
+    tx: *mut u8,
+    rx: *mut u8,
+    size: usize,
+    wait: Wait,
+    payloads: Payloads,
+    verifier: Verifier,
+    sent: u32,
+    received: u32,
+}
+
+// SAFETY: the raw pointers point into the owned region.
+unsafe impl Send for MailboxLink {}
+
+impl MailboxLink {
+    pub fn new(region: Region, side: Side, size: usize, wait: Wait) -> MailboxLink {
+        assert!(region.len() >= 2 * mailbox_len(size), "region too small for the mailboxes");
+        let base = region.as_ptr();
+        // SAFETY: both mailboxes lie within the region (asserted above).
+        let (m0, m1) = unsafe { (base, base.add(mailbox_len(size))) };
+        let (tx, rx) = if side == Side::Initiator { (m0, m1) } else { (m1, m0) };
+        MailboxLink {
+            _region: region,
+            tx,
+            rx,
+            size,
+            wait,
+            payloads: Payloads::new(size),
+            verifier: Verifier::new(size),
+            sent: 0,
+            received: 0,
+        }
+    }
+
+    fn signal(mailbox: *mut u8) -> Signal<'static> {
+        // SAFETY: the words are 4-byte aligned (cache-line aligned mailbox) and live as long as
+        // the region, which the link owns; 'static is confined to this module's use.
+        unsafe {
+            Signal {
+                word: &*(mailbox.add(WORD_OFF) as *const AtomicU32),
+                waiters: &*(mailbox.add(WAITERS_OFF) as *const AtomicU32),
+            }
+        }
+    }
+}
+
+impl Link for MailboxLink {
+    #[inline]
+    fn send(&mut self, out: &Outgoing, _watch: &mut Watch) -> Result<()> {
+        // SAFETY: the payload slot lies within the region; the peer reads it only after the
+        // sequence word is published, and does not touch it again until we publish anew.
+        let payload =
+            unsafe { std::slice::from_raw_parts_mut(self.tx.add(PAYLOAD_OFF), self.size) };
+        let checksum = self.payloads.write(out.seq, payload);
+        if out.corrupt {
+            corrupt(payload);
+        }
+        let h = Header {
+            seq: out.seq,
+            sent_ns: out.sent_ns,
+            len: self.size as u32,
+            flags: out.flags,
+            checksum,
+        };
+        // SAFETY: header slot within the first cache line of our mailbox.
+        unsafe { std::ptr::write_unaligned(self.tx.add(HEADER_OFF) as *mut Header, h) };
+        self.sent = self.sent.wrapping_add(1);
+        Self::signal(self.tx).publish(self.sent, self.wait);
+        Ok(())
+    }
+
+    #[inline]
+    fn recv(&mut self, watch: &mut Watch) -> Result<Incoming> {
+        let expect = self.received.wrapping_add(1);
+        Self::signal(self.rx).wait_for(expect, self.wait, watch)?;
+        self.received = expect;
+        // SAFETY: published by the peer before the sequence word (acquire in wait_for).
+        let header = unsafe { std::ptr::read_unaligned(self.rx.add(HEADER_OFF) as *const Header) };
+        let payload = unsafe { std::slice::from_raw_parts(self.rx.add(PAYLOAD_OFF), self.size) };
+        self.verifier.check(&header, payload);
+        watch.progress();
+        Ok(Incoming { header, recv_ns: crate::clock::now_ns() })
+    }
+
+    fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
+}
+
+pub struct StreamLink {
+    stream: Box<dyn ByteStream>,
+    size: usize,
+    payloads: Payloads,
+    verifier: Verifier,
+    tx_buf: Vec<u8>,
+    rx_buf: Vec<u8>,
+}
+
+impl StreamLink {
+    pub fn new(stream: Box<dyn ByteStream>, size: usize) -> StreamLink {
+        StreamLink {
+            stream,
+            size,
+            payloads: Payloads::new(size),
+            verifier: Verifier::new(size),
+            tx_buf: vec![0; HEADER_LEN + size],
+            rx_buf: vec![0; HEADER_LEN + size],
+        }
+    }
+}
+
+impl Link for StreamLink {
+    #[inline]
+    fn send(&mut self, out: &Outgoing, watch: &mut Watch) -> Result<()> {
+        let (head, payload) = self.tx_buf.split_at_mut(HEADER_LEN);
+        let checksum = self.payloads.write(out.seq, payload);
+        if out.corrupt {
+            corrupt(payload);
+        }
+        let h = Header {
+            seq: out.seq,
+            sent_ns: out.sent_ns,
+            len: self.size as u32,
+            flags: out.flags,
+            checksum,
+        };
+        head.copy_from_slice(&h.to_bytes());
+        self.stream.write_all(&self.tx_buf, watch)
+    }
+
+    #[inline]
+    fn recv(&mut self, watch: &mut Watch) -> Result<Incoming> {
+        // Both directions carry records of one size, so header and payload arrive in one read.
+        self.stream.read_exact(&mut self.rx_buf, watch)?;
+        let header = Header::from_bytes(&self.rx_buf);
+        self.verifier.check(&header, &self.rx_buf[HEADER_LEN..]);
+        watch.progress();
+        Ok(Incoming { header, recv_ns: crate::clock::now_ns() })
+    }
+
+    fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
+}

@@ -1,0 +1,72 @@
+//! Summaries: HDR histograms in, `Summary` (count, min, mean, stdev, percentiles, max) out.
+//! Histograms, not sample vectors, so memory does not grow with iterations.
+
+use base64::Engine;
+use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
+use hdrhistogram::Histogram;
+use ipcbench_results::Summary;
+
+/// A latency histogram in nanoseconds: 3 significant figures, grows as needed.
+pub fn new_histogram() -> Histogram<u64> {
+    let mut h = Histogram::<u64>::new(3).expect("3 significant figures is valid");
+    h.auto(true);
+    h
+}
+
+/// Records a value, clamping 0 to 1 ns (a histogram cannot hold 0 with auto-resize from 1).
+#[inline]
+pub fn record(h: &mut Histogram<u64>, ns: u64) {
+    // Auto-resizing histograms only fail on values they cannot hold, which `auto` prevents.
+    let _ = h.record(ns.max(1));
+}
+
+pub fn summarize(h: &Histogram<u64>) -> Summary {
+    if h.is_empty() {
+        return Summary::default();
+    }
+    Summary {
+        count: h.len(),
+        min: h.min(),
+        mean: h.mean(),
+        stdev: h.stdev(),
+        p50: h.value_at_quantile(0.50),
+        p90: h.value_at_quantile(0.90),
+        p99: h.value_at_quantile(0.99),
+        p999: h.value_at_quantile(0.999),
+        p9999: h.value_at_quantile(0.9999),
+        max: h.max(),
+    }
+}
+
+/// V2 + DEFLATE, base64: the form stored in result files.
+pub fn encode(h: &Histogram<u64>) -> String {
+    let mut buf = Vec::new();
+    V2DeflateSerializer::new().serialize(h, &mut buf).expect("serializing to a Vec cannot fail");
+    base64::engine::general_purpose::STANDARD.encode(buf)
+}
+
+pub fn decode(s: &str) -> anyhow::Result<Histogram<u64>> {
+    let bytes = base64::engine::general_purpose::STANDARD.decode(s)?;
+    let h: Histogram<u64> = Deserializer::new().deserialize(&mut &bytes[..])?;
+    Ok(h)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_and_round_trip() {
+        let mut h = new_histogram();
+        for v in 1..=1000u64 {
+            record(&mut h, v * 10);
+        }
+        let s = summarize(&h);
+        assert_eq!(s.count, 1000);
+        assert_eq!(s.min, 10);
+        assert!((4990..=5010).contains(&s.p50), "p50 {}", s.p50);
+        assert!((9890..=9910).contains(&s.p99), "p99 {}", s.p99);
+        let back = decode(&encode(&h)).unwrap();
+        assert_eq!(summarize(&back), s);
+    }
+}

@@ -1,0 +1,56 @@
+//! `sysv-shm`: `shmget(IPC_PRIVATE)` + `shmat`. The segment is marked for removal
+//! (`IPC_RMID`) as soon as the runner has attached it: Linux still lets a peer attach it by id,
+//! and the kernel frees it when the last process detaches — even if everyone is killed.
+
+use super::{CreateOptions, Endpoint, Medium, Setup, Transport};
+use crate::process::Watch;
+use crate::region::Region;
+use anyhow::{Context, Result};
+
+pub struct SysvShm;
+
+impl Transport for SysvShm {
+    fn name(&self) -> &'static str {
+        "sysv-shm"
+    }
+    fn is_mapped(&self) -> bool {
+        true
+    }
+    fn how(&self) -> &'static str {
+        "a System V segment (shmget/shmat) attached by both sides; the peer attaches it by id"
+    }
+    fn create(&self, opts: &CreateOptions) -> Result<Box<dyn Setup>> {
+        // SAFETY: plain syscalls.
+        let id = unsafe {
+            libc::shmget(libc::IPC_PRIVATE, opts.len, libc::IPC_CREAT | libc::IPC_EXCL | 0o600)
+        };
+        if id < 0 {
+            return Err(std::io::Error::last_os_error()).context("shmget");
+        }
+        let region = Region::sysv_attach(id, opts.len);
+        // SAFETY: marking our own segment for removal; it lives while attached.
+        unsafe { libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut()) };
+        Ok(Box::new(SysvSetup { id, region: Some(region?) }))
+    }
+    fn open(&self, endpoint: &Endpoint, len: usize) -> Result<Medium> {
+        let id = endpoint.id.context("sysv-shm needs a segment id")?;
+        Ok(Medium::Mapped(Region::sysv_attach(id, len)?))
+    }
+}
+
+struct SysvSetup {
+    id: i32,
+    region: Option<Region>,
+}
+
+impl Setup for SysvSetup {
+    fn endpoint(&self) -> Endpoint {
+        Endpoint { id: Some(self.id), ..Default::default() }
+    }
+    fn forked_peer(&mut self) -> Result<Medium> {
+        Ok(Medium::Mapped(self.region.take().context("region already taken")?))
+    }
+    fn local(&mut self, _: &mut Watch) -> Result<Medium> {
+        Ok(Medium::Mapped(self.region.take().context("region already taken")?))
+    }
+}

@@ -1,0 +1,171 @@
+//! Running the two sides of a case: the runner's side here, the peer in a forked child or a
+//! spawned `ipcbench worker` that opens the transport by path, name, id or inherited fd.
+
+use crate::link::{pingpong_link, Side};
+use crate::pingpong::{self, PingpongSpec};
+use crate::process::{fork_worker, install_signal_handlers, spawn_worker, Watch};
+use crate::transport::{CreateOptions, Endpoint, Medium, TransportKind};
+use crate::wait::Wait;
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How the peer starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Process {
+    /// A child of the runner (`fork`): inherits the mapping or fds.
+    Fork,
+    /// A fresh exec of this binary's `worker` subcommand, as an unrelated program.
+    Spawn,
+}
+
+impl Process {
+    pub const ALL: [Process; 2] = [Process::Fork, Process::Spawn];
+    pub fn name(self) -> &'static str {
+        match self {
+            Process::Fork => "fork",
+            Process::Spawn => "spawn",
+        }
+    }
+    pub fn from_name(s: &str) -> Option<Process> {
+        Self::ALL.into_iter().find(|p| p.name() == s)
+    }
+}
+
+impl std::fmt::Display for Process {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What the peer runs.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Job {
+    Pingpong(PingpongSpec),
+}
+
+/// Everything a spawned worker needs, passed as JSON on its command line.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct WorkerSpec {
+    pub transport: TransportKind,
+    pub wait: Wait,
+    pub endpoint: Endpoint,
+    /// Region or ring bytes.
+    pub len: usize,
+    pub timeout_ms: u64,
+    pub job: Job,
+}
+
+/// What a worker hands back: its side's measurements, or why it failed.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct WorkerReport {
+    #[serde(default)]
+    pub result: Option<serde_json::Value>,
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+/// The peer's side of a job.
+fn peer_side(
+    job: &Job,
+    medium: Medium,
+    wait: Wait,
+    watch: &mut Watch,
+) -> Result<serde_json::Value> {
+    match job {
+        Job::Pingpong(spec) => {
+            let mut link = pingpong_link(medium, Side::Responder, spec.size, wait);
+            Ok(serde_json::to_value(pingpong::responder(link.as_mut(), spec, watch)?)?)
+        }
+    }
+}
+
+fn write_report(out: &mut dyn Write, r: Result<serde_json::Value>) -> i32 {
+    let report = match r {
+        Ok(v) => WorkerReport { result: Some(v), error: None },
+        Err(e) => WorkerReport { result: None, error: Some(format!("{e:#}")) },
+    };
+    let code = if report.error.is_some() { 1 } else { 0 };
+    let _ = serde_json::to_writer(&mut *out, &report);
+    let _ = out.flush();
+    code
+}
+
+/// The hidden `ipcbench worker --spec JSON` subcommand. Returns the exit status.
+pub fn run_spawned(spec_json: &str) -> i32 {
+    install_signal_handlers();
+    let r = (|| -> Result<serde_json::Value> {
+        let spec: WorkerSpec = serde_json::from_str(spec_json).context("bad worker spec")?;
+        let mut watch = Watch::over_parent(Duration::from_millis(spec.timeout_ms));
+        let medium = spec.transport.transport().open(&spec.endpoint, spec.len)?;
+        peer_side(&spec.job, medium, spec.wait, &mut watch)
+    })();
+    write_report(&mut std::io::stdout().lock(), r)
+}
+
+/// How to run one pair.
+#[derive(Clone, Debug)]
+pub struct PairOptions {
+    pub transport: TransportKind,
+    pub process: Process,
+    pub wait: Wait,
+    /// Region or ring bytes.
+    pub len: usize,
+    /// A private directory for files and sockets.
+    pub dir: PathBuf,
+    /// The binary to spawn (`ipcbench`).
+    pub exe: PathBuf,
+    /// CPU for the peer (the runner pins itself once, at the start of a run).
+    pub peer_cpu: Option<usize>,
+    /// A wait with no progress for this long means the peer hangs.
+    pub timeout: Duration,
+}
+
+/// Creates the transport, starts the peer on `job`, runs `local` on the runner's side, and
+/// returns both sides' results. Every object and the peer are gone when this returns.
+pub fn run_pair<T>(
+    opts: &PairOptions,
+    job: &Job,
+    local: impl FnOnce(Medium, &mut Watch) -> Result<T>,
+) -> Result<(T, serde_json::Value)> {
+    if opts.process == Process::Spawn && !opts.transport.supports_spawn() {
+        bail!("{} cannot be opened by an unrelated process: use --process fork", opts.transport);
+    }
+    let transport = opts.transport.transport();
+    let mut setup = transport.create(&CreateOptions { len: opts.len, dir: opts.dir.clone() })?;
+    let timeout_ms = opts.timeout.as_millis() as u64;
+    let worker = match opts.process {
+        Process::Fork => fork_worker(opts.peer_cpu, |out| {
+            install_signal_handlers();
+            let mut watch = Watch::over_parent(opts.timeout);
+            let r = setup.forked_peer().and_then(|m| peer_side(job, m, opts.wait, &mut watch));
+            write_report(out, r)
+        })?,
+        Process::Spawn => {
+            let spec = WorkerSpec {
+                transport: opts.transport,
+                wait: opts.wait,
+                endpoint: setup.endpoint(),
+                len: opts.len,
+                timeout_ms,
+                job: job.clone(),
+            };
+            let json = serde_json::to_string(&spec)?;
+            spawn_worker(&opts.exe, &json, &setup.inherit_fds(), opts.peer_cpu)?
+        }
+    };
+    let mut watch = Watch::over_child(opts.timeout, worker.pid());
+    let medium = setup.local(&mut watch)?;
+    let mine = local(medium, &mut watch)?;
+    let out = worker.finish(&mut watch)?;
+    let report: WorkerReport = serde_json::from_slice(&out).context("unreadable worker report")?;
+    match (report.result, report.error) {
+        (_, Some(e)) => bail!("worker: {e}"),
+        (Some(v), None) => Ok((mine, v)),
+        (None, None) => bail!("worker sent an empty report"),
+    }
+}
