@@ -1,1 +1,94 @@
+//! The experiments of ipcbench: one file per scenario, each a list of cases built on the
+//! harness. `runner` runs a plan of cases and writes the result file after every case.
 
+pub mod floor;
+pub mod options;
+pub mod pingpong;
+pub mod runner;
+pub mod sysinfo;
+mod table;
+
+pub use options::{Options, UsageError};
+
+use ipcbench_results::{CaseResult, RunFile};
+use std::cell::RefCell;
+use std::path::PathBuf;
+
+/// One point of a scenario: a stable id and how to measure it.
+pub struct Case {
+    pub id: String,
+    pub run: Box<dyn FnOnce(&Context) -> anyhow::Result<CaseResult>>,
+}
+
+impl Case {
+    pub fn new(id: String, run: impl FnOnce(&Context) -> anyhow::Result<CaseResult> + 'static) -> Case {
+        Case { id, run: Box::new(run) }
+    }
+}
+
+/// What every case of a run shares.
+pub struct Context {
+    pub opts: Options,
+    /// The `ipcbench` binary, for spawned workers.
+    pub exe: PathBuf,
+    /// A private temp dir (under `--dir`, else the system temp dir), removed at the end.
+    pub work_dir: PathBuf,
+    /// Advice gathered while running; deduplicated, stored in the result file.
+    pub warnings: RefCell<Vec<String>>,
+}
+
+impl Context {
+    pub fn warn(&self, w: impl Into<String>) {
+        let w = w.into();
+        let mut ws = self.warnings.borrow_mut();
+        if !ws.contains(&w) {
+            ws.push(w);
+        }
+    }
+
+    /// Options for one pair of processes in this run.
+    pub fn pair(
+        &self,
+        transport: ipcbench_harness::transport::TransportKind,
+        process: ipcbench_harness::worker::Process,
+        wait: ipcbench_harness::wait::Wait,
+        len: usize,
+    ) -> ipcbench_harness::worker::PairOptions {
+        ipcbench_harness::worker::PairOptions {
+            transport,
+            process,
+            wait,
+            len,
+            dir: self.work_dir.clone(),
+            exe: self.exe.clone(),
+            peer_cpu: self.opts.pin.map(|p| p[1]),
+            timeout: self.opts.timeout,
+        }
+    }
+}
+
+/// An experiment.
+pub trait Scenario: Sync {
+    fn name(&self) -> &'static str;
+    /// One line for `ipcbench list`.
+    fn about(&self) -> &'static str;
+    /// The cases under these options; an impossible combination is a usage error.
+    fn cases(&self, opts: &Options) -> Result<Vec<Case>, UsageError>;
+    /// A table for stdout after the run, from this scenario's cases in the result file.
+    fn summary(&self, _cases: &[&CaseResult], _run: &RunFile) -> Option<String> {
+        None
+    }
+}
+
+/// Every scenario, in the order `all` runs them (the floor first: others are read against it).
+pub fn all() -> Vec<&'static dyn Scenario> {
+    vec![&floor::Floor, &pingpong::Pingpong]
+}
+
+pub fn by_name(name: &str) -> Option<&'static dyn Scenario> {
+    all().into_iter().find(|s| s.name() == name)
+}
+
+pub fn names() -> Vec<&'static str> {
+    all().iter().map(|s| s.name()).collect()
+}

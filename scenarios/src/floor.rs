@@ -1,0 +1,89 @@
+//! Scenario `floor`: this machine's limits, measured in the run, so every other figure can be
+//! read as a multiple of them — the raw cache-line handoff between two processes (round trip and
+//! one way: no record, no checksum), the clock's own cost, an empty system call.
+
+use crate::table::{ns, Table};
+use crate::{Case, Options, Scenario, UsageError};
+use ipcbench_harness::floor;
+use ipcbench_harness::stats::{encode, summarize};
+use ipcbench_results::{CaseResult, RunFile, FLOOR_CACHE_LINE};
+use std::time::Duration;
+
+pub struct Floor;
+
+impl Scenario for Floor {
+    fn name(&self) -> &'static str {
+        "floor"
+    }
+    fn about(&self) -> &'static str {
+        "this machine's limits: cache-line handoff between two processes, clock cost, empty syscall"
+    }
+    fn cases(&self, opts: &Options) -> Result<Vec<Case>, UsageError> {
+        let (n, d) = opts.budget((200_000, Duration::from_secs(1)), (20_000, Duration::from_millis(100)));
+        let batches = if opts.quick { 2_000 } else { 20_000 };
+        let warmup = (n / 10).min(10_000);
+        Ok(vec![
+            Case::new(FLOOR_CACHE_LINE.into(), move |ctx| {
+                if crate::sysinfo::logical_cpus() < 2 {
+                    ctx.warn(
+                        "This host has fewer than 2 CPUs: two spinning processes share one CPU, so \
+                         the cache-line floor and every spin figure measure the scheduler, not memory.",
+                    );
+                }
+                let h = floor::cache_line_handoff(
+                    warmup,
+                    n,
+                    d,
+                    ctx.opts.pin.map(|p| p[1]),
+                    ctx.opts.timeout,
+                )?;
+                let mut c = CaseResult::new(FLOOR_CACHE_LINE, "floor");
+                c.process = Some("fork".into());
+                c.wait = Some("spin".into());
+                c.iterations = h.round_trip.len();
+                c.warmup = warmup;
+                c.latency_ns.insert("round_trip".into(), summarize(&h.round_trip));
+                c.latency_ns.insert("one_way".into(), summarize(&h.one_way));
+                c.histograms.insert("round_trip".into(), encode(&h.round_trip));
+                c.histograms.insert("one_way".into(), encode(&h.one_way));
+                c.notes.push(
+                    "two processes bounce a sequence number and a timestamp in one cache line each \
+                     way through MAP_SHARED|MAP_ANONYMOUS memory, spinning"
+                        .into(),
+                );
+                Ok(c)
+            }),
+            Case::new("floor/clock".into(), move |_| {
+                let h = floor::clock_cost(batches);
+                let mut c = CaseResult::new("floor/clock", "floor");
+                c.iterations = h.len() * 100;
+                c.latency_ns.insert("call".into(), summarize(&h));
+                c.histograms.insert("call".into(), encode(&h));
+                c.notes.push("clock_gettime(CLOCK_MONOTONIC), mean of batches of 100 calls".into());
+                Ok(c)
+            }),
+            Case::new("floor/syscall".into(), move |_| {
+                let h = floor::syscall_cost(batches);
+                let mut c = CaseResult::new("floor/syscall", "floor");
+                c.iterations = h.len() * 100;
+                c.latency_ns.insert("call".into(), summarize(&h));
+                c.histograms.insert("call".into(), encode(&h));
+                c.notes.push("syscall(SYS_getppid), mean of batches of 100 calls".into());
+                Ok(c)
+            }),
+        ])
+    }
+
+    fn summary(&self, cases: &[&CaseResult], _run: &RunFile) -> Option<String> {
+        let mut t = Table::new(&["floor", "p50", "p99", "round trip p50"]);
+        for c in cases.iter().filter(|c| c.ok()) {
+            let Some(s) = c.latency_ns.get("one_way").or(c.latency_ns.get("call")) else {
+                continue;
+            };
+            let rt = c.latency_ns.get("round_trip").map(|r| ns(r.p50 as f64)).unwrap_or_default();
+            t.row(vec![c.id.clone(), ns(s.p50 as f64), ns(s.p99 as f64), rt]);
+        }
+        (!t.is_empty()).then(|| t.to_string())
+    }
+}
+

@@ -1,0 +1,278 @@
+//! What the user asked for: filters, counts, pinning. Parsing and checking of user input lives
+//! here so that every bad value gets one line naming it and the valid choices.
+
+use ipcbench_harness::record::Fault;
+use ipcbench_harness::transport::TransportKind;
+use ipcbench_harness::wait::Wait;
+use ipcbench_harness::worker::Process;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Bad input: the CLI prints it on one line and exits with status 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// The largest record ipcbench moves (64 MiB).
+pub const MAX_SIZE: usize = 64 << 20;
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub transports: Option<Vec<TransportKind>>,
+    pub processes: Option<Vec<Process>>,
+    pub waits: Option<Vec<Wait>>,
+    pub sizes: Option<Vec<usize>>,
+    /// Measured messages per case (round trips, records, flushes), after warm-up.
+    pub iterations: Option<u64>,
+    /// Time limit for the measured part of a case.
+    pub duration: Option<Duration>,
+    /// Few iterations and short cases: `scenario all --quick` stays under a minute.
+    pub quick: bool,
+    /// CPUs of the runner and the peer.
+    pub pin: Option<[usize; 2]>,
+    /// Where file-backed transports and flushes put their files (default: the system temp dir).
+    pub dir: Option<PathBuf>,
+    /// `pingpong --durable`: the writer flushes each record before it notifies.
+    pub durable: bool,
+    /// Tests only: a fault to inject.
+    pub fault: Option<Fault>,
+    /// Tests only: slow one transport's sends down by a percentage (`IPCBENCH_SLOWDOWN`).
+    pub slowdown: Option<(TransportKind, f64)>,
+    /// No progress for this long means a worker hangs.
+    pub timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            transports: None,
+            processes: None,
+            waits: None,
+            sizes: None,
+            iterations: None,
+            duration: None,
+            quick: false,
+            pin: None,
+            dir: None,
+            durable: false,
+            fault: None,
+            slowdown: None,
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Options {
+    /// Iterations and time limit for a case: the user's, else the scenario's defaults
+    /// (`full` normally, `quick` with `--quick`). An explicit `--iterations` alone lifts the
+    /// time limit, so exactly that many are measured.
+    pub fn budget(&self, full: (u64, Duration), quick: (u64, Duration)) -> (u64, Duration) {
+        let (n, d) = if self.quick { quick } else { full };
+        match (self.iterations, self.duration) {
+            (Some(n), None) => (n, Duration::ZERO),
+            (Some(n), Some(d)) => (n, d),
+            (None, Some(d)) => (u64::MAX / 4, d),
+            (None, None) => (n, d),
+        }
+    }
+
+    pub fn slowdown_for(&self, t: TransportKind) -> f64 {
+        match self.slowdown {
+            Some((k, pct)) if k == t => pct,
+            _ => 0.0,
+        }
+    }
+
+    /// The transports, processes and waits to run, each combination valid; an explicitly
+    /// named transport that no combination is left for is a usage error naming what it takes.
+    pub fn combinations(
+        &self,
+        allowed: &[TransportKind],
+    ) -> Result<Vec<(TransportKind, Process, Wait)>, UsageError> {
+        let transports = self.transports.clone().unwrap_or_else(|| allowed.to_vec());
+        let mut out = Vec::new();
+        for t in transports {
+            if !allowed.contains(&t) {
+                continue;
+            }
+            let procs: Vec<Process> =
+                Process::ALL.into_iter().filter(|p| *p == Process::Fork || t.supports_spawn()).collect();
+            let waits = t.waits();
+            let mut any = false;
+            for p in procs.iter().filter(|p| self.processes.as_ref().is_none_or(|f| f.contains(p))) {
+                for w in waits.iter().filter(|w| self.waits.as_ref().is_none_or(|f| f.contains(w))) {
+                    out.push((t, *p, *w));
+                    any = true;
+                }
+            }
+            if !any && self.transports.is_some() {
+                let names = |v: Vec<&str>| v.join(", ");
+                if self.processes.as_ref().is_some_and(|f| !procs.iter().any(|p| f.contains(p))) {
+                    return Err(UsageError(format!(
+                        "{t} cannot run with --process {}: valid processes for {t}: {}",
+                        names(self.processes.as_ref().unwrap().iter().map(|p| p.name()).collect()),
+                        names(procs.iter().map(|p| p.name()).collect()),
+                    )));
+                }
+                return Err(UsageError(format!(
+                    "{t} cannot run with --wait {}: valid waits for {t}: {}",
+                    names(self.waits.as_ref().map(|f| f.iter().map(|w| w.name()).collect()).unwrap_or_default()),
+                    names(waits.iter().map(|w| w.name()).collect()),
+                )));
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn list_of<T>(
+    what: &str,
+    s: &str,
+    parse: impl Fn(&str) -> Option<T>,
+    valid: &[&str],
+) -> Result<Vec<T>, UsageError> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(|x| {
+            parse(x).ok_or_else(|| {
+                UsageError(format!("unknown {what} '{x}': valid {what}s are {}", valid.join(", ")))
+            })
+        })
+        .collect::<Result<Vec<T>, _>>()
+        .and_then(|v| {
+            if v.is_empty() {
+                Err(UsageError(format!("empty --{what} list: valid {what}s are {}", valid.join(", "))))
+            } else {
+                Ok(v)
+            }
+        })
+}
+
+pub fn parse_transports(s: &str) -> Result<Vec<TransportKind>, UsageError> {
+    let valid: Vec<&str> = TransportKind::ALL.iter().map(|t| t.name()).collect();
+    list_of("transport", s, TransportKind::from_name, &valid)
+}
+
+pub fn parse_processes(s: &str) -> Result<Vec<Process>, UsageError> {
+    list_of("process", s, Process::from_name, &["fork", "spawn"])
+}
+
+pub fn parse_waits(s: &str) -> Result<Vec<Wait>, UsageError> {
+    list_of("wait", s, Wait::from_name, &["spin", "futex", "block"])
+}
+
+/// `64`, `4K`, `4KiB`, `1M`, `1MiB`: bytes, 1 to 64 MiB.
+pub fn parse_size(s: &str) -> Result<usize, UsageError> {
+    let bad = || {
+        UsageError(format!(
+            "invalid size '{s}': give bytes as a whole number with an optional K or M suffix \
+             (64, 4K, 1M), from 1 to 64M"
+        ))
+    };
+    let t = s.trim();
+    let upper = t.to_ascii_uppercase();
+    let (digits, mult) = if let Some(d) = upper.strip_suffix("KIB").or(upper.strip_suffix('K')) {
+        (d, 1usize << 10)
+    } else if let Some(d) = upper.strip_suffix("MIB").or(upper.strip_suffix('M')) {
+        (d, 1 << 20)
+    } else if let Some(d) = upper.strip_suffix('B') {
+        (d, 1)
+    } else {
+        (upper.as_str(), 1)
+    };
+    let n: usize = digits.trim().parse().map_err(|_| bad())?;
+    let bytes = n.checked_mul(mult).ok_or_else(bad)?;
+    if bytes == 0 {
+        return Err(UsageError(format!("invalid size '{s}': a record must hold at least 1 byte")));
+    }
+    if bytes > MAX_SIZE {
+        return Err(UsageError(format!("invalid size '{s}': the largest record is 64M")));
+    }
+    Ok(bytes)
+}
+
+pub fn parse_sizes(s: &str) -> Result<Vec<usize>, UsageError> {
+    let v: Vec<usize> =
+        s.split(',').map(str::trim).filter(|x| !x.is_empty()).map(parse_size).collect::<Result<_, _>>()?;
+    if v.is_empty() {
+        return Err(UsageError("empty --size list: give sizes like 64,4K,1M".into()));
+    }
+    Ok(v)
+}
+
+/// `0,1`: the runner's CPU, then the peer's.
+pub fn parse_pin(s: &str) -> Result<[usize; 2], UsageError> {
+    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let bad = || {
+        UsageError(format!(
+            "invalid --pin '{s}': give two CPU numbers, runner then peer, from 0 to {} (e.g. 0,1)",
+            cpus - 1
+        ))
+    };
+    let v: Vec<usize> = s.split(',').map(|x| x.trim().parse().map_err(|_| bad())).collect::<Result<_, _>>()?;
+    match v[..] {
+        [a, b] if a < cpus && b < cpus => Ok([a, b]),
+        _ => Err(bad()),
+    }
+}
+
+pub fn parse_duration(s: &str) -> Result<Duration, UsageError> {
+    let d = humantime::parse_duration(s)
+        .or_else(|_| s.parse::<f64>().map(Duration::from_secs_f64).map_err(|_| ()))
+        .map_err(|_| UsageError(format!("invalid duration '{s}': give e.g. 2s, 500ms or 1.5")))?;
+    if d.is_zero() {
+        return Err(UsageError(format!("invalid duration '{s}': must be positive")));
+    }
+    Ok(d)
+}
+
+/// `IPCBENCH_SLOWDOWN=pipe:30`: a test-only knob that makes one transport 30 % slower.
+pub fn parse_slowdown(s: &str) -> Result<(TransportKind, f64), UsageError> {
+    let bad = || UsageError(format!("invalid IPCBENCH_SLOWDOWN '{s}': expected TRANSPORT:PERCENT"));
+    let (t, p) = s.split_once(':').ok_or_else(bad)?;
+    let t = parse_transports(t)?.pop().ok_or_else(bad)?;
+    let p: f64 = p.parse().map_err(|_| bad())?;
+    Ok((t, p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_with_suffixes_and_bounds() {
+        assert_eq!(parse_sizes("64, 4K,1M,2KiB").unwrap(), [64, 4096, 1 << 20, 2048]);
+        assert!(parse_size("0").unwrap_err().0.contains("at least 1 byte"));
+        assert!(parse_size("65M").unwrap_err().0.contains("largest"));
+        assert!(parse_size("ten").unwrap_err().0.contains("64, 4K, 1M"));
+    }
+
+    #[test]
+    fn unknown_names_list_the_valid_ones() {
+        let e = parse_transports("posix-shm,carrier-pigeon").unwrap_err().0;
+        assert!(e.contains("carrier-pigeon") && e.contains("file-mmap") && e.contains("tcp"), "{e}");
+    }
+
+    #[test]
+    fn impossible_combinations_are_refused() {
+        let opts = Options {
+            transports: Some(vec![TransportKind::AnonMmap]),
+            processes: Some(vec![Process::Spawn]),
+            ..Default::default()
+        };
+        let e = opts.combinations(&TransportKind::ALL).unwrap_err().0;
+        assert!(e.contains("anon-mmap") && e.contains("fork"), "{e}");
+        let opts = Options {
+            transports: Some(vec![TransportKind::Pipe]),
+            waits: Some(vec![Wait::Spin]),
+            ..Default::default()
+        };
+        assert!(opts.combinations(&TransportKind::ALL).unwrap_err().0.contains("block"));
+        // Without an explicit transport, impossible pairs just drop out.
+        let opts = Options { processes: Some(vec![Process::Spawn]), ..Default::default() };
+        let c = opts.combinations(&TransportKind::ALL).unwrap();
+        assert!(c.iter().all(|(t, _, _)| *t != TransportKind::AnonMmap));
+        assert_eq!(c.len(), 4 * 2 + 4);
+    }
+}

@@ -1,0 +1,132 @@
+//! Scenario `pingpong`: one record each way, the same size both ways, over every transport ×
+//! process × wait × size. Reports one-way latency (receiver's clock minus the sender's stamp,
+//! both directions), round trip, integrity, and the CPU each side spent per message.
+
+use crate::table::{bytes, ns, Table};
+use crate::{Case, Context, Options, Scenario, UsageError};
+use anyhow::{Context as _, Result};
+use ipcbench_harness::link::{pingpong_link, pingpong_region_len, Side};
+use ipcbench_harness::pingpong::{initiator, PingpongSpec, SideReport};
+use ipcbench_harness::region::{round_up, PAGE};
+use ipcbench_harness::stats::{decode, encode, summarize};
+use ipcbench_harness::transport::TransportKind;
+use ipcbench_harness::wait::Wait;
+use ipcbench_harness::worker::{run_pair, Job, Process};
+use ipcbench_results::{CaseResult, Cpu, RunFile};
+use std::time::Duration;
+
+pub const DEFAULT_SIZES: [usize; 4] = [64, 4 << 10, 64 << 10, 1 << 20];
+
+pub struct Pingpong;
+
+impl Scenario for Pingpong {
+    fn name(&self) -> &'static str {
+        "pingpong"
+    }
+    fn about(&self) -> &'static str {
+        "latency: one record each way; one-way and round trip by transport, process, wait, size"
+    }
+    fn cases(&self, opts: &Options) -> Result<Vec<Case>, UsageError> {
+        let sizes = opts.sizes.clone().unwrap_or(DEFAULT_SIZES.to_vec());
+        let mut cases = Vec::new();
+        for (t, p, w) in opts.combinations(&TransportKind::ALL)? {
+            for &size in &sizes {
+                let id = format!("pingpong/{t}/{p}/{w}/{size}");
+                let opts = opts.clone();
+                cases.push(Case::new(id.clone(), move |ctx| run_case(ctx, &opts, id, t, p, w, size)));
+            }
+        }
+        Ok(cases)
+    }
+
+    fn summary(&self, cases: &[&CaseResult], run: &RunFile) -> Option<String> {
+        let floor = run.floor_one_way_ns();
+        let mut t = Table::new(&["case", "p50 one-way", "p99", "max", "× floor", "round trip p50"]);
+        for c in cases {
+            let Some(s) = c.latency_ns.get("one_way").filter(|_| c.error.is_none()) else {
+                t.row(vec![c.id.clone(), "failed".into(), String::new(), String::new(), String::new(), String::new()]);
+                continue;
+            };
+            let times = floor.map(|f| format!("{:.1}×", s.p50 as f64 / f.max(1) as f64)).unwrap_or("-".into());
+            let rt = c.latency_ns.get("round_trip").map(|r| ns(r.p50 as f64)).unwrap_or_default();
+            t.row(vec![c.id.clone(), ns(s.p50 as f64), ns(s.p99 as f64), ns(s.max as f64), times, rt]);
+        }
+        (!t.is_empty()).then(|| t.to_string())
+    }
+}
+
+/// Ring bytes per direction for `file-rw`: room for two records, at least 64 KiB.
+fn file_ring_len(size: usize) -> usize {
+    round_up((2 * (size + 64)).max(64 << 10), PAGE)
+}
+
+fn run_case(
+    ctx: &Context,
+    opts: &Options,
+    id: String,
+    t: TransportKind,
+    p: Process,
+    w: Wait,
+    size: usize,
+) -> Result<CaseResult> {
+    let (iterations, max_duration) =
+        opts.budget((100_000, Duration::from_secs(1)), (5_000, Duration::from_millis(60)));
+    let warmup = if opts.quick { 200 } else { (iterations / 10).clamp(100, 2_000) };
+    if w == Wait::Spin && crate::sysinfo::logical_cpus() < 2 {
+        ctx.warn("Spinning peers need a CPU each; this host has fewer than 2, so spin figures are scheduler figures.");
+    }
+    let spec = PingpongSpec {
+        size,
+        warmup,
+        iterations,
+        max_duration_ns: max_duration.as_nanos() as u64,
+        slowdown_pct: opts.slowdown_for(t),
+        fault: opts.fault,
+    };
+    let len = if t.is_mapped() { pingpong_region_len(size) } else { file_ring_len(size) };
+    let pair = ctx.pair(t, p, w, len);
+    let (mine, theirs) = run_pair(&pair, &Job::Pingpong(spec.clone()), |medium, watch| {
+        let mut link = pingpong_link(medium, Side::Initiator, size, w);
+        initiator(link.as_mut(), &spec, watch)
+    })?;
+    let theirs: SideReport = serde_json::from_value(theirs).context("the worker's report")?;
+
+    let mut c = CaseResult::new(id, "pingpong");
+    c.transport = Some(t.name().into());
+    c.process = Some(p.name().into());
+    c.wait = Some(w.name().into());
+    c.size = Some(size as u64);
+    c.warmup = warmup;
+    c.iterations = mine.measured;
+    let mut one_way = decode(&mine.one_way)?;
+    one_way.add(decode(&theirs.one_way)?).context("merging histograms")?;
+    let round_trip = decode(mine.round_trip.as_deref().unwrap_or_default())?;
+    c.latency_ns.insert("one_way".into(), summarize(&one_way));
+    c.latency_ns.insert("round_trip".into(), summarize(&round_trip));
+    c.histograms.insert("one_way".into(), encode(&one_way));
+    c.histograms.insert("round_trip".into(), encode(&round_trip));
+    let mut integrity = mine.integrity;
+    integrity.add(&theirs.integrity);
+    c.integrity = Some(integrity);
+    let per_msg = |cpu: u64, n: u64| cpu as f64 / (2 * n.max(1)) as f64;
+    let mut cpu = Cpu::default();
+    cpu.ns_per_message.insert("initiator".into(), per_msg(mine.cpu_ns, mine.measured));
+    cpu.ns_per_message.insert("responder".into(), per_msg(theirs.cpu_ns, theirs.measured));
+    c.cpu = Some(cpu);
+    c.notes.push(t.transport().how().to_string());
+    if matches!(t, TransportKind::FileMmap | TransportKind::FileRw) {
+        c.notes.push(format!(
+            "file in {} ({})",
+            ctx.work_dir.display(),
+            crate::sysinfo::filesystem_of(&ctx.work_dir)
+        ));
+    }
+    if !integrity.ok() {
+        c.error = Some(format!(
+            "integrity check failed: sent {}, received {}, lost {}, reordered {}, corrupted {}",
+            integrity.sent, integrity.received, integrity.lost, integrity.reordered, integrity.corrupted
+        ));
+    }
+    let _ = bytes;
+    Ok(c)
+}

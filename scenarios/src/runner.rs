@@ -1,0 +1,213 @@
+//! Runs a plan of cases, one after another, and writes the result file after every case
+//! (atomically), so a crash or Ctrl-C keeps what was measured.
+
+use crate::{sysinfo, Case, Context, Options, Scenario, UsageError};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use ipcbench_harness::process::{install_signal_handlers, interrupted, pin_to};
+use ipcbench_results::{CaseResult, RunFile, RunInfo};
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime};
+
+/// What the user asked to run.
+pub struct Request {
+    pub scenarios: Vec<String>,
+    pub opts: Options,
+    /// Results directory: runs land in `DIR/runs/`, the newest is copied to `DIR/latest.json`.
+    pub out: PathBuf,
+    pub command_line: Vec<String>,
+    /// The binary spawned workers run.
+    pub exe: PathBuf,
+}
+
+/// How a run went.
+pub struct Outcome {
+    pub run_file: PathBuf,
+    pub latest: PathBuf,
+    pub run: RunFile,
+    pub failed: usize,
+    pub interrupted: bool,
+}
+
+/// The scenarios a request names (`all` for every one), or one line naming the bad name.
+pub fn resolve(names: &[String]) -> Result<Vec<&'static dyn Scenario>, UsageError> {
+    if names.is_empty() {
+        return Err(UsageError(format!(
+            "no scenario named: valid scenarios are {}, all",
+            crate::names().join(", ")
+        )));
+    }
+    let mut out: Vec<&'static dyn Scenario> = Vec::new();
+    for n in names {
+        if n == "all" {
+            return Ok(crate::all());
+        }
+        let s = crate::by_name(n).ok_or_else(|| {
+            UsageError(format!("unknown scenario '{n}': valid scenarios are {}, all", crate::names().join(", ")))
+        })?;
+        if !out.iter().any(|o| o.name() == s.name()) {
+            out.push(s);
+        }
+    }
+    Ok(out)
+}
+
+/// The cases of the named scenarios under the options, in run order.
+pub fn plan(scenarios: &[&'static dyn Scenario], opts: &Options) -> Result<Vec<Case>, UsageError> {
+    let mut cases = Vec::new();
+    for s in scenarios {
+        cases.extend(s.cases(opts)?);
+    }
+    if cases.is_empty() {
+        return Err(UsageError("no case matches the filters: see `ipcbench list`".into()));
+    }
+    Ok(cases)
+}
+
+/// Creates `DIR/runs` and checks that files can be written there.
+pub fn prepare_out_dir(out: &Path) -> Result<PathBuf, UsageError> {
+    let runs = out.join("runs");
+    let bad = |e: std::io::Error| {
+        UsageError(format!("cannot write results to {}: {e} (choose another --out DIR)", out.display()))
+    };
+    std::fs::create_dir_all(&runs).map_err(bad)?;
+    tempfile::Builder::new().prefix(".ipcbench-probe").tempfile_in(&runs).map_err(bad)?;
+    tempfile::Builder::new().prefix(".ipcbench-probe").tempfile_in(out).map_err(bad)?;
+    Ok(runs)
+}
+
+fn run_info(req: &Request, work_dir: &Path) -> RunInfo {
+    let now = SystemTime::now();
+    let unix = now.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let stamp = humantime::format_rfc3339_seconds(now).to_string();
+    let id = format!("{}-{}", stamp.replace(['-', ':'], ""), std::process::id());
+    let mut filesystems = std::collections::BTreeMap::new();
+    filesystems.insert(work_dir.display().to_string(), sysinfo::filesystem_of(work_dir));
+    if Path::new("/dev/shm").exists() {
+        filesystems.insert("/dev/shm".into(), sysinfo::filesystem_of(Path::new("/dev/shm")));
+    }
+    filesystems.insert(req.out.display().to_string(), sysinfo::filesystem_of(&req.out));
+    RunInfo {
+        id,
+        started_at: stamp,
+        started_unix_s: unix,
+        git_commit: sysinfo::git_commit(),
+        hostname: sysinfo::hostname(),
+        kernel: sysinfo::kernel(),
+        cpu_model: sysinfo::cpu_model(),
+        logical_cpus: sysinfo::logical_cpus(),
+        memory_bytes: sysinfo::memory_bytes(),
+        filesystems,
+        clock_source: ipcbench_harness::clock::clock_source(),
+        clock_overhead_ns: ipcbench_harness::clock::overhead_ns(),
+        pinning: req.opts.pin.map(|p| p.to_vec()),
+        ipcbench_version: env!("CARGO_PKG_VERSION").to_string(),
+        command_line: req.command_line.clone(),
+        quick: req.opts.quick,
+        interrupted: None,
+        slowdown: req.opts.slowdown.map(|(t, p)| format!("{t}:{p}")),
+    }
+}
+
+/// Runs the request. Usage errors come back before anything is measured; a failed case is
+/// recorded with its error and the run goes on.
+pub fn run(req: Request) -> anyhow::Result<Outcome> {
+    let scenarios = resolve(&req.scenarios)?;
+    let cases = plan(&scenarios, &req.opts)?;
+    let runs_dir = prepare_out_dir(&req.out)?;
+    let base = req.opts.dir.clone().unwrap_or_else(std::env::temp_dir);
+    let work = tempfile::Builder::new().prefix("ipcbench-").tempdir_in(&base).map_err(|e| {
+        UsageError(format!("cannot create a private directory in {}: {e} (choose another --dir)", base.display()))
+    })?;
+
+    install_signal_handlers();
+    if let Some([runner, _]) = req.opts.pin {
+        pin_to(runner)?;
+    }
+    let mut run = RunFile::new(run_info(&req, work.path()));
+    let run_file = runs_dir.join(format!("{}.json", run.run.id));
+    let latest = req.out.join("latest.json");
+    let ctx = Context {
+        opts: req.opts.clone(),
+        exe: req.exe.clone(),
+        work_dir: work.path().to_path_buf(),
+        warnings: RefCell::new(Vec::new()),
+    };
+    if req.opts.pin.is_none() {
+        ctx.warn(
+            "The two sides were not pinned: the scheduler may move them, which widens spin and \
+             futex figures. Use --pin 0,1 for steadier numbers.",
+        );
+    }
+
+    let bar = ProgressBar::with_draw_target(Some(cases.len() as u64), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30.cyan/blue} {pos}/{len} {elapsed_precise} {wide_msg}")
+            .expect("valid template"),
+    );
+    let mut failed = 0;
+    for case in cases {
+        if interrupted() {
+            break;
+        }
+        bar.set_message(case.id.clone());
+        let start = Instant::now();
+        let scenario = case.id.split('/').next().unwrap_or_default().to_string();
+        let id = case.id.clone();
+        let mut result = match (case.run)(&ctx) {
+            Ok(r) => r,
+            Err(e) => {
+                let mut r = CaseResult::new(id.clone(), scenario);
+                r.error = Some(format!("{e:#}"));
+                r
+            }
+        };
+        if interrupted() {
+            // The case was cut short: not a measurement.
+            bar.println(format!("interrupted during {id}: keeping the {} cases measured", run.cases.len()));
+            break;
+        }
+        result.elapsed_s = start.elapsed().as_secs_f64();
+        if let Some(e) = &result.error {
+            failed += 1;
+            bar.println(format!("{id}: failed: {e}"));
+        }
+        run.cases.push(result);
+        run.warnings = ctx.warnings.borrow().clone();
+        save(&run, &run_file, &latest)?;
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let was_interrupted = interrupted();
+    if was_interrupted {
+        run.run.interrupted = Some("interrupted by signal".into());
+    }
+    run.warnings = ctx.warnings.borrow().clone();
+    save(&run, &run_file, &latest)?;
+    Ok(Outcome { run_file, latest, run, failed, interrupted: was_interrupted })
+}
+
+fn save(run: &RunFile, run_file: &Path, latest: &Path) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    run.write_atomic(run_file).with_context(|| format!("writing {}", run_file.display()))?;
+    run.write_atomic(latest).with_context(|| format!("writing {}", latest.display()))
+}
+
+/// The summary tables of every scenario present in the run, for stdout.
+pub fn summary(run: &RunFile) -> String {
+    let mut out = String::new();
+    for s in crate::all() {
+        let cases: Vec<&CaseResult> = run.cases.iter().filter(|c| c.scenario == s.name()).collect();
+        if cases.is_empty() {
+            continue;
+        }
+        if let Some(t) = s.summary(&cases, run) {
+            out.push_str(&t);
+            out.push('\n');
+        }
+    }
+    for w in &run.warnings {
+        out.push_str(&format!("warning: {w}\n"));
+    }
+    out
+}

@@ -1,0 +1,87 @@
+//! The environment a run records: host, kernel, CPU, memory, filesystems, clock.
+
+use std::path::Path;
+
+pub fn hostname() -> String {
+    nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| "unknown".into())
+}
+
+pub fn kernel() -> String {
+    nix::sys::utsname::uname()
+        .map(|u| format!("{} {}", u.sysname().to_string_lossy(), u.release().to_string_lossy()))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+pub fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+pub fn logical_cpus() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+pub fn memory_bytes() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            let l = s.lines().find(|l| l.starts_with("MemTotal:"))?;
+            let kb: u64 = l.split_whitespace().nth(1)?.parse().ok()?;
+            Some(kb * 1024)
+        })
+        .unwrap_or(0)
+}
+
+/// The filesystem type holding `path` (`ext4`, `tmpfs`, …), from the longest matching mount.
+pub fn filesystem_of(path: &Path) -> String {
+    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let Ok(mounts) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return "unknown".into();
+    };
+    let mut best: Option<(usize, String)> = None;
+    for line in mounts.lines() {
+        // id parent major:minor root mount-point options ... - fstype source super-options
+        let fields: Vec<&str> = line.split(' ').collect();
+        let (Some(mp), Some(dash)) = (fields.get(4), fields.iter().position(|f| *f == "-")) else {
+            continue;
+        };
+        let Some(fstype) = fields.get(dash + 1) else { continue };
+        let mp = mp.replace("\\040", " ");
+        if path.starts_with(&mp) && best.as_ref().is_none_or(|(n, _)| mp.len() >= *n) {
+            best = Some((mp.len(), fstype.to_string()));
+        }
+    }
+    best.map(|(_, t)| t).unwrap_or_else(|| "unknown".into())
+}
+
+/// The commit of the checkout we run in, when there is one.
+pub fn git_commit() -> Option<String> {
+    let out = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_filesystems() {
+        assert_eq!(filesystem_of(Path::new("/proc/self")), "proc");
+        if Path::new("/dev/shm").exists() {
+            assert_eq!(filesystem_of(Path::new("/dev/shm")), "tmpfs");
+        }
+        assert!(logical_cpus() >= 1);
+        assert!(memory_bytes() > 0);
+    }
+}
