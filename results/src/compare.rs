@@ -870,9 +870,13 @@ fn fmt_ci(ci: Option<[f64; 2]>) -> String {
     }
 }
 
-fn run_line(r: &RunRef) -> String {
-    let commit = r.git_commit.as_deref().map(|c| &c[..c.len().min(12)]).unwrap_or("no commit");
-    format!("{} on {} ({commit}, ipcbench {})", r.id, r.hostname, r.ipcbench_version)
+/// `<run id> on <host> (commit <12 hex>, ipcbench <version>)`; `quote` wraps the id (markdown).
+fn run_line(r: &RunRef, quote: &str) -> String {
+    let commit = match r.git_commit.as_deref() {
+        Some(c) => format!("commit {}", &c[..c.len().min(12)]),
+        None => "no commit".to_string(),
+    };
+    format!("{quote}{}{quote} on {} ({commit}, ipcbench {})", r.id, r.hostname, r.ipcbench_version)
 }
 
 fn summary_line(c: &Comparison) -> String {
@@ -922,17 +926,20 @@ fn figure_cells(id: &str, f: &FigureComparison) -> [String; 8] {
     ]
 }
 
-const HEADER: [&str; 8] = ["case", "figure", "base", "new", "change", "95 % CI", "verdict", "note"];
+fn header(c: &Comparison) -> [String; 8] {
+    let ci = format!("{:.0} % CI", c.confidence * 100.0);
+    ["case", "figure", "base", "new", "change", &ci, "verdict", "note"].map(String::from)
+}
 
 fn render_table(c: &Comparison) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "base: {}", run_line(&c.base));
-    let _ = writeln!(out, "new:  {}", run_line(&c.new));
+    let _ = writeln!(out, "base: {}", run_line(&c.base, ""));
+    let _ = writeln!(out, "new:  {}", run_line(&c.new, ""));
     let _ = writeln!(out, "{}", rule_line(c));
     for w in &c.warnings {
         let _ = writeln!(out, "warning: {w}");
     }
-    let mut rows: Vec<[String; 8]> = vec![HEADER.map(String::from)];
+    let mut rows: Vec<[String; 8]> = vec![header(c)];
     rows.extend(c.figures().map(|(id, f)| figure_cells(id, f)));
     if rows.len() > 1 {
         out.push('\n');
@@ -989,8 +996,8 @@ fn md(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
-fn md_table(out: &mut String, rows: &[(&str, &FigureComparison)]) {
-    let _ = writeln!(out, "| {} |", HEADER.join(" | "));
+fn md_table(out: &mut String, header: &[String; 8], rows: &[(&str, &FigureComparison)]) {
+    let _ = writeln!(out, "| {} |", header.join(" | "));
     let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---|---|");
     for (id, f) in rows {
         let mut cells = figure_cells(&format!("`{id}`"), f).map(|s| md(&s));
@@ -1014,9 +1021,9 @@ fn render_markdown(c: &Comparison) -> String {
     let _ = writeln!(out, "**ipcbench compare**: {line}\n");
     let _ = writeln!(
         out,
-        "Base `{}` → new `{}`. {}\n",
-        md(&run_line(&c.base)),
-        md(&run_line(&c.new)),
+        "Base {} → new {}. {}\n",
+        md(&run_line(&c.base, "`")),
+        md(&run_line(&c.new, "`")),
         rule_line(c)
     );
     for w in &c.warnings {
@@ -1035,13 +1042,13 @@ fn render_markdown(c: &Comparison) -> String {
     if moved.is_empty() {
         let _ = writeln!(out, "No figure moved beyond the threshold.\n");
     } else {
-        md_table(&mut out, &moved);
+        md_table(&mut out, &header(c), &moved);
         out.push('\n');
     }
     if !still.is_empty() {
         let _ =
             writeln!(out, "<details><summary>{} figures with no change</summary>\n", still.len());
-        md_table(&mut out, &still);
+        md_table(&mut out, &header(c), &still);
         let _ = writeln!(out, "\n</details>\n");
     }
     let list = |status: CaseStatus| -> Vec<&CaseComparison> {
@@ -1072,4 +1079,463 @@ fn render_markdown(c: &Comparison) -> String {
         }
     }
     out
+}
+
+/// Synthetic runs with known distributions, histograms stored exactly as the harness stores them.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::stats::Sampler;
+    use crate::{CaseResult, Integrity, RunFile, RunInfo, Spread, Summary, Throughput, Trial};
+    use base64::Engine as _;
+    use hdrhistogram::serialization::{Serializer as _, V2DeflateSerializer};
+    use hdrhistogram::Histogram;
+
+    /// Lognormal latencies around `median_ns` (σ of the log `sigma`), with 2 % from a slower
+    /// mode three times the median: a body and a tail, like a real run.
+    pub fn latencies(seed: u64, n: usize, median_ns: f64, sigma: f64) -> Vec<u64> {
+        let mut rng = Sampler::new(seed);
+        (0..n)
+            .map(|_| {
+                let (m, s) =
+                    if rng.uniform() < 0.02 { (3.0 * median_ns, 0.5) } else { (median_ns, sigma) };
+                (m * (s * rng.normal()).exp()).round().max(1.0) as u64
+            })
+            .collect()
+    }
+
+    pub fn histogram(samples: &[u64]) -> Histogram<u64> {
+        let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).unwrap();
+        for &s in samples {
+            h.record(s).unwrap();
+        }
+        h
+    }
+
+    pub fn encode(h: &Histogram<u64>) -> String {
+        let mut bytes = Vec::new();
+        V2DeflateSerializer::new().serialize(h, &mut bytes).unwrap();
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    }
+
+    pub fn summary(h: &Histogram<u64>) -> Summary {
+        Summary {
+            count: h.len(),
+            min: h.min(),
+            mean: h.mean(),
+            stdev: h.stdev(),
+            p50: h.value_at_quantile(0.5),
+            p90: h.value_at_quantile(0.9),
+            p99: h.value_at_quantile(0.99),
+            p999: h.value_at_quantile(0.999),
+            p9999: h.value_at_quantile(0.9999),
+            max: h.max(),
+        }
+    }
+
+    pub fn latency_case(id: &str, samples: &[u64]) -> CaseResult {
+        let h = histogram(samples);
+        let mut c = CaseResult::new(id, id.split('/').next().unwrap());
+        c.iterations = samples.len() as u64;
+        c.latency_ns.insert("one_way".into(), summary(&h));
+        c.histograms.insert("one_way".into(), encode(&h));
+        let n = samples.len() as u64;
+        c.integrity = Some(Integrity { sent: n, received: n, ..Default::default() });
+        c
+    }
+
+    /// `trials` throughput trials around `bytes_per_s`, each off by lognormal noise `sigma`.
+    pub fn throughput_case(
+        id: &str,
+        seed: u64,
+        bytes_per_s: f64,
+        sigma: f64,
+        trials: usize,
+    ) -> CaseResult {
+        const RECORD: u64 = 4096;
+        let mut rng = Sampler::new(seed);
+        let trials: Vec<Trial> = (0..trials)
+            .map(|_| {
+                let seconds = 0.5;
+                let bytes = (bytes_per_s * seconds * (sigma * rng.normal()).exp()) as u64;
+                Trial { records: bytes / RECORD, bytes, seconds }
+            })
+            .collect();
+        let rate = |f: fn(&Trial) -> f64| Spread::of(&trials.iter().map(f).collect::<Vec<_>>());
+        let mut c = CaseResult::new(id, "stream");
+        c.throughput = Some(Throughput {
+            records_per_s: rate(|t| t.records as f64 / t.seconds),
+            bytes_per_s: rate(|t| t.bytes as f64 / t.seconds),
+            trials,
+            per_reader_bytes_per_s: Vec::new(),
+        });
+        c
+    }
+
+    pub fn run(id: &str, cases: Vec<CaseResult>) -> RunFile {
+        let mut f = RunFile::new(RunInfo {
+            id: id.into(),
+            started_at: "2026-01-01T00:00:00Z".into(),
+            git_commit: Some("0123456789abcdef".into()),
+            hostname: "ci-1".into(),
+            kernel: "6.8.0".into(),
+            cpu_model: "Test CPU".into(),
+            logical_cpus: 2,
+            ipcbench_version: "0.1.0".into(),
+            ..Default::default()
+        });
+        f.cases = cases;
+        f
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::*;
+    use super::stats::{self, Empirical, Sampler};
+    use super::*;
+
+    const PING: &str = "pingpong/posix-shm/fork/spin/64";
+    const STREAM: &str = "stream/posix-shm/fork/spin/65536/copy";
+
+    fn latency_pair(seed: u64, n: usize, base_ns: f64, new_ns: f64) -> Comparison {
+        let base = run("b", vec![latency_case(PING, &latencies(seed, n, base_ns, 0.25))]);
+        let new = run("n", vec![latency_case(PING, &latencies(seed + 1, n, new_ns, 0.25))]);
+        compare(&base, &new, &CompareOptions::default())
+    }
+
+    fn figure<'a>(c: &'a Comparison, name: &str) -> &'a FigureComparison {
+        c.figures().map(|(_, f)| f).find(|f| f.name == name).unwrap()
+    }
+
+    #[test]
+    fn a_case_20_percent_slower_is_regressed() {
+        let c = latency_pair(1, 20_000, 2000.0, 2400.0);
+        let p50 = figure(&c, "p50 one-way");
+        assert_eq!(p50.verdict, Verdict::Regressed, "{p50:?}");
+        assert_eq!(p50.basis, Basis::Bootstrap);
+        assert!((p50.change_pct - 20.0).abs() < 3.0, "{p50:?}");
+        let [lo, hi] = p50.ci_pct.unwrap();
+        assert!(lo > 5.0 && lo <= p50.change_pct && p50.change_pct <= hi, "{p50:?}");
+        // p99 sits in the thin 2 % tail: 200 samples beyond it leave it uncertain by about
+        // ±12 %, so its verdict may honestly be noise, but its interval holds the true +20 %.
+        let p99 = figure(&c, "p99 one-way");
+        let [lo, hi] = p99.ci_pct.unwrap();
+        assert!(lo < 20.0 && 20.0 < hi && p99.verdict != Verdict::Improved, "{p99:?}");
+        assert!(c.has_regression());
+    }
+
+    #[test]
+    fn an_improvement_is_improved_not_a_regression() {
+        let c = latency_pair(3, 20_000, 2000.0, 1500.0);
+        assert_eq!(figure(&c, "p50 one-way").verdict, Verdict::Improved);
+        assert_eq!(figure(&c, "p99 one-way").verdict, Verdict::Improved);
+        assert!(!c.has_regression());
+    }
+
+    /// Two runs drawn from one distribution: what differs is sampling noise, and it must not be
+    /// called a regression (or an improvement) more than once in twenty.
+    #[test]
+    fn samples_of_one_distribution_are_rarely_called_changed() {
+        for n in [500, 5_000] {
+            let mut changed = 0;
+            for pair in 0..50 {
+                let c = latency_pair(1000 + 2 * pair, n, 2000.0, 2000.0);
+                if c.summary.regressed + c.summary.improved > 0 {
+                    changed += 1;
+                }
+            }
+            assert!(changed <= 2, "{changed} of 50 same-distribution pairs called changed (n={n})");
+        }
+    }
+
+    /// A change beyond the threshold that the spread of small runs explains is noise.
+    #[test]
+    fn a_change_within_the_spread_is_noise() {
+        // 60 samples with a wide body: the median alone is uncertain by well over 10 %.
+        let base: Vec<u64> = latencies(7, 60, 2000.0, 0.6);
+        let new: Vec<u64> = base.iter().map(|&v| v * 112 / 100).collect();
+        let c = compare(
+            &run("b", vec![latency_case(PING, &base)]),
+            &run("n", vec![latency_case(PING, &new)]),
+            &CompareOptions::default(),
+        );
+        let p50 = figure(&c, "p50 one-way");
+        assert!(p50.change_pct > 8.0, "{p50:?}");
+        assert_eq!(p50.verdict, Verdict::Noise, "{p50:?}");
+        let p99 = figure(&c, "p99 one-way");
+        assert_eq!((p99.basis, p99.verdict), (Basis::TailUnresolved, Verdict::Noise), "{p99:?}");
+        assert!(!c.has_regression());
+    }
+
+    #[test]
+    fn without_histograms_the_threshold_alone_decides() {
+        let strip = |mut c: CaseResult| {
+            c.histograms.clear();
+            c
+        };
+        let base = run("b", vec![strip(latency_case(PING, &latencies(5, 5000, 2000.0, 0.25)))]);
+        let slower = run("n", vec![strip(latency_case(PING, &latencies(6, 5000, 2400.0, 0.25)))]);
+        let c = compare(&base, &slower, &CompareOptions::default());
+        let p50 = figure(&c, "p50 one-way");
+        assert_eq!((p50.basis, p50.verdict), (Basis::ThresholdOnly, Verdict::Regressed));
+        assert_eq!(p50.note.as_deref(), Some("no spread stored"));
+        assert!(c.render(Format::Table).contains("no spread stored"));
+        let same = run("n", vec![strip(latency_case(PING, &latencies(6, 5000, 2030.0, 0.25)))]);
+        let c = compare(&base, &same, &CompareOptions::default());
+        assert_eq!(figure(&c, "p50 one-way").verdict, Verdict::NoChange);
+    }
+
+    #[test]
+    fn a_throughput_drop_of_20_percent_is_regressed() {
+        let base = run("b", vec![throughput_case(STREAM, 1, 5e9, 0.03, 5)]);
+        let new = run("n", vec![throughput_case(STREAM, 2, 4e9, 0.03, 5)]);
+        let c = compare(&base, &new, &CompareOptions::default());
+        let f = figure(&c, "median throughput");
+        assert_eq!(
+            (f.basis, f.verdict, f.better),
+            (Basis::Trials, Verdict::Regressed, Better::Higher)
+        );
+        assert!(f.change_pct < -15.0 && f.ci_pct.unwrap()[1] < -5.0, "{f:?}");
+        assert!(c.has_regression());
+        // And the other way round it is an improvement.
+        let c = compare(&new, &base, &CompareOptions::default());
+        assert_eq!(figure(&c, "median throughput").verdict, Verdict::Improved);
+    }
+
+    #[test]
+    fn throughput_trials_of_one_distribution_are_rarely_called_changed() {
+        let changed = (0..50)
+            .filter(|&i| {
+                let base = run("b", vec![throughput_case(STREAM, 100 + 2 * i, 5e9, 0.05, 5)]);
+                let new = run("n", vec![throughput_case(STREAM, 101 + 2 * i, 5e9, 0.05, 5)]);
+                let c = compare(&base, &new, &CompareOptions::default());
+                c.summary.regressed + c.summary.improved > 0
+            })
+            .count();
+        assert!(changed <= 2, "{changed} of 50");
+    }
+
+    #[test]
+    fn too_few_trials_fall_back_to_the_threshold() {
+        let base = run("b", vec![throughput_case(STREAM, 1, 5e9, 0.03, 3)]);
+        let new = run("n", vec![throughput_case(STREAM, 2, 4e9, 0.03, 3)]);
+        let f = compare(&base, &new, &CompareOptions::default()).cases[0].figures[0].clone();
+        assert_eq!((f.basis, f.verdict), (Basis::ThresholdOnly, Verdict::Regressed));
+        assert!(f.note.unwrap().starts_with("no spread stored"));
+    }
+
+    #[test]
+    fn cases_on_one_side_failed_or_skipped_are_listed_not_failed() {
+        let lat = |id: &str, seed| latency_case(id, &latencies(seed, 2000, 2000.0, 0.25));
+        let mut failed = lat("pingpong/pipe/fork/block/64", 3);
+        failed.error = Some("worker died".into());
+        let mut skipped = lat("pingpong/posix-shm/fork/spin/2097152", 4);
+        skipped.skipped = Some("no huge pages".into());
+        let base = run(
+            "b",
+            vec![
+                lat(PING, 1),
+                lat("pingpong/old/fork/spin/64", 2),
+                lat("pingpong/pipe/fork/block/64", 3),
+                lat("pingpong/posix-shm/fork/spin/2097152", 4),
+            ],
+        );
+        let new =
+            run("n", vec![lat(PING, 5), failed, skipped, lat("pingpong/new/fork/spin/64", 6)]);
+        let c = compare(&base, &new, &CompareOptions::default());
+        let status: Vec<(&str, CaseStatus)> =
+            c.cases.iter().map(|k| (k.id.as_str(), k.status)).collect();
+        assert_eq!(
+            status,
+            [
+                (PING, CaseStatus::Compared),
+                ("pingpong/old/fork/spin/64", CaseStatus::OnlyInBase),
+                ("pingpong/pipe/fork/block/64", CaseStatus::Failed),
+                ("pingpong/posix-shm/fork/spin/2097152", CaseStatus::Skipped),
+                ("pingpong/new/fork/spin/64", CaseStatus::OnlyInNew),
+            ]
+        );
+        assert_eq!(c.cases[2].detail.as_deref(), Some("failed in new run: worker died"));
+        let t = c.summary;
+        assert_eq!((t.only_in_base, t.only_in_new, t.failed, t.skipped), (1, 1, 1, 1));
+        assert!(!c.has_regression());
+        let table = c.render(Format::Table);
+        assert!(table.contains("only in base: pingpong/old/fork/spin/64"), "{table}");
+        assert!(table.contains("only in new: pingpong/new/fork/spin/64"), "{table}");
+        assert!(
+            table.contains("failed: pingpong/pipe/fork/block/64: failed in new run: worker died")
+        );
+        let md = c.render(Format::Markdown);
+        assert!(md.contains("- `pingpong/old/fork/spin/64`") && md.contains("Skipped:"), "{md}");
+    }
+
+    #[test]
+    fn different_hosts_and_versions_are_warned_about() {
+        let base = run("b", vec![]);
+        let mut new = run("n", vec![]);
+        assert!(compare(&base, &new, &CompareOptions::default()).warnings.is_empty());
+        new.run.logical_cpus = 8;
+        new.run.ipcbench_version = "0.2.0".into();
+        let c = compare(&base, &new, &CompareOptions::default());
+        assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
+        assert!(c.warnings[0].contains("different hosts") && c.warnings[0].contains("8 CPUs"));
+        assert!(c.warnings[1].contains("0.1.0") && c.warnings[1].contains("0.2.0"));
+        assert!(c.render(Format::Table).contains("warning: The runs come from different hosts"));
+    }
+
+    #[test]
+    fn verdicts_are_reproducible() {
+        let a = latency_pair(11, 3000, 2000.0, 2100.0);
+        let b = latency_pair(11, 3000, 2000.0, 2100.0);
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn renderings_carry_the_verdicts() {
+        let base = run(
+            "b",
+            vec![
+                latency_case(PING, &latencies(1, 20_000, 2000.0, 0.25)),
+                throughput_case(STREAM, 1, 5e9, 0.03, 5),
+            ],
+        );
+        let new = run(
+            "n",
+            vec![
+                latency_case(PING, &latencies(2, 20_000, 3000.0, 0.25)),
+                throughput_case(STREAM, 2, 5.05e9, 0.03, 5),
+            ],
+        );
+        let c = compare(&base, &new, &CompareOptions::default());
+
+        let md = c.render(Format::Markdown);
+        let first = md.lines().next().unwrap();
+        assert!(first.contains("**2 regressed**") && first.contains("1 no change"), "{first}");
+        assert!(md.contains("| case | figure |") && md.contains("**regressed**"), "{md}");
+        assert!(md.contains("<details><summary>1 figures with no change"), "{md}");
+
+        let table = c.render(Format::Table);
+        let rows: Vec<&str> = table
+            .lines()
+            .filter(|l| l.starts_with("pingpong/") || l.starts_with("stream/"))
+            .collect();
+        assert_eq!(rows.len(), 3, "{table}");
+        // Aligned: the verdict column starts at the same place on every row.
+        let at: Vec<usize> =
+            rows.iter().map(|r| r.find("regressed").or(r.find("no change")).unwrap()).collect();
+        assert!(at.windows(2).all(|w| w[0] == w[1]), "{table}");
+        assert!(table.trim_end().ends_with("cases compared)"), "{table}");
+
+        let json: serde_json::Value = serde_json::from_str(&c.render(Format::Json)).unwrap();
+        assert_eq!(json["schema"], COMPARE_SCHEMA);
+        assert_eq!(json["summary"]["regressed"], 2);
+        assert_eq!(json["cases"][0]["figures"][0]["verdict"], "regressed");
+        assert_eq!(json["cases"][0]["figures"][0]["key"], "latency_ns.one_way.p50");
+        assert_eq!(json["cases"][1]["figures"][0]["verdict"], "no_change");
+        let back: Comparison = serde_json::from_value(json).unwrap();
+        assert_eq!(back.summary, c.summary);
+    }
+
+    #[test]
+    fn latency_falls_back_from_one_way() {
+        let mut c = latency_case("msync/msync-sync/disk/256", &latencies(1, 100, 5000.0, 0.2));
+        assert_eq!(headline_latency_kind(&c), Some("one_way"));
+        let s = c.latency_ns.remove("one_way").unwrap();
+        c.latency_ns.insert("flush".into(), s);
+        c.latency_ns.insert("zzz".into(), s);
+        assert_eq!(headline_latency_kind(&c), Some("flush"));
+        c.latency_ns.insert("round_trip".into(), s);
+        assert_eq!(headline_latency_kind(&c), Some("round_trip"));
+        c.latency_ns.clear();
+        assert_eq!(headline_latency_kind(&c), None);
+    }
+
+    #[test]
+    fn judge_reads_direction_from_better() {
+        let ci = Some([10.0, 30.0]);
+        assert_eq!(judge(20.0, ci, Basis::Trials, 5.0, Better::Lower), Verdict::Regressed);
+        assert_eq!(judge(20.0, ci, Basis::Trials, 5.0, Better::Higher), Verdict::Improved);
+        assert_eq!(
+            judge(-20.0, Some([-30.0, -10.0]), Basis::Trials, 5.0, Better::Higher),
+            Verdict::Regressed
+        );
+        assert_eq!(
+            judge(20.0, Some([2.0, 30.0]), Basis::Bootstrap, 5.0, Better::Lower),
+            Verdict::Noise
+        );
+        assert_eq!(judge(4.0, ci, Basis::Bootstrap, 5.0, Better::Lower), Verdict::NoChange);
+        assert_eq!(judge(50.0, None, Basis::TailUnresolved, 5.0, Better::Lower), Verdict::Noise);
+        assert_eq!(judge(-50.0, None, Basis::ThresholdOnly, 5.0, Better::Lower), Verdict::Improved);
+    }
+
+    #[test]
+    fn method_states_the_parameters_in_force() {
+        assert!(METHOD.contains(&format!("default {DEFAULT_THRESHOLD_PCT} %")));
+        assert!(METHOD
+            .contains(&format!("{} % by default", DEFAULT_THRESHOLD_PCT * P99_THRESHOLD_FACTOR)));
+        assert!(METHOD.contains(&format!("{:.0} % confidence", CONFIDENCE * 100.0)));
+        assert!(METHOD.contains(&format!("{BOOTSTRAP_RESAMPLES} resamples")));
+        assert!(METHOD.contains(&format!("fewer than {MIN_TAIL_SAMPLES} samples")));
+        // "4 and 4 will do": the smallest equal trial counts that allow an interval.
+        assert!(stats::mann_whitney_critical(4, 4, (1.0 - CONFIDENCE) / 2.0).is_some());
+        assert!(stats::mann_whitney_critical(3, 3, (1.0 - CONFIDENCE) / 2.0).is_none());
+    }
+
+    #[test]
+    fn formats_parse_by_name() {
+        for name in Format::NAMES {
+            assert_eq!(name.parse::<Format>().unwrap().to_string(), name);
+        }
+        assert!("html".parse::<Format>().unwrap_err().contains("table, markdown, json"));
+        assert!(CompareOptions::new(-1.0).is_err() && CompareOptions::new(f64::NAN).is_err());
+        assert_eq!(CompareOptions::new(7.5).unwrap().threshold_pct, 7.5);
+    }
+
+    #[test]
+    fn stored_histograms_decode_and_match_hdr_quantiles() {
+        let h = histogram(&latencies(9, 10_000, 1500.0, 0.4));
+        let back = decode_histogram(&encode(&h)).unwrap();
+        assert_eq!(back, h);
+        let e = Empirical::from_histogram(&back);
+        assert_eq!(e.len(), 10_000);
+        for q in [0.0001, 0.1, 0.5, 0.9, 0.99, 0.999, 1.0] {
+            assert_eq!(e.at_rank(e.rank(q)), h.value_at_quantile(q), "q={q}");
+        }
+        assert!(decode_histogram("not base64!").unwrap_err().contains("base64"));
+        assert!(decode_histogram("aGVsbG8=").unwrap_err().contains("HDR"));
+    }
+
+    #[test]
+    fn beta_draws_have_the_right_moments() {
+        let mut rng = Sampler::new(42);
+        for (a, b) in [(1.0, 1.0), (2.0, 5.0), (50.0, 950.0), (9900.0, 101.0)] {
+            let n = 20_000;
+            let xs: Vec<f64> = (0..n).map(|_| rng.beta(a, b)).collect();
+            let mean = xs.iter().sum::<f64>() / n as f64;
+            let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n as f64;
+            let (m, v) = (a / (a + b), a * b / ((a + b).powi(2) * (a + b + 1.0)));
+            assert!(
+                (mean - m).abs() < 4.0 * (v / n as f64).sqrt(),
+                "Beta({a},{b}) mean {mean} vs {m}"
+            );
+            assert!((var / v - 1.0).abs() < 0.05, "Beta({a},{b}) var {var} vs {v}");
+        }
+    }
+
+    #[test]
+    fn mann_whitney_matches_the_tables() {
+        let d = stats::mann_whitney_distribution(5, 5);
+        assert!((d.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        assert!((d[0] - 1.0 / 252.0).abs() < 1e-12 && (d[2] - 2.0 / 252.0).abs() < 1e-12);
+        assert_eq!(stats::mann_whitney_distribution(3, 7), stats::mann_whitney_distribution(7, 3));
+        // Published two-sided 5 % critical values of U (reject when U ≤ value): c = value + 1.
+        for (m, n, u) in [(5, 5, 2), (6, 6, 5), (8, 8, 13), (10, 10, 23), (5, 10, 8), (20, 20, 127)]
+        {
+            assert_eq!(stats::mann_whitney_critical(m, n, 0.025), Some(u + 1), "m={m} n={n}");
+        }
+        // The normal approximation takes over for large samples and stays close.
+        let c = stats::mann_whitney_critical(60, 60, 0.025).unwrap();
+        // 1800 − 1.96 · √(60·60·121/12) ≈ 1426.6, plus ½ for continuity.
+        assert_eq!(c, 1427);
+    }
 }
