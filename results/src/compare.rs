@@ -13,7 +13,7 @@ use std::str::FromStr;
 /// the constants below (a test keeps them in step).
 pub const METHOD: &str = "\
 Cases are matched by id. For each case, whichever were measured: p50 and p99 latency (one-way; \
-else round trip, flush or call) and median throughput (bytes/s, higher is better). \
+else round trip, flush, call, or failing those the first kind stored) and median throughput (bytes/s, higher is better). \
 A figure's change is (new - base) / base. It counts as regressed or improved only when it is \
 beyond the threshold (--threshold, default 5 %; for p99 twice that, 10 % by default, because tail \
 latency drifts more from run to run) AND the whole 95 % confidence interval of the change lies \
@@ -410,6 +410,14 @@ fn compare_case(base: &CaseResult, new: &CaseResult, opts: &CompareOptions) -> C
         if let Some(i) = case.integrity.filter(|i| !i.ok()) {
             c.notes.push(integrity_note(side, &i));
         }
+    }
+    let (bk, nk) = (headline_latency_kind(base), headline_latency_kind(new));
+    if bk != nk {
+        c.notes.push(format!(
+            "The runs measured different latencies (base: {}, new: {}): latency is not compared.",
+            bk.unwrap_or("none"),
+            nk.unwrap_or("none")
+        ));
     }
     c.figures.extend(latency_figures(base, new, opts));
     c.figures.extend(throughput_figure(base, new, opts));
@@ -1448,6 +1456,14 @@ mod tests {
         assert_eq!(headline_latency_kind(&c), Some("round_trip"));
         c.latency_ns.clear();
         assert_eq!(headline_latency_kind(&c), None);
+        // A case measured one way in base and another in new is not compared on latency.
+        let one_way = latency_case(PING, &latencies(1, 1000, 2000.0, 0.2));
+        let mut round_trip = one_way.clone();
+        let s = round_trip.latency_ns.remove("one_way").unwrap();
+        round_trip.latency_ns.insert("round_trip".into(), s);
+        let c = compare(&run("b", vec![one_way]), &run("n", vec![round_trip]), &Default::default());
+        assert!(c.cases[0].figures.is_empty());
+        assert!(c.cases[0].notes[0].contains("base: one_way, new: round_trip"), "{:?}", c.cases[0]);
     }
 
     #[test]

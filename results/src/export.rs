@@ -184,3 +184,130 @@ fn bencher_case(case: &CaseResult) -> Option<Value> {
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compare::fixtures::{latencies, latency_case, run, throughput_case};
+    use crate::Integrity;
+    use serde::Deserialize;
+    use std::collections::BTreeMap;
+
+    const PING: &str = "pingpong/posix-shm/fork/spin/64";
+    const STREAM: &str = "stream/posix-shm/fork/spin/65536/copy";
+
+    /// github-action-benchmark's custom entry, as its parser reads it: nothing else allowed.
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct GithubEntry {
+        name: String,
+        unit: String,
+        value: f64,
+        range: String,
+        extra: String,
+    }
+
+    /// One Bencher metric: `value` required, bounds optional, all numbers.
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct BencherMetric {
+        value: f64,
+        lower_value: Option<f64>,
+        upper_value: Option<f64>,
+    }
+
+    fn sample_run() -> RunFile {
+        let mut failed =
+            latency_case("pingpong/pipe/fork/block/64", &latencies(3, 100, 9000.0, 0.2));
+        failed.error = Some("worker died".into());
+        let mut skipped = throughput_case("stream/hugetlb/fork/spin/2097152/copy", 4, 1e9, 0.02, 5);
+        skipped.skipped = Some("no huge pages".into());
+        let mut stream = throughput_case(STREAM, 2, 5e9, 0.03, 5);
+        stream.integrity = Some(Integrity { sent: 10, received: 9, lost: 1, ..Default::default() });
+        let mut claim = crate::CaseResult::new("seed/map-shared-visible", "seed");
+        claim.claims.push(Default::default());
+        run(
+            "r1",
+            vec![
+                latency_case(PING, &latencies(1, 5000, 2000.0, 0.25)),
+                stream,
+                failed,
+                skipped,
+                claim,
+            ],
+        )
+    }
+
+    /// Through text, as the tool would read the file.
+    fn reparse<T: for<'de> Deserialize<'de>>(v: &Value) -> T {
+        serde_json::from_str(&serde_json::to_string_pretty(v).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn github_action_benchmark_is_custom_smaller_is_better() {
+        let run = sample_run();
+        let entries: Vec<GithubEntry> = reparse(&export(&run, ExportFormat::GithubActionBenchmark));
+        let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [format!("{PING} p50 one-way"), format!("{STREAM} time per record")],
+            "failed, skipped and figure-less cases are left out"
+        );
+        let (lat, tput) = (&entries[0], &entries[1]);
+        let s = &run.cases[0].latency_ns["one_way"];
+        assert_eq!((lat.unit.as_str(), lat.value), ("ns", s.p50 as f64));
+        assert_eq!(lat.range, format!("± {:.0}", s.stdev));
+        assert!(lat.extra.contains(&format!("p99 one-way: {} ns", s.p99)), "{}", lat.extra);
+        assert!(lat.extra.contains("integrity: ok (5000 records verified)"));
+        assert!(lat.extra.contains("host: ci-1 (Test CPU, 2 CPUs"));
+        let r = &run.cases[1].throughput.as_ref().unwrap().records_per_s;
+        assert_eq!(tput.unit, "ns/record");
+        assert!((tput.value - 1e9 / r.median).abs() < 1e-3, "{tput:?}");
+        assert!(tput.range.starts_with("± ") && tput.range[4..].parse::<f64>().unwrap() > 0.0);
+        assert!(tput.extra.contains("integrity: FAILED"), "{}", tput.extra);
+        assert!(tput.extra.contains("median of 5 trials"), "{}", tput.extra);
+    }
+
+    #[test]
+    fn bencher_metric_format_has_latency_and_throughput() {
+        let run = sample_run();
+        let bmf: BTreeMap<String, BTreeMap<String, BencherMetric>> =
+            reparse(&export(&run, ExportFormat::Bencher));
+        assert_eq!(bmf.keys().collect::<Vec<_>>(), [PING, STREAM]);
+        let lat = &bmf[PING]["latency"];
+        let s = &run.cases[0].latency_ns["one_way"];
+        assert_eq!(
+            (lat.value, lat.lower_value, lat.upper_value),
+            (s.p50 as f64, Some(s.min as f64), Some(s.p99 as f64))
+        );
+        assert!(!bmf[PING].contains_key("throughput"));
+        let tput = &bmf[STREAM]["throughput"];
+        let r = &run.cases[1].throughput.as_ref().unwrap().records_per_s;
+        assert_eq!(
+            (tput.value, tput.lower_value, tput.upper_value),
+            (r.median, Some(r.min), Some(r.max))
+        );
+        assert!(tput.lower_value <= Some(tput.value) && Some(tput.value) <= tput.upper_value);
+        assert_eq!(bmf[STREAM].len(), 1);
+    }
+
+    #[test]
+    fn an_empty_run_exports_empty_documents() {
+        let run = run("r0", vec![]);
+        assert_eq!(export(&run, ExportFormat::GithubActionBenchmark), json!([]));
+        assert_eq!(export(&run, ExportFormat::Bencher), json!({}));
+    }
+
+    #[test]
+    fn formats_parse_by_name() {
+        for name in ExportFormat::NAMES {
+            let f: ExportFormat = name.parse().unwrap();
+            assert_eq!(f.to_string(), name);
+            assert!(f.describe().starts_with(name));
+        }
+        assert!("csv"
+            .parse::<ExportFormat>()
+            .unwrap_err()
+            .contains("github-action-benchmark, bencher"));
+    }
+}
