@@ -5,6 +5,9 @@
 //! another host or by an older version. Figures carry their unit in their key
 //! (`latency_ns.one_way.p50`, `throughput.bytes_per_s.median`).
 
+pub mod compare;
+pub mod export;
+
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
