@@ -1,1 +1,309 @@
-fn main() {}
+//! ipcbench: what it costs processes on one Linux host to hand each other records through memory
+//! mappings, against the read/write baselines. This file is the command line and nothing else.
+
+use anyhow::{Context as _, Result};
+use clap::{Args, Parser, Subcommand};
+use ipcbench_results::compare::{self, CompareOptions, Format};
+use ipcbench_results::export::{self, ExportFormat};
+use ipcbench_results::RunFile;
+use ipcbench_scenarios::options::{
+    parse_duration, parse_pin, parse_processes, parse_sizes, parse_slowdown, parse_transports,
+    parse_waits,
+};
+use ipcbench_scenarios::{runner, Options, UsageError};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "ipcbench", version, about, long_about = None)]
+#[command(
+    after_help = "Start with `ipcbench scenario all --quick`, then open results/report/index.html."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the scenarios and the cases each would run
+    List(ListArgs),
+    /// Run scenarios (or `all`) and write a result file under --out
+    Scenario(ScenarioArgs),
+    /// Compare two result files; exit 1 if anything regressed
+    #[command(long_about = compare_help())]
+    Compare(CompareArgs),
+    /// Export a result file for a CI dashboard
+    Export(ExportArgs),
+    /// Run the peer side of a case (started by the runner, not by people)
+    #[command(hide = true)]
+    Worker {
+        #[arg(long)]
+        spec: String,
+    },
+}
+
+#[derive(Args)]
+struct Filters {
+    /// Transports, comma-separated: file-mmap, anon-mmap, posix-shm, sysv-shm, memfd, pipe,
+    /// unix-socket, tcp, file-rw
+    #[arg(long, value_name = "LIST")]
+    transport: Option<String>,
+    /// How the peer starts: fork, spawn
+    #[arg(long, value_name = "LIST")]
+    process: Option<String>,
+    /// How a receiver waits: spin, futex (mapped transports), block (pipes and sockets)
+    #[arg(long, value_name = "LIST")]
+    wait: Option<String>,
+    /// Record sizes: 64, 4K, 1M … (1 byte to 64M)
+    #[arg(long, value_name = "LIST")]
+    size: Option<String>,
+    /// Measured messages per case (round trips, records or flushes), after warm-up
+    #[arg(long, value_name = "N")]
+    iterations: Option<u64>,
+    /// Time limit for the measured part of each case (e.g. 2s, 500ms)
+    #[arg(long, value_name = "TIME")]
+    duration: Option<String>,
+    /// Short cases, so `scenario all --quick` stays under a minute (for CI)
+    #[arg(long)]
+    quick: bool,
+}
+
+#[derive(Args)]
+struct ListArgs {
+    #[command(flatten)]
+    filters: Filters,
+}
+
+#[derive(Args)]
+struct ScenarioArgs {
+    /// Scenario names (see `ipcbench list`), or `all`
+    #[arg(value_name = "NAME", required = true)]
+    names: Vec<String>,
+    #[command(flatten)]
+    filters: Filters,
+    /// Pin the runner and the peer to these CPUs, e.g. 0,1
+    #[arg(long, value_name = "CPU,CPU")]
+    pin: Option<String>,
+    /// Results directory: runs land in DIR/runs/, the newest in DIR/latest.json
+    #[arg(long, value_name = "DIR", default_value = "results")]
+    out: PathBuf,
+    /// Where file-backed transports put their files (default: the system temp dir, on disk)
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// Keep this run as DIR/baselines/NAME.json
+    #[arg(long, value_name = "NAME")]
+    save_baseline: Option<String>,
+    /// Compare this run against DIR/baselines/NAME.json at the end; exit 1 on a regression
+    #[arg(long, value_name = "NAME")]
+    baseline: Option<String>,
+    /// Seconds without progress after which a worker counts as hung
+    #[arg(long, value_name = "SECS", default_value_t = 10.0, hide = true)]
+    timeout: f64,
+    /// Tests only: inject a fault (corrupt:N or drop:N)
+    #[arg(long, value_name = "FAULT", hide = true)]
+    inject: Option<String>,
+}
+
+#[derive(Args)]
+struct CompareArgs {
+    /// The earlier run
+    base: PathBuf,
+    /// The run to judge
+    new: PathBuf,
+    /// Smallest change in percent that may count (p99 uses twice this)
+    #[arg(long, value_name = "PCT", default_value_t = compare::DEFAULT_THRESHOLD_PCT)]
+    threshold: f64,
+    /// Output: table, markdown (for a pull-request comment) or json
+    #[arg(long, value_name = "FORMAT", default_value = "table")]
+    format: String,
+}
+
+#[derive(Args)]
+struct ExportArgs {
+    /// A result file
+    file: PathBuf,
+    /// github-action-benchmark or bencher
+    #[arg(long, value_name = "FORMAT")]
+    format: String,
+}
+
+fn compare_help() -> String {
+    format!("Compare two result files; exit 1 if anything regressed.\n\n{}", compare::METHOD)
+}
+
+fn main() -> ExitCode {
+    ipcbench_harness::process::default_sigpipe();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            // One line: clap's message and its list of valid values, without the usage block.
+            let text = e.render().to_string();
+            let line: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with("Usage:") && !l.starts_with("For more"))
+                .collect();
+            eprintln!("{}", line.join(" "));
+            return ExitCode::from(2);
+        }
+    };
+    match dispatch(cli.command) {
+        Ok(code) => code,
+        Err(e) if e.downcast_ref::<UsageError>().is_some() => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn usage(e: impl std::fmt::Display) -> anyhow::Error {
+    UsageError(e.to_string()).into()
+}
+
+fn load(path: &Path) -> Result<RunFile> {
+    RunFile::load(path).map_err(usage)
+}
+
+fn options(f: &Filters) -> Result<Options, UsageError> {
+    Ok(Options {
+        transports: f.transport.as_deref().map(parse_transports).transpose()?,
+        processes: f.process.as_deref().map(parse_processes).transpose()?,
+        waits: f.wait.as_deref().map(parse_waits).transpose()?,
+        sizes: f.size.as_deref().map(parse_sizes).transpose()?,
+        iterations: match f.iterations {
+            Some(0) => return Err(UsageError("--iterations must be at least 1".into())),
+            n => n,
+        },
+        duration: f.duration.as_deref().map(parse_duration).transpose()?,
+        quick: f.quick,
+        ..Options::default()
+    })
+}
+
+fn dispatch(command: Command) -> Result<ExitCode> {
+    match command {
+        Command::Worker { spec } => {
+            Ok(ExitCode::from(ipcbench_harness::worker::run_spawned(&spec) as u8))
+        }
+        Command::List(a) => {
+            let opts = options(&a.filters)?;
+            for s in ipcbench_scenarios::all() {
+                let cases = s.cases(&opts)?;
+                println!("{} — {} ({} cases)", s.name(), s.about(), cases.len());
+                for c in cases {
+                    println!("  {}", c.id);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Scenario(a) => scenario(a),
+        Command::Compare(a) => {
+            let opts = CompareOptions::new(a.threshold).map_err(usage)?;
+            let format: Format = a.format.parse().map_err(usage)?;
+            let (base, new) = (load(&a.base)?, load(&a.new)?);
+            let cmp = compare::compare(&base, &new, &opts);
+            print!("{}", cmp.render(format));
+            Ok(if cmp.has_regression() { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+        }
+        Command::Export(a) => {
+            let format: ExportFormat = a.format.parse().map_err(usage)?;
+            let run = load(&a.file)?;
+            println!("{}", serde_json::to_string_pretty(&export::export(&run, format))?);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn baseline_path(out: &Path, name: &str) -> Result<PathBuf> {
+    if name.is_empty()
+        || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        || name.starts_with('.')
+    {
+        return Err(usage(format!(
+            "invalid baseline name '{name}': use letters, digits, '-', '_' and '.'"
+        )));
+    }
+    Ok(out.join("baselines").join(format!("{name}.json")))
+}
+
+fn scenario(a: ScenarioArgs) -> Result<ExitCode> {
+    let mut opts = options(&a.filters)?;
+    opts.pin = a.pin.as_deref().map(parse_pin).transpose()?;
+    opts.dir = a.dir.clone();
+    if !(a.timeout > 0.0 && a.timeout.is_finite()) {
+        return Err(usage("--timeout must be a positive number of seconds"));
+    }
+    opts.timeout = std::time::Duration::from_secs_f64(a.timeout);
+    opts.fault = a.inject.as_deref().map(|f| f.parse()).transpose().map_err(usage)?;
+    if let Ok(s) = std::env::var("IPCBENCH_SLOWDOWN") {
+        opts.slowdown = Some(parse_slowdown(&s)?);
+    }
+    if let Some(dir) = &opts.dir {
+        if !dir.is_dir() {
+            return Err(usage(format!("--dir {}: not a directory", dir.display())));
+        }
+    }
+    let baseline = match &a.baseline {
+        Some(name) => {
+            let path = baseline_path(&a.out, name)?;
+            if !path.exists() {
+                return Err(usage(format!(
+                    "no baseline '{name}' ({} does not exist): save one with --save-baseline {name}",
+                    path.display()
+                )));
+            }
+            Some(load(&path)?)
+        }
+        None => None,
+    };
+    let save_baseline = a.save_baseline.as_deref().map(|n| baseline_path(&a.out, n)).transpose()?;
+    let request = runner::Request {
+        scenarios: a.names,
+        opts,
+        out: a.out.clone(),
+        command_line: std::env::args().collect(),
+        exe: std::env::current_exe().context("cannot find the ipcbench binary")?,
+    };
+    let outcome = runner::run(request)?;
+    // Runs ignore SIGPIPE (a dying peer must not kill us); printing to a closed stdout must.
+    ipcbench_harness::process::default_sigpipe();
+    print!("{}", runner::summary(&outcome.run));
+    println!("results: {} (also {})", outcome.run_file.display(), outcome.latest.display());
+    if let Some(path) = save_baseline {
+        std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
+        outcome.run.write_atomic(&path).with_context(|| format!("writing {}", path.display()))?;
+        println!("baseline saved: {}", path.display());
+    }
+    let mut regressed = false;
+    if let Some(base) = baseline {
+        let cmp = compare::compare(&base, &outcome.run, &CompareOptions::default());
+        print!("{}", cmp.render(Format::Table));
+        regressed = cmp.has_regression();
+    }
+    if outcome.interrupted {
+        eprintln!(
+            "interrupted: {} cases kept in {}",
+            outcome.run.cases.len(),
+            outcome.run_file.display()
+        );
+        return Ok(ExitCode::from(130));
+    }
+    if outcome.failed > 0 {
+        eprintln!(
+            "{} case(s) failed; their errors are in {}",
+            outcome.failed,
+            outcome.run_file.display()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(if regressed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}

@@ -21,10 +21,7 @@ impl Line {
     fn signal(&self) -> Signal<'static> {
         // SAFETY: aligned words inside the region, which outlives every use in this module.
         unsafe {
-            Signal {
-                word: &*(self.0 as *const AtomicU32),
-                waiters: &*(self.0.add(4) as *const AtomicU32),
-            }
+            Signal::new(&*(self.0 as *const AtomicU32), &*(self.0.add(4) as *const AtomicU32))
         }
     }
     fn stamp(&self) -> &AtomicU64 {

@@ -114,6 +114,7 @@ impl MailboxLink {
             Signal {
                 word: &*(mailbox.add(WORD_OFF) as *const AtomicU32),
                 waiters: &*(mailbox.add(WAITERS_OFF) as *const AtomicU32),
+                prefetch: mailbox.add(PAYLOAD_OFF),
             }
         }
     }

@@ -85,7 +85,7 @@ pub fn initiator(
                 deadline = now_ns().saturating_add(spec.max_duration_ns);
             }
         }
-        let (n, corrupt) = seq.next();
+        let (n, corrupt) = seq.next_seq();
         let t0 = now_ns();
         if delay > 0 {
             spin_until(t0 + delay);
@@ -104,7 +104,7 @@ pub fn initiator(
         }
     }
     let cpu_ns = process_cpu_ns() - cpu0;
-    let (n, _) = seq.next();
+    let (n, _) = seq.next_seq();
     link.send(&Outgoing { seq: n, sent_ns: now_ns(), flags: FLAG_STOP, corrupt: false }, watch)?;
     // The stop record is not part of the ledger.
     let mut integrity = integrity(&seq, link);
@@ -141,7 +141,7 @@ pub fn responder(
         let lat = got.recv_ns.saturating_sub(got.header.sent_ns);
         record(if received < spec.warmup { &mut warm } else { &mut one_way }, lat);
         received += 1;
-        let (n, _) = seq.next();
+        let (n, _) = seq.next_seq();
         let t0 = now_ns();
         if delay > 0 {
             spin_until(t0 + delay);

@@ -53,6 +53,13 @@ pub fn install_signal_handlers() {
     unsafe { libc::setitimer(libc::ITIMER_REAL, &timer, std::ptr::null_mut()) };
 }
 
+/// Restores the default SIGPIPE disposition: a closed stdout (`ipcbench list | head`) then ends
+/// the process quietly instead of failing a print.
+pub fn default_sigpipe() {
+    // SAFETY: plain signal disposition change.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+}
+
 /// Whether the user asked us to stop (Ctrl-C or SIGTERM).
 pub fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)

@@ -179,7 +179,7 @@ impl Sequencer {
 
     /// The next sequence number to send, and whether its payload must be corrupted.
     #[inline]
-    pub fn next(&mut self) -> (u64, bool) {
+    pub fn next_seq(&mut self) -> (u64, bool) {
         let i = self.count;
         self.count += 1;
         if self.fault == Some(Fault::Drop(i)) {
@@ -253,10 +253,10 @@ mod tests {
     #[test]
     fn sequencer_injects_faults() {
         let mut s = Sequencer::new(Some(Fault::Drop(2)));
-        let seqs: Vec<u64> = (0..4).map(|_| s.next().0).collect();
+        let seqs: Vec<u64> = (0..4).map(|_| s.next_seq().0).collect();
         assert_eq!(seqs, [0, 1, 3, 4]);
         let mut s = Sequencer::new(Some(Fault::Corrupt(1)));
-        assert_eq!((0..3).map(|_| s.next().1).collect::<Vec<_>>(), [false, true, false]);
+        assert_eq!((0..3).map(|_| s.next_seq().1).collect::<Vec<_>>(), [false, true, false]);
         assert_eq!("corrupt:5".parse::<Fault>(), Ok(Fault::Corrupt(5)));
         assert!("melt:5".parse::<Fault>().is_err());
     }

@@ -19,7 +19,8 @@ impl Scenario for Floor {
         "this machine's limits: cache-line handoff between two processes, clock cost, empty syscall"
     }
     fn cases(&self, opts: &Options) -> Result<Vec<Case>, UsageError> {
-        let (n, d) = opts.budget((200_000, Duration::from_secs(1)), (20_000, Duration::from_millis(100)));
+        let (n, d) =
+            opts.budget((200_000, Duration::from_secs(1)), (20_000, Duration::from_millis(100)));
         let batches = if opts.quick { 2_000 } else { 20_000 };
         let warmup = (n / 10).min(10_000);
         Ok(vec![
@@ -86,4 +87,3 @@ impl Scenario for Floor {
         (!t.is_empty()).then(|| t.to_string())
     }
 }
-

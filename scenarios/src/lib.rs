@@ -14,14 +14,20 @@ use ipcbench_results::{CaseResult, RunFile};
 use std::cell::RefCell;
 use std::path::PathBuf;
 
+/// How a case is measured, given the run's context.
+pub type Measure = Box<dyn FnOnce(&Context) -> anyhow::Result<CaseResult>>;
+
 /// One point of a scenario: a stable id and how to measure it.
 pub struct Case {
     pub id: String,
-    pub run: Box<dyn FnOnce(&Context) -> anyhow::Result<CaseResult>>,
+    pub run: Measure,
 }
 
 impl Case {
-    pub fn new(id: String, run: impl FnOnce(&Context) -> anyhow::Result<CaseResult> + 'static) -> Case {
+    pub fn new(
+        id: String,
+        run: impl FnOnce(&Context) -> anyhow::Result<CaseResult> + 'static,
+    ) -> Case {
         Case { id, run: Box::new(run) }
     }
 }

@@ -95,12 +95,16 @@ impl Options {
             if !allowed.contains(&t) {
                 continue;
             }
-            let procs: Vec<Process> =
-                Process::ALL.into_iter().filter(|p| *p == Process::Fork || t.supports_spawn()).collect();
+            let procs: Vec<Process> = Process::ALL
+                .into_iter()
+                .filter(|p| *p == Process::Fork || t.supports_spawn())
+                .collect();
             let waits = t.waits();
             let mut any = false;
-            for p in procs.iter().filter(|p| self.processes.as_ref().is_none_or(|f| f.contains(p))) {
-                for w in waits.iter().filter(|w| self.waits.as_ref().is_none_or(|f| f.contains(w))) {
+            for p in procs.iter().filter(|p| self.processes.as_ref().is_none_or(|f| f.contains(p)))
+            {
+                for w in waits.iter().filter(|w| self.waits.as_ref().is_none_or(|f| f.contains(w)))
+                {
                     out.push((t, *p, *w));
                     any = true;
                 }
@@ -116,7 +120,12 @@ impl Options {
                 }
                 return Err(UsageError(format!(
                     "{t} cannot run with --wait {}: valid waits for {t}: {}",
-                    names(self.waits.as_ref().map(|f| f.iter().map(|w| w.name()).collect()).unwrap_or_default()),
+                    names(
+                        self.waits
+                            .as_ref()
+                            .map(|f| f.iter().map(|w| w.name()).collect())
+                            .unwrap_or_default()
+                    ),
                     names(waits.iter().map(|w| w.name()).collect()),
                 )));
             }
@@ -142,7 +151,10 @@ fn list_of<T>(
         .collect::<Result<Vec<T>, _>>()
         .and_then(|v| {
             if v.is_empty() {
-                Err(UsageError(format!("empty --{what} list: valid {what}s are {}", valid.join(", "))))
+                Err(UsageError(format!(
+                    "empty --{what} list: valid {what}s are {}",
+                    valid.join(", ")
+                )))
             } else {
                 Ok(v)
             }
@@ -193,8 +205,12 @@ pub fn parse_size(s: &str) -> Result<usize, UsageError> {
 }
 
 pub fn parse_sizes(s: &str) -> Result<Vec<usize>, UsageError> {
-    let v: Vec<usize> =
-        s.split(',').map(str::trim).filter(|x| !x.is_empty()).map(parse_size).collect::<Result<_, _>>()?;
+    let v: Vec<usize> = s
+        .split(',')
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(parse_size)
+        .collect::<Result<_, _>>()?;
     if v.is_empty() {
         return Err(UsageError("empty --size list: give sizes like 64,4K,1M".into()));
     }
@@ -210,7 +226,8 @@ pub fn parse_pin(s: &str) -> Result<[usize; 2], UsageError> {
             cpus - 1
         ))
     };
-    let v: Vec<usize> = s.split(',').map(|x| x.trim().parse().map_err(|_| bad())).collect::<Result<_, _>>()?;
+    let v: Vec<usize> =
+        s.split(',').map(|x| x.trim().parse().map_err(|_| bad())).collect::<Result<_, _>>()?;
     match v[..] {
         [a, b] if a < cpus && b < cpus => Ok([a, b]),
         _ => Err(bad()),
@@ -251,7 +268,10 @@ mod tests {
     #[test]
     fn unknown_names_list_the_valid_ones() {
         let e = parse_transports("posix-shm,carrier-pigeon").unwrap_err().0;
-        assert!(e.contains("carrier-pigeon") && e.contains("file-mmap") && e.contains("tcp"), "{e}");
+        assert!(
+            e.contains("carrier-pigeon") && e.contains("file-mmap") && e.contains("tcp"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -33,7 +33,9 @@ impl Scenario for Pingpong {
             for &size in &sizes {
                 let id = format!("pingpong/{t}/{p}/{w}/{size}");
                 let opts = opts.clone();
-                cases.push(Case::new(id.clone(), move |ctx| run_case(ctx, &opts, id, t, p, w, size)));
+                cases.push(Case::new(id.clone(), move |ctx| {
+                    run_case(ctx, &opts, id, t, p, w, size)
+                }));
             }
         }
         Ok(cases)
@@ -44,12 +46,28 @@ impl Scenario for Pingpong {
         let mut t = Table::new(&["case", "p50 one-way", "p99", "max", "× floor", "round trip p50"]);
         for c in cases {
             let Some(s) = c.latency_ns.get("one_way").filter(|_| c.error.is_none()) else {
-                t.row(vec![c.id.clone(), "failed".into(), String::new(), String::new(), String::new(), String::new()]);
+                t.row(vec![
+                    c.id.clone(),
+                    "failed".into(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                ]);
                 continue;
             };
-            let times = floor.map(|f| format!("{:.1}×", s.p50 as f64 / f.max(1) as f64)).unwrap_or("-".into());
+            let times = floor
+                .map(|f| format!("{:.1}×", s.p50 as f64 / f.max(1) as f64))
+                .unwrap_or("-".into());
             let rt = c.latency_ns.get("round_trip").map(|r| ns(r.p50 as f64)).unwrap_or_default();
-            t.row(vec![c.id.clone(), ns(s.p50 as f64), ns(s.p99 as f64), ns(s.max as f64), times, rt]);
+            t.row(vec![
+                c.id.clone(),
+                ns(s.p50 as f64),
+                ns(s.p99 as f64),
+                ns(s.max as f64),
+                times,
+                rt,
+            ]);
         }
         (!t.is_empty()).then(|| t.to_string())
     }
@@ -124,7 +142,11 @@ fn run_case(
     if !integrity.ok() {
         c.error = Some(format!(
             "integrity check failed: sent {}, received {}, lost {}, reordered {}, corrupted {}",
-            integrity.sent, integrity.received, integrity.lost, integrity.reordered, integrity.corrupted
+            integrity.sent,
+            integrity.received,
+            integrity.lost,
+            integrity.reordered,
+            integrity.corrupted
         ));
     }
     let _ = bytes;

@@ -43,7 +43,10 @@ pub fn resolve(names: &[String]) -> Result<Vec<&'static dyn Scenario>, UsageErro
             return Ok(crate::all());
         }
         let s = crate::by_name(n).ok_or_else(|| {
-            UsageError(format!("unknown scenario '{n}': valid scenarios are {}, all", crate::names().join(", ")))
+            UsageError(format!(
+                "unknown scenario '{n}': valid scenarios are {}, all",
+                crate::names().join(", ")
+            ))
         })?;
         if !out.iter().any(|o| o.name() == s.name()) {
             out.push(s);
@@ -68,7 +71,10 @@ pub fn plan(scenarios: &[&'static dyn Scenario], opts: &Options) -> Result<Vec<C
 pub fn prepare_out_dir(out: &Path) -> Result<PathBuf, UsageError> {
     let runs = out.join("runs");
     let bad = |e: std::io::Error| {
-        UsageError(format!("cannot write results to {}: {e} (choose another --out DIR)", out.display()))
+        UsageError(format!(
+            "cannot write results to {}: {e} (choose another --out DIR)",
+            out.display()
+        ))
     };
     std::fs::create_dir_all(&runs).map_err(bad)?;
     tempfile::Builder::new().prefix(".ipcbench-probe").tempfile_in(&runs).map_err(bad)?;
@@ -117,7 +123,10 @@ pub fn run(req: Request) -> anyhow::Result<Outcome> {
     let runs_dir = prepare_out_dir(&req.out)?;
     let base = req.opts.dir.clone().unwrap_or_else(std::env::temp_dir);
     let work = tempfile::Builder::new().prefix("ipcbench-").tempdir_in(&base).map_err(|e| {
-        UsageError(format!("cannot create a private directory in {}: {e} (choose another --dir)", base.display()))
+        UsageError(format!(
+            "cannot create a private directory in {}: {e} (choose another --dir)",
+            base.display()
+        ))
     })?;
 
     install_signal_handlers();
@@ -164,7 +173,10 @@ pub fn run(req: Request) -> anyhow::Result<Outcome> {
         };
         if interrupted() {
             // The case was cut short: not a measurement.
-            bar.println(format!("interrupted during {id}: keeping the {} cases measured", run.cases.len()));
+            bar.println(format!(
+                "interrupted during {id}: keeping the {} cases measured",
+                run.cases.len()
+            ));
             break;
         }
         result.elapsed_s = start.elapsed().as_secs_f64();

@@ -9,7 +9,11 @@ pub struct Table {
 
 impl Table {
     pub fn new(head: &[&str]) -> Table {
-        Table { head: head.iter().map(|s| s.to_string()).collect(), rows: Vec::new(), numeric: true }
+        Table {
+            head: head.iter().map(|s| s.to_string()).collect(),
+            rows: Vec::new(),
+            numeric: true,
+        }
     }
 
     pub fn row(&mut self, cells: Vec<String>) {
@@ -63,9 +67,9 @@ pub fn ns(v: f64) -> String {
 
 /// Bytes for people: `64 B`, `4 KiB`, `1 MiB`.
 pub fn bytes(v: u64) -> String {
-    if v >= 1 << 20 && v % (1 << 20) == 0 {
+    if v >= 1 << 20 && v.is_multiple_of(1 << 20) {
         format!("{} MiB", v >> 20)
-    } else if v >= 1 << 10 && v % (1 << 10) == 0 {
+    } else if v >= 1 << 10 && v.is_multiple_of(1 << 10) {
         format!("{} KiB", v >> 10)
     } else {
         format!("{v} B")
