@@ -91,6 +91,9 @@ struct ScenarioArgs {
     /// Where file-backed transports put their files (default: the system temp dir, on disk)
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
+    /// Do not render the HTML report at the end
+    #[arg(long)]
+    no_report: bool,
     /// Keep this run as DIR/baselines/NAME.json
     #[arg(long, value_name = "NAME")]
     save_baseline: Option<String>,
