@@ -3,8 +3,8 @@
 
 use crate::link::{pingpong_link, Side};
 use crate::pingpong::{self, PingpongSpec};
-use crate::process::{fork_worker, install_signal_handlers, spawn_worker, Watch};
-use crate::transport::{CreateOptions, Endpoint, Medium, TransportKind};
+use crate::process::{fork_worker, install_signal_handlers, spawn_worker, Watch, Worker};
+use crate::transport::{CreateOptions, Endpoint, Medium, Setup, TransportKind};
 use crate::wait::Wait;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -132,6 +132,48 @@ pub fn run_pair<T>(
     job: &Job,
     local: impl FnOnce(Medium, &mut Watch) -> Result<T>,
 ) -> Result<(T, serde_json::Value)> {
+    let mut pair = start_pair(opts, job)?;
+    let medium = pair.local()?;
+    let mine = local(medium, &mut pair.watch)?;
+    Ok((mine, pair.finish()?))
+}
+
+/// A pair in progress: the transport's objects, the peer running its job, and the runner's
+/// watch over it. Dropped unfinished, it kills the peer, then removes the objects.
+pub struct Pair {
+    worker: Worker,
+    setup: Box<dyn Setup>,
+    /// The runner's watch over the peer, for its side's waits.
+    pub watch: Watch,
+}
+
+impl Pair {
+    /// The runner's side of the transport (accepts a connection, …); once.
+    pub fn local(&mut self) -> Result<Medium> {
+        self.setup.local(&mut self.watch)
+    }
+
+    /// The peer's pid.
+    pub fn peer_pid(&self) -> libc::pid_t {
+        self.worker.pid()
+    }
+
+    /// Waits for the peer to end its job and returns its result.
+    pub fn finish(mut self) -> Result<serde_json::Value> {
+        let out = self.worker.finish(&mut self.watch)?;
+        let report: WorkerReport =
+            serde_json::from_slice(&out).context("unreadable worker report")?;
+        match (report.result, report.error) {
+            (_, Some(e)) => bail!("worker: {e}"),
+            (Some(v), None) => Ok(v),
+            (None, None) => bail!("worker sent an empty report"),
+        }
+    }
+}
+
+/// Creates the transport and starts the peer on `job`; the runner's side follows with
+/// [`Pair::local`] and ends with [`Pair::finish`].
+pub fn start_pair(opts: &PairOptions, job: &Job) -> Result<Pair> {
     if opts.process == Process::Spawn && !opts.transport.supports_spawn() {
         bail!("{} cannot be opened by an unrelated process: use --process fork", opts.transport);
     }
@@ -158,14 +200,6 @@ pub fn run_pair<T>(
             spawn_worker(&opts.exe, &json, &setup.inherit_fds(), opts.peer_cpu)?
         }
     };
-    let mut watch = Watch::over_child(opts.timeout, worker.pid());
-    let medium = setup.local(&mut watch)?;
-    let mine = local(medium, &mut watch)?;
-    let out = worker.finish(&mut watch)?;
-    let report: WorkerReport = serde_json::from_slice(&out).context("unreadable worker report")?;
-    match (report.result, report.error) {
-        (_, Some(e)) => bail!("worker: {e}"),
-        (Some(v), None) => Ok((mine, v)),
-        (None, None) => bail!("worker sent an empty report"),
-    }
+    let watch = Watch::over_child(opts.timeout, worker.pid());
+    Ok(Pair { worker, setup, watch })
 }
