@@ -14,7 +14,7 @@ use hdrhistogram::Histogram;
 use ipcbench_results::Integrity;
 use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct PingpongSpec {
     pub size: usize,
     pub warmup: u64,

@@ -134,14 +134,7 @@ impl Session {
             timeout: opts.idle_limit,
         };
         // The ordinary responder: it answers until the stop record; warm-up is the caller's.
-        let spec = PingpongSpec {
-            size: opts.size,
-            warmup: 0,
-            iterations: 0,
-            max_duration_ns: 0,
-            slowdown_pct: 0.0,
-            fault: None,
-        };
+        let spec = PingpongSpec { size: opts.size, warmup: 0, ..PingpongSpec::default() };
         let mut pair = start_pair(&pair_opts, &Job::Pingpong(spec))?;
         pair.watch = Watch::over_child(opts.timeout, pair.peer_pid());
         let medium = pair.local()?;

@@ -101,6 +101,10 @@ pub struct CaseResult {
     /// Other scalar figures, unit in the key (`memcpy_bytes_per_s`, `ns_per_page`, …).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub figures: BTreeMap<String, f64>,
+    /// The same summaries for each trial (a fresh pair of processes and objects) whose
+    /// histograms `latency_ns` pools, in order: how far a figure moves from pair to pair.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub latency_trials_ns: BTreeMap<String, Vec<Summary>>,
     /// HDR histograms (V2 + DEFLATE, base64), same keys as `latency_ns`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub histograms: BTreeMap<String, String>,

@@ -8,11 +8,11 @@ use anyhow::{Context as _, Result};
 use ipcbench_harness::link::{pingpong_link, pingpong_region_len, Side};
 use ipcbench_harness::pingpong::{initiator, PingpongSpec, SideReport};
 use ipcbench_harness::region::{round_up, PAGE};
-use ipcbench_harness::stats::{decode, encode, summarize};
+use ipcbench_harness::stats::{decode, encode, new_histogram, summarize};
 use ipcbench_harness::transport::TransportKind;
 use ipcbench_harness::wait::Wait;
 use ipcbench_harness::worker::{run_pair, Job, Process};
-use ipcbench_results::{CaseResult, Cpu, RunFile};
+use ipcbench_results::{CaseResult, Cpu, Integrity, RunFile};
 use std::time::Duration;
 
 pub const DEFAULT_SIZES: [usize; 4] = [64, 4 << 10, 64 << 10, 1 << 20];
@@ -78,6 +78,19 @@ fn file_ring_len(size: usize) -> usize {
     round_up((2 * (size + 64)).max(64 << 10), PAGE)
 }
 
+/// Pairs per case. A pair's figures depend on where its region and its processes landed: the
+/// median of one 64-byte spin pair can sit 20 % above the next one's and stays there while the
+/// pair lives. One pair is one draw of that, so a case is measured over several fresh pairs
+/// (new objects, new processes), their histograms pooled, and each pair's figures kept as a
+/// trial (`latency_trials_ns`) so that `compare` sees how far a figure moves between pairs.
+pub const TRIALS: u64 = 5;
+
+/// What one trial's two sides measured.
+struct TrialReport {
+    mine: SideReport,
+    theirs: SideReport,
+}
+
 fn run_case(
     ctx: &Context,
     opts: &Options,
@@ -89,47 +102,74 @@ fn run_case(
 ) -> Result<CaseResult> {
     let (iterations, max_duration) =
         opts.budget((100_000, Duration::from_secs(1)), (5_000, Duration::from_millis(60)));
-    let warmup = if opts.quick { 200 } else { (iterations / 10).clamp(100, 2_000) };
+    let trials = TRIALS.min(iterations).max(1);
+    let per_trial = iterations / trials;
+    // Warm-up faults the pages in and settles caches; a few round trips do that for large
+    // records, whose round trips take milliseconds.
+    let warmup = if opts.quick {
+        (100 * 4096 / size as u64).clamp(5, 100)
+    } else {
+        (per_trial / 10).clamp(100, 2_000)
+    };
     if w == Wait::Spin && crate::sysinfo::logical_cpus() < 2 {
         ctx.warn("Spinning peers need a CPU each; this host has fewer than 2, so spin figures are scheduler figures.");
     }
-    let spec = PingpongSpec {
-        size,
-        warmup,
-        iterations,
-        max_duration_ns: max_duration.as_nanos() as u64,
-        slowdown_pct: opts.slowdown_for(t),
-        fault: opts.fault,
-    };
     let len = if t.is_mapped() { pingpong_region_len(size) } else { file_ring_len(size) };
     let pair = ctx.pair(t, p, w, len);
-    let (mine, theirs) = run_pair(&pair, &Job::Pingpong(spec.clone()), |medium, watch| {
-        let mut link = pingpong_link(medium, Side::Initiator, size, w);
-        initiator(link.as_mut(), &spec, watch)
-    })?;
-    let theirs: SideReport = serde_json::from_value(theirs).context("the worker's report")?;
+    let mut reports = Vec::new();
+    for trial in 0..trials {
+        let spec = PingpongSpec {
+            size,
+            warmup,
+            // The remainder goes to the first trials, so exactly `iterations` are measured.
+            iterations: per_trial + u64::from(trial < iterations % trials),
+            max_duration_ns: (max_duration / trials as u32).as_nanos() as u64,
+            slowdown_pct: opts.slowdown_for(t),
+            // An injected fault is injected once, in the first trial.
+            fault: if trial == 0 { opts.fault } else { None },
+        };
+        let (mine, theirs) = run_pair(&pair, &Job::Pingpong(spec.clone()), |medium, watch| {
+            let mut link = pingpong_link(medium, Side::Initiator, size, w);
+            initiator(link.as_mut(), &spec, watch)
+        })?;
+        let theirs: SideReport = serde_json::from_value(theirs).context("the worker's report")?;
+        reports.push(TrialReport { mine, theirs });
+    }
 
     let mut c = CaseResult::new(id, "pingpong");
     c.transport = Some(t.name().into());
     c.process = Some(p.name().into());
     c.wait = Some(w.name().into());
     c.size = Some(size as u64);
-    c.warmup = warmup;
-    c.iterations = mine.measured;
-    let mut one_way = decode(&mine.one_way)?;
-    one_way.add(decode(&theirs.one_way)?).context("merging histograms")?;
-    let round_trip = decode(mine.round_trip.as_deref().unwrap_or_default())?;
+    c.warmup = warmup * trials;
+    let mut one_way = new_histogram();
+    let mut round_trip = new_histogram();
+    let mut integrity = Integrity::default();
+    let (mut cpu_mine, mut cpu_theirs, mut measured) = (0, 0, 0);
+    for r in &reports {
+        let mut ow = decode(&r.mine.one_way)?;
+        ow.add(decode(&r.theirs.one_way)?).context("merging histograms")?;
+        let rt = decode(r.mine.round_trip.as_deref().unwrap_or_default())?;
+        one_way.add(&ow).context("merging histograms")?;
+        round_trip.add(&rt).context("merging histograms")?;
+        c.latency_trials_ns.entry("one_way".into()).or_default().push(summarize(&ow));
+        c.latency_trials_ns.entry("round_trip".into()).or_default().push(summarize(&rt));
+        integrity.add(&r.mine.integrity);
+        integrity.add(&r.theirs.integrity);
+        cpu_mine += r.mine.cpu_ns;
+        cpu_theirs += r.theirs.cpu_ns;
+        measured += r.mine.measured;
+    }
+    c.iterations = measured;
     c.latency_ns.insert("one_way".into(), summarize(&one_way));
     c.latency_ns.insert("round_trip".into(), summarize(&round_trip));
     c.histograms.insert("one_way".into(), encode(&one_way));
     c.histograms.insert("round_trip".into(), encode(&round_trip));
-    let mut integrity = mine.integrity;
-    integrity.add(&theirs.integrity);
     c.integrity = Some(integrity);
     let per_msg = |cpu: u64, n: u64| cpu as f64 / (2 * n.max(1)) as f64;
     let mut cpu = Cpu::default();
-    cpu.ns_per_message.insert("initiator".into(), per_msg(mine.cpu_ns, mine.measured));
-    cpu.ns_per_message.insert("responder".into(), per_msg(theirs.cpu_ns, theirs.measured));
+    cpu.ns_per_message.insert("initiator".into(), per_msg(cpu_mine, measured));
+    cpu.ns_per_message.insert("responder".into(), per_msg(cpu_theirs, measured));
     c.cpu = Some(cpu);
     c.notes.push(t.transport().how().to_string());
     if matches!(t, TransportKind::FileMmap | TransportKind::FileRw) {
