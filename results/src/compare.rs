@@ -69,11 +69,15 @@ pub struct CompareOptions {
     /// times this). Default 5; finite and ≥ 0. Higher hides more drift on noisy hosts and more
     /// real regressions with it.
     pub threshold_pct: f64,
+    /// Whether p99 may count (`--gate-p99`). Default no: it is reported, judged, and shown as
+    /// noise when it moved, because between two runs on a shared host the tail follows what
+    /// else ran far more than any run's own spread shows.
+    pub gate_p99: bool,
 }
 
 impl Default for CompareOptions {
     fn default() -> Self {
-        CompareOptions { threshold_pct: DEFAULT_THRESHOLD_PCT }
+        CompareOptions { threshold_pct: DEFAULT_THRESHOLD_PCT, gate_p99: false }
     }
 }
 
@@ -81,7 +85,7 @@ impl CompareOptions {
     /// Checks the threshold; the error is one line for the CLI.
     pub fn new(threshold_pct: f64) -> Result<Self, String> {
         if threshold_pct.is_finite() && threshold_pct >= 0.0 {
-            Ok(CompareOptions { threshold_pct })
+            Ok(CompareOptions { threshold_pct, ..CompareOptions::default() })
         } else {
             Err(format!("--threshold must be a percentage of 0 or more, got {threshold_pct}"))
         }
@@ -162,7 +166,8 @@ pub enum Better {
 pub enum Basis {
     /// Bootstrap interval from both runs' histograms.
     Bootstrap,
-    /// Rank interval from both runs' throughput trials.
+    /// Rank interval from both runs' trials: throughput trials, or the latency quantile of
+    /// each fresh pair of processes.
     Trials,
     /// No histogram or too few trials on a side: the threshold alone decides.
     ThresholdOnly,
@@ -193,6 +198,14 @@ pub struct FigureComparison {
     pub verdict: Verdict,
     /// Why the interval is missing or not trusted ("no spread stored", …).
     pub note: Option<String>,
+    /// Whether the verdict may count: p99 does only with `--gate-p99`; a figure that does not
+    /// gate is shown as noise when it moved beyond its threshold.
+    #[serde(default = "gates_by_default")]
+    pub gates: bool,
+}
+
+fn gates_by_default() -> bool {
+    true
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -275,7 +288,7 @@ pub struct Comparison {
 impl Comparison {
     /// A figure regressed beyond threshold and spread: the CLI exits 1.
     pub fn has_regression(&self) -> bool {
-        self.figures().any(|(_, f)| f.verdict == Verdict::Regressed)
+        self.figures().any(|(_, f)| f.gates && f.verdict == Verdict::Regressed)
     }
 
     /// Every compared figure with its case id, in case order.
@@ -458,31 +471,32 @@ fn latency_figures(
         }
         let threshold = opts.threshold_pct * factor;
         let key = format!("latency_ns.{kind}.{label}");
-        let (basis, ci, note) = match (&be, &ne) {
-            (Some(be), Some(ne)) => {
-                let tail = be.len().min(ne.len()) as f64 * (1.0 - q);
-                if tail < MIN_TAIL_SAMPLES as f64 {
-                    let note = format!(
-                        "too few samples beyond {label} ({} and {}) to resolve it",
-                        be.len(),
-                        ne.len()
-                    );
-                    (Basis::TailUnresolved, None, Some(note))
-                } else {
+        let tail = bs.count.min(ns.count) as f64 * (1.0 - q);
+        let (basis, ci, note) = if tail < MIN_TAIL_SAMPLES as f64 {
+            let note = format!(
+                "too few samples beyond {label} ({} and {}) to resolve it",
+                bs.count, ns.count
+            );
+            (Basis::TailUnresolved, None, Some(note))
+        } else if let Some(ci) = trial_interval(base, new, kind, label) {
+            (Basis::Trials, Some(ci), None)
+        } else {
+            match (&be, &ne) {
+                (Some(be), Some(ne)) => {
                     let seed = BOOTSTRAP_SEED ^ fnv1a(&base.id) ^ fnv1a(&key).rotate_left(17);
                     let ci = stats::bootstrap_quantile_change(be, ne, q, seed);
                     (Basis::Bootstrap, Some(ci), None)
                 }
-            }
-            _ => {
-                let note = match &unreadable {
-                    Some(e) => format!("no spread stored (histogram unreadable: {e})"),
-                    None => "no spread stored".to_string(),
-                };
-                (Basis::ThresholdOnly, None, Some(note))
+                _ => {
+                    let note = match &unreadable {
+                        Some(e) => format!("no spread stored (histogram unreadable: {e})"),
+                        None => "no spread stored".to_string(),
+                    };
+                    (Basis::ThresholdOnly, None, Some(note))
+                }
             }
         };
-        out.push(figure(
+        let mut f = figure(
             key,
             format!("{label} {}", kind.replace('_', "-")),
             "ns",
@@ -490,9 +504,41 @@ fn latency_figures(
             (b as f64, n as f64),
             threshold,
             (basis, ci, note),
-        ));
+        );
+        if label == "p99" && !opts.gate_p99 {
+            f.gates = false;
+            if f.verdict != Verdict::NoChange {
+                f.verdict = Verdict::Noise;
+            }
+            let why = "p99 does not count without --gate-p99";
+            f.note = Some(match f.note.take() {
+                Some(n) => format!("{n}; {why}"),
+                None => why.to_string(),
+            });
+        }
+        out.push(f);
     }
     out
+}
+
+/// The interval of a quantile's change from the runs' trials — each a fresh pair of
+/// processes and objects — when both runs stored enough of them for [`CONFIDENCE`].
+fn trial_interval(
+    base: &CaseResult,
+    new: &CaseResult,
+    kind: &str,
+    label: &str,
+) -> Option<[f64; 2]> {
+    let values = |c: &CaseResult| -> Vec<f64> {
+        c.latency_trials_ns
+            .get(kind)
+            .into_iter()
+            .flatten()
+            .map(|s| if label == "p50" { s.p50 } else { s.p99 } as f64)
+            .filter(|v| *v > 0.0)
+            .collect()
+    };
+    stats::rank_ratio_change(&values(base), &values(new))
 }
 
 fn throughput_figure(
@@ -563,6 +609,7 @@ fn figure(
         basis,
         verdict,
         note,
+        gates: true,
     }
 }
 
@@ -1151,6 +1198,29 @@ pub(crate) mod fixtures {
         c
     }
 
+    /// A latency case measured over `trials` fresh pairs, each pair's whole distribution
+    /// shifted by its own placement (lognormal, σ of the log `placement`): the histograms
+    /// pooled, each trial's summary kept, as the pingpong scenario stores them.
+    pub fn latency_trials_case(
+        id: &str,
+        seed: u64,
+        trials: usize,
+        median_ns: f64,
+        placement: f64,
+    ) -> CaseResult {
+        let mut rng = Sampler::new(seed ^ 0x7a11);
+        let runs: Vec<Vec<u64>> = (0..trials as u64)
+            .map(|t| {
+                let at = median_ns * (placement * rng.normal()).exp();
+                latencies(seed.wrapping_mul(31).wrapping_add(t), 2000, at, 0.1)
+            })
+            .collect();
+        let mut c = latency_case(id, &runs.concat());
+        let per_trial = runs.iter().map(|r| summary(&histogram(r))).collect();
+        c.latency_trials_ns.insert("one_way".into(), per_trial);
+        c
+    }
+
     /// `trials` throughput trials around `bytes_per_s`, each off by lognormal noise `sigma`.
     pub fn throughput_case(
         id: &str,
@@ -1236,8 +1306,13 @@ mod tests {
     fn an_improvement_is_improved_not_a_regression() {
         let c = latency_pair(3, 20_000, 2000.0, 1500.0);
         assert_eq!(figure(&c, "p50 one-way").verdict, Verdict::Improved);
-        assert_eq!(figure(&c, "p99 one-way").verdict, Verdict::Improved);
+        // p99 moved as much, but counts only with --gate-p99.
+        assert_eq!(figure(&c, "p99 one-way").verdict, Verdict::Noise);
         assert!(!c.has_regression());
+        let base = run("b", vec![latency_case(PING, &latencies(3, 20_000, 2000.0, 0.25))]);
+        let new = run("n", vec![latency_case(PING, &latencies(4, 20_000, 1500.0, 0.25))]);
+        let gated = CompareOptions { gate_p99: true, ..CompareOptions::default() };
+        assert_eq!(figure(&compare(&base, &new, &gated), "p99 one-way").verdict, Verdict::Improved);
     }
 
     /// Two runs drawn from one distribution: what differs is sampling noise, and it must not be
@@ -1273,6 +1348,72 @@ mod tests {
         let p99 = figure(&c, "p99 one-way");
         assert_eq!((p99.basis, p99.verdict), (Basis::TailUnresolved, Verdict::Noise), "{p99:?}");
         assert!(!c.has_regression());
+    }
+
+    /// Each pair of processes lands somewhere (where its region is, where its processes run)
+    /// and keeps that place while it lives: a run of one big histogram pins the median down to
+    /// a fraction of a percent, yet the next run's pairs land elsewhere. Trials of fresh pairs
+    /// show that spread, and their interval keeps it from being called a change.
+    #[test]
+    fn placement_spread_between_pairs_is_not_a_change() {
+        let mut by_trials = 0;
+        let mut by_histograms = 0;
+        for i in 0..50 {
+            let base = latency_trials_case(PING, 1000 + 2 * i, 5, 200.0, 0.08);
+            let new = latency_trials_case(PING, 1001 + 2 * i, 5, 200.0, 0.08);
+            let c = compare(
+                &run("b", vec![base.clone()]),
+                &run("n", vec![new.clone()]),
+                &Default::default(),
+            );
+            assert_eq!(figure(&c, "p50 one-way").basis, Basis::Trials);
+            by_trials += usize::from(c.summary.regressed + c.summary.improved > 0);
+            let strip = |mut c: CaseResult| {
+                c.latency_trials_ns.clear();
+                c
+            };
+            let c = compare(
+                &run("b", vec![strip(base)]),
+                &run("n", vec![strip(new)]),
+                &Default::default(),
+            );
+            by_histograms += usize::from(c.summary.regressed + c.summary.improved > 0);
+        }
+        assert!(by_trials <= 2, "{by_trials} of 50 same-placement pairs called changed");
+        // The pooled histograms alone would have called many of them changed.
+        assert!(by_histograms >= 10, "{by_histograms} of 50 by the histograms alone");
+    }
+
+    #[test]
+    fn a_30_percent_slowdown_is_caught_through_placement_spread() {
+        for i in 0..20 {
+            let base = latency_trials_case(PING, 3000 + 2 * i, 5, 200.0, 0.05);
+            let new = latency_trials_case(PING, 3001 + 2 * i, 5, 260.0, 0.05);
+            let c = compare(&run("b", vec![base]), &run("n", vec![new]), &Default::default());
+            let p50 = figure(&c, "p50 one-way");
+            assert_eq!((p50.basis, p50.verdict), (Basis::Trials, Verdict::Regressed), "{p50:?}");
+            assert!(c.has_regression());
+        }
+    }
+
+    #[test]
+    fn p99_is_reported_but_counts_only_with_gate_p99() {
+        let base = run("b", vec![latency_case(PING, &latencies(1, 20_000, 2000.0, 0.25))]);
+        let mut samples = latencies(2, 20_000, 2000.0, 0.25);
+        // A heavier tail, the body unchanged.
+        samples.iter_mut().step_by(40).for_each(|v| *v *= 4);
+        let new = run("n", vec![latency_case(PING, &samples)]);
+        let c = compare(&base, &new, &CompareOptions::default());
+        let p99 = figure(&c, "p99 one-way");
+        assert!(p99.change_pct > 50.0 && p99.ci_pct.unwrap()[0] > 10.0, "{p99:?}");
+        assert_eq!((p99.verdict, p99.gates), (Verdict::Noise, false), "{p99:?}");
+        assert!(p99.note.as_deref().unwrap().contains("--gate-p99"));
+        assert!(!c.has_regression());
+        let gated = CompareOptions { gate_p99: true, ..CompareOptions::default() };
+        let c = compare(&base, &new, &gated);
+        let p99 = figure(&c, "p99 one-way");
+        assert_eq!((p99.verdict, p99.gates), (Verdict::Regressed, true), "{p99:?}");
+        assert!(c.has_regression());
     }
 
     #[test]
@@ -1414,7 +1555,7 @@ mod tests {
                 throughput_case(STREAM, 2, 5.05e9, 0.03, 5),
             ],
         );
-        let c = compare(&base, &new, &CompareOptions::default());
+        let c = compare(&base, &new, &CompareOptions { gate_p99: true, ..Default::default() });
 
         let md = c.render(Format::Markdown);
         let first = md.lines().next().unwrap();

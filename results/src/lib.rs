@@ -274,9 +274,13 @@ impl RunFile {
         let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         let mut tmp =
             tempfile::Builder::new().prefix(".ipcbench-").suffix(".tmp").tempfile_in(dir)?;
-        serde_json::to_writer_pretty(&mut tmp, self)?;
         use std::io::Write;
-        tmp.write_all(b"\n")?;
+        // Buffered: serde writes token by token, and a run file is rewritten after every case.
+        let mut out = std::io::BufWriter::new(tmp.as_file_mut());
+        serde_json::to_writer_pretty(&mut out, self)?;
+        out.write_all(b"\n")?;
+        out.flush()?;
+        drop(out);
         tmp.as_file().sync_data()?;
         tmp.persist(path).map_err(|e| e.error)?;
         Ok(())

@@ -83,7 +83,7 @@ fn file_ring_len(size: usize) -> usize {
 /// pair lives. One pair is one draw of that, so a case is measured over several fresh pairs
 /// (new objects, new processes), their histograms pooled, and each pair's figures kept as a
 /// trial (`latency_trials_ns`) so that `compare` sees how far a figure moves between pairs.
-pub const TRIALS: u64 = 5;
+pub const TRIALS: u64 = 10;
 
 /// What one trial's two sides measured.
 struct TrialReport {
@@ -107,7 +107,7 @@ fn run_case(
     // Warm-up faults the pages in and settles caches; a few round trips do that for large
     // records, whose round trips take milliseconds.
     let warmup = if opts.quick {
-        (100 * 4096 / size as u64).clamp(5, 100)
+        (50 * 4096 / size as u64).clamp(5, 50)
     } else {
         (per_trial / 10).clamp(100, 2_000)
     };
