@@ -9,6 +9,7 @@ pub mod pingpong;
 pub mod process;
 pub mod record;
 pub mod region;
+pub mod ring;
 pub mod stats;
 pub mod transport;
 pub mod wait;
