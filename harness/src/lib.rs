@@ -3,6 +3,7 @@
 //! (`stats`). It knows nothing of scenarios or reports.
 
 pub mod clock;
+pub mod fanout;
 pub mod floor;
 pub mod link;
 pub mod pingpong;
@@ -11,6 +12,7 @@ pub mod record;
 pub mod region;
 pub mod ring;
 pub mod stats;
+pub mod stream;
 pub mod transport;
 pub mod wait;
 pub mod worker;

@@ -296,7 +296,9 @@ impl Producer {
             if to_end as usize >= HEADER_LEN {
                 let pad = Header { flags: FLAG_PAD, ..Default::default() };
                 // SAFETY: `to_end` ≥ 32 bytes from `at` lie in the data area, and are free.
-                unsafe { std::ptr::write_unaligned(self.data.add(at as usize) as *mut Header, pad) };
+                unsafe {
+                    std::ptr::write_unaligned(self.data.add(at as usize) as *mut Header, pad)
+                };
             }
             self.pos = self.pos.wrapping_add(to_end);
         }
@@ -441,7 +443,8 @@ impl Consumer {
                 continue;
             }
             // SAFETY: the head is past `pos`, so the frame at `at` was published (acquire).
-            let h = unsafe { std::ptr::read_unaligned(self.data.add(at as usize) as *const Header) };
+            let h =
+                unsafe { std::ptr::read_unaligned(self.data.add(at as usize) as *const Header) };
             if h.flags & FLAG_PAD != 0 {
                 self.pos = self.pos.wrapping_add(to_end);
                 continue;
@@ -615,7 +618,8 @@ mod tests {
     fn wraps_many_times_with_sizes_that_do_not_divide_the_ring() {
         // 4 KiB ring: 1032-byte frames leave 1000 bytes at the end of each turn (a pad frame);
         // 24-byte records make 56-byte frames that leave 8 bytes (too few for a header).
-        for (size, wait) in [(1000, Wait::Spin), (1000, Wait::Futex), (24, Wait::Spin), (1, Wait::Futex)]
+        for (size, wait) in
+            [(1000, Wait::Spin), (1000, Wait::Futex), (24, Wait::Spin), (1, Wait::Futex)]
         {
             let o = stream(4096, size, 20_000, wait, 0, &[0]);
             assert_all_intact(&o, 20_000);

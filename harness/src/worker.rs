@@ -46,6 +46,8 @@ impl std::fmt::Display for Process {
 #[serde(rename_all = "kebab-case")]
 pub enum Job {
     Pingpong(PingpongSpec),
+    /// The peer writes the stream; the runner reads it.
+    Stream(crate::stream::StreamSpec),
 }
 
 /// Everything a spawned worker needs, passed as JSON on its command line.
@@ -80,6 +82,9 @@ fn peer_side(
         Job::Pingpong(spec) => {
             let mut link = pingpong_link(medium, Side::Responder, spec.size, wait);
             Ok(serde_json::to_value(pingpong::responder(link.as_mut(), spec, watch)?)?)
+        }
+        Job::Stream(spec) => {
+            Ok(serde_json::to_value(crate::stream::writer(medium, spec, wait, watch)?)?)
         }
     }
 }
