@@ -300,7 +300,7 @@ pub fn write_records<W: RecordWriter + ?Sized>(
         let mut i: u64 = 0;
         loop {
             i += 1;
-            let look = i % every == 0 && deadline != u64::MAX;
+            let look = i.is_multiple_of(every) && deadline != u64::MAX;
             let last = if trial == 0 {
                 // The warm-up lasts at least n records and at least its time.
                 i >= n && (deadline == u64::MAX || (look && now_ns() >= deadline))

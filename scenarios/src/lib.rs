@@ -1,10 +1,12 @@
 //! The experiments of ipcbench: one file per scenario, each a list of cases built on the
 //! harness. `runner` runs a plan of cases and writes the result file after every case.
 
+pub mod fanout;
 pub mod floor;
 pub mod options;
 pub mod pingpong;
 pub mod runner;
+pub mod stream;
 pub mod sysinfo;
 mod table;
 
@@ -88,7 +90,7 @@ pub trait Scenario: Sync {
 
 /// Every scenario, in the order `all` runs them (the floor first: others are read against it).
 pub fn all() -> Vec<&'static dyn Scenario> {
-    vec![&floor::Floor, &pingpong::Pingpong]
+    vec![&floor::Floor, &pingpong::Pingpong, &stream::Stream, &fanout::Fanout]
 }
 
 pub fn by_name(name: &str) -> Option<&'static dyn Scenario> {
