@@ -2,6 +2,7 @@
 //! (`wait`), how workers start (`process`, `worker`), how time is read (`clock`) and summarised
 //! (`stats`). It knows nothing of scenarios or reports.
 
+pub mod checksum;
 pub mod clock;
 pub mod fanout;
 pub mod floor;

@@ -7,8 +7,8 @@
 //! pattern hashes keeps the sender's cost at one copy, while the receiver still hashes — touches
 //! — every byte it is said to receive.
 
+use crate::checksum::xxh3_64;
 use ipcbench_results::Integrity;
-use xxhash_rust::xxh3::xxh3_64;
 
 /// The header every record starts with (32 bytes).
 #[repr(C)]
