@@ -151,6 +151,9 @@ pub struct WaitStats {
     pub wakes: u64,
     /// Sleeps that timed out although the condition had become true: a lost wake-up.
     pub missed_wakes: u64,
+    /// Nanoseconds spent waiting (spinning or asleep).
+    #[serde(default)]
+    pub wait_ns: u64,
 }
 
 /// Waits until `ready(word)` holds, spinning or sleeping on `index`; returns the word's value.
@@ -163,6 +166,20 @@ fn wait_on(
     stats: &mut WaitStats,
 ) -> Result<u32, WaitError> {
     stats.waits += 1;
+    let t0 = crate::clock::now_ns();
+    let r = wait_loop(index, ready, wait, watch, stats);
+    stats.wait_ns += crate::clock::now_ns() - t0;
+    r
+}
+
+#[inline(always)]
+fn wait_loop(
+    index: Index,
+    ready: impl Fn(u32) -> bool,
+    wait: Wait,
+    watch: &mut Watch,
+    stats: &mut WaitStats,
+) -> Result<u32, WaitError> {
     let mut spins: u32 = 0;
     loop {
         let v = index.word().load(Ordering::Acquire);
@@ -480,6 +497,19 @@ impl Consumer {
             };
             return Ok((h, payload));
         }
+    }
+
+    /// The published bytes after the current record, up to `max` and the end of the data
+    /// area: where the next records lie when the producer is ahead (for prefetching; read
+    /// records through [`Consumer::next`]).
+    #[inline]
+    pub fn upcoming(&self, max: usize) -> &[u8] {
+        let pos = self.pos.wrapping_add(self.pending);
+        let at = pos & (self.cap - 1);
+        let published = self.seen_head.wrapping_sub(pos).min(self.cap - at) as usize;
+        // SAFETY: published bytes inside the data area; the producer does not write them
+        // before this consumer's tail passes them.
+        unsafe { std::slice::from_raw_parts(self.data.add(at as usize), published.min(max)) }
     }
 
     /// Done with the record `next` returned: its bytes may be overwritten once published.

@@ -586,9 +586,11 @@ mod tests {
         s.warmup_ns = 2_000_000;
         let (r, w) = run(TransportKind::PosixShm, Wait::Spin, &s).unwrap();
         assert_eq!(r.trials.len(), 5);
-        for t in &r.trials {
-            assert!((0.005..0.5).contains(&t.seconds), "{t:?}");
-        }
+        // The reader's clock sees each trial end a little early or late (it may be behind by
+        // what the ring holds), but together they last about 5 × 10 ms, not u64::MAX records.
+        let total: f64 = r.trials.iter().map(|t| t.seconds).sum();
+        assert!((0.03..2.0).contains(&total), "{:?}", r.trials);
+        assert!(r.trials.iter().all(|t| t.seconds > 0.0 && t.records > 0), "{:?}", r.trials);
         assert_eq!(r.integrity.received, w.sent);
     }
 }

@@ -156,7 +156,7 @@ pub(crate) fn result(
     c.size = Some(size as u64);
     c.iterations = writer.measured;
     c.warmup = writer.warmup;
-    c.throughput = Some(throughput(readers));
+    c.throughput = Some(throughput(readers, scenario == "fanout"));
     let mut integrity = ipcbench_results::Integrity::default();
     for r in readers {
         integrity.add(&r.integrity);
@@ -172,6 +172,11 @@ pub(crate) fn result(
     c.cpu = Some(cpu);
     if t.is_mapped() {
         c.figures.insert("ring_bytes".into(), spec.ring.capacity as f64);
+        // Which side sets the pace: the other one waits.
+        let n = (writer.warmup + writer.measured).max(1) as f64;
+        c.figures.insert("writer_wait_ns_per_record".into(), writer.waits.wait_ns as f64 / n);
+        let rw: u64 = readers.iter().map(|r| r.waits.wait_ns).sum();
+        c.figures.insert("reader_wait_ns_per_record".into(), rw as f64 / n / readers.len() as f64);
         if w == Wait::Futex {
             let n = (writer.warmup + writer.measured).max(1) as f64;
             c.figures.insert("writer_sleeps_per_record".into(), writer.waits.sleeps as f64 / n);
@@ -209,9 +214,9 @@ pub(crate) fn result(
 }
 
 /// Throughput as delivered to the readers. With several readers a trial's records and bytes
-/// are summed over them and its time is the slowest reader's: the aggregate; each reader's own
-/// rate is kept in `per_reader_bytes_per_s`.
-fn throughput(readers: &[ReaderReport]) -> Throughput {
+/// are summed over them and its time is the slowest reader's: the aggregate. A fan-out also
+/// keeps each reader's own rate in `per_reader_bytes_per_s`.
+fn throughput(readers: &[ReaderReport], per_reader: bool) -> Throughput {
     let n = readers.iter().map(|r| r.trials.len()).min().unwrap_or(0);
     let trials: Vec<Trial> = (0..n)
         .map(|k| Trial {
@@ -221,7 +226,7 @@ fn throughput(readers: &[ReaderReport]) -> Throughput {
         })
         .collect();
     let rate = |v: u64, s: f64| if s > 0.0 { v as f64 / s } else { 0.0 };
-    let per_reader = if readers.len() > 1 {
+    let per_reader = if per_reader {
         readers
             .iter()
             .map(|r| {
@@ -322,17 +327,18 @@ mod tests {
     fn aggregate_throughput_sums_records_over_the_slowest_readers_time() {
         let a = reader(&[(100, 1.0), (100, 1.0), (100, 2.0)]);
         let b = reader(&[(100, 2.0), (100, 1.0), (100, 1.0)]);
-        let tp = throughput(&[a, b]);
+        let tp = throughput(&[a, b], true);
         assert_eq!(tp.trials.len(), 3);
         assert_eq!((tp.trials[0].records, tp.trials[0].seconds), (200, 2.0));
         assert_eq!(tp.records_per_s.median, 100.0);
         assert_eq!((tp.records_per_s.min, tp.records_per_s.max), (100.0, 200.0));
         assert_eq!(tp.per_reader_bytes_per_s.len(), 2);
         assert_eq!(tp.per_reader_bytes_per_s[0].median, 1000.0);
-        // One reader: no per-reader figures, the reader's own trials.
-        let tp = throughput(&[reader(&[(50, 0.5)])]);
+        // A stream: no per-reader figures, the reader's own trials.
+        let tp = throughput(&[reader(&[(50, 0.5)])], false);
         assert!(tp.per_reader_bytes_per_s.is_empty());
         assert_eq!(tp.bytes_per_s.median, 1000.0);
+        assert_eq!(throughput(&[reader(&[(50, 0.5)])], true).per_reader_bytes_per_s.len(), 1);
     }
 
     #[test]
