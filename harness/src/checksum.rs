@@ -5,33 +5,48 @@
 //! picks AVX-512 or AVX2 at run time when the CPU has them (~2–3× faster). Inputs up to 240
 //! bytes, and every CPU without those, go to `xxhash-rust`. The digests are the same (tests
 //! compare them byte length by byte length); only the speed differs.
+//!
+//! [`copy_and_hash`] is for a reader that copies a record out, then verifies its copy: it
+//! verifies each 1 KiB block of the copy as soon as it has landed, while the next block's loads
+//! are on their way, instead of reading the whole copy a second time after the copy.
 
 /// XXH3-64 of `input`.
 #[inline]
 pub fn xxh3_64(input: &[u8]) -> u64 {
-    xxh3_64_prefetching(input, &[])
-}
-
-/// XXH3-64 of `input`; meanwhile asks the CPU to bring `ahead` (as much of it as `input` is
-/// long) into its L2 cache, one line per 64 bytes hashed — a reader verifying one record pulls
-/// the next one closer, so that moving it overlaps with hashing this one. A prefetch changes
-/// nothing but timing.
-#[inline]
-pub fn xxh3_64_prefetching(input: &[u8], ahead: &[u8]) -> u64 {
-    let (ahead, ahead_len) = (ahead.as_ptr(), ahead.len());
     #[cfg(target_arch = "x86_64")]
     if input.len() > MID_SIZE_MAX {
         if std::arch::is_x86_feature_detected!("avx512f") {
             // SAFETY: the CPU has AVX-512F (checked above).
-            return unsafe { x86::long_avx512(input, ahead, ahead_len) };
+            return unsafe { x86::long_avx512(input) };
         }
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU has AVX2 (checked above).
-            return unsafe { x86::long_avx2(input, ahead, ahead_len) };
+            return unsafe { x86::long_avx2(input) };
         }
     }
-    let _ = (ahead, ahead_len);
     xxhash_rust::xxh3::xxh3_64(input)
+}
+
+/// Copies `src` into `dst` (same length) and returns XXH3-64 of `dst[from..]`: the copy is
+/// verified as it lands, each 1 KiB block hashed from `dst` while the next one is being copied,
+/// so that the hash overlaps with the copy's loads instead of following the whole copy.
+#[inline]
+pub fn copy_and_hash(dst: &mut [u8], src: &[u8], from: usize) -> u64 {
+    assert_eq!(dst.len(), src.len(), "copy_and_hash: lengths differ");
+    let from = from.min(dst.len());
+    #[cfg(target_arch = "x86_64")]
+    if dst.len() - from > MID_SIZE_MAX {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F; lengths checked above.
+            return unsafe { x86::copy_hash_avx512(dst, src, from) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2; lengths checked above.
+            return unsafe { x86::copy_hash_avx2(dst, src, from) };
+        }
+    }
+    dst.copy_from_slice(src);
+    xxhash_rust::xxh3::xxh3_64(&dst[from..])
 }
 
 /// Longer inputs take XXH3's long path (stripes of 64 bytes, blocks of 16 stripes).
@@ -95,24 +110,22 @@ fn merge(acc: &[u64; 8], len: usize) -> u64 {
     r ^ (r >> 32)
 }
 
-/// The long path's walk over the input, for any accumulator width: whole blocks (each followed
-/// by a scramble), the stripes of the last partial block, then the input's last 64 bytes.
+/// The long path's walk over the input at `p` (`len` bytes), for any accumulator width: whole
+/// blocks, each followed by a scramble, then the stripes of the last partial block, then the
+/// input's last 64 bytes. `$before` runs before block `$b` is read (to copy it in).
 macro_rules! long_hash {
-    ($input:expr, $ahead:expr, $ahead_len:expr, $acc:ident, $accumulate:ident, $scramble:ident) => {{
-        let p = $input.as_ptr();
-        let s = SECRET.as_ptr();
-        let len = $input.len();
+    ($p:expr, $len:expr, $acc:ident, $accumulate:ident, $scramble:ident, $b:ident => $before:block) => {{
+        let (p, len, s): (*const u8, usize, *const u8) = ($p, $len, SECRET.as_ptr());
         let blocks = (len - 1) / BLOCK;
-        let prefetch_blocks = $ahead_len / BLOCK;
-        for b in 0..blocks {
+        for $b in 0..blocks {
+            $before
             for st in 0..STRIPES_PER_BLOCK {
-                if b < prefetch_blocks {
-                    _mm_prefetch::<_MM_HINT_T1>($ahead.add(b * BLOCK + st * STRIPE) as *const i8);
-                }
-                $accumulate(&mut $acc, p.add(b * BLOCK + st * STRIPE), s.add(st * 8));
+                $accumulate(&mut $acc, p.add($b * BLOCK + st * STRIPE), s.add(st * 8));
             }
             $scramble(&mut $acc, s.add(SECRET_LEN - STRIPE));
         }
+        let $b = blocks;
+        $before
         let stripes = ((len - 1) - BLOCK * blocks) / STRIPE;
         for st in 0..stripes {
             $accumulate(&mut $acc, p.add(blocks * BLOCK + st * STRIPE), s.add(st * 8));
@@ -134,6 +147,58 @@ mod x86 {
     const SWAP64: i32 = 0b01_00_11_10;
     /// `_MM_SHUFFLE(0, 3, 0, 1)`: the high 32 bits of each 64-bit lane into its low half.
     const HI32: i32 = 0b00_11_00_01;
+
+    /// Copies `src[*done..end]` to `dst` (64 bytes at a time) and moves `*done` to `end`.
+    #[inline(always)]
+    unsafe fn fill(dst: *mut u8, src: *const u8, done: &mut usize, end: usize) {
+        if end <= *done {
+            return;
+        }
+        let mut i = *done;
+        while i + 64 <= end {
+            let v = std::ptr::read_unaligned(src.add(i) as *const [u64; 8]);
+            std::ptr::write_unaligned(dst.add(i) as *mut [u64; 8], v);
+            i += 64;
+        }
+        std::ptr::copy_nonoverlapping(src.add(i), dst.add(i), end - i);
+        *done = end;
+    }
+
+    /// # Safety
+    /// The CPU must have AVX-512F; `dst` as long as `src`, longer than `from + 240`.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn copy_hash_avx512(dst: &mut [u8], src: &[u8], from: usize) -> u64 {
+        let (n, d, sp) = (dst.len(), dst.as_mut_ptr(), src.as_ptr());
+        let mut done = 0;
+        let mut acc = _mm512_loadu_si512(INITIAL_ACC.as_ptr() as *const __m512i);
+        // Block b is hashed from `dst` once copied; block b + 1 is copied first, so that its
+        // loads are on their way while block b is hashed.
+        long_hash!(d.add(from), n - from, acc, accumulate512, scramble512, b => {
+            fill(d, sp, &mut done, (from + (b + 2) * BLOCK).min(n))
+        });
+        fill(d, sp, &mut done, n);
+        let mut out = [0u64; 8];
+        _mm512_storeu_si512(out.as_mut_ptr() as *mut __m512i, acc);
+        merge(&out, n - from)
+    }
+
+    /// # Safety
+    /// The CPU must have AVX2; `dst` as long as `src`, longer than `from + 240`.
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn copy_hash_avx2(dst: &mut [u8], src: &[u8], from: usize) -> u64 {
+        let (n, d, sp) = (dst.len(), dst.as_mut_ptr(), src.as_ptr());
+        let mut done = 0;
+        let init = INITIAL_ACC.as_ptr() as *const __m256i;
+        let mut acc = [_mm256_loadu_si256(init), _mm256_loadu_si256(init.add(1))];
+        long_hash!(d.add(from), n - from, acc, accumulate2, scramble2, b => {
+            fill(d, sp, &mut done, (from + (b + 2) * BLOCK).min(n))
+        });
+        fill(d, sp, &mut done, n);
+        let mut out = [0u64; 8];
+        _mm256_storeu_si256(out.as_mut_ptr() as *mut __m256i, acc[0]);
+        _mm256_storeu_si256(out.as_mut_ptr().add(4) as *mut __m256i, acc[1]);
+        merge(&out, n - from)
+    }
 
     #[target_feature(enable = "avx2")]
     unsafe fn accumulate2(acc: &mut [__m256i; 2], input: *const u8, secret: *const u8) {
@@ -163,11 +228,11 @@ mod x86 {
     /// # Safety
     /// The CPU must have AVX2; `input` longer than 240 bytes.
     #[target_feature(enable = "avx2")]
-    pub unsafe fn long_avx2(input: &[u8], ahead: *const u8, ahead_len: usize) -> u64 {
+    pub unsafe fn long_avx2(input: &[u8]) -> u64 {
         debug_assert!(input.len() > MID_SIZE_MAX);
         let init = INITIAL_ACC.as_ptr() as *const __m256i;
         let mut acc = [_mm256_loadu_si256(init), _mm256_loadu_si256(init.add(1))];
-        long_hash!(input, ahead, ahead_len, acc, accumulate2, scramble2);
+        long_hash!(input.as_ptr(), input.len(), acc, accumulate2, scramble2, _b => {});
         let mut out = [0u64; 8];
         _mm256_storeu_si256(out.as_mut_ptr() as *mut __m256i, acc[0]);
         _mm256_storeu_si256(out.as_mut_ptr().add(4) as *mut __m256i, acc[1]);
@@ -199,10 +264,10 @@ mod x86 {
     /// # Safety
     /// The CPU must have AVX-512F; `input` longer than 240 bytes.
     #[target_feature(enable = "avx512f")]
-    pub unsafe fn long_avx512(input: &[u8], ahead: *const u8, ahead_len: usize) -> u64 {
+    pub unsafe fn long_avx512(input: &[u8]) -> u64 {
         debug_assert!(input.len() > MID_SIZE_MAX);
         let mut acc = _mm512_loadu_si512(INITIAL_ACC.as_ptr() as *const __m512i);
-        long_hash!(input, ahead, ahead_len, acc, accumulate512, scramble512);
+        long_hash!(input.as_ptr(), input.len(), acc, accumulate512, scramble512, _b => {});
         let mut out = [0u64; 8];
         _mm512_storeu_si512(out.as_mut_ptr() as *mut __m512i, acc);
         merge(&out, input.len())
@@ -237,19 +302,40 @@ mod tests {
             if len > MID_SIZE_MAX {
                 if std::arch::is_x86_feature_detected!("avx2") {
                     // SAFETY: AVX2 present.
-                    assert_eq!(
-                        unsafe { x86::long_avx2(input, input.as_ptr(), len) },
-                        want,
-                        "avx2, {len} bytes"
-                    );
+                    assert_eq!(unsafe { x86::long_avx2(input) }, want, "avx2, {len} bytes");
                 }
                 if std::arch::is_x86_feature_detected!("avx512f") {
                     // SAFETY: AVX-512F present.
-                    assert_eq!(
-                        unsafe { x86::long_avx512(input, std::ptr::null(), 0) },
-                        want,
-                        "avx512, {len} bytes"
-                    );
+                    assert_eq!(unsafe { x86::long_avx512(input) }, want, "avx512, {len} bytes");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn copy_and_hash_copies_exactly_and_hashes_the_copy() {
+        let buf = data(70_000);
+        for len in (0..3000).chain([4096, 65_536, 65_537, 70_000]) {
+            for from in [0, 8] {
+                let src = &buf[buf.len() - len..];
+                let mut dst = vec![0u8; len];
+                let got = copy_and_hash(&mut dst, src, from);
+                assert_eq!(dst, src, "{len} bytes from {from}");
+                let want = xxhash_rust::xxh3::xxh3_64(&src[from.min(len)..]);
+                assert_eq!(got, want, "{len} bytes from {from}");
+                #[cfg(target_arch = "x86_64")]
+                if len > from + MID_SIZE_MAX {
+                    let mut dst = vec![0u8; len];
+                    if std::arch::is_x86_feature_detected!("avx2") {
+                        // SAFETY: AVX2 present; lengths as required.
+                        let got = unsafe { x86::copy_hash_avx2(&mut dst, src, from) };
+                        assert_eq!((got, &dst[..]), (want, src), "avx2, {len} from {from}");
+                    }
+                    if std::arch::is_x86_feature_detected!("avx512f") {
+                        // SAFETY: AVX-512F present; lengths as required.
+                        let got = unsafe { x86::copy_hash_avx512(&mut dst, src, from) };
+                        assert_eq!((got, &dst[..]), (want, src), "avx512, {len} from {from}");
+                    }
                 }
             }
         }

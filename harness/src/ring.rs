@@ -499,19 +499,6 @@ impl Consumer {
         }
     }
 
-    /// The published bytes after the current record, up to `max` and the end of the data
-    /// area: where the next records lie when the producer is ahead (for prefetching; read
-    /// records through [`Consumer::next`]).
-    #[inline]
-    pub fn upcoming(&self, max: usize) -> &[u8] {
-        let pos = self.pos.wrapping_add(self.pending);
-        let at = pos & (self.cap - 1);
-        let published = self.seen_head.wrapping_sub(pos).min(self.cap - at) as usize;
-        // SAFETY: published bytes inside the data area; the producer does not write them
-        // before this consumer's tail passes them.
-        unsafe { std::slice::from_raw_parts(self.data.add(at as usize), published.min(max)) }
-    }
-
     /// Done with the record `next` returned: its bytes may be overwritten once published.
     #[inline]
     pub fn release(&mut self) {

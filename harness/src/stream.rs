@@ -8,9 +8,12 @@
 //! has verified that flagged record, so throughput is what was delivered and verified, in steady
 //! state. A [`FLAG_STOP`] record (not counted) ends the stream.
 
+use crate::checksum::copy_and_hash;
 use crate::clock::{now_ns, process_cpu_ns};
 use crate::process::Watch;
-use crate::record::{corrupt, Fault, Header, Payloads, Sequencer, Verifier, FLAG_STOP, HEADER_LEN};
+use crate::record::{
+    corrupt, Fault, Header, Payloads, Sequencer, Verifier, FLAG_STOP, HEADER_LEN, STAMP,
+};
 use crate::ring::{Consumer, Producer, RingLayout, WaitStats};
 use crate::transport::{ByteStream, Medium};
 use crate::wait::Wait;
@@ -25,8 +28,10 @@ pub const FLAG_TRIAL_END: u32 = 2;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ReadMode {
-    /// Copies the payload out of the ring into its own buffer, frees the slot, then verifies
-    /// the copy — what `read()` does. Byte streams read this way only.
+    /// Copies the payload out of the ring into its own buffer — what `read()` does — and
+    /// verifies the copy, then frees the slot. Over a ring each 1 KiB block of the copy is
+    /// hashed as soon as it has landed, while the next is being copied. Byte streams read this
+    /// way only (a whole record per `read`, then the hash).
     Copy,
     /// Verifies the payload where it lies in the ring, then frees the slot.
     InPlace,
@@ -199,10 +204,11 @@ impl RecordReader for RingReader {
         let (h, payload) = self.consumer.next(watch)?;
         match self.mode {
             ReadMode::Copy => {
+                // Copy out, verifying the copy block by block as it lands (see `checksum`).
                 let n = payload.len().min(self.buf.len());
-                self.buf[..n].copy_from_slice(&payload[..n]);
+                let digest = copy_and_hash(&mut self.buf[..n], &payload[..n], STAMP);
                 self.consumer.release();
-                self.verifier.check(&h, &self.buf[..n]);
+                self.verifier.check_with(&h, &self.buf[..n], || digest);
             }
             ReadMode::InPlace => {
                 self.verifier.check(&h, payload);

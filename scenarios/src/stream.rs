@@ -124,8 +124,9 @@ fn run_case(
     c.axes.insert("mode".into(), mode.name().into());
     c.notes.push(match mode {
         ReadMode::Copy if t.is_mapped() => {
-            "reader copies each payload out of the ring into its own buffer, frees the slot, then \
-             verifies the copy"
+            "reader copies each payload out of the ring into its own buffer and verifies the copy \
+             (each 1 KiB block hashed as soon as it has landed, while the next is copied), then \
+             frees the slot"
         }
         ReadMode::Copy => {
             "writer: one write() of header + payload per record; reader: one read_exact() of a \
