@@ -270,9 +270,13 @@ impl RunFile {
         let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         let mut tmp =
             tempfile::Builder::new().prefix(".ipcbench-").suffix(".tmp").tempfile_in(dir)?;
-        serde_json::to_writer_pretty(&mut tmp, self)?;
         use std::io::Write;
-        tmp.write_all(b"\n")?;
+        // Buffered: serde writes token by token, and a run file is rewritten after every case.
+        let mut w = std::io::BufWriter::with_capacity(1 << 16, tmp.as_file_mut());
+        serde_json::to_writer_pretty(&mut w, self)?;
+        w.write_all(b"\n")?;
+        w.flush()?;
+        drop(w);
         tmp.as_file().sync_data()?;
         tmp.persist(path).map_err(|e| e.error)?;
         Ok(())
