@@ -1,6 +1,7 @@
 //! Scenario `floor`: this machine's limits, measured in the run, so every other figure can be
 //! read as a multiple of them — the raw cache-line handoff between two processes (round trip and
-//! one way: no record, no checksum), the clock's own cost, an empty system call.
+//! one way: no record, no checksum), the clock's own cost, an empty system call, and single-core
+//! memcpy bandwidth at each stream size.
 
 use crate::table::{ns, Table};
 use crate::{Case, Options, Scenario, UsageError};
@@ -16,7 +17,7 @@ impl Scenario for Floor {
         "floor"
     }
     fn about(&self) -> &'static str {
-        "this machine's limits: cache-line handoff between two processes, clock cost, empty syscall"
+        "this machine's limits: cache-line handoff between two processes, clock cost, empty syscall, memcpy bandwidth"
     }
     fn cases(&self, opts: &Options) -> Result<Vec<Case>, UsageError> {
         let (n, d) =
