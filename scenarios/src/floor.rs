@@ -17,7 +17,8 @@ impl Scenario for Floor {
         "floor"
     }
     fn about(&self) -> &'static str {
-        "this machine's limits: cache-line handoff between two processes, clock cost, empty syscall, memcpy bandwidth"
+        "this machine's limits: cache-line handoff between two processes, clock cost, empty syscall, \
+         memcpy bandwidth"
     }
     fn cases(&self, opts: &Options) -> Result<Vec<Case>, UsageError> {
         let (n, d) =
