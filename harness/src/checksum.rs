@@ -117,7 +117,10 @@ fn merge(acc: &[u64; 8], len: usize) -> u64 {
 /// blocks, each followed by a scramble, then the stripes of the last partial block, then the
 /// input's last 64 bytes. `$before` runs before block `$b` is read (to copy it in).
 macro_rules! long_hash {
-    ($p:expr, $len:expr, $acc:ident, $accumulate:ident, $scramble:ident, $b:ident => $before:block) => {{
+    (
+        $p:expr, $len:expr, $acc:ident, $accumulate:ident, $scramble:ident,
+        $b:ident => $before:block
+    ) => {{
         let (p, len, s): (*const u8, usize, *const u8) = ($p, $len, SECRET.as_ptr());
         let blocks = (len - 1) / BLOCK;
         for $b in 0..blocks {

@@ -108,7 +108,7 @@ fn run_case(
     c.axes.insert("readers".into(), readers.to_string());
     c.notes.push(if t.is_mapped() {
         "one ring shared by every reader, a tail each; the writer waits for the slowest; each \
-         reader copies each payload out, then verifies it"
+         reader copies each payload out and verifies its copy"
             .to_string()
     } else {
         "one pipe per reader; the writer write()s each record to every pipe in turn".to_string()
@@ -118,9 +118,12 @@ fn run_case(
          the slowest reader; per_reader_bytes_per_s holds each reader's own"
             .into(),
     );
-    let pinned: Vec<String> =
-        reader_cpus.iter().map(|c| c.map_or("-".to_string(), |c| c.to_string())).collect();
-    c.notes.push(format!("reader CPUs: {}", pinned.join(", ")));
+    let pinned: Vec<String> = reader_cpus.iter().flatten().map(|c| c.to_string()).collect();
+    c.notes.push(if pinned.is_empty() {
+        "readers not pinned".to_string()
+    } else {
+        format!("reader CPUs: {}", pinned.join(", "))
+    });
     Ok(c)
 }
 

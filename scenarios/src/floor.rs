@@ -112,7 +112,8 @@ fn memcpy_cases(opts: &Options) -> Vec<Case> {
                 c.figures.insert("memcpy_bytes_per_s_min".into(), spread.min);
                 c.figures.insert("memcpy_bytes_per_s_max".into(), spread.max);
                 c.notes.push(format!(
-                    "one core copies a {size}-byte block to another again and again (both reused,                      so cache-resident when they fit): median of 5 trials of {} ms",
+                    "one core copies a {size}-byte block to another again and again (both reused, \
+                     so cache-resident when they fit): median of 5 trials of {} ms",
                     trial.as_millis()
                 ));
                 Ok(c)

@@ -109,7 +109,10 @@ fn run_case(
     mode: ReadMode,
 ) -> Result<CaseResult> {
     if w == Wait::Spin && crate::sysinfo::logical_cpus() < 2 {
-        ctx.warn("Spinning peers need a CPU each; this host has fewer than 2, so spin figures are scheduler figures.");
+        ctx.warn(
+            "Spinning peers need a CPU each; this host has fewer than 2, so spin figures are \
+             scheduler figures.",
+        );
     }
     let spec = spec(opts, size, 1, mode)?;
     // file-rw: the file ring per direction is as large as the shared ring would be.
@@ -132,7 +135,9 @@ fn run_case(
             "writer: one write() of header + payload per record; reader: one read_exact() of a \
              record into its buffer, then verifies it"
         }
-        ReadMode::InPlace => "reader verifies each payload where it lies in the ring, then frees the slot",
+        ReadMode::InPlace => {
+            "reader verifies each payload where it lies in the ring, then frees the slot"
+        }
     }
     .into());
     Ok(c)
