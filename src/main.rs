@@ -35,11 +35,34 @@ enum Command {
     Compare(CompareArgs),
     /// Export a result file for a CI dashboard
     Export(ExportArgs),
+    /// The seed article's two programs: `seed writer PATH` (map_normalfile1), `seed reader PATH`
+    /// (map_normalfile2)
+    #[command(subcommand)]
+    Seed(SeedCommand),
     /// Run the peer side of a case (started by the runner, not by people)
     #[command(hide = true)]
     Worker {
         #[arg(long)]
         spec: String,
+    },
+}
+
+// durable: the seed article's programs.
+#[derive(Subcommand)]
+enum SeedCommand {
+    /// map_normalfile1: size PATH for 5 records, map 10, write 10, hold the mapping, unmap
+    Writer {
+        path: PathBuf,
+        /// Seconds to hold the mapping (the article's sleep(10))
+        #[arg(long, value_name = "SECS", default_value_t = 10.0, hide = true)]
+        hold: f64,
+    },
+    /// map_normalfile2: map PATH and print its 10 records
+    Reader {
+        path: PathBuf,
+        /// Use read() instead of a mapping (prints the byte count first)
+        #[arg(long, hide = true)]
+        read: bool,
     },
 }
 
@@ -97,6 +120,10 @@ struct ScenarioArgs {
     /// Compare this run against DIR/baselines/NAME.json at the end; exit 1 on a regression
     #[arg(long, value_name = "NAME")]
     baseline: Option<String>,
+    /// pingpong: the writer makes each record durable before notifying (msync(MS_SYNC) for
+    /// file-mmap, fdatasync for file-rw); only those two transports run
+    #[arg(long)]
+    durable: bool,
     /// Seconds without progress after which a worker counts as hung
     #[arg(long, value_name = "SECS", default_value_t = 10.0, hide = true)]
     timeout: f64,
@@ -194,6 +221,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Worker { spec } => {
             Ok(ExitCode::from(ipcbench_harness::worker::run_spawned(&spec) as u8))
         }
+        Command::Seed(cmd) => seed(cmd),
         Command::List(a) => {
             let opts = options(&a.filters)?;
             for s in ipcbench_scenarios::all() {
@@ -223,6 +251,22 @@ fn dispatch(command: Command) -> Result<ExitCode> {
     }
 }
 
+fn seed(cmd: SeedCommand) -> Result<ExitCode> {
+    use ipcbench_scenarios::seed;
+    let mut out = std::io::stdout().lock();
+    match cmd {
+        SeedCommand::Writer { path, hold } => {
+            if !(hold >= 0.0 && hold.is_finite()) {
+                return Err(usage("--hold must be a number of seconds, 0 or more"));
+            }
+            seed::writer_main(&path, std::time::Duration::from_secs_f64(hold), &mut out)?
+        }
+        SeedCommand::Reader { path, read: false } => seed::reader_main(&path, &mut out)?,
+        SeedCommand::Reader { path, read: true } => seed::read_main(&path, &mut out)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn baseline_path(out: &Path, name: &str) -> Result<PathBuf> {
     if name.is_empty()
         || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
@@ -239,6 +283,7 @@ fn scenario(a: ScenarioArgs) -> Result<ExitCode> {
     let mut opts = options(&a.filters)?;
     opts.pin = a.pin.as_deref().map(parse_pin).transpose()?;
     opts.dir = a.dir.clone();
+    opts.durable = a.durable;
     if !(a.timeout > 0.0 && a.timeout.is_finite()) {
         return Err(usage("--timeout must be a positive number of seconds"));
     }

@@ -4,6 +4,7 @@
 
 pub mod clock;
 pub mod floor;
+pub mod flush;
 pub mod link;
 pub mod pingpong;
 pub mod process;

@@ -2,8 +2,11 @@
 //! harness. `runner` runs a plan of cases and writes the result file after every case.
 
 pub mod floor;
+pub mod mapping;
+pub mod msync;
 pub mod options;
 pub mod pingpong;
+pub mod seed;
 pub mod runner;
 pub mod sysinfo;
 mod table;
@@ -88,7 +91,14 @@ pub trait Scenario: Sync {
 
 /// Every scenario, in the order `all` runs them (the floor first: others are read against it).
 pub fn all() -> Vec<&'static dyn Scenario> {
-    vec![&floor::Floor, &pingpong::Pingpong]
+    vec![
+        &floor::Floor,
+        &pingpong::Pingpong,
+        // durable: durability and mapping semantics
+        &msync::Msync,
+        &mapping::Mapping,
+        &seed::Seed,
+    ]
 }
 
 pub fn by_name(name: &str) -> Option<&'static dyn Scenario> {
