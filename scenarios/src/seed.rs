@@ -14,6 +14,7 @@ use crate::table::Table;
 use crate::{Case, Context, Options, Scenario, UsageError};
 use anyhow::{bail, Context as _, Result};
 use ipcbench_harness::region::{Region, PAGE};
+use ipcbench_harness::transport::unpredictable_name;
 use ipcbench_results::{CaseResult, Claim, RunFile};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
@@ -183,13 +184,14 @@ pub struct Lab {
 }
 
 impl Lab {
-    fn file(&self) -> Result<tempfile::TempPath> {
-        Ok(tempfile::Builder::new()
-            .prefix("ipcbench-seed-")
-            .suffix(".people")
-            .tempfile_in(&self.dir)
-            .with_context(|| format!("cannot create a file in {}", self.dir.display()))?
-            .into_temp_path())
+    /// A path for a new file in the lab's private directory, not yet created (the writer
+    /// creates it, as the article's does on its first run); removed on drop.
+    fn file(&self) -> Result<FreshPath> {
+        let path = self.dir.join(format!("{}.people", unpredictable_name("ipcbench-seed")));
+        if path.exists() {
+            bail!("{} exists already", path.display());
+        }
+        Ok(FreshPath(path))
     }
 
     /// Runs `ipcbench ARGS…` as an unrelated process and returns what it printed.
@@ -243,6 +245,28 @@ impl Lab {
             .and_then(|l| l.strip_prefix("read ")?.strip_suffix(" bytes")?.parse().ok())
             .with_context(|| format!("unexpected output of `seed reader --read`: {out:?}"))?;
         Ok((n, out.lines().filter_map(parse_line).collect()))
+    }
+}
+
+/// A file path removed on drop.
+struct FreshPath(PathBuf);
+
+impl std::ops::Deref for FreshPath {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for FreshPath {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for FreshPath {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
     }
 }
 
@@ -349,6 +373,9 @@ pub fn unrelated_reader_sees_all(lab: &Lab) -> Result<Claim> {
 pub enum CacheState {
     /// Right after munmap: the page is cached and dirty, not yet written back.
     Cached,
+    /// Right after munmap, the writer having run twice on the path: its `O_TRUNC` truncated the
+    /// file it made the first time, as the article's program does when run again.
+    Rewritten,
     /// After `fsync`: written back, still cached.
     WrittenBack,
     /// After `fsync` + `posix_fadvise(POSIX_FADV_DONTNEED)`: evicted, read again from the file.
@@ -379,14 +406,29 @@ fn page_cached(path: &Path) -> Result<bool> {
 pub fn after_unmap(lab: &Lab, state: CacheState) -> Result<Claim> {
     let path = lab.file()?;
     drop(write_records(&path)?);
+    let fstype = crate::sysinfo::filesystem_of(&lab.dir);
     let mut how = match state {
         CacheState::Cached => {
             "right after the writer's munmap (no fsync: the page still cached and dirty)".to_string()
         }
+        CacheState::Rewritten => {
+            drop(write_records(&path)?);
+            let why = if fstype == "ext4" {
+                "; on ext4 truncating a file to 0 arms auto_da_alloc, which starts writeback when \
+                 the file is released — here at munmap, the mapping holding the last reference"
+            } else {
+                ""
+            };
+            format!(
+                "right after munmap, the writer having run a second time on the file: its O_TRUNC \
+                 truncated the file it had made, as the article's program does when run again \
+                 ({fstype}{why})"
+            )
+        }
         CacheState::WrittenBack => "after fsync (written back; the page still cached)".to_string(),
         CacheState::Evicted => "after fsync + posix_fadvise(POSIX_FADV_DONTNEED)".to_string(),
     };
-    if state != CacheState::Cached {
+    if matches!(state, CacheState::WrittenBack | CacheState::Evicted) {
         let f = File::open(&path)?;
         f.sync_all().context("fsync")?;
         if state == CacheState::Evicted {
@@ -752,7 +794,7 @@ fn dirty_bytes(ptr: *const u8, len: usize) -> Option<u64> {
 /// A write through a mapping is visible to another process's read() before any msync.
 pub fn visible_before_msync(lab: &Lab) -> Result<Claim> {
     let path = lab.file()?;
-    let f = OpenOptions::new().read(true).write(true).open(&path)?;
+    let f = OpenOptions::new().read(true).write(true).create_new(true).mode(0o600).open(&path)?;
     f.set_len(MAP_LEN as u64)?;
     f.sync_all().context("fsync of the empty file")?;
     let region = Region::map_fd(&f, MAP_LEN)?;
@@ -802,6 +844,7 @@ pub fn checks() -> Vec<Check> {
         c("file-size-unchanged", file_size_unchanged as fn(&Lab) -> Result<Claim>, true),
         c("unrelated-reader-sees-all", unrelated_reader_sees_all, true),
         c("after-unmap-cached", |l| after_unmap(l, CacheState::Cached), true),
+        c("after-unmap-rewritten", |l| after_unmap(l, CacheState::Rewritten), true),
         c("after-unmap-written-back", |l| after_unmap(l, CacheState::WrittenBack), true),
         c("after-unmap-evicted", |l| after_unmap(l, CacheState::Evicted), true),
         c("read-stops-at-eof", read_stops_at_eof, true),
