@@ -20,7 +20,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::Duration;
 
 pub const DEFAULT_SIZES: [usize; 6] = [4 << 10, 64 << 10, 1 << 20, 16 << 20, 256 << 20, 1 << 30];
-pub const QUICK_SIZES: [usize; 4] = [4 << 10, 1 << 20, 16 << 20, 256 << 20];
+pub const QUICK_SIZES: [usize; 3] = [4 << 10, 1 << 20, 16 << 20];
 const HUGE_PAGE: usize = 2 << 20;
 const THP_ENABLED: &str = "/sys/kernel/mm/transparent_hugepage/enabled";
 const THP_SHMEM_ENABLED: &str = "/sys/kernel/mm/transparent_hugepage/shmem_enabled";
