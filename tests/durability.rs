@@ -122,7 +122,17 @@ fn msync_has_every_method_fs_and_page_count() {
 fn mapping_has_every_op_and_size_or_a_reason() {
     let run = scenario(&["mapping", "--quick", "--iterations", "1"]);
     let cases = cases(&run);
-    let ops = ["mmap", "touch", "touch-private", "populate", "thp", "hugetlb", "shm-open", "memfd", "shmget"];
+    let ops = [
+        "mmap",
+        "touch",
+        "touch-private",
+        "populate",
+        "thp",
+        "hugetlb",
+        "shm-open",
+        "memfd",
+        "shmget",
+    ];
     let sizes = [4096u64, 1 << 20, 16 << 20];
     assert_eq!(cases.len(), ops.len() * sizes.len());
     for op in ops {

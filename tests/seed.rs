@@ -2,9 +2,9 @@
 //! the built binary), `seed writer` and `seed reader` against the article's listings, and the
 //! article's own C programs (tests/article/) swapped in for either side.
 
+use ipcbench_results::Claim;
 use ipcbench_scenarios::seed::{self, CacheState, Lab};
 use ipcbench_scenarios::sysinfo::filesystem_of;
-use ipcbench_results::Claim;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -15,10 +15,11 @@ const EXE: &str = env!("CARGO_BIN_EXE_ipcbench");
 /// Runs one check in a fresh private directory, which must be empty afterwards.
 fn run_check(check: impl Fn(&Lab) -> anyhow::Result<Claim>) -> (Claim, String) {
     let dir = tempfile::tempdir().unwrap();
-    let lab =
-        Lab { dir: dir.path().into(), exe: EXE.into(), timeout: Duration::from_secs(20) };
+    let lab = Lab { dir: dir.path().into(), exe: EXE.into(), timeout: Duration::from_secs(20) };
     let claim = check(&lab).expect("the check runs");
-    assert!(!claim.claim.is_empty() && !claim.article_says.is_empty() && !claim.observed.is_empty());
+    assert!(
+        !claim.claim.is_empty() && !claim.article_says.is_empty() && !claim.observed.is_empty()
+    );
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert!(left.is_empty(), "left behind: {left:?}");
     (claim, filesystem_of(dir.path()))
@@ -85,7 +86,11 @@ fn after_unmap_of_a_rewritten_file() {
 fn read_never_returns_bytes_past_end_of_file() {
     let (c, _) = run_check(seed::read_stops_at_eof);
     assert!(c.holds, "{}", c.observed);
-    assert!(c.observed.contains("returned 40 bytes (a/20 b/21 c/22 d/23 e/24) while"), "{}", c.observed);
+    assert!(
+        c.observed.contains("returned 40 bytes (a/20 b/21 c/22 d/23 e/24) while"),
+        "{}",
+        c.observed
+    );
 }
 
 #[test]
@@ -209,7 +214,9 @@ fn ipcbench_writer_and_reader_reproduce_the_listings() {
 fn compile_article(dir: &Path) -> Option<(PathBuf, PathBuf, PathBuf)> {
     let have_cc = Command::new("cc").arg("--version").output().is_ok_and(|o| o.status.success());
     if !have_cc {
-        eprintln!("note: no `cc` on this host: the article's C programs were not compiled or swapped in");
+        eprintln!(
+            "note: no `cc` on this host: the article's C programs were not compiled or swapped in"
+        );
         return None;
     }
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/article");

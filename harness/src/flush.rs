@@ -152,7 +152,9 @@ impl FlushTarget {
                 // SAFETY: as above.
                 msync_range(r.as_ptr(), r.len(), libc::MS_ASYNC)
             },
-            (FlushMethod::PwriteFdatasync, _) => self.file.as_file().sync_data().context("fdatasync"),
+            (FlushMethod::PwriteFdatasync, _) => {
+                self.file.as_file().sync_data().context("fdatasync")
+            }
             (FlushMethod::PwriteFsync, _) => self.file.as_file().sync_all().context("fsync"),
             (m, None) => anyhow::bail!("{m} needs a mapping"),
         }

@@ -6,8 +6,8 @@ pub mod mapping;
 pub mod msync;
 pub mod options;
 pub mod pingpong;
-pub mod seed;
 pub mod runner;
+pub mod seed;
 pub mod sysinfo;
 mod table;
 

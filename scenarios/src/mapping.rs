@@ -163,14 +163,29 @@ impl Scenario for Mapping {
     }
 
     fn summary(&self, cases: &[&CaseResult], _run: &RunFile) -> Option<String> {
-        let mut t = Table::new(&["case", "size", "setup p50", "touch p50", "teardown p50", "ns/page"]);
+        let mut t =
+            Table::new(&["case", "size", "setup p50", "touch p50", "teardown p50", "ns/page"]);
         for c in cases {
             let size = c.size.map(bytes).unwrap_or_default();
             let p = |k: &str| c.latency_ns.get(k).map(|s| ns(s.p50 as f64)).unwrap_or_default();
             let row = if c.skipped.is_some() {
-                vec![c.id.clone(), size, "skipped".into(), String::new(), String::new(), String::new()]
+                vec![
+                    c.id.clone(),
+                    size,
+                    "skipped".into(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                ]
             } else if c.error.is_some() {
-                vec![c.id.clone(), size, "failed".into(), String::new(), String::new(), String::new()]
+                vec![
+                    c.id.clone(),
+                    size,
+                    "failed".into(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                ]
             } else {
                 vec![
                     c.id.clone(),
@@ -214,10 +229,14 @@ fn skip_reason(op: Op, size: usize) -> Option<String> {
     match op {
         Op::Thp => {
             let Some(mode) = selected(THP_ENABLED) else {
-                return Some(format!("no transparent huge pages on this kernel ({THP_ENABLED} is missing)"));
+                return Some(format!(
+                    "no transparent huge pages on this kernel ({THP_ENABLED} is missing)"
+                ));
             };
             if mode == "never" {
-                return Some(format!("transparent huge pages are disabled ({THP_ENABLED} is [never])"));
+                return Some(format!(
+                    "transparent huge pages are disabled ({THP_ENABLED} is [never])"
+                ));
             }
             if size < HUGE_PAGE {
                 return Some(format!(
@@ -228,7 +247,7 @@ fn skip_reason(op: Op, size: usize) -> Option<String> {
             None
         }
         Op::Hugetlb => {
-            if size % HUGE_PAGE != 0 {
+            if !size.is_multiple_of(HUGE_PAGE) {
                 return Some(format!(
                     "{} is not a whole number of 2 MiB huge pages",
                     bytes(size as u64)
@@ -440,7 +459,10 @@ fn once(op: Op, size: usize, want_huge: bool) -> Result<Times> {
             let name = c"ipcbench-map";
             t0 = now_ns();
             // SAFETY: a valid C string.
-            let fd = check(unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) }, "memfd_create")?;
+            let fd = check(
+                unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) },
+                "memfd_create",
+            )?;
             // SAFETY: a fresh fd we own.
             let fd = unsafe { OwnedFd::from_raw_fd(fd) };
             // SAFETY: plain syscall on our fd.
@@ -457,7 +479,9 @@ fn once(op: Op, size: usize, want_huge: bool) -> Result<Times> {
             t0 = now_ns();
             // SAFETY: plain syscall.
             let id = check(
-                unsafe { libc::shmget(libc::IPC_PRIVATE, size, libc::IPC_CREAT | libc::IPC_EXCL | 0o600) },
+                unsafe {
+                    libc::shmget(libc::IPC_PRIVATE, size, libc::IPC_CREAT | libc::IPC_EXCL | 0o600)
+                },
                 "shmget",
             )?;
             let segment = SysvSegment(id);
@@ -516,7 +540,8 @@ fn run_case(ctx: &Context, id: String, op: Op, size: usize) -> Result<CaseResult
             Ok(t) => t,
             // The pool can be taken by others between the check and the mmap.
             Err(e) if op == Op::Hugetlb && i == 0 => {
-                c.skipped = Some(format!("MAP_HUGETLB failed although huge pages seemed free: {e:#}"));
+                c.skipped =
+                    Some(format!("MAP_HUGETLB failed although huge pages seemed free: {e:#}"));
                 return Ok(c);
             }
             Err(e) => return Err(e),

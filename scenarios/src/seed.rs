@@ -135,7 +135,10 @@ pub fn reader_main(path: &Path, out: &mut dyn Write) -> Result<()> {
         .open(path)
         .with_context(|| format!("cannot open {}", path.display()))?;
     if f.metadata()?.len() == 0 {
-        bail!("{} is empty: its mapping has no page to read (touching it raises SIGBUS)", path.display());
+        bail!(
+            "{} is empty: its mapping has no page to read (touching it raises SIGBUS)",
+            path.display()
+        );
     }
     let region = Region::map_fd(&f, MAP_LEN)?;
     for r in records_in(&region) {
@@ -151,7 +154,7 @@ pub fn reader_main(path: &Path, out: &mut dyn Write) -> Result<()> {
 pub fn read_main(path: &Path, out: &mut dyn Write) -> Result<()> {
     let mut f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     // Room for twice what the writer maps: read() decides how much there is.
-    let mut buf = vec![0u8; 2 * MAP_LEN];
+    let mut buf = [0u8; 2 * MAP_LEN];
     let mut n = 0;
     while n < buf.len() {
         match f.read(&mut buf[n..]) {
@@ -302,26 +305,32 @@ fn claim(claim: &str, article_says: &str, observed: String, holds: bool) -> Clai
     Claim { claim: claim.into(), article_says: article_says.into(), observed, holds }
 }
 
-const SAYS_SIZE: &str = "1. 最终被映射文件的内容的长度不会超过文件本身的初始大小，即映射不能改变文件的大小。 \
+const SAYS_SIZE: &str =
+    "1. 最终被映射文件的内容的长度不会超过文件本身的初始大小，即映射不能改变文件的大小。 \
      (The mapped file's contents never grow past its initial size: a mapping cannot change the \
      file's size.)";
-const SAYS_PAST_EOF: &str = "2. 可以用于进程通信的有效地址空间大小大体上受限于被映射文件的大小，但不完全受限于文件大小。\
+const SAYS_PAST_EOF: &str =
+    "2. 可以用于进程通信的有效地址空间大小大体上受限于被映射文件的大小，但不完全受限于文件大小。\
      …在恰当时候调用map_normalfile2会发现map_normalfile2将输出全部10个people结构的值。 (The usable \
      space is broadly, not entirely, limited by the file's size: run while the writer holds its \
      mapping, map_normalfile2 prints all 10 records.)";
-const SAYS_AFTER_UNMAP: &str = "在map_normalfile1输出umap ok后，运行map_normalfile2则输出如下结果： \
+const SAYS_AFTER_UNMAP: &str =
+    "在map_normalfile1输出umap ok后，运行map_normalfile2则输出如下结果： \
      name: a age 20; … name: e age 24; name:  age 0; ×5 (After the writer printed `umap ok`, the \
      reader prints records 1-5, then 5 zeroed records.)";
 const SAYS_WRITEBACK: &str = "3. …只有在调用了munmap后或者msync时，才把内存中的相应内容写回磁盘文件，所写内容仍然不能超过文件的大小。 \
      (Only at munmap or msync is the content written back to the file, and what is written \
      still cannot exceed the file's size.)";
-const SAYS_SEGV: &str = "当映射关系解除后，对原来映射地址的访问将导致段错误发生。 (Once the mapping is \
+const SAYS_SEGV: &str =
+    "当映射关系解除后，对原来映射地址的访问将导致段错误发生。 (Once the mapping is \
      removed, touching its old address causes a segmentation fault.)";
-const SAYS_FORK: &str = "子进程继承父进程匿名映射后的地址空间…mmap返回的地址，却由父子进程共同维护。 \
+const SAYS_FORK: &str =
+    "子进程继承父进程匿名映射后的地址空间…mmap返回的地址，却由父子进程共同维护。 \
      (The child inherits the anonymous mapping; the address mmap returned is maintained by \
      parent and child together.) Listing: child read: the 1 people's age is 20 … parent read: \
      the first people's age is 100";
-const SAYS_PRIVATE: &str = "一般来说，子进程单独维护从父进程继承下来的一些变量，而mmap返回的地址，却由父子进程共同维护。 \
+const SAYS_PRIVATE: &str =
+    "一般来说，子进程单独维护从父进程继承下来的一些变量，而mmap返回的地址，却由父子进程共同维护。 \
      (Ordinarily a child keeps its own copy of what it inherits; the MAP_SHARED mapping is the \
      exception.) The article only runs MAP_SHARED | MAP_ANONYMOUS.";
 const SAYS_VISIBLE: &str = "3. 文件一旦被映射后，调用mmap的进程对返回地址的访问是对某一内存区域的访问，暂时脱离了磁盘上文件的影响。\
@@ -409,7 +418,8 @@ pub fn after_unmap(lab: &Lab, state: CacheState) -> Result<Claim> {
     let fstype = crate::sysinfo::filesystem_of(&lab.dir);
     let mut how = match state {
         CacheState::Cached => {
-            "right after the writer's munmap (no fsync: the page still cached and dirty)".to_string()
+            "right after the writer's munmap (no fsync: the page still cached and dirty)"
+                .to_string()
         }
         CacheState::Rewritten => {
             drop(write_records(&path)?);
@@ -478,7 +488,10 @@ pub fn read_stops_at_eof(lab: &Lab) -> Result<Claim> {
             compact(&recs_during),
             compact(&recs_after)
         ),
-        during as u64 == FILE_LEN && after as u64 == FILE_LEN && recs_during == five && recs_after == five,
+        during as u64 == FILE_LEN
+            && after as u64 == FILE_LEN
+            && recs_during == five
+            && recs_after == five,
     ))
 }
 
@@ -809,7 +822,9 @@ pub fn visible_before_msync(lab: &Lab) -> Result<Claim> {
     drop(region);
     let still = match dirty {
         Some(0) => "; the page had been written back meanwhile".to_string(),
-        Some(b) => format!("; the writer's page was still dirty ({b} bytes in smaps): nothing had been flushed"),
+        Some(b) => format!(
+            "; the writer's page was still dirty ({b} bytes in smaps): nothing had been flushed"
+        ),
         None => String::new(),
     };
     Ok(claim(
