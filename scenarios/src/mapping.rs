@@ -614,7 +614,20 @@ mod tests {
             if op.touches() {
                 assert!(t.touch > 0, "{op:?}");
             }
+            if op == Op::Thp {
+                assert!(t.huge.is_some(), "smaps read");
+            }
         }
+        let pid = std::process::id().to_string();
+        let names: Vec<String> = std::fs::read_dir("/dev/shm")
+            .map(|d| d.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect())
+            .unwrap_or_default();
+        assert!(!names.iter().any(|n| n.starts_with(&format!("ipcbench-map-{pid}-"))), "{names:?}");
+        let sysv = std::fs::read_to_string("/proc/sysvipc/shm").unwrap_or_default();
+        assert!(
+            !sysv.lines().any(|l| l.split_whitespace().nth(4) == Some(pid.as_str())),
+            "SysV segment left: {sysv}"
+        );
     }
 
     #[test]

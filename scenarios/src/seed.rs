@@ -289,15 +289,23 @@ fn compact(recs: &[(String, i32)]) -> String {
         .join(" ")
 }
 
-/// How records 6-10 read: as written, as zeros, or otherwise.
-fn tail_seen(recs: &[(String, i32)]) -> (&'static str, String) {
+/// How records 6-10 read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tail {
+    AsWritten,
+    Zeros,
+    Other,
+}
+
+/// How records 6-10 read, and a description.
+fn tail_seen(recs: &[(String, i32)]) -> (Tail, String) {
     let tail = &recs[FILE_RECORDS..];
     if tail == &expected(RECORDS)[FILE_RECORDS..] {
-        ("as written", compact(tail))
+        (Tail::AsWritten, compact(tail))
     } else if tail.iter().all(|(n, a)| n.is_empty() && *a == 0) {
-        ("zeros", "zeros (name '' age 0)".into())
+        (Tail::Zeros, "zeros (name '' age 0)".into())
     } else {
-        ("other", compact(tail))
+        (Tail::Other, compact(tail))
     }
 }
 
@@ -466,7 +474,7 @@ pub fn after_unmap(lab: &Lab, state: CacheState) -> Result<Claim> {
             "{how}: a new mapping in another process read records 1-5 {} and records 6-10 as {tail}",
             if head_ok { "intact" } else { "damaged" }
         ),
-        head_ok && kind == "zeros",
+        head_ok && kind == Tail::Zeros,
     ))
 }
 
