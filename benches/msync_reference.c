@@ -41,7 +41,6 @@ int main(int argc, char **argv) {
     snprintf(path, sizeof path, "%s/msync-reference-XXXXXX", argv[1]);
     int fd = mkstemp(path);
     if (fd < 0) { perror("mkstemp"); return 1; }
-    unlink(path);
     /* Real blocks, not a hole: the measured flushes overwrite allocated data. */
     char *buf = malloc(len);
     memset(buf, 1, len);
@@ -70,5 +69,6 @@ int main(int argc, char **argv) {
            (unsigned long long)t[n / 2], (unsigned long long)t[(size_t)((n - 1) * 0.99)]);
     munmap(p, len);
     close(fd);
+    unlink(path); /* named until the end, like ipcbench's file (an orphan inode may flush differently) */
     return 0;
 }
