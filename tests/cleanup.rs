@@ -176,7 +176,7 @@ fn a_hung_worker_fails_its_case() {
     );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let err = cases(&run)[0]["error"].as_str().unwrap_or_default().to_string();
-    assert!(err.contains("hangs"), "{err}");
+    assert!(err.contains("hangs"), "error was: {err}; stderr: {}", stderr(&o));
     assert_clean(&before, work.path());
 }
 
