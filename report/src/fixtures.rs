@@ -518,27 +518,21 @@ fn summary(base: f64, tail: f64, count: u64) -> Summary {
 /// A histogram of `count` values following `quantile`, stored as the harness stores them.
 fn histogram(base: f64, tail: f64, count: u64) -> String {
     let mut h = Histogram::<u64>::new_with_bounds(1, 3_600_000_000_000, 3).expect("bounds");
-    // Bins evenly spaced in log(1/(1−q)), so the tail is as finely drawn as the body.
-    let steps = 30.0 * (count as f64).log10();
+    // Bins evenly spaced in log(1/(1−q)), so the tail is as finely drawn as the body; each bin
+    // holds the values whose rank falls in it.
+    let decades = (count as f64).log10();
+    let steps = (30.0 * decades).ceil() as u32;
     let mut recorded = 0u64;
     let mut prev_q = 0.0;
-    let mut k = 1.0;
-    while recorded < count {
-        let x = 10f64.powf(k * (count as f64).log10() / steps);
-        let q = (1.0 - 1.0 / x).min(1.0);
-        let n = if k >= steps {
-            count - recorded
-        } else {
-            ((q - prev_q) * count as f64).round() as u64
-        };
-        let n = n.min(count - recorded);
-        if n > 0 {
+    for k in 1..=steps {
+        let q = 1.0 - 10f64.powf(-decades * f64::from(k) / f64::from(steps));
+        let upto = if k == steps { count } else { (q * count as f64).round() as u64 };
+        if upto > recorded {
             let v = quantile(base, tail, (prev_q + q) / 2.0).max(1.0) as u64;
-            h.record_n(v, n).expect("in bounds");
-            recorded += n;
+            h.record_n(v, upto - recorded).expect("in bounds");
+            recorded = upto;
         }
         prev_q = q;
-        k += 1.0;
     }
     let mut bytes = Vec::new();
     V2DeflateSerializer::new().serialize(&h, &mut bytes).expect("serializes");

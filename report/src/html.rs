@@ -28,7 +28,7 @@ const STYLE: &str = r#"
   --warn-bg: #fff6e0; --warn: #8a5a00; --ok: #1e7b34; --head: #f3f4f6; }
 * { box-sizing: border-box; }
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--fg);
-  margin: 0 auto; padding: 24px 28px 60px; max-width: 1280px; }
+  margin: 0 auto; padding: 24px 28px 60px; max-width: 1480px; }
 h1 { font-size: 28px; margin: 0 0 4px; }
 h2 { font-size: 21px; margin: 36px 0 10px; padding-bottom: 4px; border-bottom: 1px solid var(--line); }
 .sub { color: var(--muted); margin: 0 0 14px; }
@@ -40,6 +40,7 @@ th, td { padding: 4px 10px; border-bottom: 1px solid var(--line); text-align: le
 th { background: var(--head); font-weight: 600; }
 table.env th { width: 210px; background: none; color: var(--muted); font-weight: 500; }
 table.cases { font-size: 13px; width: 100%; }
+table.cases th, table.cases td { padding: 3px 8px; }
 table.cases th { position: sticky; top: 0; cursor: pointer; user-select: none; white-space: nowrap; }
 table.cases th[aria-sort="ascending"]::after { content: " ▲"; }
 table.cases th[aria-sort="descending"]::after { content: " ▼"; }
@@ -55,6 +56,8 @@ tr.skipped td { color: var(--muted); }
 .warnings { background: var(--warn-bg); border-left: 4px solid var(--warn); padding: 8px 16px; margin: 10px 0; }
 .warnings li { margin: 4px 0; }
 figure { margin: 18px 0 30px; }
+details { margin: 12px 0; }
+summary { cursor: pointer; color: var(--muted); }
 figure img { max-width: 100%; height: auto; border: 1px solid var(--line); border-radius: 4px; }
 figcaption { color: var(--muted); max-width: 960px; margin-top: 6px; }
 .wrap { overflow-x: auto; }
@@ -240,7 +243,30 @@ fn environment(h: &mut String, runs: &Runs) {
     for (k, v) in rows {
         let _ = writeln!(h, "<tr><th>{k}</th><td>{v}</td></tr>");
     }
-    let _ = writeln!(h, "</table>\n</section>");
+    let _ = writeln!(h, "</table>");
+    if runs.history.len() > 1 {
+        let _ = writeln!(
+            h,
+            "<details><summary>{} runs feed the trend charts</summary>\n<table class=\"runs\">\n\
+             <thead><tr><th>Started (UTC)</th><th>Host</th><th>Commit</th><th>Cases</th>\
+             <th>Run</th></tr></thead>\n<tbody>",
+            runs.history.len()
+        );
+        for r in &runs.history {
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td><code>{}</code>{}</td></tr>",
+                esc(&format::utc_minute(r.run.started_unix_s)),
+                esc(&r.run.hostname),
+                esc(r.run.git_commit.as_deref().unwrap_or("")),
+                r.cases.len(),
+                esc(&r.run.id),
+                if r.run.id == info.id && r.run.hostname == info.hostname { " (this run)" } else { "" }
+            );
+        }
+        let _ = writeln!(h, "</tbody></table></details>");
+    }
+    let _ = writeln!(h, "</section>");
 }
 
 fn warnings(h: &mut String, run: &RunFile) {
@@ -338,6 +364,9 @@ fn case_order(c: &CaseResult) -> impl Ord {
     )
 }
 
+/// Sides in the order the CPU column lists them.
+const SIDES: &[&str] = &["initiator", "responder", "writer", "reader"];
+
 /// The latency a case reports, by preference, and how the table names it.
 const KINDS: &[(&str, &str)] = &[
     ("one_way", "one-way"),
@@ -372,8 +401,9 @@ fn cases(h: &mut String, run: &RunFile) {
     let _ = writeln!(
         h,
         "<section id=\"cases\">\n<h2>Cases ({})</h2>\n<p class=\"sub\">Latencies in the kind named \
-         in the Measure column; × floor is the pingpong one-way p50 over the cache-line handoff. \
-         Click a heading to sort.</p>\n<div class=\"wrap\"><table class=\"cases sortable\">\n<thead><tr>\
+         in the Measure column; × floor is the pingpong one-way p50 over the cache-line handoff; \
+         CPU per message is initiator / responder for pingpong, writer / reader for stream (hover \
+         for names). Click a heading to sort.</p>\n<div class=\"wrap\"><table class=\"cases sortable\">\n<thead><tr>\
          <th>Case</th><th>Status</th><th>Measure</th><th>p50</th><th>p99</th><th>max</th>\
          <th>× floor</th><th>Throughput</th><th>CPU per message</th><th>Integrity</th>\
          <th>Other figures</th><th>Error / skipped / notes</th></tr></thead>\n<tbody>",
@@ -411,13 +441,21 @@ fn cases(h: &mut String, run: &RunFile) {
         match c.cpu.as_ref().filter(|cpu| !cpu.ns_per_message.is_empty()) {
             Some(cpu) => {
                 let total: f64 = cpu.ns_per_message.values().sum();
-                let text = cpu
-                    .ns_per_message
+                let mut sides: Vec<(&String, &f64)> = cpu.ns_per_message.iter().collect();
+                sides.sort_by_key(|(side, _)| crate::charts::rank(SIDES, Some(side)));
+                let named = sides
                     .iter()
-                    .map(|(side, v)| format!("{side} {}", format::ns(*v)))
+                    .map(|(side, v)| format!("{side} {}", format::ns(**v)))
                     .collect::<Vec<_>>()
                     .join(", ");
-                let _ = write!(h, "<td class=\"num\" data-v=\"{total}\">{}</td>", esc(&text));
+                let values =
+                    sides.iter().map(|(_, v)| format::ns(**v)).collect::<Vec<_>>().join(" / ");
+                let _ = write!(
+                    h,
+                    "<td class=\"num\" data-v=\"{total}\" title=\"{}\">{}</td>",
+                    esc(&named),
+                    esc(&values)
+                );
             }
             None => h.push_str("<td class=\"num\" data-v=\"\"></td>"),
         }
@@ -441,10 +479,10 @@ fn cases(h: &mut String, run: &RunFile) {
         let figures = c
             .figures
             .iter()
-            .map(|(k, v)| format!("{k} {}", figure_text(k, *v)))
+            .map(|(k, v)| esc(&figure_text(k, *v)))
             .collect::<Vec<_>>()
-            .join(", ");
-        let _ = write!(h, "<td>{}</td>", esc(&figures));
+            .join("<br>");
+        let _ = write!(h, "<td>{figures}</td>");
         let mut why = Vec::new();
         if let Some(e) = &c.error {
             why.push(format!("<span class=\"bad\">{}</span>", esc(e)));
@@ -458,16 +496,19 @@ fn cases(h: &mut String, run: &RunFile) {
     let _ = writeln!(h, "</tbody></table></div>\n</section>");
 }
 
-/// A figure in the unit its key names.
+/// A figure with its name, in the unit its key names: `memcpy 8.9 GB/s`, `240 ns per page`.
 fn figure_text(key: &str, v: f64) -> String {
-    if key.ends_with("bytes_per_s") {
-        format::bytes_per_s(v)
-    } else if key.ends_with("_ns") || key.starts_with("ns_") {
-        format::ns(v)
-    } else if key.ends_with("_bytes") {
-        format::bytes(v)
+    let name = |k: &str| k.trim_matches('_').replace('_', " ");
+    if let Some(what) = key.strip_prefix("ns_per_") {
+        format!("{} per {}", format::ns(v), name(what))
+    } else if let Some(what) = key.strip_suffix("bytes_per_s") {
+        format!("{} {}", name(what), format::bytes_per_s(v)).trim().to_string()
+    } else if let Some(what) = key.strip_suffix("_ns") {
+        format!("{} {}", name(what), format::ns(v))
+    } else if let Some(what) = key.strip_suffix("_bytes") {
+        format!("{} {}", name(what), format::bytes(v))
     } else {
-        format::count(v)
+        format!("{} {}", name(key), format::count(v))
     }
 }
 
@@ -482,8 +523,10 @@ mod tests {
 
     #[test]
     fn figures_are_written_in_their_unit() {
-        assert_eq!(figure_text("memcpy_bytes_per_s", 1.5e6), "1.5 MB/s");
-        assert_eq!(figure_text("fault_ns", 1500.0), "1.5 µs");
-        assert_eq!(figure_text("pages", 12.0), "12");
+        assert_eq!(figure_text("memcpy_bytes_per_s", 1.5e6), "memcpy 1.5 MB/s");
+        assert_eq!(figure_text("bytes_per_s", 2e9), "2 GB/s");
+        assert_eq!(figure_text("fault_ns", 1500.0), "fault 1.5 µs");
+        assert_eq!(figure_text("ns_per_page", 240.0), "240 ns per page");
+        assert_eq!(figure_text("pages", 12.0), "pages 12");
     }
 }

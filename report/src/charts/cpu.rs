@@ -62,7 +62,10 @@ pub(crate) fn plan(run: &RunFile) -> Option<Planned> {
             ),
             categories: cases.iter().map(|c| labeller.label(&pattern_key(c))).collect(),
             groups,
-            x: Axis::new("time per message (ns, log scale)", Scale::Log, format::ns),
+            x: Axis {
+                from_decade: true,
+                ..Axis::new("time per message (ns, log scale)", Scale::Log, format::ns)
+            },
             refs: Vec::new(),
             value_label: format::ns,
         }),

@@ -21,6 +21,7 @@ pub(crate) fn plan(run: &RunFile) -> Option<Planned> {
     let summary = |c: &&ipcbench_results::CaseResult| c.latency_ns["one_way"];
 
     let mut x = Axis::new("one-way latency (ns, log scale)", Scale::Log, format::ns);
+    x.from_decade = true;
     let mut refs = Vec::new();
     if let Some(floor) = run.floor_one_way_ns() {
         refs.push(RefLine {

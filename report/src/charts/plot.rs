@@ -8,6 +8,7 @@
 
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::ops::Range;
 
 /// Chart text is SVG `<text>`; the viewer's sans-serif font draws it.
@@ -69,6 +70,11 @@ pub struct Axis {
     pub ticks: Option<Vec<f64>>,
     /// Values the axis must reach even if no point does (the floor line, say).
     pub include: Vec<f64>,
+    /// The least span the axis shows (data units, linear axes; log axes show 0.6 decades at
+    /// least), so a single value is not blown up to fill the plot.
+    pub min_span: Option<f64>,
+    /// Start a log axis at the decade below its smallest value, so bars begin at a labelled tick.
+    pub from_decade: bool,
 }
 
 impl Axis {
@@ -77,7 +83,15 @@ impl Axis {
         scale: Scale,
         label: impl Fn(f64) -> String + 'static,
     ) -> Self {
-        Axis { desc: desc.into(), scale, label: Box::new(label), ticks: None, include: Vec::new() }
+        Axis {
+            desc: desc.into(),
+            scale,
+            label: Box::new(label),
+            ticks: None,
+            include: Vec::new(),
+            min_span: None,
+            from_decade: false,
+        }
     }
     pub fn ticks(mut self, ticks: Vec<f64>) -> Self {
         self.ticks = Some(ticks);
@@ -223,7 +237,10 @@ fn plan(axis: &Axis, values: &[f64], pad_hi: f64) -> Res<Planned> {
     }
     let (mut lo, mut hi) = ts.iter().fold((f64::MAX, f64::MIN), |(a, b), &t| (a.min(t), b.max(t)));
     let span = hi - lo;
-    let min_span = if axis.scale == Scale::Linear { lo.abs().max(1.0) * 0.2 } else { 0.6 };
+    let min_span = match axis.scale {
+        Scale::Linear => axis.min_span.unwrap_or(1e-9),
+        Scale::Log | Scale::LogBinary => 0.6,
+    };
     if span < min_span {
         let mid = (hi + lo) / 2.0;
         lo = mid - min_span / 2.0;
@@ -234,6 +251,9 @@ fn plan(axis: &Axis, values: &[f64], pad_hi: f64) -> Res<Planned> {
     hi += span * (0.04 + pad_hi);
     if axis.scale == Scale::Linear && lo < 0.0 && ts.iter().all(|&t| t >= 0.0) {
         lo = 0.0;
+    }
+    if axis.from_decade && axis.scale == Scale::Log {
+        lo = (lo + span * 0.04).floor();
     }
 
     let bold: Vec<f64> = match &axis.ticks {
@@ -379,19 +399,22 @@ impl Planned {
 
 type Frame<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<Ticked, Ticked>>;
 
-/// Layout shared by both kinds of plot.
+/// Layout shared by both kinds of plot, in pixels.
 struct Layout {
     width: u32,
     height: u32,
+    /// Width of the legend column at the right (0 when the legend is a row on top).
     legend_width: u32,
     y_label_area: u32,
-    top_margin: u32,
+    /// From the top of the picture to the top of the plot: title, legend rows, top labels.
+    top: u32,
 }
 
 const X_LABEL_AREA: u32 = 64;
 const RIGHT_MARGIN: u32 = 30;
 const LEFT_MARGIN: u32 = 10;
-const CAPTION_PX: f64 = 40.0;
+const TITLE_PX: u32 = 46;
+const LEGEND_ROW_PX: u32 = 22;
 
 impl Layout {
     fn plot_width(&self) -> f64 {
@@ -399,9 +422,25 @@ impl Layout {
     }
 }
 
-fn legend_width(labels: &[&str]) -> u32 {
-    let widest = labels.iter().map(|s| text_px(s, LABEL_SIZE)).fold(0.0, f64::max);
+fn legend_width(entries: &[(&str, Look)]) -> u32 {
+    let widest = entries.iter().map(|e| text_px(e.0, LABEL_SIZE)).fold(0.0, f64::max);
     (widest + 60.0).clamp(140.0, 420.0) as u32
+}
+
+/// Where each legend entry goes when the legend is laid out in rows of width `px`.
+fn legend_rows(entries: &[(&str, Look)], px: f64) -> Vec<(i32, i32)> {
+    let (mut x, mut row) = (0.0, 0);
+    let mut out = Vec::new();
+    for (label, _) in entries {
+        let w = 46.0 + text_px(label, LABEL_SIZE) + 26.0;
+        if x > 0.0 && x + w > px {
+            x = 0.0;
+            row += 1;
+        }
+        out.push((x as i32, row));
+        x += w;
+    }
+    out
 }
 
 fn build_frame<'a, 'b>(
@@ -414,9 +453,17 @@ fn build_frame<'a, 'b>(
     y_desc: &str,
     y_mesh: bool,
 ) -> Res<Frame<'a, 'b>> {
+    // The title is drawn here rather than as plotters' caption, so the room between it and the
+    // plot (legend rows, commit labels) is ours to lay out.
+    let (w, _) = area.dim_in_pixel();
+    area.draw(&Text::new(
+        title.to_string(),
+        (w as i32 / 2, 12),
+        style(TITLE_SIZE).pos(Pos::new(HPos::Center, VPos::Top)),
+    ))
+    .map_err(err)?;
     let mut chart = ChartBuilder::on(area)
-        .caption(title, style(TITLE_SIZE))
-        .margin_top(layout.top_margin)
+        .margin_top(layout.top)
         .margin_left(LEFT_MARGIN)
         .margin_right(RIGHT_MARGIN)
         .margin_bottom(8)
@@ -484,21 +531,19 @@ fn draw_marker_px<DB: DrawingBackend>(
     res.map_err(|e| e.to_string())
 }
 
+/// Draws legend entries at pixel positions of `area`: a sample of the line or bar, then its label.
 fn draw_legend(
     area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
-    top: i32,
     entries: &[(&str, Look)],
+    at: impl Fn(usize) -> (i32, i32),
 ) -> Res<()> {
     for (i, (label, look)) in entries.iter().enumerate() {
-        let y = top + 22 * i as i32;
-        draw_sample(area, look, 8, y)?;
+        let (x, y) = at(i);
+        draw_sample(area, look, x, y)?;
         area.draw(&Text::new(
             label.to_string(),
-            (46, y),
-            style(LABEL_SIZE).pos(plotters::style::text_anchor::Pos::new(
-                plotters::style::text_anchor::HPos::Left,
-                plotters::style::text_anchor::VPos::Center,
-            )),
+            (x + 38, y),
+            style(LABEL_SIZE).pos(Pos::new(HPos::Left, VPos::Center)),
         ))
         .map_err(err)?;
     }
@@ -518,15 +563,15 @@ pub fn line_plot(p: &LinePlot) -> Res<Svg> {
     for r in &p.refs {
         entries.push((r.label.as_str(), Look::reference()));
     }
-    let labels: Vec<&str> = entries.iter().map(|e| e.0).collect();
-    let top_margin = if p.top_labels.is_empty() { 10 } else { 52 };
-    let legend_height = 22 * entries.len() as u32 + CAPTION_PX as u32 + top_margin + 30;
+    // Commit labels take two rows above the plot.
+    let top = TITLE_PX + if p.top_labels.is_empty() { 0 } else { 40 };
+    let legend_height = LEGEND_ROW_PX * entries.len() as u32 + top + 30;
     let layout = Layout {
         width: WIDTH,
         height: LINE_PLOT_HEIGHT.max(legend_height),
-        legend_width: legend_width(&labels),
+        legend_width: legend_width(&entries),
         y_label_area: (yp.widest_label() + 48.0).ceil() as u32,
-        top_margin,
+        top,
     };
     thin_x(&mut xp, layout.plot_width());
 
@@ -560,7 +605,8 @@ pub fn line_plot(p: &LinePlot) -> Res<Svg> {
         if !p.top_labels.is_empty() {
             draw_top_labels(&root, &chart, &p.top_labels, &p.x, &yp)?;
         }
-        draw_legend(&legend_area, CAPTION_PX as i32 + top_margin as i32 + 12, &entries)?;
+        let top = layout.top as i32 + 10;
+        draw_legend(&legend_area, &entries, |i| (8, top + (LEGEND_ROW_PX as i32) * i as i32))?;
         root.present().map_err(err)?;
     }
     Ok(Svg { text: with_title(text, &p.title), width: layout.width, height: layout.height })
@@ -603,12 +649,9 @@ fn draw_top_labels(
         root.draw(&Text::new(
             s.clone(),
             (px, y),
-            style(LABEL_SIZE).color(&RGBColor(70, 70, 70)).pos(
-                plotters::style::text_anchor::Pos::new(
-                    plotters::style::text_anchor::HPos::Center,
-                    plotters::style::text_anchor::VPos::Bottom,
-                ),
-            ),
+            style(LABEL_SIZE)
+                .color(&RGBColor(70, 70, 70))
+                .pos(Pos::new(HPos::Center, VPos::Bottom)),
         ))
         .map_err(err)?;
     }
@@ -652,16 +695,19 @@ pub fn bar_plot(p: &BarPlot) -> Res<Svg> {
     for r in &p.refs {
         entries.push((r.label.as_str(), Look::reference()));
     }
-    let labels: Vec<&str> = entries.iter().map(|e| e.0).collect();
-    let top_margin = 10;
+    // The legend is a row above the plot: the bars get the whole width.
+    let y_label_area = (yp.widest_label() + 24.0).ceil() as u32;
+    let row_px = f64::from(WIDTH - y_label_area - LEFT_MARGIN - RIGHT_MARGIN);
+    let slots = legend_rows(&entries, row_px);
+    let rows = slots.iter().map(|s| s.1).max().unwrap_or(0) as u32 + 1;
+    let top = TITLE_PX + rows * LEGEND_ROW_PX + 8;
     let plot_height = (band_px * n as f64).ceil() as u32;
     let layout = Layout {
         width: WIDTH,
-        height: (plot_height + X_LABEL_AREA + CAPTION_PX as u32 + top_margin + 16)
-            .max(22 * entries.len() as u32 + 120),
-        legend_width: legend_width(&labels),
-        y_label_area: (yp.widest_label() + 24.0).ceil() as u32,
-        top_margin,
+        height: plot_height + X_LABEL_AREA + top + 16,
+        legend_width: 0,
+        y_label_area,
+        top,
     };
     thin_x(&mut xp, layout.plot_width());
 
@@ -670,9 +716,8 @@ pub fn bar_plot(p: &BarPlot) -> Res<Svg> {
         let root =
             SVGBackend::with_string(&mut text, (layout.width, layout.height)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
-        let (plot_area, legend_area) = root.split_horizontally(layout.width - layout.legend_width);
         // The category names say what the vertical axis is; no description needed.
-        let mut chart = build_frame(&plot_area, &p.title, &layout, &xp, &yp, &p.x.desc, "", false)?;
+        let mut chart = build_frame(&root, &p.title, &layout, &xp, &yp, &p.x.desc, "", false)?;
         let g_count = p.groups.len() as f64;
         let pad = 7.0 / band_px;
         let bar = (1.0 - 2.0 * pad) / g_count;
@@ -691,12 +736,9 @@ pub fn bar_plot(p: &BarPlot) -> Res<Svg> {
                 root.draw(&Text::new(
                     (p.value_label)(v.unwrap_or_default()),
                     (px + 4, py),
-                    style(VALUE_SIZE).color(&RGBColor(40, 40, 40)).pos(
-                        plotters::style::text_anchor::Pos::new(
-                            plotters::style::text_anchor::HPos::Left,
-                            plotters::style::text_anchor::VPos::Center,
-                        ),
-                    ),
+                    style(VALUE_SIZE)
+                        .color(&RGBColor(40, 40, 40))
+                        .pos(Pos::new(HPos::Left, VPos::Center)),
                 ))
                 .map_err(err)?;
             }
@@ -706,7 +748,11 @@ pub fn bar_plot(p: &BarPlot) -> Res<Svg> {
                 draw_line(&mut chart, &[(t, yp.lo), (t, yp.hi)], &Look::reference())?;
             }
         }
-        draw_legend(&legend_area, CAPTION_PX as i32 + top_margin as i32 + 12, &entries)?;
+        let left = (LEFT_MARGIN + layout.y_label_area) as i32;
+        draw_legend(&root, &entries, |i| {
+            let (x, row) = slots[i];
+            (left + x, TITLE_PX as i32 + 6 + row * LEGEND_ROW_PX as i32)
+        })?;
         root.present().map_err(err)?;
     }
     Ok(Svg { text: with_title(text, &p.title), width: layout.width, height: layout.height })

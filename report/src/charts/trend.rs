@@ -211,10 +211,12 @@ fn trend_plot(history: &[RunFile], figures: &[Figure], title: &str, y: Axis) -> 
         starts.iter().copied().min().unwrap_or(0),
         starts.iter().copied().max().unwrap_or(0),
     );
-    let x = Axis::new("run start (UTC)", Scale::Linear, move |v: f64| {
+    let mut x = Axis::new("run start (UTC)", Scale::Linear, move |v: f64| {
         format::utc_tick(v.max(0.0) as u64, with_time)
     })
     .ticks(ticks);
+    // Runs started within minutes of each other still get an axis of a few hours.
+    x.min_span = Some(4.0 * 3600.0);
     let top_labels = history
         .iter()
         .filter_map(|r| {
