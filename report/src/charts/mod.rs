@@ -196,11 +196,11 @@ pub fn pattern_order(c: &CaseResult) -> impl Ord {
 /// Keeps a chart readable: when `cases` would make more than `limit` lines (one per
 /// [`pattern_key`]), only the first series in the usual order (fork before spawn; spin, futex,
 /// block) of each `group` is kept. Returns the cases kept and whether any were dropped.
-pub fn at_most<'a>(
-    mut cases: Vec<&'a CaseResult>,
+pub fn at_most(
+    mut cases: Vec<&CaseResult>,
     limit: usize,
     group: impl Fn(&CaseResult) -> Vec<String>,
-) -> (Vec<&'a CaseResult>, bool) {
+) -> (Vec<&CaseResult>, bool) {
     let mut keys: Vec<Vec<String>> = cases.iter().map(|c| pattern_key(c)).collect();
     keys.sort();
     keys.dedup();

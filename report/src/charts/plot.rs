@@ -53,7 +53,7 @@ impl Scale {
             Scale::Log | Scale::LogBinary => (v.is_finite() && v > 0.0).then(|| v.log10()),
         }
     }
-    fn from_plot(self, t: f64) -> f64 {
+    fn value_at(self, t: f64) -> f64 {
         match self {
             Scale::Linear => t,
             Scale::Log | Scale::LogBinary => 10f64.powf(t),
@@ -206,6 +206,7 @@ pub struct Svg {
 
 /// An axis made ready to draw: range and ticks in plot space (log10 for log axes).
 struct Planned {
+    desc: String,
     lo: f64,
     hi: f64,
     bold: Vec<f64>,
@@ -290,8 +291,8 @@ fn plan(axis: &Axis, values: &[f64], pad_hi: f64) -> Res<Planned> {
         }
         Scale::Linear => Vec::new(),
     };
-    let labels = bold.iter().map(|&t| (t, (axis.label)(axis.scale.from_plot(t)))).collect();
-    Ok(Planned { lo, hi, bold, light, labels })
+    let labels = bold.iter().map(|&t| (t, (axis.label)(axis.scale.value_at(t)))).collect();
+    Ok(Planned { desc: axis.desc.clone(), lo, hi, bold, light, labels })
 }
 
 /// Decades; with fewer than three in range, the 2× and 5× steps too.
@@ -449,8 +450,6 @@ fn build_frame<'a, 'b>(
     layout: &Layout,
     x: &'a Planned,
     y: &'a Planned,
-    x_desc: &str,
-    y_desc: &str,
     y_mesh: bool,
 ) -> Res<Frame<'a, 'b>> {
     // The title is drawn here rather than as plotters' caption, so the room between it and the
@@ -474,8 +473,8 @@ fn build_frame<'a, 'b>(
     let fx = |t: &f64| x.label_at(*t);
     let fy = |t: &f64| y.label_at(*t);
     let mut mesh = chart.configure_mesh();
-    mesh.x_desc(x_desc)
-        .y_desc(y_desc)
+    mesh.x_desc(&x.desc)
+        .y_desc(&y.desc)
         .x_label_formatter(&fx)
         .y_label_formatter(&fy)
         .label_style(style(LABEL_SIZE))
@@ -581,8 +580,7 @@ pub fn line_plot(p: &LinePlot) -> Res<Svg> {
             SVGBackend::with_string(&mut text, (layout.width, layout.height)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         let (plot_area, legend_area) = root.split_horizontally(layout.width - layout.legend_width);
-        let mut chart =
-            build_frame(&plot_area, &p.title, &layout, &xp, &yp, &p.x.desc, &p.y.desc, true)?;
+        let mut chart = build_frame(&plot_area, &p.title, &layout, &xp, &yp, true)?;
 
         let to = |(x, y): (f64, f64)| Some((p.x.scale.to_plot(x)?, p.y.scale.to_plot(y)?));
         for s in &p.series {
@@ -675,6 +673,8 @@ pub fn bar_plot(p: &BarPlot) -> Res<Svg> {
     let band_px = bar_px * p.groups.len() as f64 + 14.0;
     let centres: Vec<f64> = (0..n).map(|i| (n - i) as f64 - 0.5).collect();
     let yp = Planned {
+        // The category names say what the vertical axis is; no description needed.
+        desc: String::new(),
         lo: 0.0,
         hi: n as f64,
         bold: centres.clone(),
@@ -716,8 +716,7 @@ pub fn bar_plot(p: &BarPlot) -> Res<Svg> {
         let root =
             SVGBackend::with_string(&mut text, (layout.width, layout.height)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
-        // The category names say what the vertical axis is; no description needed.
-        let mut chart = build_frame(&root, &p.title, &layout, &xp, &yp, &p.x.desc, "", false)?;
+        let mut chart = build_frame(&root, &p.title, &layout, &xp, &yp, false)?;
         let g_count = p.groups.len() as f64;
         let pad = 7.0 / band_px;
         let bar = (1.0 - 2.0 * pad) / g_count;

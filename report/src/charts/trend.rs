@@ -268,7 +268,7 @@ mod tests {
     fn time_ticks_are_few_and_round() {
         let (ticks, with_time) = time_ticks(1_700_000_000, 1_700_000_000 + 9 * 86_400);
         assert!(ticks.len() <= 7 && ticks.len() >= 2, "{ticks:?}");
-        assert!(ticks.iter().all(|t| (*t as u64) % 86_400 == 0));
+        assert!(ticks.iter().all(|t| (*t as u64).is_multiple_of(86_400)));
         assert!(!with_time);
         let (_, with_time) = time_ticks(1_700_000_000, 1_700_000_000 + 3600);
         assert!(with_time);
