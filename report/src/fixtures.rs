@@ -95,7 +95,11 @@ impl Fixture {
         filesystems.insert("/tmp".to_string(), "ext4".to_string());
         filesystems.insert("/dev/shm".to_string(), "tmpfs".to_string());
         let mut run = RunFile::new(RunInfo {
-            id: format!("2025100{}T120000Z-{}", self.index % 10, 4000 + self.index),
+            id: format!(
+                "{}00Z-{}",
+                crate::format::utc_minute(started).replace(['-', ':'], "").replace(' ', "T"),
+                4000 + self.index
+            ),
             started_at: crate::format::utc_minute(started).replace(' ', "T") + ":00Z",
             started_unix_s: started,
             git_commit: Some(format!("{:07x}{}", 0xa1b2c3 + self.index * 0x1111, "0d15ea5e")),

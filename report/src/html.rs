@@ -55,7 +55,8 @@ tr.skipped td { color: var(--muted); }
 .alert li { margin: 3px 0; }
 .warnings { background: var(--warn-bg); border-left: 4px solid var(--warn); padding: 8px 16px; margin: 10px 0; }
 .warnings li { margin: 4px 0; }
-figure { margin: 18px 0 30px; }
+figure { margin: 18px 0 34px; }
+.toc { line-height: 1.9; }
 details { margin: 12px 0; }
 summary { cursor: pointer; color: var(--muted); }
 figure img { max-width: 100%; height: auto; border: 1px solid var(--line); border-radius: 4px; }
@@ -285,14 +286,22 @@ fn charts(h: &mut String, drawn: &Drawn) {
     if drawn.charts.is_empty() && drawn.failures.is_empty() {
         let _ = writeln!(h, "<p>This run has no case that a chart shows; see the table below.</p>");
     }
+    if drawn.charts.len() > 1 {
+        let toc = drawn
+            .charts
+            .iter()
+            .map(|c| format!("<a href=\"#{}\">{}</a>", esc(&chart_anchor(&c.file)), esc(&c.title)))
+            .collect::<Vec<_>>()
+            .join(" · ");
+        let _ = writeln!(h, "<p class=\"toc\">{toc}</p>");
+    }
     for c in &drawn.charts {
-        let id = c.file.trim_end_matches(".svg");
+        // The title is in the picture itself; the alt text repeats it for screen readers.
         let _ = writeln!(
             h,
-            "<figure id=\"chart-{}\">\n<h3>{}</h3>\n<a href=\"{}\"><img src=\"{}\" alt=\"{}\" \
+            "<figure id=\"{}\">\n<a href=\"{}\"><img src=\"{}\" alt=\"{}\" \
              width=\"{}\" height=\"{}\"></a>\n<figcaption>{}</figcaption>\n</figure>",
-            esc(id),
-            esc(&c.title),
+            esc(&chart_anchor(&c.file)),
             esc(&c.file),
             esc(&c.file),
             esc(&c.title),
@@ -310,6 +319,10 @@ fn charts(h: &mut String, drawn: &Drawn) {
         );
     }
     let _ = writeln!(h, "</section>");
+}
+
+fn chart_anchor(file: &str) -> String {
+    format!("chart-{}", file.trim_end_matches(".svg"))
 }
 
 fn has_claims(run: &RunFile) -> bool {

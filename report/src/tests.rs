@@ -404,3 +404,72 @@ fn a_big_history_renders() {
         svg_texts(&index.parent().unwrap().join(svg));
     }
 }
+
+#[test]
+fn odd_names_and_values_neither_break_the_svg_nor_the_page() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut run = Fixture::small().only(&["pingpong", "stream", "msync"]).build();
+    run.run.hostname = "h<o>st & \"co\"".into();
+    for c in &mut run.cases {
+        if c.transport.as_deref() == Some("tcp") {
+            c.transport =
+                Some("tcp<script>alert(1)</script> & a name far too long to be a label".into());
+        }
+        if c.transport.as_deref() == Some("pipe") && c.scenario == "pingpong" {
+            // Zero cannot sit on a log axis; the case stays in the table, off the chart.
+            for s in c.latency_ns.values_mut() {
+                s.p50 = 0;
+                s.p99 = 0;
+            }
+        }
+        if c.scenario == "stream" && c.transport.as_deref() == Some("memfd") {
+            c.throughput.as_mut().unwrap().bytes_per_s.median = -1.0;
+        }
+    }
+    let path = fixtures::write(tmp.path(), "r.json", &run);
+    let index =
+        render(&Options { inputs: vec![path], results_dir: tmp.path().into(), out_dir: None })
+            .unwrap();
+    let html = check_links(&index);
+    assert!(!html.contains("<script>alert"), "names are escaped in the page");
+    assert!(html.contains("h&lt;o&gt;st &amp; &quot;co&quot;"));
+    let dir = index.parent().unwrap();
+    for svg in svgs_in(dir) {
+        let texts = svg_texts(&dir.join(&svg));
+        // An overlong name is cut, not allowed to squeeze the plot.
+        assert!(texts.iter().all(|t| t.chars().count() <= 80), "{svg}: {texts:?}");
+    }
+    let lat = svg_texts(&dir.join("latency.svg"));
+    // Cut part by part, so the fork and spawn cases still tell apart.
+    assert!(
+        lat.iter().any(|t| t.starts_with("tcp<script>") && t.ends_with("… fork block")),
+        "{lat:?}"
+    );
+    assert!(
+        lat.iter().any(|t| t.starts_with("tcp<script>") && t.ends_with("… spawn block")),
+        "{lat:?}"
+    );
+    let tp = svg_texts(&dir.join("throughput.svg"));
+    assert!(!tp.iter().any(|t| t.starts_with("memfd")), "a negative rate is not drawn: {tp:?}");
+}
+
+#[test]
+fn a_run_with_only_zero_latencies_reports_instead_of_failing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut run = Fixture::small().only(&["pingpong"]).build();
+    for c in &mut run.cases {
+        for s in c.latency_ns.values_mut() {
+            *s = Default::default();
+        }
+        c.histograms.clear();
+        c.cpu = None;
+    }
+    let path = fixtures::write(tmp.path(), "r.json", &run);
+    let index =
+        render(&Options { inputs: vec![path], results_dir: tmp.path().into(), out_dir: None })
+            .unwrap();
+    let html = check_links(&index);
+    // Nothing can be drawn on a log axis; the page says so rather than showing empty frames.
+    assert!(html.contains("could not be drawn"), "the page names the charts it could not draw");
+    assert!(!index.parent().unwrap().join("latency.svg").exists());
+}

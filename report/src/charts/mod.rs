@@ -145,8 +145,10 @@ impl Labeller {
         Labeller { keys }
     }
 
-    /// Label of series `key`: its parts that differ between series, space-separated.
+    /// Label of series `key`: its parts that differ between series, space-separated, each cut
+    /// to a readable length (names come from result files).
     pub fn label(&self, key: &[String]) -> String {
+        let key: Vec<String> = key.iter().map(|p| cut(p, MAX_PART_CHARS)).collect();
         let varying: Vec<bool> = (0..key.len())
             .map(|i| {
                 let first = self.keys.first().and_then(|k| k.get(i));
@@ -164,6 +166,17 @@ impl Labeller {
         } else {
             parts.join(" ")
         }
+    }
+}
+
+const MAX_PART_CHARS: usize = 20;
+
+/// `s`, cut to `max` characters with an ellipsis when longer.
+fn cut(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        s.chars().take(max - 1).chain(std::iter::once('…')).collect()
     }
 }
 

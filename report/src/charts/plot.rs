@@ -415,21 +415,36 @@ const X_LABEL_AREA: u32 = 64;
 const RIGHT_MARGIN: u32 = 30;
 const LEFT_MARGIN: u32 = 10;
 const TITLE_PX: u32 = 46;
+const MIN_PLOT_PX: u32 = 300;
+/// Labels longer than this are cut (with an ellipsis): names come from result files, and one
+/// overlong name must not squeeze the plot away.
+const MAX_LABEL_CHARS: usize = 44;
+
+fn clip(label: &str) -> String {
+    if label.chars().count() <= MAX_LABEL_CHARS {
+        label.to_string()
+    } else {
+        let mut s: String = label.chars().take(MAX_LABEL_CHARS - 1).collect();
+        s.push('…');
+        s
+    }
+}
 const LEGEND_ROW_PX: u32 = 22;
 
 impl Layout {
     fn plot_width(&self) -> f64 {
-        f64::from(self.width - self.legend_width - self.y_label_area - LEFT_MARGIN - RIGHT_MARGIN)
+        let taken = self.legend_width + self.y_label_area + LEFT_MARGIN + RIGHT_MARGIN;
+        f64::from(self.width.saturating_sub(taken).max(MIN_PLOT_PX))
     }
 }
 
-fn legend_width(entries: &[(&str, Look)]) -> u32 {
-    let widest = entries.iter().map(|e| text_px(e.0, LABEL_SIZE)).fold(0.0, f64::max);
+fn legend_width(entries: &[(String, Look)]) -> u32 {
+    let widest = entries.iter().map(|e| text_px(&e.0, LABEL_SIZE)).fold(0.0, f64::max);
     (widest + 60.0).clamp(140.0, 420.0) as u32
 }
 
 /// Where each legend entry goes when the legend is laid out in rows of width `px`.
-fn legend_rows(entries: &[(&str, Look)], px: f64) -> Vec<(i32, i32)> {
+fn legend_rows(entries: &[(String, Look)], px: f64) -> Vec<(i32, i32)> {
     let (mut x, mut row) = (0.0, 0);
     let mut out = Vec::new();
     for (label, _) in entries {
@@ -533,14 +548,14 @@ fn draw_marker_px<DB: DrawingBackend>(
 /// Draws legend entries at pixel positions of `area`: a sample of the line or bar, then its label.
 fn draw_legend(
     area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
-    entries: &[(&str, Look)],
+    entries: &[(String, Look)],
     at: impl Fn(usize) -> (i32, i32),
 ) -> Res<()> {
     for (i, (label, look)) in entries.iter().enumerate() {
         let (x, y) = at(i);
         draw_sample(area, look, x, y)?;
         area.draw(&Text::new(
-            label.to_string(),
+            label.clone(),
             (x + 38, y),
             style(LABEL_SIZE).pos(Pos::new(HPos::Left, VPos::Center)),
         ))
@@ -557,10 +572,10 @@ pub fn line_plot(p: &LinePlot) -> Res<Svg> {
     let mut xp = plan(&p.x, &xs, 0.0)?;
     let yp = plan(&p.y, &ys, 0.0)?;
 
-    let mut entries: Vec<(&str, Look)> =
-        p.series.iter().map(|s| (s.label.as_str(), s.look)).collect();
+    let mut entries: Vec<(String, Look)> =
+        p.series.iter().map(|s| (clip(&s.label), s.look)).collect();
     for r in &p.refs {
-        entries.push((r.label.as_str(), Look::reference()));
+        entries.push((clip(&r.label), Look::reference()));
     }
     // Commit labels take two rows above the plot.
     let top = TITLE_PX + if p.top_labels.is_empty() { 0 } else { 40 };
@@ -679,21 +694,21 @@ pub fn bar_plot(p: &BarPlot) -> Res<Svg> {
         hi: n as f64,
         bold: centres.clone(),
         light: Vec::new(),
-        labels: centres.iter().zip(&p.categories).map(|(c, s)| (*c, s.clone())).collect(),
+        labels: centres.iter().zip(&p.categories).map(|(c, s)| (*c, clip(s))).collect(),
     };
 
-    let mut entries: Vec<(&str, Look)> = p
+    let mut entries: Vec<(String, Look)> = p
         .groups
         .iter()
         .map(|g| {
             (
-                g.label.as_str(),
+                clip(&g.label),
                 Look { color: g.color, dashed: false, marker: Marker::Square, width: 8 },
             )
         })
         .collect();
     for r in &p.refs {
-        entries.push((r.label.as_str(), Look::reference()));
+        entries.push((clip(&r.label), Look::reference()));
     }
     // The legend is a row above the plot: the bars get the whole width.
     let y_label_area = (yp.widest_label() + 24.0).ceil() as u32;
