@@ -255,6 +255,10 @@ fn plan(axis: &Axis, values: &[f64], pad_hi: f64) -> Res<Planned> {
     }
     if axis.from_decade && axis.scale == Scale::Log {
         lo = (lo + span * 0.04).floor();
+    } else if axis.scale == Scale::Log && axis.ticks.is_none() && hi - lo < 3.0 {
+        // A narrow log axis ends on its outermost 1-2-5 ticks, so both ends are labelled.
+        lo = snap_125(lo, true);
+        hi = snap_125(hi, false);
     }
 
     let bold: Vec<f64> = match &axis.ticks {
@@ -293,6 +297,19 @@ fn plan(axis: &Axis, values: &[f64], pad_hi: f64) -> Res<Planned> {
     };
     let labels = bold.iter().map(|&t| (t, (axis.label)(axis.scale.value_at(t)))).collect();
     Ok(Planned { desc: axis.desc.clone(), lo, hi, bold, light, labels })
+}
+
+/// The 1-2-5 step (in log10 space) at or below `t` (`down`), or at or above it.
+fn snap_125(t: f64, down: bool) -> f64 {
+    const STEPS: [f64; 4] = [0.0, std::f64::consts::LOG10_2, 0.698_970_004_336_018_8, 1.0];
+    let decade = t.floor();
+    let within = t - decade;
+    let pick = if down {
+        STEPS.iter().rev().find(|s| **s <= within + 1e-12).copied().unwrap_or(0.0)
+    } else {
+        STEPS.iter().find(|s| **s >= within - 1e-12).copied().unwrap_or(1.0)
+    };
+    decade + pick
 }
 
 /// Decades; with fewer than three in range, the 2× and 5× steps too.
@@ -801,6 +818,14 @@ mod tests {
             .map(|v| 10f64.powf(v).round())
             .collect();
         assert_eq!(ticks, vec![64.0, 1024.0, 16384.0, 262144.0, 4194304.0]);
+    }
+
+    #[test]
+    fn narrow_log_axes_end_on_labelled_steps() {
+        let down = snap_125(3e9f64.log10(), true);
+        let up = snap_125(1.7e10f64.log10(), false);
+        assert!((10f64.powf(down) - 2e9).abs() < 1.0, "{}", 10f64.powf(down));
+        assert!((10f64.powf(up) - 2e10).abs() < 10.0, "{}", 10f64.powf(up));
     }
 
     #[test]
