@@ -473,3 +473,19 @@ fn a_run_with_only_zero_latencies_reports_instead_of_failing() {
     assert!(html.contains("could not be drawn"), "the page names the charts it could not draw");
     assert!(!index.parent().unwrap().join("latency.svg").exists());
 }
+
+/// The page in a real browser: `.ci/browser-check.sh` (headless chromium) on a rendered fixture.
+/// Ignored by default as it needs chromium: `cargo test -p ipcbench-report -- --ignored`.
+#[test]
+#[ignore = "needs chromium (apt-get install -y chromium)"]
+fn the_page_renders_in_a_real_browser() {
+    let tmp = tempfile::tempdir().unwrap();
+    fixtures::results_dir(tmp.path(), &Fixture::small(), 3, &["bench-a"]);
+    let index = render(&opts_for(tmp.path())).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.ci/browser-check.sh");
+    let png = tmp.path().join("report.png");
+    let out =
+        std::process::Command::new("bash").arg(&script).arg(&index).arg(&png).output().unwrap();
+    println!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "browser check failed");
+}
