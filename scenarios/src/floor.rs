@@ -102,18 +102,15 @@ impl Scenario for Floor {
     }
 
     fn summary(&self, cases: &[&CaseResult], _run: &RunFile) -> Option<String> {
-        let mut t = Table::new(&["floor", "p50", "p99", "round trip p50"]);
+        let mut t = Table::new(&["floor", "figure", "p50", "p99"]);
         for c in cases.iter().filter(|c| c.ok()) {
-            let Some(s) = c
-                .latency_ns
-                .get("one_way")
-                .or(c.latency_ns.get("call"))
-                .or(c.latency_ns.get("round_trip"))
-            else {
-                continue;
-            };
-            let rt = c.latency_ns.get("round_trip").map(|r| ns(r.p50 as f64)).unwrap_or_default();
-            t.row(vec![c.id.clone(), ns(s.p50 as f64), ns(s.p99 as f64), rt]);
+            for (key, what) in
+                [("one_way", "one way"), ("round_trip", "round trip"), ("call", "per call")]
+            {
+                if let Some(s) = c.latency_ns.get(key) {
+                    t.row(vec![c.id.clone(), what.into(), ns(s.p50 as f64), ns(s.p99 as f64)]);
+                }
+            }
         }
         (!t.is_empty()).then(|| t.to_string())
     }
