@@ -46,6 +46,8 @@ table.cases th[aria-sort="ascending"]::after { content: " ▲"; }
 table.cases th[aria-sort="descending"]::after { content: " ▼"; }
 table.cases td.num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
 table.cases td.id { white-space: nowrap; }
+table.cases td.notes { min-width: 16em; max-width: 30em; font-size: 12px; color: var(--muted); }
+table.cases td.notes .bad { font-size: 13px; }
 tr.failed td { background: var(--bad-bg); }
 tr.skipped td { color: var(--muted); }
 .bad { color: var(--bad); font-weight: 600; }
@@ -504,7 +506,7 @@ fn cases(h: &mut String, run: &RunFile) {
             why.push(format!("skipped: {}", esc(s)));
         }
         why.extend(c.notes.iter().map(|n| esc(n)));
-        let _ = writeln!(h, "<td>{}</td></tr>", why.join("<br>"));
+        let _ = writeln!(h, "<td class=\"notes\">{}</td></tr>", why.join("<br>"));
     }
     let _ = writeln!(h, "</tbody></table></div>\n</section>");
 }
