@@ -30,6 +30,8 @@ enum Command {
     List(ListArgs),
     /// Run scenarios (or `all`) and write a result file under --out
     Scenario(ScenarioArgs),
+    /// Render SVG charts and an HTML page from result files
+    Report(ReportArgs),
     /// Compare two result files; exit 1 if anything regressed
     #[command(long_about = compare_help())]
     Compare(CompareArgs),
@@ -114,6 +116,9 @@ struct ScenarioArgs {
     /// Where file-backed transports put their files (default: the system temp dir, on disk)
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
+    /// Do not render the HTML report at the end
+    #[arg(long)]
+    no_report: bool,
     /// Keep this run as DIR/baselines/NAME.json
     #[arg(long, value_name = "NAME")]
     save_baseline: Option<String>,
@@ -130,6 +135,17 @@ struct ScenarioArgs {
     /// Tests only: inject a fault (corrupt:N or drop:N)
     #[arg(long, value_name = "FAULT", hide = true)]
     inject: Option<String>,
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    /// Result files; the last is the main run, all feed the trend
+    /// (default: DIR/latest.json and every DIR/runs/*.json)
+    #[arg(value_name = "RESULT.json")]
+    files: Vec<PathBuf>,
+    /// Results directory; the report goes to DIR/report/
+    #[arg(long, value_name = "DIR", default_value = "results")]
+    out: PathBuf,
 }
 
 #[derive(Args)]
@@ -234,6 +250,11 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Scenario(a) => scenario(a),
+        Command::Report(a) => {
+            let index = render_report(a.files, &a.out)?;
+            println!("report: {}", index.display());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Compare(a) => {
             let opts = CompareOptions::new(a.threshold).map_err(usage)?;
             let format: Format = a.format.parse().map_err(usage)?;
@@ -249,6 +270,12 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn render_report(inputs: Vec<PathBuf>, results_dir: &Path) -> Result<PathBuf> {
+    let opts =
+        ipcbench_report::Options { inputs, results_dir: results_dir.to_path_buf(), out_dir: None };
+    ipcbench_report::render(&opts).map_err(usage)
 }
 
 fn seed(cmd: SeedCommand) -> Result<ExitCode> {
@@ -323,6 +350,12 @@ fn scenario(a: ScenarioArgs) -> Result<ExitCode> {
     ipcbench_harness::process::default_sigpipe();
     print!("{}", runner::summary(&outcome.run));
     println!("results: {} (also {})", outcome.run_file.display(), outcome.latest.display());
+    if !a.no_report {
+        match render_report(Vec::new(), &a.out) {
+            Ok(index) => println!("report: {}", index.display()),
+            Err(e) => eprintln!("warning: no report: {e}"),
+        }
+    }
     if let Some(path) = save_baseline {
         std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
         outcome.run.write_atomic(&path).with_context(|| format!("writing {}", path.display()))?;

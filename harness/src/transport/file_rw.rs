@@ -195,7 +195,11 @@ impl ByteStream for FileRing {
             self.unreturned += n as u64;
             buf = &mut buf[n..];
             if self.unreturned >= cap / 2 {
-                write_all_fd(self.credit_tx.as_raw_fd(), &self.unreturned.to_le_bytes(), watch)?;
+                // A failed credit return is not this reader's failure: the writer may be done
+                // and gone (it closes its ends after its last record). A writer still waiting
+                // for room would stall, and its own watch reports that.
+                let _ =
+                    write_all_fd(self.credit_tx.as_raw_fd(), &self.unreturned.to_le_bytes(), watch);
                 self.unreturned = 0;
             }
         }
