@@ -111,19 +111,18 @@ impl Scenario for Msync {
     }
 }
 
-/// A private directory for one tmpfs case, removed on drop; its name carries our pid so a
-/// leak can be traced to its run.
-fn tmpfs_dir() -> Result<Option<tempfile::TempDir>> {
+/// A private directory for one tmpfs case, removed on drop, or why there is none; its name
+/// carries our pid so a leak can be traced to its run.
+fn tmpfs_dir() -> Result<tempfile::TempDir, String> {
     let base = Path::new(TMPFS_DIR);
     if !base.is_dir() {
-        return Ok(None);
+        return Err(format!("{TMPFS_DIR} does not exist on this host"));
     }
     // mkdir is exclusive and tempfile makes the directory 0700 with an unpredictable suffix.
-    let dir = tempfile::Builder::new()
+    tempfile::Builder::new()
         .prefix(&format!("ipcbench-msync-{}-", std::process::id()))
         .tempdir_in(base)
-        .with_context(|| format!("cannot create a private directory in {TMPFS_DIR}"))?;
-    Ok(Some(dir))
+        .map_err(|e| format!("cannot create a private directory in {TMPFS_DIR}: {e}"))
 }
 
 fn run_case(
@@ -144,14 +143,14 @@ fn run_case(
     let _tmp;
     let dir: PathBuf = match fs {
         Fs::Disk => ctx.work_dir.clone(),
-        Fs::Tmpfs => match tmpfs_dir()? {
-            Some(d) => {
+        Fs::Tmpfs => match tmpfs_dir() {
+            Ok(d) => {
                 let p = d.path().to_path_buf();
                 _tmp = d;
                 p
             }
-            None => {
-                c.skipped = Some(format!("{TMPFS_DIR} does not exist on this host"));
+            Err(why) => {
+                c.skipped = Some(why);
                 return Ok(c);
             }
         },
