@@ -5,7 +5,7 @@
 
 use crate::table::{bytes, ns, Table};
 use crate::{Case, Context, Options, Scenario, UsageError};
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use ipcbench_harness::clock::now_ns;
 use ipcbench_harness::flush::{FlushMethod, FlushTarget};
 use ipcbench_harness::region::PAGE;
