@@ -2,6 +2,8 @@
 //! a case for every method, size and filesystem (or a recorded reason to skip it), and nothing
 //! left behind in /dev/shm, System V shared memory or the directory given with --dir.
 
+mod common;
+use common::assert_nothing_left;
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -39,27 +41,6 @@ fn scenario(args: &[&str]) -> Run {
         .exists()
         .then(|| serde_json::from_str(&std::fs::read_to_string(latest).unwrap()).unwrap());
     Run { out, pid, result }
-}
-
-/// No shm object or private directory in /dev/shm and no SysV segment made by process `pid`.
-fn assert_nothing_left(pid: u32) {
-    let tag = format!("-{pid}-");
-    if let Ok(entries) = std::fs::read_dir("/dev/shm") {
-        let ours: Vec<String> = entries
-            .filter_map(|e| e.ok()?.file_name().into_string().ok())
-            .filter(|n| n.starts_with("ipcbench") && n.contains(&tag))
-            .collect();
-        assert!(ours.is_empty(), "left in /dev/shm: {ours:?}");
-    }
-    if let Ok(table) = std::fs::read_to_string("/proc/sysvipc/shm") {
-        // key shmid perms size cpid lpid …
-        let ours: Vec<&str> = table
-            .lines()
-            .skip(1)
-            .filter(|l| l.split_whitespace().nth(4) == Some(&pid.to_string()))
-            .collect();
-        assert!(ours.is_empty(), "SysV segments left: {ours:?}");
-    }
 }
 
 fn cases(run: &Run) -> Vec<Value> {

@@ -915,7 +915,7 @@ impl Scenario for Seed {
     }
 
     fn summary(&self, cases: &[&CaseResult], _run: &RunFile) -> Option<String> {
-        let mut t = Table::new(&["check", "holds", "observed"]);
+        let mut t = Table::text(&["check", "holds", "observed"]);
         for c in cases {
             let row = match (&c.error, c.claims.first()) {
                 (Some(e), _) => vec![c.id.clone(), "ERROR".into(), e.clone()],
