@@ -97,6 +97,69 @@ pub fn cache_line_handoff(
     Ok(Handoff { round_trip, one_way })
 }
 
+/// The minimal two-process pipe ping-pong: `size` bytes each way over two pipes between the
+/// runner and a forked child, plain `write` and `read`, no header, no checksum. The floor the
+/// `block` transports are read against. Returns round trips.
+pub fn pipe_pingpong(
+    size: usize,
+    warmup: u64,
+    iterations: u64,
+    max_duration: Duration,
+    peer_cpu: Option<usize>,
+    timeout: Duration,
+) -> Result<Histogram<u64>> {
+    use crate::transport::{ByteStream, FdStream};
+    use nix::fcntl::OFlag;
+    use std::os::fd::AsRawFd;
+    let (a_rx, b_tx) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
+    let (b_rx, a_tx) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
+    let mut buf = vec![0x5Au8; size];
+    let mut peer = Some((b_rx, b_tx));
+    let runner_ends = [a_rx.as_raw_fd(), a_tx.as_raw_fd()];
+    let worker = fork_worker(peer_cpu, |out| {
+        install_signal_handlers();
+        // The runner's ends must close here too, or closing them there is no end-of-stream.
+        for fd in runner_ends {
+            // SAFETY: our copies of the runner's fds; nothing in the child uses them.
+            unsafe { libc::close(fd) };
+        }
+        let mut watch = Watch::over_parent(timeout);
+        let (rx, tx) = peer.take().expect("peer ends");
+        let mut s = FdStream::new(rx, tx);
+        // Answer until the runner closes its end.
+        while s.read_exact(&mut buf, &mut watch).is_ok() {
+            if s.write_all(&buf, &mut watch).is_err() {
+                return 1;
+            }
+        }
+        let _ = out.write_all(b"done");
+        0
+    })?;
+    drop(peer);
+    let mut watch = Watch::over_child(timeout, worker.pid());
+    let mut s = FdStream::new(a_rx, a_tx);
+    let mut h = new_histogram();
+    let mut deadline = u64::MAX;
+    for i in 0..warmup + iterations {
+        if i == warmup {
+            deadline = now_ns().saturating_add(max_duration.as_nanos() as u64);
+        }
+        let t0 = now_ns();
+        s.write_all(&buf, &mut watch)?;
+        s.read_exact(&mut buf, &mut watch)?;
+        let t1 = now_ns();
+        if i >= warmup {
+            record(&mut h, t1 - t0);
+            if t1 >= deadline {
+                break;
+            }
+        }
+    }
+    drop(s);
+    worker.finish(&mut watch)?;
+    Ok(h)
+}
+
 /// Batches of `batch` calls; each batch's mean per call is one sample.
 fn per_call(batches: u64, batch: u64, mut f: impl FnMut()) -> Histogram<u64> {
     let mut h = new_histogram();
@@ -165,6 +228,13 @@ mod tests {
         assert_eq!(h.round_trip.len(), 200);
         assert_eq!(h.one_way.len(), 400);
         assert!(h.round_trip.value_at_quantile(0.5) >= h.one_way.value_at_quantile(0.5) / 2);
+    }
+
+    #[test]
+    fn pipe_pingpong_round_trips() {
+        let h = pipe_pingpong(64, 10, 100, Duration::from_secs(5), None, Duration::from_secs(5))
+            .unwrap();
+        assert_eq!(h.len(), 100);
     }
 
     #[test]

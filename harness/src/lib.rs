@@ -6,6 +6,7 @@ pub mod checksum;
 pub mod clock;
 pub mod fanout;
 pub mod floor;
+pub mod flush;
 pub mod link;
 pub mod pingpong;
 pub mod process;

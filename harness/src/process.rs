@@ -225,7 +225,8 @@ impl Worker {
             read_to_end_watched(f.as_raw_fd(), &mut out, watch)?;
         }
         let status = self.reap()?;
-        if out.is_empty() || !status.success() {
+        // A report, even from a worker that failed, says more than its exit status.
+        if out.is_empty() {
             let mut err = String::new();
             if let Some(mut f) = self.stderr.take() {
                 let _ = f.read_to_string(&mut err);

@@ -1,7 +1,7 @@
 //! Running the two sides of a case: the runner's side here, the peer in a forked child or a
 //! spawned `ipcbench worker` that opens the transport by path, name, id or inherited fd.
 
-use crate::link::{pingpong_link, Side};
+use crate::link::{pingpong_link_with, Side};
 use crate::pingpong::{self, PingpongSpec};
 use crate::process::{fork_worker, install_signal_handlers, spawn_worker, Watch};
 use crate::transport::{CreateOptions, Endpoint, Medium, TransportKind};
@@ -80,7 +80,8 @@ fn peer_side(
 ) -> Result<serde_json::Value> {
     match job {
         Job::Pingpong(spec) => {
-            let mut link = pingpong_link(medium, Side::Responder, spec.size, wait);
+            let mut link =
+                pingpong_link_with(medium, Side::Responder, spec.size, wait, spec.durable)?;
             Ok(serde_json::to_value(pingpong::responder(link.as_mut(), spec, watch)?)?)
         }
         Job::Stream(spec) => {

@@ -8,6 +8,9 @@ use crate::{Case, Options, Scenario, UsageError};
 use ipcbench_harness::floor;
 use ipcbench_harness::stats::{encode, summarize};
 use ipcbench_results::{CaseResult, RunFile, FLOOR_CACHE_LINE};
+
+/// Case id of the minimal pipe ping-pong (64 B), the floor of the `block` transports.
+pub const FLOOR_PIPE: &str = "floor/pipe/64";
 use std::time::Duration;
 
 pub struct Floor;
@@ -56,6 +59,29 @@ impl Scenario for Floor {
                 );
                 Ok(c)
             }),
+            Case::new(FLOOR_PIPE.into(), move |ctx| {
+                let (n, d) = ctx
+                    .opts
+                    .budget((50_000, Duration::from_secs(1)), (3_000, Duration::from_millis(60)));
+                let warmup = (n / 10).clamp(100, 2_000);
+                let pin = ctx.opts.pin.map(|p| p[1]);
+                let h = floor::pipe_pingpong(64, warmup, n, d, pin, ctx.opts.timeout)?;
+                let mut c = CaseResult::new(FLOOR_PIPE, "floor");
+                c.transport = Some("pipe".into());
+                c.process = Some("fork".into());
+                c.wait = Some("block".into());
+                c.size = Some(64);
+                c.iterations = h.len();
+                c.warmup = warmup;
+                c.latency_ns.insert("round_trip".into(), summarize(&h));
+                c.histograms.insert("round_trip".into(), encode(&h));
+                c.notes.push(
+                    "the minimal two-process pipe ping-pong: 64 B each way with plain write/read, \
+                     no header, no checksum"
+                        .into(),
+                );
+                Ok(c)
+            }),
             Case::new("floor/clock".into(), move |_| {
                 let h = floor::clock_cost(batches);
                 let mut c = CaseResult::new("floor/clock", "floor");
@@ -80,13 +106,15 @@ impl Scenario for Floor {
     }
 
     fn summary(&self, cases: &[&CaseResult], _run: &RunFile) -> Option<String> {
-        let mut t = Table::new(&["floor", "p50", "p99", "round trip p50"]);
+        let mut t = Table::new(&["floor", "figure", "p50", "p99"]);
         for c in cases.iter().filter(|c| c.ok()) {
-            let Some(s) = c.latency_ns.get("one_way").or(c.latency_ns.get("call")) else {
-                continue;
-            };
-            let rt = c.latency_ns.get("round_trip").map(|r| ns(r.p50 as f64)).unwrap_or_default();
-            t.row(vec![c.id.clone(), ns(s.p50 as f64), ns(s.p99 as f64), rt]);
+            for (key, what) in
+                [("one_way", "one way"), ("round_trip", "round trip"), ("call", "per call")]
+            {
+                if let Some(s) = c.latency_ns.get(key) {
+                    t.row(vec![c.id.clone(), what.into(), ns(s.p50 as f64), ns(s.p99 as f64)]);
+                }
+            }
         }
         let memcpy = memcpy_table(cases);
         (!t.is_empty() || memcpy.is_some())

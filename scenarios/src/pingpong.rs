@@ -5,7 +5,7 @@
 use crate::table::{bytes, ns, Table};
 use crate::{Case, Context, Options, Scenario, UsageError};
 use anyhow::{Context as _, Result};
-use ipcbench_harness::link::{pingpong_link, pingpong_region_len, Side};
+use ipcbench_harness::link::{pingpong_link_with, pingpong_region_len, Side};
 use ipcbench_harness::pingpong::{initiator, PingpongSpec, SideReport};
 use ipcbench_harness::region::{round_up, PAGE};
 use ipcbench_harness::stats::{decode, encode, summarize};
@@ -16,6 +16,24 @@ use ipcbench_results::{CaseResult, Cpu, RunFile};
 use std::time::Duration;
 
 pub const DEFAULT_SIZES: [usize; 4] = [64, 4 << 10, 64 << 10, 1 << 20];
+
+// durable: `--durable` runs only the transports with a file to flush.
+/// The transports `--durable` runs: `file-mmap` (msync) and `file-rw` (fdatasync).
+pub const DURABLE_TRANSPORTS: [TransportKind; 2] = [TransportKind::FileMmap, TransportKind::FileRw];
+
+/// The transports to consider; with `--durable`, naming another one is a usage error.
+fn allowed_transports(opts: &Options) -> Result<&'static [TransportKind], UsageError> {
+    if !opts.durable {
+        return Ok(&TransportKind::ALL);
+    }
+    if let Some(t) = opts.transports.iter().flatten().find(|t| !DURABLE_TRANSPORTS.contains(t)) {
+        return Err(UsageError(format!(
+            "{t} cannot run with --durable: only file-mmap (msync) and file-rw (fdatasync) have a \
+             file to flush"
+        )));
+    }
+    Ok(&DURABLE_TRANSPORTS)
+}
 
 pub struct Pingpong;
 
@@ -29,9 +47,10 @@ impl Scenario for Pingpong {
     fn cases(&self, opts: &Options) -> Result<Vec<Case>, UsageError> {
         let sizes = opts.sizes.clone().unwrap_or(DEFAULT_SIZES.to_vec());
         let mut cases = Vec::new();
-        for (t, p, w) in opts.combinations(&TransportKind::ALL)? {
+        for (t, p, w) in opts.combinations(allowed_transports(opts)?)? {
             for &size in &sizes {
-                let id = format!("pingpong/{t}/{p}/{w}/{size}");
+                let durable = if opts.durable { "/durable" } else { "" };
+                let id = format!("pingpong/{t}/{p}/{w}/{size}{durable}");
                 let opts = opts.clone();
                 cases.push(Case::new(id.clone(), move |ctx| {
                     run_case(ctx, &opts, id, t, p, w, size)
@@ -89,7 +108,13 @@ fn run_case(
 ) -> Result<CaseResult> {
     let (iterations, max_duration) =
         opts.budget((100_000, Duration::from_secs(1)), (5_000, Duration::from_millis(60)));
-    let warmup = if opts.quick { 200 } else { (iterations / 10).clamp(100, 2_000) };
+    let warmup = match (opts.durable, opts.quick) {
+        // A durable round trip costs two disk flushes: a few are enough to warm up.
+        (true, true) => 5,
+        (true, false) => 20,
+        (false, true) => 200,
+        (false, false) => (iterations / 10).clamp(100, 2_000),
+    };
     if w == Wait::Spin && crate::sysinfo::logical_cpus() < 2 {
         ctx.warn("Spinning peers need a CPU each; this host has fewer than 2, so spin figures are scheduler figures.");
     }
@@ -100,11 +125,12 @@ fn run_case(
         max_duration_ns: max_duration.as_nanos() as u64,
         slowdown_pct: opts.slowdown_for(t),
         fault: opts.fault,
+        durable: opts.durable,
     };
     let len = if t.is_mapped() { pingpong_region_len(size) } else { file_ring_len(size) };
     let pair = ctx.pair(t, p, w, len);
     let (mine, theirs) = run_pair(&pair, &Job::Pingpong(spec.clone()), |medium, watch| {
-        let mut link = pingpong_link(medium, Side::Initiator, size, w);
+        let mut link = pingpong_link_with(medium, Side::Initiator, size, w, spec.durable)?;
         initiator(link.as_mut(), &spec, watch)
     })?;
     let theirs: SideReport = serde_json::from_value(theirs).context("the worker's report")?;
@@ -132,6 +158,13 @@ fn run_case(
     cpu.ns_per_message.insert("responder".into(), per_msg(theirs.cpu_ns, theirs.measured));
     c.cpu = Some(cpu);
     c.notes.push(t.transport().how().to_string());
+    if opts.durable {
+        c.axes.insert("durable".into(), "true".into());
+        c.notes.push(match t {
+            TransportKind::FileMmap => "durable: each side msync(MS_SYNC)s its record's pages before it notifies".into(),
+            _ => "durable: each side fdatasyncs after its pwrite, before it writes the count to the notification pipe".into(),
+        });
+    }
     if matches!(t, TransportKind::FileMmap | TransportKind::FileRw) {
         c.notes.push(format!(
             "file in {} ({})",

@@ -1,0 +1,88 @@
+//! Helpers shared by the tests that drive the built binary as a user would.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output};
+
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_ipcbench"))
+}
+
+/// Runs ipcbench with `args`, results into `out`; returns the output and the parsed latest.json.
+pub fn run_into(out: &Path, args: &[&str]) -> (Output, Option<Value>) {
+    let o = bin().args(args).arg("--out").arg(out).output().expect("ipcbench runs");
+    let latest = std::fs::read_to_string(out.join("latest.json")).ok();
+    (o, latest.map(|s| serde_json::from_str(&s).expect("latest.json is JSON")))
+}
+
+pub fn cases(run: &Value) -> Vec<Value> {
+    run["cases"].as_array().cloned().unwrap_or_default()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+/// What runner `pid` left in /dev/shm (POSIX names and private dirs carry its pid) and in
+/// System V shared memory (segments it created). Scoped to one runner, so that other runs on the
+/// machine do not disturb the count.
+pub fn left_by(pid: u32) -> Vec<String> {
+    let tag = format!("-{pid}-");
+    let mut left: Vec<String> = std::fs::read_dir("/dev/shm")
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter(|n| n.starts_with("ipcbench") && n.contains(&tag))
+                .map(|n| format!("/dev/shm/{n}"))
+                .collect()
+        })
+        .unwrap_or_default();
+    // key shmid perms size cpid lpid …
+    let table = std::fs::read_to_string("/proc/sysvipc/shm").unwrap_or_default();
+    left.extend(
+        table
+            .lines()
+            .skip(1)
+            .filter(|l| l.split_whitespace().nth(4) == Some(pid.to_string().as_str()))
+            .map(|l| format!("SysV segment {}", l.split_whitespace().nth(1).unwrap_or("?"))),
+    );
+    left
+}
+
+/// Asserts runner `pid` left nothing in /dev/shm or SysV shared memory.
+pub fn assert_nothing_left(pid: u32) {
+    let left = left_by(pid);
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+/// Live processes running the ipcbench binary (runners, forked children, spawned workers).
+pub fn ipcbench_processes() -> Vec<u32> {
+    let exe = std::fs::canonicalize(env!("CARGO_BIN_EXE_ipcbench")).unwrap();
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().filter_map(|e| e.ok()) {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
+        // Zombies have no exe link; they are not running.
+        if std::fs::read_link(e.path().join("exe")).ok().as_deref() == Some(exe.as_path()) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// Children of `pid` that run the ipcbench binary (workers, not `git` and the like).
+pub fn children_of(pid: u32) -> Vec<u32> {
+    let ours = ipcbench_processes();
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().filter_map(|e| e.ok()) {
+        let Ok(child) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else { continue };
+        // pid (comm) state ppid ...: comm may hold spaces, so split after the last ')'.
+        let rest = &stat[stat.rfind(')').unwrap_or(0) + 1..];
+        if rest.split_whitespace().nth(1).and_then(|p| p.parse::<u32>().ok()) == Some(pid)
+            && ours.contains(&child)
+        {
+            out.push(child);
+        }
+    }
+    out
+}
