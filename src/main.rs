@@ -30,16 +30,41 @@ enum Command {
     List(ListArgs),
     /// Run scenarios (or `all`) and write a result file under --out
     Scenario(ScenarioArgs),
+    /// Render SVG charts and an HTML page from result files
+    Report(ReportArgs),
     /// Compare two result files; exit 1 if anything regressed
     #[command(long_about = compare_help())]
     Compare(CompareArgs),
     /// Export a result file for a CI dashboard
     Export(ExportArgs),
+    /// The seed article's two programs: `seed writer PATH` (map_normalfile1), `seed reader PATH`
+    /// (map_normalfile2)
+    #[command(subcommand)]
+    Seed(SeedCommand),
     /// Run the peer side of a case (started by the runner, not by people)
     #[command(hide = true)]
     Worker {
         #[arg(long)]
         spec: String,
+    },
+}
+
+// durable: the seed article's programs.
+#[derive(Subcommand)]
+enum SeedCommand {
+    /// map_normalfile1: size PATH for 5 records, map 10, write 10, hold the mapping, unmap
+    Writer {
+        path: PathBuf,
+        /// Seconds to hold the mapping (the article's sleep(10))
+        #[arg(long, value_name = "SECS", default_value_t = 10.0, hide = true)]
+        hold: f64,
+    },
+    /// map_normalfile2: map PATH and print its 10 records
+    Reader {
+        path: PathBuf,
+        /// Use read() instead of a mapping (prints the byte count first)
+        #[arg(long, hide = true)]
+        read: bool,
     },
 }
 
@@ -100,12 +125,27 @@ struct ScenarioArgs {
     /// Compare this run against DIR/baselines/NAME.json at the end; exit 1 on a regression
     #[arg(long, value_name = "NAME")]
     baseline: Option<String>,
+    /// pingpong: the writer makes each record durable before notifying (msync(MS_SYNC) for
+    /// file-mmap, fdatasync for file-rw); only those two transports run
+    #[arg(long)]
+    durable: bool,
     /// Seconds without progress after which a worker counts as hung
     #[arg(long, value_name = "SECS", default_value_t = 10.0, hide = true)]
     timeout: f64,
     /// Tests only: inject a fault (corrupt:N or drop:N)
     #[arg(long, value_name = "FAULT", hide = true)]
     inject: Option<String>,
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    /// Result files; the last is the main run, all feed the trend
+    /// (default: DIR/latest.json and every DIR/runs/*.json)
+    #[arg(value_name = "RESULT.json")]
+    files: Vec<PathBuf>,
+    /// Results directory; the report goes to DIR/report/
+    #[arg(long, value_name = "DIR", default_value = "results")]
+    out: PathBuf,
 }
 
 #[derive(Args)]
@@ -201,6 +241,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Worker { spec } => {
             Ok(ExitCode::from(ipcbench_harness::worker::run_spawned(&spec) as u8))
         }
+        Command::Seed(cmd) => seed(cmd),
         Command::List(a) => {
             let opts = options(&a.filters)?;
             for s in ipcbench_scenarios::all() {
@@ -213,6 +254,11 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Scenario(a) => scenario(a),
+        Command::Report(a) => {
+            let index = render_report(a.files, &a.out)?;
+            println!("report: {}", index.display());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Compare(a) => {
             let mut opts = CompareOptions::new(a.threshold).map_err(usage)?;
             opts.gate_p99 = a.gate_p99;
@@ -231,6 +277,28 @@ fn dispatch(command: Command) -> Result<ExitCode> {
     }
 }
 
+fn render_report(inputs: Vec<PathBuf>, results_dir: &Path) -> Result<PathBuf> {
+    let opts =
+        ipcbench_report::Options { inputs, results_dir: results_dir.to_path_buf(), out_dir: None };
+    ipcbench_report::render(&opts).map_err(usage)
+}
+
+fn seed(cmd: SeedCommand) -> Result<ExitCode> {
+    use ipcbench_scenarios::seed;
+    let mut out = std::io::stdout().lock();
+    match cmd {
+        SeedCommand::Writer { path, hold } => {
+            if !(hold >= 0.0 && hold.is_finite()) {
+                return Err(usage("--hold must be a number of seconds, 0 or more"));
+            }
+            seed::writer_main(&path, std::time::Duration::from_secs_f64(hold), &mut out)?
+        }
+        SeedCommand::Reader { path, read: false } => seed::reader_main(&path, &mut out)?,
+        SeedCommand::Reader { path, read: true } => seed::read_main(&path, &mut out)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn baseline_path(out: &Path, name: &str) -> Result<PathBuf> {
     if name.is_empty()
         || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
@@ -247,6 +315,7 @@ fn scenario(a: ScenarioArgs) -> Result<ExitCode> {
     let mut opts = options(&a.filters)?;
     opts.pin = a.pin.as_deref().map(parse_pin).transpose()?;
     opts.dir = a.dir.clone();
+    opts.durable = a.durable;
     if !(a.timeout > 0.0 && a.timeout.is_finite()) {
         return Err(usage("--timeout must be a positive number of seconds"));
     }
@@ -286,6 +355,12 @@ fn scenario(a: ScenarioArgs) -> Result<ExitCode> {
     ipcbench_harness::process::default_sigpipe();
     print!("{}", runner::summary(&outcome.run));
     println!("results: {} (also {})", outcome.run_file.display(), outcome.latest.display());
+    if !a.no_report {
+        match render_report(Vec::new(), &a.out) {
+            Ok(index) => println!("report: {}", index.display()),
+            Err(e) => eprintln!("warning: no report: {e}"),
+        }
+    }
     if let Some(path) = save_baseline {
         std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
         outcome.run.write_atomic(&path).with_context(|| format!("writing {}", path.display()))?;

@@ -9,31 +9,24 @@ use std::time::{Duration, Instant};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
+/// Live ipcbench processes before the run.
 struct Snapshot {
-    shm: Vec<String>,
-    sysv: Vec<String>,
     procs: usize,
 }
 
 fn snapshot() -> Snapshot {
-    Snapshot { shm: shm_entries(), sysv: sysv_segments(), procs: ipcbench_processes().len() }
+    Snapshot { procs: ipcbench_processes().len() }
 }
 
-fn assert_clean(before: &Snapshot, work: &std::path::Path) {
+/// Runner `pid` has left no shared-memory object, segment, process or file in `work`.
+fn assert_clean(pid: u32, before: &Snapshot, work: &std::path::Path) {
     // Give the kernel a moment to finish reaping.
     let deadline = Instant::now() + Duration::from_secs(3);
-    loop {
-        let now = snapshot();
-        if (now.shm == before.shm && now.sysv == before.sysv && now.procs == before.procs)
-            || Instant::now() > deadline
-        {
-            assert_eq!(now.shm, before.shm, "/dev/shm");
-            assert_eq!(now.sysv, before.sysv, "SysV segments");
-            assert_eq!(now.procs, before.procs, "ipcbench processes");
-            break;
-        }
+    while ipcbench_processes().len() != before.procs && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
+    assert_eq!(ipcbench_processes().len(), before.procs, "ipcbench processes");
+    assert_nothing_left(pid);
     let left: Vec<_> =
         std::fs::read_dir(work).unwrap().filter_map(|e| e.ok()).map(|e| e.path()).collect();
     assert!(left.is_empty(), "temp files left in --dir: {left:?}");
@@ -46,9 +39,8 @@ fn a_normal_run_leaves_nothing() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let (out, work) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let before = snapshot();
-    let (o, _) = run_into(
-        out.path(),
-        &[
+    let child = bin()
+        .args([
             "scenario",
             "pingpong",
             "--transport",
@@ -57,20 +49,24 @@ fn a_normal_run_leaves_nothing() {
             "64",
             "--iterations",
             "100",
-            "--dir",
-            work.path().to_str().unwrap(),
-            "--no-report",
-        ],
-    );
+        ])
+        .args(["--dir", work.path().to_str().unwrap(), "--out", out.path().to_str().unwrap()])
+        .arg("--no-report")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let o = child.wait_with_output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_clean(&before, work.path());
+    assert_clean(pid, &before, work.path());
 }
 
 /// Starts a long run, waits for its first worker, does `act` to the runner and that worker.
 fn disturb(
     args: &[&str],
     act: impl FnOnce(u32, u32),
-) -> (std::process::Output, serde_json::Value, Snapshot, tempfile::TempDir) {
+) -> (std::process::Output, serde_json::Value, Snapshot, tempfile::TempDir, u32) {
     let (out, work) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let before = snapshot();
     let mut child = bin()
@@ -103,7 +99,7 @@ fn disturb(
     let run: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.path().join("latest.json")).unwrap())
             .unwrap();
-    (o, run, before, work)
+    (o, run, before, work, runner)
 }
 
 fn wait_output(child: &mut std::process::Child) -> std::process::Output {
@@ -127,7 +123,7 @@ fn signal(pid: u32, sig: i32) {
 fn a_killed_worker_fails_its_case_and_the_run_goes_on() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     for (transport, process) in [("posix-shm", "fork"), ("sysv-shm", "spawn"), ("pipe", "spawn")] {
-        let (o, run, before, work) = disturb(
+        let (o, run, before, work, runner) = disturb(
             &[
                 "scenario",
                 "pingpong",
@@ -150,14 +146,14 @@ fn a_killed_worker_fails_its_case_and_the_run_goes_on() {
         let err = cases[0]["error"].as_str().unwrap_or_default();
         assert!(err.contains("SIGKILL") || err.contains("closed"), "{transport}: {err}");
         assert!(cases[1].get("error").is_none(), "{}", cases[1]["error"]);
-        assert_clean(&before, work.path());
+        assert_clean(runner, &before, work.path());
     }
 }
 
 #[test]
 fn a_hung_worker_fails_its_case() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let (o, run, before, work) = disturb(
+    let (o, run, before, work, runner) = disturb(
         &[
             "scenario",
             "pingpong",
@@ -178,14 +174,14 @@ fn a_hung_worker_fails_its_case() {
     );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let err = cases(&run)[0]["error"].as_str().unwrap_or_default().to_string();
-    assert!(err.contains("hangs"), "{err}");
-    assert_clean(&before, work.path());
+    assert!(err.contains("hangs"), "error was: {err}; stderr: {}", stderr(&o));
+    assert_clean(runner, &before, work.path());
 }
 
 #[test]
 fn an_interrupted_run_keeps_what_it_measured() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let (o, run, before, work) = disturb(
+    let (o, run, before, work, runner) = disturb(
         &[
             "scenario",
             "pingpong",
@@ -209,5 +205,5 @@ fn an_interrupted_run_keeps_what_it_measured() {
         kept.iter().all(|c| c.get("error").is_none()),
         "an interrupted case is not kept as a failure"
     );
-    assert_clean(&before, work.path());
+    assert_clean(runner, &before, work.path());
 }

@@ -91,6 +91,8 @@ fn foreign_or_corrupt_result_files() {
     refuses(&["compare", f, c], &["foreign.json", "not an ipcbench result file"]);
     refuses(&["export", c, "--format", "bencher"], &["corrupt.json", "not valid JSON"]);
     refuses(&["export", "/nonexistent/run.json", "--format", "bencher"], &["cannot read"]);
+    refuses(&["report", f], &["foreign.json", "not an ipcbench result file"]);
+    refuses(&["report", c], &["corrupt.json"]);
 }
 
 #[test]

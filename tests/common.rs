@@ -24,33 +24,35 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).to_string()
 }
 
-/// /dev/shm entries ipcbench made, POSIX names carry the runner's pid.
-pub fn shm_entries() -> Vec<String> {
-    std::fs::read_dir("/dev/shm")
+/// What runner `pid` left in /dev/shm (POSIX names and private dirs carry its pid) and in
+/// System V shared memory (segments it created). Scoped to one runner, so that other runs on the
+/// machine do not disturb the count.
+pub fn left_by(pid: u32) -> Vec<String> {
+    let tag = format!("-{pid}-");
+    let mut left: Vec<String> = std::fs::read_dir("/dev/shm")
         .map(|d| {
-            d.filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().to_string())
-                .filter(|n| n.starts_with("ipcbench"))
+            d.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter(|n| n.starts_with("ipcbench") && n.contains(&tag))
+                .map(|n| format!("/dev/shm/{n}"))
                 .collect()
         })
-        .unwrap_or_default()
+        .unwrap_or_default();
+    // key shmid perms size cpid lpid …
+    let table = std::fs::read_to_string("/proc/sysvipc/shm").unwrap_or_default();
+    left.extend(
+        table
+            .lines()
+            .skip(1)
+            .filter(|l| l.split_whitespace().nth(4) == Some(pid.to_string().as_str()))
+            .map(|l| format!("SysV segment {}", l.split_whitespace().nth(1).unwrap_or("?"))),
+    );
+    left
 }
 
-/// SysV segments of this user (by id), from /proc/sysvipc/shm.
-pub fn sysv_segments() -> Vec<String> {
-    let uid = unsafe { libc_getuid() };
-    std::fs::read_to_string("/proc/sysvipc/shm")
-        .unwrap_or_default()
-        .lines()
-        .skip(1)
-        .filter(|l| l.split_whitespace().nth(7).and_then(|u| u.parse::<u32>().ok()) == Some(uid))
-        .map(|l| l.split_whitespace().nth(1).unwrap_or_default().to_string())
-        .collect()
-}
-
-extern "C" {
-    #[link_name = "getuid"]
-    fn libc_getuid() -> u32;
+/// Asserts runner `pid` left nothing in /dev/shm or SysV shared memory.
+pub fn assert_nothing_left(pid: u32) {
+    let left = left_by(pid);
+    assert!(left.is_empty(), "left behind: {left:?}");
 }
 
 /// Live processes running the ipcbench binary (runners, forked children, spawned workers).

@@ -72,6 +72,33 @@ pub fn pingpong_link(medium: Medium, side: Side, size: usize, wait: Wait) -> Box
     }
 }
 
+// durable: `pingpong --durable`.
+/// [`pingpong_link`], and with `durable` every record is made durable before the peer is told
+/// of it: `msync(MS_SYNC)` of the mailbox over a mapped file, `fdatasync` over a file stream.
+/// A medium with no file to flush is refused.
+pub fn pingpong_link_with(
+    medium: Medium,
+    side: Side,
+    size: usize,
+    wait: Wait,
+    durable: bool,
+) -> Result<Box<dyn Link>> {
+    if !durable {
+        return Ok(pingpong_link(medium, side, size, wait));
+    }
+    Ok(match medium {
+        Medium::Mapped(region) => {
+            let mut link = MailboxLink::new(region, side, size, wait);
+            link.durable = true;
+            Box::new(link)
+        }
+        Medium::Stream(mut stream) => {
+            stream.set_durable()?;
+            Box::new(StreamLink::new(stream, size))
+        }
+    })
+}
+
 pub struct MailboxLink {
     _region: Region,
     tx: *mut u8,
@@ -82,6 +109,8 @@ pub struct MailboxLink {
     verifier: Verifier,
     sent: u32,
     received: u32,
+    /// `msync(MS_SYNC)` each record before publishing it (`pingpong --durable`).
+    durable: bool,
 }
 
 // SAFETY: the raw pointers point into the owned region.
@@ -104,6 +133,7 @@ impl MailboxLink {
             verifier: Verifier::new(size),
             sent: 0,
             received: 0,
+            durable: false,
         }
     }
 
@@ -140,6 +170,12 @@ impl Link for MailboxLink {
         };
         // SAFETY: header slot within the first cache line of our mailbox.
         unsafe { std::ptr::write_unaligned(self.tx.add(HEADER_OFF) as *mut Header, h) };
+        if self.durable {
+            // The record reaches the file before the peer may read it; the sequence word,
+            // published next, is flushed with the following record.
+            // SAFETY: header and payload lie within our mailbox, inside the owned mapping.
+            unsafe { crate::flush::msync_range(self.tx, PAYLOAD_OFF + self.size, libc::MS_SYNC)? };
+        }
         self.sent = self.sent.wrapping_add(1);
         Self::signal(self.tx).publish(self.sent, self.wait);
         Ok(())

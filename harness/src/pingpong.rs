@@ -28,6 +28,9 @@ pub struct PingpongSpec {
     /// Tests only: a fault the initiator injects.
     #[serde(default)]
     pub fault: Option<Fault>,
+    /// Each side makes a record durable before it notifies (`--durable`).
+    #[serde(default)]
+    pub durable: bool,
 }
 
 /// What one side measured.

@@ -7,8 +7,8 @@
 //! pattern hashes keeps the sender's cost at one copy, while the receiver still hashes — touches
 //! — every byte it is said to receive.
 
+use crate::checksum::xxh3_64;
 use ipcbench_results::Integrity;
-use xxhash_rust::xxh3::xxh3_64;
 
 /// The header every record starts with (32 bytes).
 #[repr(C)]
@@ -40,7 +40,8 @@ impl Header {
     }
 }
 
-const STAMP: usize = 8;
+/// Bytes at the start of a payload that carry its sequence number; the checksum covers the rest.
+pub const STAMP: usize = 8;
 
 /// The four payload patterns of one size, with their checksums precomputed.
 pub struct Payloads {
@@ -121,6 +122,13 @@ impl Verifier {
     /// Returns whether the record is intact.
     #[inline]
     pub fn check(&mut self, h: &Header, payload: &[u8]) -> bool {
+        self.check_with(h, payload, || xxh3_64(tail(payload)))
+    }
+
+    /// [`Verifier::check`] with the checksum computed by the caller: `digest` returns XXH3-64 of
+    /// `payload[STAMP..]` (for a reader that hashed its copy while copying it).
+    #[inline]
+    pub fn check_with(&mut self, h: &Header, payload: &[u8], digest: impl FnOnce() -> u64) -> bool {
         self.counts.received += 1;
         if h.seq == self.next {
             self.next += 1;
@@ -134,7 +142,7 @@ impl Verifier {
         let intact = h.len as usize == self.expected_len
             && payload.len() == self.expected_len
             && payload[..n] == h.seq.to_le_bytes()[..n]
-            && xxh3_64(tail(payload)) == h.checksum;
+            && digest() == h.checksum;
         if !intact {
             self.counts.corrupted += 1;
         }

@@ -1,7 +1,7 @@
 //! Running the two sides of a case: the runner's side here, the peer in a forked child or a
 //! spawned `ipcbench worker` that opens the transport by path, name, id or inherited fd.
 
-use crate::link::{pingpong_link, Side};
+use crate::link::{pingpong_link_with, Side};
 use crate::pingpong::{self, PingpongSpec};
 use crate::process::{fork_worker, install_signal_handlers, spawn_worker, Watch, Worker};
 use crate::transport::{CreateOptions, Endpoint, Medium, Setup, TransportKind};
@@ -46,6 +46,8 @@ impl std::fmt::Display for Process {
 #[serde(rename_all = "kebab-case")]
 pub enum Job {
     Pingpong(PingpongSpec),
+    /// The peer writes the stream; the runner reads it.
+    Stream(crate::stream::StreamSpec),
 }
 
 /// Everything a spawned worker needs, passed as JSON on its command line.
@@ -78,8 +80,12 @@ fn peer_side(
 ) -> Result<serde_json::Value> {
     match job {
         Job::Pingpong(spec) => {
-            let mut link = pingpong_link(medium, Side::Responder, spec.size, wait);
+            let mut link =
+                pingpong_link_with(medium, Side::Responder, spec.size, wait, spec.durable)?;
             Ok(serde_json::to_value(pingpong::responder(link.as_mut(), spec, watch)?)?)
+        }
+        Job::Stream(spec) => {
+            Ok(serde_json::to_value(crate::stream::writer(medium, spec, wait, watch)?)?)
         }
     }
 }

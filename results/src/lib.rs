@@ -276,11 +276,11 @@ impl RunFile {
             tempfile::Builder::new().prefix(".ipcbench-").suffix(".tmp").tempfile_in(dir)?;
         use std::io::Write;
         // Buffered: serde writes token by token, and a run file is rewritten after every case.
-        let mut out = std::io::BufWriter::new(tmp.as_file_mut());
-        serde_json::to_writer_pretty(&mut out, self)?;
-        out.write_all(b"\n")?;
-        out.flush()?;
-        drop(out);
+        let mut w = std::io::BufWriter::with_capacity(1 << 16, tmp.as_file_mut());
+        serde_json::to_writer_pretty(&mut w, self)?;
+        w.write_all(b"\n")?;
+        w.flush()?;
+        drop(w);
         tmp.as_file().sync_data()?;
         tmp.persist(path).map_err(|e| e.error)?;
         Ok(())

@@ -1,6 +1,7 @@
 //! Scenario `floor`: this machine's limits, measured in the run, so every other figure can be
 //! read as a multiple of them — the raw cache-line handoff between two processes (round trip and
-//! one way: no record, no checksum), the clock's own cost, an empty system call.
+//! one way: no record, no checksum), the clock's own cost, an empty system call, and single-core
+//! memcpy bandwidth at each stream size.
 
 use crate::table::{ns, Table};
 use crate::{Case, Options, Scenario, UsageError};
@@ -19,14 +20,15 @@ impl Scenario for Floor {
         "floor"
     }
     fn about(&self) -> &'static str {
-        "this machine's limits: cache-line handoff between two processes, clock cost, empty syscall"
+        "this machine's limits: cache-line handoff between two processes, clock cost, empty syscall, \
+         memcpy bandwidth"
     }
     fn cases(&self, opts: &Options) -> Result<Vec<Case>, UsageError> {
         let (n, d) =
             opts.budget((200_000, Duration::from_secs(1)), (20_000, Duration::from_millis(100)));
         let batches = if opts.quick { 2_000 } else { 20_000 };
         let warmup = (n / 10).min(10_000);
-        Ok(vec![
+        let mut cases = vec![
             Case::new(FLOOR_CACHE_LINE.into(), move |ctx| {
                 if crate::sysinfo::logical_cpus() < 2 {
                     ctx.warn(
@@ -98,23 +100,62 @@ impl Scenario for Floor {
                 c.notes.push("syscall(SYS_getppid), mean of batches of 100 calls".into());
                 Ok(c)
             }),
-        ])
+        ];
+        cases.extend(memcpy_cases(opts));
+        Ok(cases)
     }
 
     fn summary(&self, cases: &[&CaseResult], _run: &RunFile) -> Option<String> {
-        let mut t = Table::new(&["floor", "p50", "p99", "round trip p50"]);
+        let mut t = Table::new(&["floor", "figure", "p50", "p99"]);
         for c in cases.iter().filter(|c| c.ok()) {
-            let Some(s) = c
-                .latency_ns
-                .get("one_way")
-                .or(c.latency_ns.get("call"))
-                .or(c.latency_ns.get("round_trip"))
-            else {
-                continue;
-            };
-            let rt = c.latency_ns.get("round_trip").map(|r| ns(r.p50 as f64)).unwrap_or_default();
-            t.row(vec![c.id.clone(), ns(s.p50 as f64), ns(s.p99 as f64), rt]);
+            for (key, what) in
+                [("one_way", "one way"), ("round_trip", "round trip"), ("call", "per call")]
+            {
+                if let Some(s) = c.latency_ns.get(key) {
+                    t.row(vec![c.id.clone(), what.into(), ns(s.p50 as f64), ns(s.p99 as f64)]);
+                }
+            }
         }
-        (!t.is_empty()).then(|| t.to_string())
+        let memcpy = memcpy_table(cases);
+        (!t.is_empty() || memcpy.is_some())
+            .then(|| format!("{t}{}", memcpy.map(|m| format!("\n{m}")).unwrap_or_default()))
     }
+}
+
+/// `floor/memcpy/<size>`: single-core memcpy bandwidth for each stream size (the `--size`
+/// list, else the stream defaults), median of 5 trials; what a copying reader is read against.
+fn memcpy_cases(opts: &Options) -> Vec<Case> {
+    let sizes = opts.sizes.clone().unwrap_or(crate::stream::DEFAULT_SIZES.to_vec());
+    let trial = if opts.quick { Duration::from_millis(10) } else { Duration::from_millis(40) };
+    sizes
+        .into_iter()
+        .map(|size| {
+            let id = format!("floor/memcpy/{size}");
+            Case::new(id.clone(), move |_| {
+                let rates = floor::memcpy_bandwidth(size, 5, trial)?;
+                let spread = ipcbench_results::Spread::of(&rates);
+                let mut c = CaseResult::new(id, "floor");
+                c.size = Some(size as u64);
+                c.figures.insert("memcpy_bytes_per_s".into(), spread.median);
+                c.figures.insert("memcpy_bytes_per_s_min".into(), spread.min);
+                c.figures.insert("memcpy_bytes_per_s_max".into(), spread.max);
+                c.notes.push(format!(
+                    "one core copies a {size}-byte block to another again and again (both reused, \
+                     so cache-resident when they fit): median of 5 trials of {} ms",
+                    trial.as_millis()
+                ));
+                Ok(c)
+            })
+        })
+        .collect()
+}
+
+fn memcpy_table(cases: &[&CaseResult]) -> Option<String> {
+    let mut t = Table::new(&["memcpy", "MB/s"]);
+    for c in cases.iter().filter(|c| c.ok()) {
+        if let Some(v) = c.figures.get("memcpy_bytes_per_s") {
+            t.row(vec![c.id.clone(), format!("{:.0}", v / 1e6)]);
+        }
+    }
+    (!t.is_empty()).then(|| t.to_string())
 }

@@ -1,10 +1,15 @@
 //! The experiments of ipcbench: one file per scenario, each a list of cases built on the
 //! harness. `runner` runs a plan of cases and writes the result file after every case.
 
+pub mod fanout;
 pub mod floor;
+pub mod mapping;
+pub mod msync;
 pub mod options;
 pub mod pingpong;
 pub mod runner;
+pub mod seed;
+pub mod stream;
 pub mod sysinfo;
 mod table;
 
@@ -88,7 +93,17 @@ pub trait Scenario: Sync {
 
 /// Every scenario, in the order `all` runs them (the floor first: others are read against it).
 pub fn all() -> Vec<&'static dyn Scenario> {
-    vec![&floor::Floor, &pingpong::Pingpong]
+    vec![
+        &floor::Floor,
+        &pingpong::Pingpong,
+        // stream: throughput, one reader and fan-out
+        &stream::Stream,
+        &fanout::Fanout,
+        // durable: durability and mapping semantics
+        &msync::Msync,
+        &mapping::Mapping,
+        &seed::Seed,
+    ]
 }
 
 pub fn by_name(name: &str) -> Option<&'static dyn Scenario> {

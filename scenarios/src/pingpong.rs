@@ -5,7 +5,7 @@
 use crate::table::{bytes, ns, Table};
 use crate::{Case, Context, Options, Scenario, UsageError};
 use anyhow::{Context as _, Result};
-use ipcbench_harness::link::{pingpong_link, pingpong_region_len, Side};
+use ipcbench_harness::link::{pingpong_link_with, pingpong_region_len, Side};
 use ipcbench_harness::pingpong::{initiator, PingpongSpec, SideReport};
 use ipcbench_harness::region::{round_up, PAGE};
 use ipcbench_harness::stats::{decode, encode, new_histogram, summarize};
@@ -16,6 +16,24 @@ use ipcbench_results::{CaseResult, Cpu, Integrity, RunFile};
 use std::time::Duration;
 
 pub const DEFAULT_SIZES: [usize; 4] = [64, 4 << 10, 64 << 10, 1 << 20];
+
+// durable: `--durable` runs only the transports with a file to flush.
+/// The transports `--durable` runs: `file-mmap` (msync) and `file-rw` (fdatasync).
+pub const DURABLE_TRANSPORTS: [TransportKind; 2] = [TransportKind::FileMmap, TransportKind::FileRw];
+
+/// The transports to consider; with `--durable`, naming another one is a usage error.
+fn allowed_transports(opts: &Options) -> Result<&'static [TransportKind], UsageError> {
+    if !opts.durable {
+        return Ok(&TransportKind::ALL);
+    }
+    if let Some(t) = opts.transports.iter().flatten().find(|t| !DURABLE_TRANSPORTS.contains(t)) {
+        return Err(UsageError(format!(
+            "{t} cannot run with --durable: only file-mmap (msync) and file-rw (fdatasync) have a \
+             file to flush"
+        )));
+    }
+    Ok(&DURABLE_TRANSPORTS)
+}
 
 pub struct Pingpong;
 
@@ -29,9 +47,10 @@ impl Scenario for Pingpong {
     fn cases(&self, opts: &Options) -> Result<Vec<Case>, UsageError> {
         let sizes = opts.sizes.clone().unwrap_or(DEFAULT_SIZES.to_vec());
         let mut cases = Vec::new();
-        for (t, p, w) in opts.combinations(&TransportKind::ALL)? {
+        for (t, p, w) in opts.combinations(allowed_transports(opts)?)? {
             for &size in &sizes {
-                let id = format!("pingpong/{t}/{p}/{w}/{size}");
+                let durable = if opts.durable { "/durable" } else { "" };
+                let id = format!("pingpong/{t}/{p}/{w}/{size}{durable}");
                 let opts = opts.clone();
                 cases.push(Case::new(id.clone(), move |ctx| {
                     run_case(ctx, &opts, id, t, p, w, size)
@@ -102,14 +121,18 @@ fn run_case(
 ) -> Result<CaseResult> {
     let (iterations, max_duration) =
         opts.budget((100_000, Duration::from_secs(1)), (5_000, Duration::from_millis(60)));
-    let trials = TRIALS.min(iterations).max(1);
+    // A durable round trip costs two disk flushes, milliseconds: its budget buys a few round
+    // trips, not enough to share among pairs.
+    let trials = if opts.durable { 1 } else { TRIALS }.min(iterations).max(1);
     let per_trial = iterations / trials;
-    // Warm-up faults the pages in and settles caches; a few round trips do that for large
-    // records, whose round trips take milliseconds.
-    let warmup = if opts.quick {
-        (50 * 4096 / size as u64).clamp(5, 50)
-    } else {
-        (per_trial / 10).clamp(100, 2_000)
+    let warmup = match (opts.durable, opts.quick) {
+        // A few durable round trips are enough to warm up.
+        (true, true) => 5,
+        (true, false) => 20,
+        // Warm-up faults the pages in and settles caches; a few round trips do that for large
+        // records, whose round trips take milliseconds.
+        (false, true) => (50 * 4096 / size as u64).clamp(5, 50),
+        (false, false) => (per_trial / 10).clamp(100, 2_000),
     };
     if w == Wait::Spin && crate::sysinfo::logical_cpus() < 2 {
         ctx.warn("Spinning peers need a CPU each; this host has fewer than 2, so spin figures are scheduler figures.");
@@ -127,9 +150,10 @@ fn run_case(
             slowdown_pct: opts.slowdown_for(t),
             // An injected fault is injected once, in the first trial.
             fault: if trial == 0 { opts.fault } else { None },
+            durable: opts.durable,
         };
         let (mine, theirs) = run_pair(&pair, &Job::Pingpong(spec.clone()), |medium, watch| {
-            let mut link = pingpong_link(medium, Side::Initiator, size, w);
+            let mut link = pingpong_link_with(medium, Side::Initiator, size, w, spec.durable)?;
             initiator(link.as_mut(), &spec, watch)
         })?;
         let theirs: SideReport = serde_json::from_value(theirs).context("the worker's report")?;
@@ -172,6 +196,13 @@ fn run_case(
     cpu.ns_per_message.insert("responder".into(), per_msg(cpu_theirs, measured));
     c.cpu = Some(cpu);
     c.notes.push(t.transport().how().to_string());
+    if opts.durable {
+        c.axes.insert("durable".into(), "true".into());
+        c.notes.push(match t {
+            TransportKind::FileMmap => "durable: each side msync(MS_SYNC)s its record's pages before it notifies".into(),
+            _ => "durable: each side fdatasyncs after its pwrite, before it writes the count to the notification pipe".into(),
+        });
+    }
     if matches!(t, TransportKind::FileMmap | TransportKind::FileRw) {
         c.notes.push(format!(
             "file in {} ({})",

@@ -16,6 +16,11 @@ impl Table {
         }
     }
 
+    /// A table of words: every column left-aligned.
+    pub fn text(head: &[&str]) -> Table {
+        Table { numeric: false, ..Table::new(head) }
+    }
+
     pub fn row(&mut self, cells: Vec<String>) {
         self.rows.push(cells);
     }

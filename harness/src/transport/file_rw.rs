@@ -97,6 +97,7 @@ impl Setup for FileRwSetup {
             read: 0,
             announced: 0,
             unreturned: 0,
+            durable: false,
         })))
     }
 }
@@ -118,6 +119,8 @@ struct FileRing {
     read: u64,
     announced: u64,
     unreturned: u64,
+    /// `fdatasync` after each `pwrite`, before the count goes out (`pingpong --durable`).
+    durable: bool,
 }
 
 impl FileRing {
@@ -137,6 +140,7 @@ impl FileRing {
             read: 0,
             announced: 0,
             unreturned: 0,
+            durable: false,
         }
     }
 
@@ -163,10 +167,18 @@ impl ByteStream for FileRing {
             let free = cap - (self.written - self.credited);
             let n = (buf.len() as u64).min(free).min(cap - at) as usize;
             self.file.write_all_at(&buf[..n], self.tx_base + at).context("pwrite")?;
+            if self.durable {
+                self.file.sync_data().context("fdatasync")?;
+            }
             self.written += n as u64;
             write_all_fd(self.data_tx.as_raw_fd(), &(n as u64).to_le_bytes(), watch)?;
             buf = &buf[n..];
         }
+        Ok(())
+    }
+
+    fn set_durable(&mut self) -> Result<()> {
+        self.durable = true;
         Ok(())
     }
 

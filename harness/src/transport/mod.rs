@@ -127,6 +127,11 @@ pub enum Medium {
 pub trait ByteStream: Send {
     fn write_all(&mut self, buf: &[u8], watch: &mut Watch) -> Result<()>;
     fn read_exact(&mut self, buf: &mut [u8], watch: &mut Watch) -> Result<()>;
+    /// From now on, make written bytes durable before the reader is told of them
+    /// (`pingpong --durable`). Only streams over a file can.
+    fn set_durable(&mut self) -> Result<()> {
+        anyhow::bail!("this transport has no file to make durable: --durable takes file-rw")
+    }
 }
 
 /// What to create.

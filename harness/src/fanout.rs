@@ -1,0 +1,209 @@
+//! The fan-out pattern: one writer (the runner) and N readers (forked children), every reader
+//! sees every record. Over a mapped transport the readers share one [`ring`](crate::ring), each
+//! with its own tail, and the writer waits for the slowest; over pipes the writer writes each
+//! record to one pipe per reader in turn.
+
+use crate::process::{fork_worker, install_signal_handlers, Watch};
+use crate::ring::Producer;
+use crate::stream::{self, ReaderReport, RingWriter, StreamSpec, StreamWriter, WriterReport};
+use crate::transport::{CreateOptions, Medium, Setup, TransportKind};
+use crate::wait::Wait;
+use crate::worker::WorkerReport;
+use anyhow::{bail, Context, Result};
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How to run one fan-out. The number of readers is `spec.ring.readers`.
+#[derive(Clone, Debug)]
+pub struct FanoutOptions {
+    /// A mapped transport (one shared ring) or `pipe` (one pipe per reader).
+    pub transport: TransportKind,
+    pub wait: Wait,
+    /// A private directory for files.
+    pub dir: PathBuf,
+    /// The CPU of each reader (missing or `None`: unpinned).
+    pub reader_cpus: Vec<Option<usize>>,
+    /// A wait with no progress for this long means a process hangs.
+    pub timeout: Duration,
+}
+
+/// What the writer and each reader measured.
+#[derive(Debug)]
+pub struct FanoutReport {
+    pub writer: WriterReport,
+    pub readers: Vec<ReaderReport>,
+}
+
+/// Whether a transport can carry a fan-out.
+pub fn supports(t: TransportKind) -> bool {
+    t.is_mapped() || t == TransportKind::Pipe
+}
+
+/// Creates the transport, forks the readers, writes the stream here, and collects every
+/// reader's report. Every object and process is gone when this returns.
+pub fn run_fanout(opts: &FanoutOptions, spec: &StreamSpec) -> Result<FanoutReport> {
+    let t = opts.transport;
+    if !supports(t) {
+        bail!("fan-out runs over a mapped transport or pipe, not {t}");
+    }
+    let readers = spec.ring.readers;
+    let mapped = t.is_mapped();
+    let create = CreateOptions { len: spec.ring.region_len(), dir: opts.dir.clone() };
+    let mut setups: Vec<Box<dyn Setup>> = (0..if mapped { 1 } else { readers })
+        .map(|_| t.transport().create(&create))
+        .collect::<Result<_>>()?;
+    let mut workers = Vec::with_capacity(readers);
+    for i in 0..readers {
+        let setups = &mut setups;
+        let cpu = opts.reader_cpus.get(i).copied().flatten();
+        workers.push(fork_worker(cpu, |out| {
+            install_signal_handlers();
+            let mut watch = Watch::over_parent(opts.timeout);
+            let r = (|| -> Result<serde_json::Value> {
+                let medium = if mapped {
+                    setups[0].forked_peer()?
+                } else {
+                    // Close the other readers' pipes here, so that a reader's death reaches
+                    // the writer as EPIPE instead of a pipe that someone still holds open.
+                    for (j, s) in setups.iter_mut().enumerate() {
+                        if j != i {
+                            drop(s.forked_peer()?);
+                        }
+                    }
+                    setups[i].forked_peer()?
+                };
+                let report = stream::reader(medium, spec, i, opts.wait, &mut watch)?;
+                Ok(serde_json::to_value(report)?)
+            })();
+            write_report(out, r)
+        })?);
+    }
+    // The writer watches the first reader; another reader's death shows as a stall (ring) or
+    // as EPIPE (pipe).
+    let mut watch = Watch::over_child(opts.timeout, workers[0].pid());
+    let writer = if mapped {
+        let Medium::Mapped(region) = setups[0].local(&mut watch)? else {
+            bail!("{t} gave no mapping");
+        };
+        let producer = Producer::new(region, spec.ring, spec.size, opts.wait)?;
+        stream::write_records(&mut RingWriter::new(producer, spec.size), spec, &mut watch)?
+    } else {
+        let mut streams = Vec::with_capacity(readers);
+        for s in &mut setups {
+            let Medium::Stream(s) = s.local(&mut watch)? else { bail!("{t} gave no stream") };
+            streams.push(s);
+        }
+        stream::write_records(&mut StreamWriter::new(streams, spec.size), spec, &mut watch)?
+    };
+    let mut reports = Vec::with_capacity(readers);
+    for (i, w) in workers.into_iter().enumerate() {
+        let mut watch = Watch::over_child(opts.timeout, w.pid());
+        let out = w.finish(&mut watch).with_context(|| format!("reader {i}"))?;
+        let report: WorkerReport =
+            serde_json::from_slice(&out).context("unreadable reader report")?;
+        match (report.result, report.error) {
+            (_, Some(e)) => bail!("reader {i}: {e}"),
+            (Some(v), None) => reports.push(serde_json::from_value(v).context("reader report")?),
+            (None, None) => bail!("reader {i} sent an empty report"),
+        }
+    }
+    Ok(FanoutReport { writer, readers: reports })
+}
+
+fn write_report(out: &mut dyn Write, r: Result<serde_json::Value>) -> i32 {
+    let report = match r {
+        Ok(v) => WorkerReport { result: Some(v), error: None },
+        Err(e) => WorkerReport { result: None, error: Some(format!("{e:#}")) },
+    };
+    let code = i32::from(report.error.is_some());
+    let _ = serde_json::to_writer(&mut *out, &report);
+    let _ = out.flush();
+    code
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ring::RingLayout;
+    use crate::stream::ReadMode;
+
+    fn spec(readers: usize, records: u64, delays: Vec<u64>) -> StreamSpec {
+        StreamSpec {
+            size: 1000,
+            ring: RingLayout::new(8192, readers).unwrap(),
+            mode: ReadMode::Copy,
+            warmup_records: 50,
+            warmup_ns: 0,
+            trials: 5,
+            records,
+            trial_ns: 0,
+            fault: None,
+            writer_delay_ns: 0,
+            reader_delay_ns: delays,
+        }
+    }
+
+    fn run(t: TransportKind, wait: Wait, spec: &StreamSpec) -> FanoutReport {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = FanoutOptions {
+            transport: t,
+            wait,
+            dir: dir.path().to_path_buf(),
+            reader_cpus: vec![],
+            timeout: Duration::from_secs(20),
+        };
+        run_fanout(&opts, spec).unwrap()
+    }
+
+    fn rate(r: &ReaderReport) -> f64 {
+        let secs: f64 = r.trials.iter().map(|t| t.seconds).sum();
+        r.measured as f64 / secs
+    }
+
+    #[test]
+    fn every_reader_receives_every_record_and_a_slow_one_holds_the_writer_back() {
+        let n = 3_000;
+        for (t, w) in [
+            (TransportKind::AnonMmap, Wait::Spin),
+            (TransportKind::PosixShm, Wait::Futex),
+            (TransportKind::Pipe, Wait::Block),
+        ] {
+            let what = format!("{t}/{w}");
+            let r = run(t, w, &spec(3, n, vec![0, 30_000, 0]));
+            assert_eq!(r.readers.len(), 3);
+            for (i, rd) in r.readers.iter().enumerate() {
+                let g = rd.integrity;
+                assert_eq!(
+                    (g.received, g.lost, g.reordered, g.corrupted),
+                    (r.writer.sent, 0, 0, 0),
+                    "{what} reader {i}"
+                );
+                assert_eq!(rd.measured, n, "{what} reader {i}");
+            }
+            // The slow reader sets everyone's pace: the fast ones get records no faster than
+            // the writer can hand them out, which is as fast as the slow one frees room.
+            let slow = rate(&r.readers[1]);
+            assert!(slow < 40_000.0, "{what}: slow reader at {slow} records/s");
+            for i in [0, 2] {
+                let fast = rate(&r.readers[i]);
+                assert!(fast < 2.0 * slow, "{what}: reader {i} at {fast}/s vs slow {slow}/s");
+            }
+        }
+    }
+
+    #[test]
+    fn only_shared_rings_and_pipes_fan_out() {
+        assert!(supports(TransportKind::Memfd) && supports(TransportKind::Pipe));
+        assert!(!supports(TransportKind::Tcp));
+        let dir = tempfile::tempdir().unwrap();
+        let opts = FanoutOptions {
+            transport: TransportKind::Tcp,
+            wait: Wait::Block,
+            dir: dir.path().to_path_buf(),
+            reader_cpus: vec![],
+            timeout: Duration::from_secs(5),
+        };
+        assert!(run_fanout(&opts, &spec(2, 10, vec![])).is_err());
+    }
+}

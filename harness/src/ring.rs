@@ -1,0 +1,720 @@
+//! A single-producer ring of records laid in a shared region, read by one consumer (stream) or
+//! by several, each with its own tail (fan-out: the producer waits for the slowest).
+//!
+//! **Design.** Records are variable-sized frames — the 32-byte record header, then the payload,
+//! padded to 8 bytes — packed back to back in a power-of-two data area. A frame never straddles
+//! the end: when the next one does not fit before the end, the producer fills the rest with a
+//! pad frame (or leaves fewer than 32 bytes, which readers skip too) and starts again at offset
+//! 0, so any record size works, whether it divides the ring or not, as long as two frames fit.
+//! Head and tails are free-running 32-bit byte counters (wrapping arithmetic works because the
+//! capacity divides 2³²; a futex sleeps on a 32-bit word), each on its own 128-byte line pair
+//! (the adjacent-line prefetcher moves lines in pairs), so the producer and a consumer never
+//! write the same line. Each side keeps the other's index in a local copy and reloads it only
+//! when it seems to have run out (no room, no record), and publishes its own index in batches —
+//! every 1/16 of the ring, and always before it waits or when asked to flush — so on a busy ring
+//! the index lines cross between CPUs once per batch, not once per record.
+//!
+//! **Waits.** `spin` polls the other side's index (and, after about 4096 polls, yields the CPU
+//! between polls, so that more spinners than CPUs still make progress). `futex`: a consumer
+//! sleeps only when the ring is empty, the producer only when it is full; before sleeping a side
+//! raises the waiters flag beside the word it sleeps on, and the other side, after publishing,
+//! issues `FUTEX_WAKE` only if it sees that flag (Dekker-style: each side stores, fences, then
+//! loads the other's word, so at least one of them sees the other). Sleeps time out every
+//! 100 ms to look at the [`Watch`]; a sleep that timed out although its condition had become
+//! true is counted as a missed wake-up, which tests require to be zero.
+
+use crate::process::{WaitError, Watch};
+use crate::record::{Header, HEADER_LEN};
+use crate::region::{round_up, Region, PAGE};
+use crate::wait::Wait;
+use anyhow::{bail, Result};
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::{fence, AtomicU32, Ordering};
+
+/// Bytes each index (head, a tail) owns: two cache lines.
+const INDEX_LINE: usize = 128;
+/// Frames start on 8-byte boundaries.
+const FRAME_ALIGN: usize = 8;
+/// A pad frame: "nothing more before the end of the ring".
+pub const FLAG_PAD: u32 = 1 << 31;
+/// The most consumers a ring serves.
+pub const MAX_READERS: usize = 64;
+/// Default ring data size: at least this, and at least four records.
+pub const MIN_RING_BYTES: usize = 256 << 10;
+/// Spin polls before a spinner starts yielding its CPU between polls.
+const SPINS_BEFORE_YIELD: u32 = 4096;
+/// A futex sleep gives up after this long to look at the watch.
+const SLEEP_SLICE_NS: i64 = 100_000_000;
+
+/// Where things lie in the region: head, one tail per reader, then the data area.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RingLayout {
+    /// Bytes of the data area: a power of two.
+    pub capacity: usize,
+    pub readers: usize,
+}
+
+impl RingLayout {
+    pub fn new(capacity: usize, readers: usize) -> Result<RingLayout> {
+        if !capacity.is_power_of_two() || !(PAGE..=1 << 30).contains(&capacity) {
+            bail!("ring capacity {capacity} must be a power of two from 4 KiB to 1 GiB");
+        }
+        if !(1..=MAX_READERS).contains(&readers) {
+            bail!("a ring serves 1 to {MAX_READERS} readers, not {readers}");
+        }
+        Ok(RingLayout { capacity, readers })
+    }
+
+    /// The default ring for `size`-byte records: max(256 KiB, 4 × size), a power of two.
+    pub fn for_records(size: usize, readers: usize) -> Result<RingLayout> {
+        RingLayout::new(MIN_RING_BYTES.max(4 * size).next_power_of_two(), readers)
+    }
+
+    fn data_offset(&self) -> usize {
+        round_up(INDEX_LINE * (1 + self.readers), PAGE)
+    }
+
+    /// Bytes of shared region the ring needs.
+    pub fn region_len(&self) -> usize {
+        self.data_offset() + self.capacity
+    }
+
+    /// Whether `size`-byte records can stream through: two frames must fit (one may follow a pad).
+    pub fn holds(&self, size: usize) -> bool {
+        2 * frame_len(size) <= self.capacity
+    }
+
+    fn check(&self, region: &Region, size: usize) -> Result<()> {
+        if region.len() < self.region_len() {
+            bail!("region of {} bytes is too small for a ring of {}", region.len(), self.capacity);
+        }
+        if !self.holds(size) {
+            bail!("a ring of {} bytes cannot hold two {size}-byte records", self.capacity);
+        }
+        Ok(())
+    }
+}
+
+/// Ring bytes a record of `size` payload bytes takes.
+pub fn frame_len(size: usize) -> usize {
+    round_up(HEADER_LEN + size, FRAME_ALIGN)
+}
+
+/// An index word and its waiters flag, in shared memory.
+#[derive(Clone, Copy)]
+struct Index {
+    word: *const AtomicU32,
+    waiters: *const AtomicU32,
+}
+
+impl Index {
+    /// # Safety
+    /// `at` must point to an 8-byte aligned index line inside a mapping that outlives the use.
+    unsafe fn at(at: *mut u8) -> Index {
+        Index { word: at as *const AtomicU32, waiters: at.add(4) as *const AtomicU32 }
+    }
+    #[inline(always)]
+    fn word(&self) -> &AtomicU32 {
+        // SAFETY: see `at`; the ring owns the region the pointers point into.
+        unsafe { &*self.word }
+    }
+    #[inline(always)]
+    fn waiters(&self) -> &AtomicU32 {
+        // SAFETY: as above.
+        unsafe { &*self.waiters }
+    }
+
+    /// Publishes a new value; under `futex`, wakes sleepers if the flag says there are any.
+    #[inline(always)]
+    fn publish(&self, value: u32, wait: Wait, stats: &mut WaitStats) {
+        self.word().store(value, Ordering::Release);
+        if wait == Wait::Futex {
+            // Pairs with the sleeper's fence between raising the flag and reading the word.
+            fence(Ordering::SeqCst);
+            if self.waiters().load(Ordering::Relaxed) != 0 {
+                self.waiters().store(0, Ordering::Relaxed);
+                futex_wake(self.word());
+                stats.wakes += 1;
+            }
+        }
+    }
+}
+
+/// How often a side waited: for the case's figures, and for tests (missed wake-ups must be 0).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitStats {
+    /// Times the side found nothing to do and began to wait.
+    pub waits: u64,
+    /// Futex sleeps (each may be followed by more while the condition stays false).
+    pub sleeps: u64,
+    /// `FUTEX_WAKE` calls issued.
+    pub wakes: u64,
+    /// Sleeps that timed out although the condition had become true: a lost wake-up.
+    pub missed_wakes: u64,
+    /// Nanoseconds spent waiting (spinning or asleep).
+    #[serde(default)]
+    pub wait_ns: u64,
+}
+
+/// Waits until `ready(word)` holds, spinning or sleeping on `index`; returns the word's value.
+#[inline(never)]
+fn wait_on(
+    index: Index,
+    ready: impl Fn(u32) -> bool,
+    wait: Wait,
+    watch: &mut Watch,
+    stats: &mut WaitStats,
+) -> Result<u32, WaitError> {
+    stats.waits += 1;
+    let t0 = crate::clock::now_ns();
+    let r = wait_loop(index, ready, wait, watch, stats);
+    stats.wait_ns += crate::clock::now_ns() - t0;
+    r
+}
+
+#[inline(always)]
+fn wait_loop(
+    index: Index,
+    ready: impl Fn(u32) -> bool,
+    wait: Wait,
+    watch: &mut Watch,
+    stats: &mut WaitStats,
+) -> Result<u32, WaitError> {
+    let mut spins: u32 = 0;
+    loop {
+        let v = index.word().load(Ordering::Acquire);
+        if ready(v) {
+            return Ok(v);
+        }
+        if wait == Wait::Futex {
+            index.waiters().store(1, Ordering::Relaxed);
+            // Pairs with the publisher's fence between storing the word and reading the flag.
+            fence(Ordering::SeqCst);
+            let v = index.word().load(Ordering::Acquire);
+            if ready(v) {
+                return Ok(v);
+            }
+            stats.sleeps += 1;
+            // The kernel sleeps only if the word still holds `v`.
+            if futex_wait(index.word(), v) == Sleep::TimedOut {
+                if ready(index.word().load(Ordering::Acquire)) {
+                    stats.missed_wakes += 1;
+                }
+                excuse(&index, &ready, watch.check())?;
+            } else {
+                excuse(&index, &ready, watch.tick())?;
+            }
+        } else {
+            std::hint::spin_loop();
+            spins = spins.saturating_add(1);
+            if spins < SPINS_BEFORE_YIELD {
+                if spins & 0x3FF == 0 {
+                    excuse(&index, &ready, watch.tick())?;
+                }
+            } else {
+                // SAFETY: plain syscall.
+                unsafe { libc::sched_yield() };
+                // A long wait: look around every ~1000 polls even without the ticker (tests
+                // run without it), so that a peer that died or hangs ends the wait.
+                if spins & 0x3FF == 0 {
+                    excuse(&index, &ready, watch.check())?;
+                }
+            }
+        }
+    }
+}
+
+/// What the watch said, with one excuse: a peer that has just ended is not an error if it published
+/// what we wait for before it went (a writer that handed over its last record and left).
+#[cold]
+fn excuse(
+    index: &Index,
+    ready: &impl Fn(u32) -> bool,
+    verdict: Result<(), WaitError>,
+) -> Result<(), WaitError> {
+    match verdict {
+        Err(WaitError::PeerGone(_)) if ready(index.word().load(Ordering::Acquire)) => Ok(()),
+        r => r,
+    }
+}
+
+#[derive(PartialEq, Eq)]
+enum Sleep {
+    Woken,
+    TimedOut,
+}
+
+/// Shared (not `FUTEX_PRIVATE`) futex calls: the word lives in memory of several processes.
+fn futex_wait(word: &AtomicU32, expected: u32) -> Sleep {
+    let ts = libc::timespec { tv_sec: 0, tv_nsec: SLEEP_SLICE_NS };
+    // SAFETY: the word is a valid, aligned u32 for the duration of the call.
+    let r = unsafe {
+        libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAIT, expected, &ts as *const _)
+    };
+    if r == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ETIMEDOUT) {
+        Sleep::TimedOut
+    } else {
+        Sleep::Woken
+    }
+}
+
+fn futex_wake(word: &AtomicU32) {
+    // SAFETY: as above. Wakes every sleeper: several consumers may sleep on the head.
+    unsafe { libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, i32::MAX) };
+}
+
+/// The writing end.
+pub struct Producer {
+    _region: Region,
+    data: *mut u8,
+    cap: u32,
+    head: Index,
+    tails: Vec<Index>,
+    /// Next byte to write (local), and the value last stored into the shared head.
+    pos: u32,
+    published: u32,
+    /// The producer may write up to here: the slowest tail it last saw, plus the capacity.
+    limit: u32,
+    batch: u32,
+    wait: Wait,
+    /// Length of the frame handed out by `reserve`, not yet committed.
+    pending: u32,
+    pub stats: WaitStats,
+}
+
+// SAFETY: the raw pointers point into the owned region.
+unsafe impl Send for Producer {}
+
+impl Producer {
+    /// The producer over a fresh (zeroed) region laid out as `layout`, for `max_size`-byte records.
+    pub fn new(region: Region, layout: RingLayout, max_size: usize, wait: Wait) -> Result<Self> {
+        layout.check(&region, max_size)?;
+        let base = region.as_ptr();
+        // SAFETY: every index line and the data area lie within the region (checked above).
+        let (head, tails, data) = unsafe {
+            (
+                Index::at(base),
+                (1..=layout.readers).map(|i| Index::at(base.add(i * INDEX_LINE))).collect(),
+                base.add(layout.data_offset()),
+            )
+        };
+        let cap = layout.capacity as u32;
+        Ok(Producer {
+            _region: region,
+            data,
+            cap,
+            head,
+            tails,
+            pos: 0,
+            published: 0,
+            limit: cap,
+            batch: (cap / 16).max(FRAME_ALIGN as u32),
+            wait,
+            pending: 0,
+            stats: WaitStats::default(),
+        })
+    }
+
+    /// Waits for room for a `len`-byte payload and returns its frame (header then payload, at
+    /// least `HEADER_LEN + len` bytes) to fill; [`Producer::commit`] then hands it over.
+    #[inline]
+    pub fn reserve(&mut self, len: usize, watch: &mut Watch) -> Result<&mut [u8]> {
+        let f = frame_len(len) as u32;
+        if 2 * f > self.cap {
+            bail!("a {len}-byte record does not fit twice in a ring of {} bytes", self.cap);
+        }
+        let at = self.pos & (self.cap - 1);
+        let to_end = self.cap - at;
+        let need = if f <= to_end { f } else { to_end + f };
+        if self.limit.wrapping_sub(self.pos) < need {
+            self.wait_for_room(need, watch)?;
+        }
+        if f > to_end {
+            if to_end as usize >= HEADER_LEN {
+                let pad = Header { flags: FLAG_PAD, ..Default::default() };
+                // SAFETY: `to_end` ≥ 32 bytes from `at` lie in the data area, and are free.
+                unsafe {
+                    std::ptr::write_unaligned(self.data.add(at as usize) as *mut Header, pad)
+                };
+            }
+            self.pos = self.pos.wrapping_add(to_end);
+        }
+        let at = (self.pos & (self.cap - 1)) as usize;
+        self.pending = f;
+        // SAFETY: `f` bytes from `at` lie before the end (f ≤ to_end, or at = 0 after a pad) and
+        // are free: no consumer reads them until the head moves past them.
+        Ok(unsafe { std::slice::from_raw_parts_mut(self.data.add(at), f as usize) })
+    }
+
+    /// The reserved frame is written: it is the consumers' once published (at the latest when
+    /// a batch fills up, the producer waits, or [`Producer::flush`] is called).
+    #[inline]
+    pub fn commit(&mut self) {
+        self.pos = self.pos.wrapping_add(self.pending);
+        self.pending = 0;
+        if self.pos.wrapping_sub(self.published) >= self.batch {
+            self.publish();
+        }
+    }
+
+    /// Publishes every committed frame now.
+    #[inline]
+    pub fn flush(&mut self) {
+        if self.pos != self.published {
+            self.publish();
+        }
+    }
+
+    #[inline]
+    fn publish(&mut self) {
+        self.published = self.pos;
+        self.head.publish(self.pos, self.wait, &mut self.stats);
+    }
+
+    /// Reloads the tails; if the slowest still leaves less than `need` bytes, publishes what
+    /// was written (the consumers may be waiting for it) and waits on that slowest tail.
+    #[inline(never)]
+    fn wait_for_room(&mut self, need: u32, watch: &mut Watch) -> Result<()> {
+        loop {
+            let (slowest, tail) = self.slowest_tail();
+            self.limit = tail.wrapping_add(self.cap);
+            if self.limit.wrapping_sub(self.pos) >= need {
+                watch.progress();
+                return Ok(());
+            }
+            self.flush();
+            let (pos, cap) = (self.pos, self.cap);
+            // Room once this tail moves far enough (other tails may then be the slowest: loop).
+            let enough = move |t: u32| t.wrapping_add(cap).wrapping_sub(pos) >= need;
+            wait_on(self.tails[slowest], enough, self.wait, watch, &mut self.stats)?;
+        }
+    }
+
+    /// The consumer furthest behind, and its tail.
+    #[inline]
+    fn slowest_tail(&self) -> (usize, u32) {
+        let mut best = (0, self.pos);
+        let mut behind = 0;
+        for (i, t) in self.tails.iter().enumerate() {
+            let v = t.word().load(Ordering::Acquire);
+            let b = self.pos.wrapping_sub(v);
+            if i == 0 || b > behind {
+                best = (i, v);
+                behind = b;
+            }
+        }
+        best
+    }
+}
+
+/// A reading end: consumer `index` of the ring.
+pub struct Consumer {
+    _region: Region,
+    data: *const u8,
+    cap: u32,
+    head: Index,
+    tail: Index,
+    /// Next byte to read (local), the value last stored into our tail, the head last seen.
+    pos: u32,
+    published: u32,
+    seen_head: u32,
+    batch: u32,
+    wait: Wait,
+    pending: u32,
+    pub stats: WaitStats,
+}
+
+// SAFETY: the raw pointers point into the owned region.
+unsafe impl Send for Consumer {}
+
+impl Consumer {
+    pub fn new(
+        region: Region,
+        layout: RingLayout,
+        index: usize,
+        max_size: usize,
+        wait: Wait,
+    ) -> Result<Self> {
+        layout.check(&region, max_size)?;
+        if index >= layout.readers {
+            bail!("reader {index} of a ring with {} readers", layout.readers);
+        }
+        let base = region.as_ptr();
+        // SAFETY: the index lines and the data area lie within the region (checked above).
+        let (head, tail, data) = unsafe {
+            (
+                Index::at(base),
+                Index::at(base.add((1 + index) * INDEX_LINE)),
+                base.add(layout.data_offset()) as *const u8,
+            )
+        };
+        let cap = layout.capacity as u32;
+        Ok(Consumer {
+            _region: region,
+            data,
+            cap,
+            head,
+            tail,
+            pos: 0,
+            published: 0,
+            seen_head: 0,
+            batch: (cap / 16).max(FRAME_ALIGN as u32),
+            wait,
+            pending: 0,
+            stats: WaitStats::default(),
+        })
+    }
+
+    /// Waits for the next record and returns its header and payload, where they lie in the
+    /// ring. They stay valid until [`Consumer::release`].
+    #[inline]
+    pub fn next(&mut self, watch: &mut Watch) -> Result<(Header, &[u8])> {
+        loop {
+            if self.pos == self.seen_head {
+                self.wait_for_data(watch)?;
+            }
+            let at = self.pos & (self.cap - 1);
+            let to_end = self.cap - at;
+            if (to_end as usize) < HEADER_LEN {
+                self.pos = self.pos.wrapping_add(to_end);
+                continue;
+            }
+            // SAFETY: the head is past `pos`, so the frame at `at` was published (acquire).
+            let h =
+                unsafe { std::ptr::read_unaligned(self.data.add(at as usize) as *const Header) };
+            if h.flags & FLAG_PAD != 0 {
+                self.pos = self.pos.wrapping_add(to_end);
+                continue;
+            }
+            let f = frame_len(h.len as usize);
+            if f > to_end as usize || self.seen_head.wrapping_sub(self.pos) < f as u32 {
+                bail!("ring: a frame at byte {at} claims {} payload bytes, beyond the data", h.len);
+            }
+            self.pending = f as u32;
+            // SAFETY: the payload lies within the published frame.
+            let payload = unsafe {
+                std::slice::from_raw_parts(self.data.add(at as usize + HEADER_LEN), h.len as usize)
+            };
+            return Ok((h, payload));
+        }
+    }
+
+    /// Done with the record `next` returned: its bytes may be overwritten once published.
+    #[inline]
+    pub fn release(&mut self) {
+        self.pos = self.pos.wrapping_add(self.pending);
+        self.pending = 0;
+        if self.pos.wrapping_sub(self.published) >= self.batch {
+            self.publish();
+        }
+    }
+
+    /// Publishes the tail now.
+    pub fn flush(&mut self) {
+        if self.pos != self.published {
+            self.publish();
+        }
+    }
+
+    #[inline]
+    fn publish(&mut self) {
+        self.published = self.pos;
+        self.tail.publish(self.pos, self.wait, &mut self.stats);
+    }
+
+    /// Nothing left that we know of: reload the head; if it has not moved, hand back the room
+    /// we consumed (the producer may be waiting for it) and wait.
+    #[inline(never)]
+    fn wait_for_data(&mut self, watch: &mut Watch) -> Result<()> {
+        let pos = self.pos;
+        let h = self.head.word().load(Ordering::Acquire);
+        if h != pos {
+            self.seen_head = h;
+            return Ok(());
+        }
+        self.flush();
+        self.seen_head = wait_on(self.head, |h| h != pos, self.wait, watch, &mut self.stats)?;
+        watch.progress();
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::now_ns;
+    use crate::record::{Payloads, Verifier};
+    use std::time::Duration;
+
+    /// One memfd mapped once per side: the same pages, as two processes would see them.
+    fn regions(layout: RingLayout, n: usize) -> Vec<Region> {
+        use nix::sys::memfd::{memfd_create, MemFdCreateFlag};
+        let fd = memfd_create(c"ring-test", MemFdCreateFlag::MFD_CLOEXEC).unwrap();
+        nix::unistd::ftruncate(&fd, layout.region_len() as i64).unwrap();
+        (0..n).map(|_| Region::map_fd(&fd, layout.region_len()).unwrap()).collect()
+    }
+
+    fn watch() -> Watch {
+        Watch::new(Duration::from_secs(5))
+    }
+
+    fn spin_for(ns: u64) {
+        let end = now_ns() + ns;
+        while now_ns() < end {
+            std::hint::spin_loop();
+        }
+    }
+
+    struct Outcome {
+        verified: Vec<Verifier>,
+        producer: WaitStats,
+        /// How long the producer took to hand over every record.
+        producer_ns: u64,
+        consumers: Vec<WaitStats>,
+    }
+
+    /// Streams `n` records of `size` bytes through a ring of `cap` bytes to `delays.len()`
+    /// consumer threads; the producer pauses `writer_delay` ns per record, consumer i `delays[i]`.
+    fn stream(
+        cap: usize,
+        size: usize,
+        n: u64,
+        wait: Wait,
+        writer_delay: u64,
+        delays: &[u64],
+    ) -> Outcome {
+        let layout = RingLayout::new(cap, delays.len()).unwrap();
+        let mut rs = regions(layout, delays.len() + 1);
+        let mut producer = Producer::new(rs.remove(0), layout, size, wait).unwrap();
+        let readers: Vec<_> = rs
+            .into_iter()
+            .zip(delays.iter().copied())
+            .enumerate()
+            .map(|(i, (r, delay))| {
+                let mut c = Consumer::new(r, layout, i, size, wait).unwrap();
+                std::thread::spawn(move || {
+                    let mut v = Verifier::new(size);
+                    let mut w = watch();
+                    for _ in 0..n {
+                        let (h, p) = c.next(&mut w).unwrap();
+                        v.check(&h, p);
+                        c.release();
+                        spin_for(delay);
+                    }
+                    c.flush();
+                    (v, c.stats)
+                })
+            })
+            .collect();
+        let payloads = Payloads::new(size);
+        let mut w = watch();
+        let t0 = now_ns();
+        for seq in 0..n {
+            spin_for(writer_delay);
+            let frame = producer.reserve(size, &mut w).unwrap();
+            let sum = payloads.write(seq, &mut frame[HEADER_LEN..HEADER_LEN + size]);
+            let h = Header { seq, len: size as u32, checksum: sum, ..Default::default() };
+            frame[..HEADER_LEN].copy_from_slice(&h.to_bytes());
+            producer.commit();
+        }
+        producer.flush();
+        let producer_ns = now_ns() - t0;
+        let (verified, consumers) = readers.into_iter().map(|t| t.join().unwrap()).unzip();
+        Outcome { verified, producer: producer.stats, producer_ns, consumers }
+    }
+
+    fn assert_all_intact(o: &Outcome, n: u64) {
+        for (i, v) in o.verified.iter().enumerate() {
+            let c = v.counts;
+            assert_eq!(
+                (c.received, c.lost, c.reordered, c.corrupted),
+                (n, 0, 0, 0),
+                "reader {i}: {c:?}"
+            );
+        }
+        let missed: u64 = o.consumers.iter().map(|s| s.missed_wakes).sum();
+        assert_eq!(o.producer.missed_wakes + missed, 0, "lost futex wake-ups");
+    }
+
+    #[test]
+    fn layout_keeps_indexes_apart_and_sizes_rings() {
+        let l = RingLayout::new(1 << 16, 3).unwrap();
+        assert_eq!(l.data_offset(), PAGE);
+        assert_eq!(l.region_len(), PAGE + (1 << 16));
+        assert_eq!(RingLayout::for_records(64, 1).unwrap().capacity, 256 << 10);
+        assert_eq!(RingLayout::for_records(1 << 20, 1).unwrap().capacity, 4 << 20);
+        assert!(RingLayout::for_records(1 << 20, 1).unwrap().holds(1 << 20));
+        assert!(RingLayout::new(3000, 1).is_err());
+        assert!(RingLayout::new(1 << 16, 0).is_err());
+        assert!(!RingLayout::new(4096, 1).unwrap().holds(2048));
+        assert_eq!(frame_len(1000), 1032);
+        assert_eq!(frame_len(1), 40);
+    }
+
+    #[test]
+    fn wraps_many_times_with_sizes_that_do_not_divide_the_ring() {
+        // 4 KiB ring: 1032-byte frames leave 1000 bytes at the end of each turn (a pad frame);
+        // 24-byte records make 56-byte frames that leave 8 bytes (too few for a header).
+        for (size, wait) in
+            [(1000, Wait::Spin), (1000, Wait::Futex), (24, Wait::Spin), (1, Wait::Futex)]
+        {
+            let o = stream(4096, size, 20_000, wait, 0, &[0]);
+            assert_all_intact(&o, 20_000);
+        }
+        // The largest record a 4 KiB ring takes: two frames of exactly half.
+        let o = stream(4096, 2048 - HEADER_LEN, 2_000, Wait::Spin, 0, &[0]);
+        assert_all_intact(&o, 2_000);
+    }
+
+    #[test]
+    fn fast_producer_slow_consumer_fills_the_ring_without_loss() {
+        for wait in [Wait::Spin, Wait::Futex] {
+            let o = stream(8192, 500, 3_000, wait, 0, &[5_000]);
+            assert_all_intact(&o, 3_000);
+            assert!(o.producer.waits > 100, "the producer should have found the ring full");
+            if wait == Wait::Futex {
+                assert!(o.producer.sleeps > 0 && o.consumers[0].wakes > 0, "{:?}", o.consumers);
+            }
+        }
+    }
+
+    #[test]
+    fn slow_producer_fast_consumer_empties_the_ring_without_loss() {
+        for wait in [Wait::Spin, Wait::Futex] {
+            let o = stream(8192, 500, 3_000, wait, 5_000, &[0]);
+            assert_all_intact(&o, 3_000);
+            assert!(o.consumers[0].waits > 100, "the consumer should have found the ring empty");
+            if wait == Wait::Futex {
+                assert!(o.consumers[0].sleeps > 0 && o.producer.wakes > 0, "{:?}", o.producer);
+            }
+        }
+    }
+
+    #[test]
+    fn every_reader_sees_every_record_and_the_slowest_sets_the_pace() {
+        for wait in [Wait::Spin, Wait::Futex] {
+            let n = 2_000;
+            let o = stream(8192, 200, n, wait, 0, &[0, 20_000, 0]);
+            assert_all_intact(&o, n);
+            // The slow reader held the writer back: it could not finish before the slow reader
+            // had taken all but a ring's worth (8192 / 232 frames) of the records.
+            let floor = (n - 8192 / 232) * 20_000;
+            assert!(o.producer_ns > floor, "writer done in {} ns: it did not wait", o.producer_ns);
+        }
+    }
+
+    #[test]
+    fn a_frame_claiming_more_than_was_published_is_an_error() {
+        let layout = RingLayout::new(4096, 1).unwrap();
+        let mut rs = regions(layout, 2);
+        let mut p = Producer::new(rs.remove(0), layout, 64, Wait::Spin).unwrap();
+        let mut c = Consumer::new(rs.remove(0), layout, 0, 64, Wait::Spin).unwrap();
+        let mut w = watch();
+        let frame = p.reserve(64, &mut w).unwrap();
+        let h = Header { len: 3000, ..Default::default() };
+        frame[..HEADER_LEN].copy_from_slice(&h.to_bytes());
+        p.commit();
+        p.flush();
+        assert!(c.next(&mut w).is_err());
+    }
+}

@@ -1,0 +1,95 @@
+//! `pingpong --durable` really flushes: every record a durable link sends dirties its page
+//! anew, which the kernel counts in /proc/self/io `write_bytes` — a page left dirty (no flush
+//! between sends) is counted once.
+
+use ipcbench_harness::link::{pingpong_link_with, pingpong_region_len, Side};
+use ipcbench_harness::pingpong::{initiator, PingpongSpec};
+use ipcbench_harness::process::Watch;
+use ipcbench_harness::transport::{CreateOptions, TransportKind};
+use ipcbench_harness::wait::Wait;
+use ipcbench_harness::worker::{run_pair, Job, PairOptions, Process};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const ROUND_TRIPS: u64 = 40;
+
+/// Bytes this process has dirtied in the page cache of files that are written back.
+fn write_bytes() -> Option<u64> {
+    let io = std::fs::read_to_string("/proc/self/io").ok()?;
+    io.lines().find_map(|l| l.strip_prefix("write_bytes:")?.trim().parse().ok())
+}
+
+/// Whether `dir` is on a filesystem with writeback (tmpfs has none: nothing to count).
+fn has_writeback(dir: &Path) -> bool {
+    let out = std::process::Command::new("stat").args(["-f", "-c", "%T"]).arg(dir).output();
+    !matches!(out, Ok(o) if String::from_utf8_lossy(&o.stdout).trim() == "tmpfs")
+}
+
+/// Bytes the initiator's side dirtied over a ping-pong of ROUND_TRIPS.
+fn dirtied(t: TransportKind, wait: Wait, durable: bool, dir: &Path) -> u64 {
+    let spec = PingpongSpec {
+        size: 64,
+        warmup: 2,
+        iterations: ROUND_TRIPS,
+        max_duration_ns: 0,
+        slowdown_pct: 0.0,
+        fault: None,
+        durable,
+    };
+    let len = if t.is_mapped() { pingpong_region_len(64) } else { 64 << 10 };
+    let pair = PairOptions {
+        transport: t,
+        process: Process::Fork,
+        wait,
+        len,
+        dir: dir.to_path_buf(),
+        exe: PathBuf::new(),
+        peer_cpu: None,
+        timeout: Duration::from_secs(20),
+    };
+    let before = write_bytes().expect("/proc/self/io");
+    let (mine, _) = run_pair(&pair, &Job::Pingpong(spec.clone()), |medium, watch| {
+        let mut link = pingpong_link_with(medium, Side::Initiator, 64, wait, durable)?;
+        initiator(link.as_mut(), &spec, watch)
+    })
+    .unwrap();
+    assert!(mine.integrity.ok(), "{t} durable={durable}: {:?}", mine.integrity);
+    assert_eq!(mine.measured, ROUND_TRIPS);
+    write_bytes().unwrap() - before
+}
+
+fn check(t: TransportKind, wait: Wait) {
+    let dir = tempfile::tempdir().unwrap();
+    if write_bytes().is_none() || !has_writeback(dir.path()) {
+        eprintln!("note: no /proc/self/io or the temp dir has no writeback; {t} not checked");
+        return;
+    }
+    let plain = dirtied(t, wait, false, dir.path());
+    let durable = dirtied(t, wait, true, dir.path());
+    // Durable: each of the warm-up and measured sends re-dirties at least one flushed page.
+    assert!(durable >= ROUND_TRIPS * 4096, "{t}: durable sends dirtied only {durable} bytes");
+    assert!(plain < ROUND_TRIPS * 4096 / 4, "{t}: plain sends dirtied {plain} bytes");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "files left behind");
+}
+
+#[test]
+fn durable_file_mmap_msyncs_every_record() {
+    check(TransportKind::FileMmap, Wait::Futex);
+}
+
+#[test]
+fn durable_file_rw_fdatasyncs_every_record() {
+    check(TransportKind::FileRw, Wait::Block);
+}
+
+#[test]
+fn durable_is_refused_without_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut setup = TransportKind::Pipe
+        .transport()
+        .create(&CreateOptions { len: 4096, dir: dir.path().to_path_buf() })
+        .unwrap();
+    let medium = setup.local(&mut Watch::new(Duration::from_secs(1))).unwrap();
+    let err = pingpong_link_with(medium, Side::Initiator, 64, Wait::Block, true).err().unwrap();
+    assert!(err.to_string().contains("file-rw"), "{err}");
+}

@@ -1,0 +1,237 @@
+//! One-way latency by percentile, drawn the HdrHistogram way: x is `1/(1−p)` on a log scale, so
+//! each further nine (99 %, 99.9 %, 99.99 %) gets the same room as the median, and the tail —
+//! where spinning, futex wake-ups and the scheduler differ most — is as visible as the middle.
+
+use super::plot::{Axis, LinePlot, Look, RefLine, Scale, Series};
+use super::{
+    at_most, chosen_size, measured, pattern_key, pattern_order, transport_family, Labeller,
+    Planned, Plot, Variants,
+};
+use crate::format;
+use base64::Engine;
+use hdrhistogram::serialization::Deserializer;
+use hdrhistogram::Histogram;
+use ipcbench_results::{CaseResult, RunFile, Summary};
+
+pub const FILE: &str = "percentiles.svg";
+
+/// Points per decade of `1/(1−p)`: enough for a smooth curve, few enough for a small file.
+const STEPS_PER_DECADE: f64 = 16.0;
+/// More lines than this and the tails cannot be told apart.
+const MAX_LINES: usize = 16;
+
+pub(crate) fn plan(run: &RunFile) -> Option<Planned> {
+    let size = chosen_size(run)?;
+    let cases: Vec<&CaseResult> = measured(run, "pingpong")
+        .filter(|c| c.size == Some(size))
+        .filter(|c| c.histograms.contains_key("one_way") || c.latency_ns.contains_key("one_way"))
+        .collect();
+    if cases.is_empty() {
+        return None;
+    }
+    // Lines for every way a peer starts would crowd the tail: beyond this, fork only.
+    let (mut cases, thinned) = at_most(cases, MAX_LINES, |c| {
+        let mut k = pattern_key(c);
+        k.remove(1);
+        k
+    });
+    cases.sort_by_key(|c| pattern_order(c));
+    let labeller = Labeller::new(cases.iter().map(|c| pattern_key(c)).collect());
+    let mut variants = Variants::default();
+    let mut series = Vec::new();
+    let mut max_x: f64 = 1e4;
+    let mut from_summaries = 0;
+    for c in &cases {
+        let (curve, from_summary) = match c.histograms.get("one_way").and_then(|h| decode(h)) {
+            Some(h) => (histogram_curve(&h), false),
+            None => match c.latency_ns.get("one_way") {
+                Some(s) => (summary_curve(s), true),
+                None => continue,
+            },
+        };
+        if curve.points.is_empty() {
+            continue;
+        }
+        from_summaries += usize::from(from_summary);
+        max_x = max_x.max(curve.points.last().map_or(1.0, |p| p.0));
+        let family = transport_family(c.transport.as_deref());
+        let key = pattern_key(c);
+        let variant = variants.index(family, key[1..].to_vec());
+        let mut label = labeller.label(&key);
+        if from_summary {
+            label.push_str(" (summary)");
+        }
+        series.push(Series {
+            label,
+            look: Look::of(family, variant),
+            points: curve.points,
+            marks: Some(curve.marks),
+        });
+    }
+    if series.is_empty() {
+        return None;
+    }
+    let mut refs = Vec::new();
+    if let Some(floor) = run.floor_one_way_ns() {
+        refs.push(RefLine {
+            label: format!("floor: cache-line handoff p50 ({})", format::ns(floor as f64)),
+            value: floor as f64,
+        });
+    }
+    // 50 %, 90 %, 99 %, … as far as the data reaches.
+    let mut ticks = vec![2.0];
+    let mut t = 10.0;
+    while t <= max_x * 1.0001 {
+        ticks.push(t);
+        t *= 10.0;
+    }
+    let x = Axis::new("percentile (log scale of 1/(1−p))", Scale::Log, |x: f64| {
+        format::percentile(1.0 - 1.0 / x)
+    })
+    .ticks(ticks);
+    let y = Axis::new("one-way latency (ns, log scale)", Scale::Log, format::ns);
+    let mut caption = "One-way latency at each percentile, one line per transport, process start \
+                       and wait; markers at 50 %, 90 %, 99 %, 99.9 %, 99.99 %. The last point of \
+                       each line is the largest sample."
+        .to_string();
+    if thinned {
+        caption.push_str(
+            " To keep the lines apart, only the first way of starting the peer (fork) is drawn; \
+             the latency chart and the table have them all.",
+        );
+    }
+    if from_summaries > 0 {
+        caption.push_str(
+            " Lines marked (summary) had no stored histogram and join the recorded percentiles.",
+        );
+    }
+    Some(Planned {
+        file: FILE,
+        caption,
+        plot: Plot::Lines(LinePlot {
+            title: format!(
+                "One-way latency by percentile, {} records (pingpong)",
+                format::bytes(size as f64)
+            ),
+            x,
+            y,
+            series,
+            refs,
+            top_labels: Vec::new(),
+        }),
+    })
+}
+
+/// A stored histogram: V2 + DEFLATE, base64. `None` when it does not decode (the chart then
+/// falls back to the summary percentiles).
+pub fn decode(text: &str) -> Option<Histogram<u64>> {
+    let text = text.trim();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(text))
+        .ok()?;
+    Deserializer::new().deserialize(&mut bytes.as_slice()).ok()
+}
+
+pub struct Curve {
+    /// (1/(1−p), latency ns), from p = 0 to the largest sample.
+    pub points: Vec<(f64, f64)>,
+    /// The points at 50 %, 90 %, 99 %, … that the data reaches.
+    pub marks: Vec<(f64, f64)>,
+}
+
+fn histogram_curve(h: &Histogram<u64>) -> Curve {
+    let n = h.len();
+    if n == 0 {
+        return Curve { points: Vec::new(), marks: Vec::new() };
+    }
+    // Past 1/(1−p) = n the quantiles are all the largest sample; end the line there.
+    let last = (n as f64).max(2.0);
+    let mut points = Vec::new();
+    let mut k = 0.0;
+    loop {
+        let x = 10f64.powf(k / STEPS_PER_DECADE);
+        if x >= last {
+            break;
+        }
+        points.push((x, h.value_at_quantile(1.0 - 1.0 / x) as f64));
+        k += 1.0;
+    }
+    points.push((last, h.max() as f64));
+    let marks = std::iter::once(2.0)
+        .chain((1..10).map(|e| 10f64.powi(e)))
+        .filter(|x| *x < last)
+        .map(|x| (x, h.value_at_quantile(1.0 - 1.0 / x) as f64))
+        .collect();
+    Curve { points, marks }
+}
+
+/// The recorded percentiles joined: the best that can be drawn without a histogram.
+fn summary_curve(s: &Summary) -> Curve {
+    let last = (s.count as f64).max(2.0);
+    let marks: Vec<(f64, f64)> =
+        [(2.0, s.p50), (10.0, s.p90), (100.0, s.p99), (1e3, s.p999), (1e4, s.p9999)]
+            .into_iter()
+            .filter(|(x, _)| *x < last)
+            .map(|(x, v)| (x, v as f64))
+            .collect();
+    let mut points = vec![(1.0, s.min as f64)];
+    points.extend(&marks);
+    points.push((last, s.max as f64));
+    Curve { points, marks }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
+
+    fn encoded(values: &[u64]) -> String {
+        let mut h = Histogram::<u64>::new_with_bounds(1, 1_000_000_000, 3).unwrap();
+        for v in values {
+            h.record(*v).unwrap();
+        }
+        let mut bytes = Vec::new();
+        V2DeflateSerializer::new().serialize(&h, &mut bytes).unwrap();
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    }
+
+    #[test]
+    fn stored_histograms_decode_into_a_rising_curve() {
+        let values: Vec<u64> = (1..=10_000).collect();
+        let h = decode(&encoded(&values)).expect("decodes");
+        assert_eq!(h.len(), 10_000);
+        let c = histogram_curve(&h);
+        assert!(c.points.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1));
+        let p50 = c.marks.iter().find(|m| m.0 == 2.0).unwrap().1;
+        assert!((4990.0..=5010.0).contains(&p50), "p50 {p50}");
+        let last = c.points.last().unwrap();
+        assert_eq!(last.0, 10_000.0);
+        // Three significant digits: the largest sample within 0.1 %.
+        assert!((last.1 - 10_000.0).abs() <= 10.0, "max {}", last.1);
+    }
+
+    #[test]
+    fn garbage_is_not_a_histogram() {
+        assert!(decode("not base64!").is_none());
+        assert!(decode("aGVsbG8gd29ybGQ=").is_none());
+    }
+
+    #[test]
+    fn summaries_give_points_only_where_the_count_reaches() {
+        let s = Summary {
+            count: 500,
+            min: 1,
+            p50: 2,
+            p90: 3,
+            p99: 4,
+            p999: 5,
+            p9999: 6,
+            max: 7,
+            ..Default::default()
+        };
+        let c = summary_curve(&s);
+        assert_eq!(c.marks.len(), 3);
+        assert_eq!(c.points.last().unwrap(), &(500.0, 7.0));
+    }
+}

@@ -1,0 +1,547 @@
+//! The page: one HTML file with inline CSS and a few lines of inline script to sort the table,
+//! nothing fetched from the network. Every text that came from a result file is escaped.
+
+use crate::charts::{Drawn, PROCESSES, TRANSPORTS, WAITS};
+use crate::format;
+use crate::Runs;
+use ipcbench_results::{CaseResult, RunFile, Summary};
+use std::fmt::Write;
+
+/// Escapes text for HTML content and attribute values.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str = r#"
+:root { --fg: #1d1d1f; --muted: #5f6368; --line: #d9dce1; --bad: #b3261e; --bad-bg: #fdecea;
+  --warn-bg: #fff6e0; --warn: #8a5a00; --ok: #1e7b34; --head: #f3f4f6; }
+* { box-sizing: border-box; }
+body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--fg);
+  margin: 0 auto; padding: 24px 28px 60px; max-width: 1480px; }
+h1 { font-size: 28px; margin: 0 0 4px; }
+h2 { font-size: 21px; margin: 36px 0 10px; padding-bottom: 4px; border-bottom: 1px solid var(--line); }
+.sub { color: var(--muted); margin: 0 0 14px; }
+nav { margin: 10px 0 4px; }
+nav a { margin-right: 14px; }
+code { font: 13px/1.3 ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; }
+table { border-collapse: collapse; }
+th, td { padding: 4px 10px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
+th { background: var(--head); font-weight: 600; }
+table.env th { width: 210px; background: none; color: var(--muted); font-weight: 500; }
+table.cases { font-size: 13px; width: 100%; }
+table.cases th, table.cases td { padding: 3px 8px; }
+table.cases th { position: sticky; top: 0; cursor: pointer; user-select: none; white-space: nowrap; }
+table.cases th[aria-sort="ascending"]::after { content: " ▲"; }
+table.cases th[aria-sort="descending"]::after { content: " ▼"; }
+table.cases td.num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
+table.cases td.id { white-space: nowrap; }
+table.cases td.notes { min-width: 16em; max-width: 30em; font-size: 12px; color: var(--muted); }
+table.cases td.notes .bad { font-size: 13px; }
+tr.failed td { background: var(--bad-bg); }
+tr.skipped td { color: var(--muted); }
+.bad { color: var(--bad); font-weight: 600; }
+.okay { color: var(--ok); }
+.alert { border: 2px solid var(--bad); background: var(--bad-bg); padding: 10px 16px; border-radius: 6px; margin: 16px 0; }
+.alert h2 { border: none; margin: 0 0 6px; color: var(--bad); }
+.alert li { margin: 3px 0; }
+.warnings { background: var(--warn-bg); border-left: 4px solid var(--warn); padding: 8px 16px; margin: 10px 0; }
+.warnings li { margin: 4px 0; }
+figure { margin: 18px 0 34px; }
+.toc { line-height: 1.9; }
+details { margin: 12px 0; }
+summary { cursor: pointer; color: var(--muted); }
+figure img { max-width: 100%; height: auto; border: 1px solid var(--line); border-radius: 4px; }
+figcaption { color: var(--muted); max-width: 960px; margin-top: 6px; }
+.wrap { overflow-x: auto; }
+footer { margin-top: 40px; color: var(--muted); font-size: 13px; }
+"#;
+
+/// Sorts a table by the clicked column: numbers by their `data-v`, text otherwise; rows without
+/// a value stay at the bottom either way.
+const SCRIPT: &str = r#"
+for (const table of document.querySelectorAll("table.sortable")) {
+  const heads = table.tHead.rows[0].cells;
+  for (let col = 0; col < heads.length; col++) {
+    heads[col].addEventListener("click", () => {
+      const asc = heads[col].getAttribute("aria-sort") !== "ascending";
+      for (const h of heads) h.removeAttribute("aria-sort");
+      heads[col].setAttribute("aria-sort", asc ? "ascending" : "descending");
+      const body = table.tBodies[0];
+      const key = (row) => {
+        const cell = row.cells[col];
+        const v = cell.dataset.v;
+        if (v !== undefined && v !== "") return Number(v);
+        const t = cell.textContent.trim();
+        return t === "" ? null : t;
+      };
+      const rows = Array.from(body.rows);
+      rows.sort((a, b) => {
+        const x = key(a), y = key(b);
+        if (x === null) return y === null ? 0 : 1;
+        if (y === null) return -1;
+        const c = (typeof x === "number" && typeof y === "number") ? x - y : String(x).localeCompare(String(y));
+        return asc ? c : -c;
+      });
+      for (const r of rows) body.appendChild(r);
+    });
+  }
+}
+"#;
+
+pub fn page(runs: &Runs, drawn: &Drawn) -> String {
+    let run = &runs.main;
+    let info = &run.run;
+    let mut h = String::with_capacity(64 * 1024 + run.cases.len() * 1024);
+    let title = format!("ipcbench report — {} — {}", info.hostname, info.id);
+    let _ = write!(
+        h,
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+        esc(&title)
+    );
+    let _ = writeln!(h, "<header>\n<h1>ipcbench report</h1>");
+    let _ = writeln!(
+        h,
+        "<p class=\"sub\">Run <code>{}</code> on <b>{}</b>, started {}{}.</p>",
+        esc(&info.id),
+        esc(&info.hostname),
+        esc(&info.started_at),
+        if info.quick { " (quick: fewer iterations, coarser figures)" } else { "" }
+    );
+    let failed: Vec<&CaseResult> = run.cases.iter().filter(|c| c.error.is_some()).collect();
+    let _ = writeln!(
+        h,
+        "<nav>{}<a href=\"#environment\">Environment</a>{}<a href=\"#charts\">Charts</a>{}\
+         <a href=\"#cases\">Cases</a></nav>\n</header>",
+        if failed.is_empty() { "" } else { "<a href=\"#failures\">Failed cases</a>" },
+        if run.warnings.is_empty() { "" } else { "<a href=\"#warnings\">Warnings</a>" },
+        if has_claims(run) { "<a href=\"#claims\">Claims</a>" } else { "" },
+    );
+
+    interruption(&mut h, run);
+    failures(&mut h, &failed);
+    environment(&mut h, runs);
+    warnings(&mut h, run);
+    charts(&mut h, drawn);
+    claims(&mut h, run);
+    cases(&mut h, run);
+
+    let _ = writeln!(
+        h,
+        "<footer>Made by ipcbench-report {} from {} ({} run{} in the trend). Works offline: \
+         the charts are the SVG files beside this page.</footer>",
+        esc(env!("CARGO_PKG_VERSION")),
+        esc(&runs.main_path.display().to_string()),
+        runs.history.len(),
+        if runs.history.len() == 1 { "" } else { "s" }
+    );
+    let _ = write!(h, "<script>{SCRIPT}</script>\n</body>\n</html>\n");
+    h
+}
+
+fn interruption(h: &mut String, run: &RunFile) {
+    if let Some(why) = &run.run.interrupted {
+        let _ = writeln!(
+            h,
+            "<div class=\"alert\"><h2>Interrupted run</h2><p>The run ended before all its cases \
+             were measured: {}. What it measured is shown.</p></div>",
+            esc(why)
+        );
+    }
+    if let Some(slowdown) = &run.run.slowdown {
+        let _ = writeln!(
+            h,
+            "<div class=\"alert\"><h2>Test slow-down in force</h2><p>This run was made with a \
+             test-only slow-down ({}); its figures do not describe the machine.</p></div>",
+            esc(slowdown)
+        );
+    }
+}
+
+fn failures(h: &mut String, failed: &[&CaseResult]) {
+    if failed.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        h,
+        "<section class=\"alert\" id=\"failures\">\n<h2>{} failed case{}</h2>\n<ul>",
+        failed.len(),
+        if failed.len() == 1 { "" } else { "s" }
+    );
+    for c in failed {
+        let _ = writeln!(
+            h,
+            "<li><code>{}</code>: {}</li>",
+            esc(&c.id),
+            esc(c.error.as_deref().unwrap_or_default())
+        );
+    }
+    let _ = writeln!(h, "</ul>\n</section>");
+}
+
+fn environment(h: &mut String, runs: &Runs) {
+    let info = &runs.main.run;
+    let mut rows: Vec<(&str, String)> = vec![
+        ("Host", esc(&info.hostname)),
+        ("Kernel", esc(&info.kernel)),
+        ("CPU", esc(&info.cpu_model)),
+        ("Logical CPUs", info.logical_cpus.to_string()),
+        ("Memory", esc(&format::bytes(info.memory_bytes as f64))),
+    ];
+    let fs = if info.filesystems.is_empty() {
+        "not recorded".to_string()
+    } else {
+        info.filesystems
+            .iter()
+            .map(|(dir, fs)| format!("<code>{}</code>: {}", esc(dir), esc(fs)))
+            .collect::<Vec<_>>()
+            .join("<br>")
+    };
+    rows.push(("Filesystems", fs));
+    rows.push((
+        "Pinning",
+        match &info.pinning {
+            Some(cpus) if !cpus.is_empty() => format!(
+                "CPUs {}",
+                cpus.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", ")
+            ),
+            _ => "none (the scheduler placed the processes)".into(),
+        },
+    ));
+    rows.push((
+        "Clock",
+        format!(
+            "CLOCK_MONOTONIC via {}, one read costs {}",
+            esc(&info.clock_source),
+            esc(&format::ns(info.clock_overhead_ns))
+        ),
+    ));
+    rows.push(("ipcbench version", esc(&info.ipcbench_version)));
+    rows.push((
+        "Commit",
+        info.git_commit
+            .as_deref()
+            .map(|c| format!("<code>{}</code>", esc(c)))
+            .unwrap_or_else(|| "not known".into()),
+    ));
+    rows.push(("Command line", format!("<code>{}</code>", esc(&info.command_line.join(" ")))));
+    rows.push(("Quick", if info.quick { "yes (--quick)".into() } else { "no".into() }));
+    rows.push(("Started", format!("{} ({})", esc(&info.started_at), esc(&info.id))));
+    let _ = writeln!(
+        h,
+        "<section id=\"environment\">\n<h2>Run environment</h2>\n<table class=\"env\">"
+    );
+    for (k, v) in rows {
+        let _ = writeln!(h, "<tr><th>{k}</th><td>{v}</td></tr>");
+    }
+    let _ = writeln!(h, "</table>");
+    if runs.history.len() > 1 {
+        let _ = writeln!(
+            h,
+            "<details><summary>{} runs feed the trend charts</summary>\n<table class=\"runs\">\n\
+             <thead><tr><th>Started (UTC)</th><th>Host</th><th>Commit</th><th>Cases</th>\
+             <th>Run</th></tr></thead>\n<tbody>",
+            runs.history.len()
+        );
+        for r in &runs.history {
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td><code>{}</code>{}</td></tr>",
+                esc(&format::utc_minute(r.run.started_unix_s)),
+                esc(&r.run.hostname),
+                esc(r.run.git_commit.as_deref().unwrap_or("")),
+                r.cases.len(),
+                esc(&r.run.id),
+                if r.run.id == info.id && r.run.hostname == info.hostname { " (this run)" } else { "" }
+            );
+        }
+        let _ = writeln!(h, "</tbody></table></details>");
+    }
+    let _ = writeln!(h, "</section>");
+}
+
+fn warnings(h: &mut String, run: &RunFile) {
+    if run.warnings.is_empty() {
+        return;
+    }
+    let _ = writeln!(h, "<section id=\"warnings\">\n<h2>Warnings</h2>\n<ul class=\"warnings\">");
+    for w in &run.warnings {
+        let _ = writeln!(h, "<li>{}</li>", esc(w));
+    }
+    let _ = writeln!(h, "</ul>\n</section>");
+}
+
+fn charts(h: &mut String, drawn: &Drawn) {
+    let _ = writeln!(h, "<section id=\"charts\">\n<h2>Charts</h2>");
+    if drawn.charts.is_empty() && drawn.failures.is_empty() {
+        let _ = writeln!(h, "<p>This run has no case that a chart shows; see the table below.</p>");
+    }
+    if drawn.charts.len() > 1 {
+        let toc = drawn
+            .charts
+            .iter()
+            .map(|c| format!("<a href=\"#{}\">{}</a>", esc(&chart_anchor(&c.file)), esc(&c.title)))
+            .collect::<Vec<_>>()
+            .join(" · ");
+        let _ = writeln!(h, "<p class=\"toc\">{toc}</p>");
+    }
+    for c in &drawn.charts {
+        // The title is in the picture itself; the alt text repeats it for screen readers.
+        let _ = writeln!(
+            h,
+            "<figure id=\"{}\">\n<a href=\"{}\"><img src=\"{}\" alt=\"{}\" \
+             width=\"{}\" height=\"{}\"></a>\n<figcaption>{}</figcaption>\n</figure>",
+            esc(&chart_anchor(&c.file)),
+            esc(&c.file),
+            esc(&c.file),
+            esc(&c.title),
+            c.width,
+            c.height,
+            esc(&c.caption)
+        );
+    }
+    for f in &drawn.failures {
+        let _ = writeln!(
+            h,
+            "<p class=\"bad\">The chart {} could not be drawn: {}</p>",
+            esc(&f.file),
+            esc(&f.error)
+        );
+    }
+    let _ = writeln!(h, "</section>");
+}
+
+fn chart_anchor(file: &str) -> String {
+    format!("chart-{}", file.trim_end_matches(".svg"))
+}
+
+fn has_claims(run: &RunFile) -> bool {
+    run.cases.iter().any(|c| !c.claims.is_empty())
+}
+
+fn claims(h: &mut String, run: &RunFile) {
+    if !has_claims(run) {
+        return;
+    }
+    let _ = writeln!(
+        h,
+        "<section id=\"claims\">\n<h2>Claims of the seed article, checked on this kernel</h2>\n\
+         <div class=\"wrap\"><table class=\"claims\">\n\
+         <thead><tr><th>Claim</th><th>The article says</th><th>Observed</th><th>Holds</th></tr></thead>\n<tbody>"
+    );
+    for c in run.cases.iter().filter(|c| !c.claims.is_empty()) {
+        for claim in &c.claims {
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td></tr>",
+                esc(&claim.claim),
+                esc(&claim.article_says),
+                esc(&claim.observed),
+                if claim.holds { "okay" } else { "bad" },
+                if claim.holds { "yes" } else { "no" }
+            );
+        }
+    }
+    let _ = writeln!(h, "</tbody></table></div>\n</section>");
+}
+
+/// Scenarios in the order a reader meets them: the floor first, then the patterns, then the
+/// rest.
+const SCENARIOS: &[&str] = &["floor", "pingpong", "stream", "fanout", "msync", "mapping", "seed"];
+
+fn case_order(c: &CaseResult) -> impl Ord {
+    use crate::charts::rank;
+    let axis_num = |k: &str| c.axes.get(k).and_then(|v| v.parse::<u64>().ok());
+    (
+        rank(SCENARIOS, Some(&c.scenario)),
+        rank(TRANSPORTS, c.transport.as_deref()),
+        rank(PROCESSES, c.process.as_deref()),
+        rank(WAITS, c.wait.as_deref()),
+        c.axes.get("method").cloned(),
+        c.axes.get("fs").cloned(),
+        c.size,
+        axis_num("pages"),
+        axis_num("readers"),
+        c.axes.get("mode").cloned(),
+        c.id.clone(),
+    )
+}
+
+/// Sides in the order the CPU column lists them.
+const SIDES: &[&str] = &["initiator", "responder", "writer", "reader"];
+
+/// The latency a case reports, by preference, and how the table names it.
+const KINDS: &[(&str, &str)] = &[
+    ("one_way", "one-way"),
+    ("round_trip", "round trip"),
+    ("flush", "flush"),
+    ("call", "call"),
+    ("handoff", "handoff"),
+];
+
+fn main_latency(c: &CaseResult) -> Option<(String, &Summary)> {
+    for (key, name) in KINDS {
+        if let Some(s) = c.latency_ns.get(*key) {
+            return Some((name.to_string(), s));
+        }
+    }
+    c.latency_ns.iter().next().map(|(k, s)| (k.replace('_', " "), s))
+}
+
+fn num_cell(h: &mut String, v: Option<f64>, text: impl FnOnce(f64) -> String) {
+    match v {
+        Some(v) if v.is_finite() => {
+            let _ = write!(h, "<td class=\"num\" data-v=\"{v}\">{}</td>", esc(&text(v)));
+        }
+        _ => h.push_str("<td class=\"num\" data-v=\"\"></td>"),
+    }
+}
+
+fn cases(h: &mut String, run: &RunFile) {
+    let mut cases: Vec<&CaseResult> = run.cases.iter().collect();
+    cases.sort_by_key(|c| case_order(c));
+    let floor = run.floor_one_way_ns().filter(|f| *f > 0);
+    let _ = writeln!(
+        h,
+        "<section id=\"cases\">\n<h2>Cases ({})</h2>\n<p class=\"sub\">Latencies in the kind named \
+         in the Measure column; × floor is the pingpong one-way p50 over the cache-line handoff; \
+         CPU per message is initiator / responder for pingpong, writer / reader for stream (hover \
+         for names). Click a heading to sort.</p>\n<div class=\"wrap\"><table class=\"cases sortable\">\n<thead><tr>\
+         <th>Case</th><th>Status</th><th>Measure</th><th>p50</th><th>p99</th><th>max</th>\
+         <th>× floor</th><th>Throughput</th><th>CPU per message</th><th>Integrity</th>\
+         <th>Other figures</th><th>Error / skipped / notes</th></tr></thead>\n<tbody>",
+        cases.len()
+    );
+    for (order, c) in cases.iter().enumerate() {
+        let (class, status) = if c.error.is_some() {
+            ("failed", "<span class=\"bad\">failed</span>")
+        } else if c.skipped.is_some() {
+            ("skipped", "skipped")
+        } else {
+            ("", "ok")
+        };
+        let _ = write!(
+            h,
+            "<tr class=\"{class}\"><td class=\"id\" data-v=\"{order}\"><code>{}</code></td><td>{status}</td>",
+            esc(&c.id)
+        );
+        let lat = main_latency(c);
+        let _ = write!(h, "<td>{}</td>", lat.as_ref().map(|(k, _)| esc(k)).unwrap_or_default());
+        let s = lat.map(|(_, s)| *s);
+        num_cell(h, s.map(|s| s.p50 as f64), format::ns);
+        num_cell(h, s.map(|s| s.p99 as f64), format::ns);
+        num_cell(h, s.map(|s| s.max as f64), format::ns);
+        let over_floor = match (c.scenario.as_str(), c.p50("one_way"), floor) {
+            ("pingpong", Some(p50), Some(f)) => Some(p50 as f64 / f as f64),
+            _ => None,
+        };
+        num_cell(h, over_floor, format::times);
+        num_cell(
+            h,
+            c.throughput.as_ref().map(|t| t.bytes_per_s.median).filter(|v| *v > 0.0),
+            format::bytes_per_s,
+        );
+        match c.cpu.as_ref().filter(|cpu| !cpu.ns_per_message.is_empty()) {
+            Some(cpu) => {
+                let total: f64 = cpu.ns_per_message.values().sum();
+                let mut sides: Vec<(&String, &f64)> = cpu.ns_per_message.iter().collect();
+                sides.sort_by_key(|(side, _)| crate::charts::rank(SIDES, Some(side)));
+                let named = sides
+                    .iter()
+                    .map(|(side, v)| format!("{side} {}", format::ns(**v)))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let values =
+                    sides.iter().map(|(_, v)| format::ns(**v)).collect::<Vec<_>>().join(" / ");
+                let _ = write!(
+                    h,
+                    "<td class=\"num\" data-v=\"{total}\" title=\"{}\">{}</td>",
+                    esc(&named),
+                    esc(&values)
+                );
+            }
+            None => h.push_str("<td class=\"num\" data-v=\"\"></td>"),
+        }
+        match &c.integrity {
+            Some(i) if i.ok() => {
+                let _ = write!(
+                    h,
+                    "<td class=\"okay\">ok ({})</td>",
+                    esc(&format::count(i.received as f64))
+                );
+            }
+            Some(i) => {
+                let _ = write!(
+                    h,
+                    "<td class=\"bad\">sent {}, received {}, lost {}, reordered {}, corrupted {}</td>",
+                    i.sent, i.received, i.lost, i.reordered, i.corrupted
+                );
+            }
+            None => h.push_str("<td></td>"),
+        }
+        let figures = c
+            .figures
+            .iter()
+            .map(|(k, v)| esc(&figure_text(k, *v)))
+            .collect::<Vec<_>>()
+            .join("<br>");
+        let _ = write!(h, "<td>{figures}</td>");
+        let mut why = Vec::new();
+        if let Some(e) = &c.error {
+            why.push(format!("<span class=\"bad\">{}</span>", esc(e)));
+        }
+        if let Some(s) = &c.skipped {
+            why.push(format!("skipped: {}", esc(s)));
+        }
+        why.extend(c.notes.iter().map(|n| esc(n)));
+        let _ = writeln!(h, "<td class=\"notes\">{}</td></tr>", why.join("<br>"));
+    }
+    let _ = writeln!(h, "</tbody></table></div>\n</section>");
+}
+
+/// A figure with its name, in the unit its key names: `memcpy 8.9 GB/s`, `240 ns per page`.
+fn figure_text(key: &str, v: f64) -> String {
+    let name = |k: &str| k.trim_matches('_').replace('_', " ");
+    if let Some(what) = key.strip_prefix("ns_per_") {
+        format!("{} per {}", format::ns(v), name(what))
+    } else if let Some(what) = key.strip_suffix("bytes_per_s") {
+        format!("{} {}", name(what), format::bytes_per_s(v)).trim().to_string()
+    } else if let Some(what) = key.strip_suffix("_ns") {
+        format!("{} {}", name(what), format::ns(v))
+    } else if let Some(what) = key.strip_suffix("_bytes") {
+        format!("{} {}", name(what), format::bytes(v))
+    } else {
+        format!("{} {}", name(key), format::count(v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup_and_quotes() {
+        assert_eq!(esc("<a href=\"x\">&'</a>"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;");
+    }
+
+    #[test]
+    fn figures_are_written_in_their_unit() {
+        assert_eq!(figure_text("memcpy_bytes_per_s", 1.5e6), "memcpy 1.5 MB/s");
+        assert_eq!(figure_text("bytes_per_s", 2e9), "2 GB/s");
+        assert_eq!(figure_text("fault_ns", 1500.0), "fault 1.5 µs");
+        assert_eq!(figure_text("ns_per_page", 240.0), "240 ns per page");
+        assert_eq!(figure_text("pages", 12.0), "pages 12");
+    }
+}

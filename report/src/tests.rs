@@ -1,0 +1,491 @@
+//! Rendering whole reports from synthetic result files, as `ipcbench report` would.
+
+use crate::fixtures::{self, Fixture};
+use crate::{render, Options, ReportError};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+fn opts_for(results: &Path) -> Options {
+    Options { inputs: Vec::new(), results_dir: results.to_path_buf(), out_dir: None }
+}
+
+/// Every `<text>` of an SVG, after checking that it parses as XML.
+fn svg_texts(path: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let doc = roxmltree::Document::parse(&text)
+        .unwrap_or_else(|e| panic!("{} is not well-formed XML: {e}", path.display()));
+    assert_eq!(doc.root_element().tag_name().name(), "svg");
+    doc.descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .map(|n| n.text().unwrap_or("").trim().to_string())
+        .collect()
+}
+
+/// The `src` and `href` targets of the page, which must all be files beside it (or anchors).
+fn links(html: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for attr in ["src=\"", "href=\""] {
+        let mut rest = html;
+        while let Some(i) = rest.find(attr) {
+            rest = &rest[i + attr.len()..];
+            let end = rest.find('"').unwrap();
+            out.push(rest[..end].to_string());
+        }
+    }
+    out
+}
+
+fn svgs_in(dir: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".svg"))
+        .collect()
+}
+
+fn check_links(index: &Path) -> String {
+    let html = std::fs::read_to_string(index).unwrap();
+    let dir = index.parent().unwrap();
+    for link in links(&html) {
+        if let Some(anchor) = link.strip_prefix('#') {
+            assert!(html.contains(&format!("id=\"{anchor}\"")), "dangling anchor #{anchor}");
+            continue;
+        }
+        assert!(!link.contains("://"), "the page reaches for the network: {link}");
+        assert!(dir.join(&link).is_file(), "{link} is linked but does not exist");
+    }
+    html
+}
+
+fn rendered_small(count: u64, hosts: &[&str]) -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    fixtures::results_dir(tmp.path(), &Fixture::small(), count, hosts);
+    let index = render(&opts_for(tmp.path())).unwrap();
+    (tmp, index)
+}
+
+#[test]
+fn a_full_run_gets_every_chart_and_every_link_resolves() {
+    let (tmp, index) = rendered_small(3, &["bench-a"]);
+    assert_eq!(index, tmp.path().join("report").join("index.html"));
+    let html = check_links(&index);
+    let dir = index.parent().unwrap();
+    let expected: BTreeSet<String> = [
+        "latency.svg",
+        "percentiles.svg",
+        "cpu.svg",
+        "throughput.svg",
+        "flush.svg",
+        "trend-latency.svg",
+        "trend-throughput.svg",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_eq!(svgs_in(dir), expected);
+    for svg in &expected {
+        assert!(html.contains(&format!("src=\"{svg}\"")), "{svg} is not shown on the page");
+        let texts = svg_texts(&dir.join(svg));
+        assert!(texts.len() > 5, "{svg} has almost no text");
+    }
+}
+
+#[test]
+fn each_chart_holds_the_series_its_data_calls_for() {
+    let (_tmp, index) = rendered_small(2, &["bench-a"]);
+    let dir = index.parent().unwrap();
+
+    // One line per transport/process/wait at 64 B; every transport of the fixture is named.
+    let pct = svg_texts(&dir.join("percentiles.svg"));
+    for t in [
+        "file-mmap",
+        "anon-mmap",
+        "posix-shm",
+        "sysv-shm",
+        "memfd",
+        "pipe",
+        "unix-socket",
+        "tcp",
+        "file-rw",
+    ] {
+        assert!(pct.iter().any(|s| s.starts_with(t)), "percentiles lacks {t}: {pct:?}");
+    }
+    for tick in ["50 %", "90 %", "99 %", "99.9 %", "99.99 %"] {
+        assert!(pct.iter().any(|s| s == tick), "percentile tick {tick} missing: {pct:?}");
+    }
+    assert!(pct.iter().any(|s| s.starts_with("floor: cache-line handoff")));
+    assert!(!pct.iter().any(|s| s.contains("(summary)")), "histograms were stored: {pct:?}");
+
+    let lat = svg_texts(&dir.join("latency.svg"));
+    assert!(lat.iter().any(|s| s == "p50") && lat.iter().any(|s| s == "p99"));
+    assert!(lat.iter().any(|s| s == "posix-shm fork spin"), "{lat:?}");
+    assert!(lat.iter().any(|s| s == "file-rw fork block durable"), "{lat:?}");
+    assert!(lat.iter().any(|s| s.starts_with("floor: cache-line handoff")));
+
+    let cpu = svg_texts(&dir.join("cpu.svg"));
+    for label in ["p50 one-way latency", "CPU per message, initiator", "CPU per message, responder"]
+    {
+        assert!(cpu.iter().any(|s| s == label), "cpu lacks {label}: {cpu:?}");
+    }
+
+    let tp = svg_texts(&dir.join("throughput.svg"));
+    assert!(tp.iter().any(|s| s == "memcpy bandwidth (floor)"), "{tp:?}");
+    // Too many processes and waits for one chart: one line per transport and mode.
+    assert!(tp.iter().any(|s| s == "posix-shm spin in-place"), "{tp:?}");
+    assert!(tp.iter().any(|s| s == "pipe block copy"), "{tp:?}");
+    assert!(!tp.iter().any(|s| s.contains("futex") || s.contains("spawn")), "{tp:?}");
+    assert!(tp.iter().any(|s| s == "64 B") && tp.iter().any(|s| s == "1 MiB"), "{tp:?}");
+
+    let flush = svg_texts(&dir.join("flush.svg"));
+    for method in ["msync-sync", "msync-async", "pwrite-fdatasync", "pwrite-fsync"] {
+        assert!(flush.iter().any(|s| s == &format!("{method} disk (ext4)")), "{flush:?}");
+        assert!(flush.iter().any(|s| s == &format!("{method} tmpfs")), "{flush:?}");
+    }
+
+    let trend = svg_texts(&dir.join("trend-latency.svg"));
+    assert!(trend.iter().any(|s| s == "floor: cache-line handoff"), "{trend:?}");
+    // Both runs are labelled with their short commit.
+    let commits: Vec<&String> =
+        trend.iter().filter(|s| s.len() == 7 && s.chars().all(|c| c.is_ascii_hexdigit())).collect();
+    assert_eq!(commits.len(), 2, "{trend:?}");
+}
+
+#[test]
+fn series_counts_follow_the_data() {
+    // Only two pingpong transports: exactly two lines, labelled by what differs between them.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut run = Fixture::small().only(&["floor", "pingpong"]).build();
+    run.cases.retain(|c| {
+        c.scenario != "pingpong"
+            || (matches!(c.transport.as_deref(), Some("posix-shm") | Some("pipe"))
+                && c.process.as_deref() == Some("fork")
+                && matches!(c.wait.as_deref(), Some("spin") | Some("block"))
+                && !c.id.ends_with("durable"))
+    });
+    let path = fixtures::write(tmp.path(), "run.json", &run);
+    let out = tmp.path().join("out");
+    render(&Options {
+        inputs: vec![path],
+        results_dir: tmp.path().into(),
+        out_dir: Some(out.clone()),
+    })
+    .unwrap();
+    let pct = svg_texts(&out.join("percentiles.svg"));
+    // Labelled by what differs between them: the transport and the wait.
+    let legend: Vec<&String> =
+        pct.iter().filter(|s| *s == "posix-shm spin" || *s == "pipe block").collect();
+    assert_eq!(legend.len(), 2, "{pct:?}");
+    let text = std::fs::read_to_string(out.join("percentiles.svg")).unwrap();
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    // Solid lines are one <polyline> each, in their transport's colour; the legend sample adds
+    // one more.
+    for family in [2, 5] {
+        let c = crate::charts::plot::Look::color(family);
+        let hex = format!("#{:02X}{:02X}{:02X}", c.0, c.1, c.2);
+        let lines = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("polyline") && n.attribute("stroke") == Some(hex.as_str()))
+            .count();
+        assert_eq!(lines, 2, "one line and one legend sample in {hex}");
+    }
+}
+
+#[test]
+fn missing_scenarios_leave_their_charts_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = Fixture::small().only(&["floor", "msync"]).build();
+    fixtures::write(tmp.path(), "latest.json", &run);
+    let index = render(&opts_for(tmp.path())).unwrap();
+    let html = check_links(&index);
+    assert_eq!(svgs_in(index.parent().unwrap()), BTreeSet::from(["flush.svg".to_string()]));
+    assert!(!html.contains("percentiles.svg") && !html.contains("throughput.svg"));
+    assert!(html.contains("msync/msync-sync/disk/1"));
+}
+
+#[test]
+fn a_run_without_any_charted_scenario_still_gets_a_page() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = Fixture::small().only(&["mapping", "seed"]).build();
+    let path = fixtures::write(tmp.path(), "r.json", &run);
+    let index =
+        render(&Options { inputs: vec![path], results_dir: tmp.path().into(), out_dir: None })
+            .unwrap();
+    let html = check_links(&index);
+    assert!(svgs_in(index.parent().unwrap()).is_empty());
+    assert!(html.contains("no case that a chart shows"));
+    assert!(html.contains("id=\"claims\""));
+}
+
+#[test]
+fn a_new_report_removes_charts_the_old_one_had() {
+    let (tmp, index) = rendered_small(1, &["bench-a"]);
+    assert!(index.parent().unwrap().join("throughput.svg").exists());
+    let run = Fixture::small().only(&["floor", "msync"]).build();
+    fixtures::write(tmp.path(), "latest.json", &run);
+    let index = render(&opts_for(tmp.path())).unwrap();
+    assert_eq!(svgs_in(index.parent().unwrap()), BTreeSet::from(["flush.svg".to_string()]));
+}
+
+#[test]
+fn missing_histograms_fall_back_to_summaries() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut run = Fixture::small().only(&["pingpong"]).build();
+    for c in &mut run.cases {
+        if c.transport.as_deref() == Some("tcp") {
+            c.histograms.clear();
+        }
+        if c.transport.as_deref() == Some("pipe") {
+            c.histograms.insert("one_way".into(), "not a histogram".into());
+        }
+    }
+    let path = fixtures::write(tmp.path(), "r.json", &run);
+    let index =
+        render(&Options { inputs: vec![path], results_dir: tmp.path().into(), out_dir: None })
+            .unwrap();
+    let pct = svg_texts(&index.parent().unwrap().join("percentiles.svg"));
+    assert!(pct.iter().any(|s| s.starts_with("tcp") && s.ends_with("(summary)")), "{pct:?}");
+    assert!(pct.iter().any(|s| s.starts_with("pipe") && s.ends_with("(summary)")), "{pct:?}");
+    assert!(pct.iter().any(|s| s.starts_with("posix-shm") && !s.ends_with("(summary)")));
+}
+
+#[test]
+fn the_page_shows_failures_warnings_claims_and_escapes_them() {
+    let (_tmp, index) = rendered_small(1, &["bench-a"]);
+    let html = std::fs::read_to_string(&index).unwrap();
+    assert!(html.contains("<section class=\"alert\" id=\"failures\">"));
+    assert!(html.contains("1 failed case<"));
+    assert!(html.contains("kernel.shmmni is 32 &lt;here&gt;"));
+    assert!(!html.contains("<here>"));
+    assert!(html.contains("the call &lt;alone&gt;"), "warnings are shown, escaped");
+    assert!(html.contains("after &lt; 1 µs &amp; without"), "claims are shown, escaped");
+    assert!(html.contains("<td class=\"bad\">no</td>"));
+    assert!(html.contains("skipped: no huge pages reserved"));
+    for env in ["bench-a", "6.1.0-25-amd64", "AMD EPYC 7B13", "kvm-clock", "/dev/shm", "CPUs 0, 1"]
+    {
+        assert!(html.contains(env), "environment lacks {env}");
+    }
+    // The failure list comes before the charts: it is the first thing to read.
+    assert!(html.find("id=\"failures\"").unwrap() < html.find("id=\"charts\"").unwrap());
+    // Floor-relative latency is given for pingpong cases.
+    assert!(html.contains("×</td>"));
+}
+
+#[test]
+fn the_case_table_is_in_reading_order() {
+    let (_tmp, index) = rendered_small(1, &["bench-a"]);
+    let html = std::fs::read_to_string(&index).unwrap();
+    let pos = |id: &str| {
+        html.find(&format!("<code>{id}</code></td>")).unwrap_or_else(|| panic!("{id} not in table"))
+    };
+    assert!(pos("floor/cache-line") < pos("pingpong/file-mmap/fork/spin/64"));
+    assert!(pos("pingpong/file-mmap/fork/spin/64") < pos("pingpong/file-mmap/fork/spin/4096"));
+    assert!(pos("pingpong/posix-shm/fork/spin/4096") < pos("pingpong/pipe/fork/block/64"));
+    assert!(
+        pos("stream/posix-shm/fork/spin/4096/copy") < pos("stream/posix-shm/fork/spin/65536/copy")
+    );
+    assert!(pos("stream/tcp/fork/block/1048576/copy") < pos("msync/msync-sync/disk/1"));
+    assert!(pos("msync/msync-sync/disk/16") < pos("msync/msync-sync/disk/256"));
+}
+
+#[test]
+fn foreign_corrupt_and_missing_files_are_bad_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = |path: PathBuf| {
+        let err = render(&Options {
+            inputs: vec![path.clone()],
+            results_dir: tmp.path().into(),
+            out_dir: None,
+        })
+        .unwrap_err();
+        assert!(matches!(err, ReportError::BadInput(_)), "{err:?}");
+        let msg = err.to_string();
+        assert!(msg.contains(&path.display().to_string()), "{msg}");
+        assert!(!msg.contains('\n'), "one line: {msg}");
+        assert_eq!(err.exit_code(), 2);
+        msg
+    };
+    let foreign = tmp.path().join("foreign.json");
+    std::fs::write(&foreign, r#"{"schema": "criterion/1", "benchmarks": []}"#).unwrap();
+    assert!(bad(foreign).contains("not an ipcbench result file"));
+    let corrupt = tmp.path().join("corrupt.json");
+    std::fs::write(&corrupt, "{\"schema\": \"ipcbench/1\", \"run\": {").unwrap();
+    bad(corrupt);
+    let damaged = tmp.path().join("damaged.json");
+    std::fs::write(&damaged, r#"{"schema": "ipcbench/1", "run": 3}"#).unwrap();
+    assert!(bad(damaged).contains("damaged"));
+    bad(tmp.path().join("missing.json"));
+    let empty = fixtures::write(tmp.path(), "empty.json", &Fixture::small().only(&[]).build());
+    assert!(bad(empty).contains("no cases"));
+
+    // No inputs and no latest.json: nothing to report.
+    let err = render(&opts_for(&tmp.path().join("nothing"))).unwrap_err();
+    assert!(matches!(err, ReportError::BadInput(ref m) if m.contains("latest.json")), "{err}");
+
+    // A damaged run in runs/ is named, not skipped silently.
+    let dir = tmp.path().join("results");
+    fixtures::results_dir(&dir, &Fixture::small().only(&["floor"]), 2, &["h"]);
+    std::fs::write(dir.join("runs").join("zz-broken.json"), "garbage").unwrap();
+    let err = render(&opts_for(&dir)).unwrap_err();
+    assert!(err.to_string().contains("zz-broken.json"), "{err}");
+}
+
+#[test]
+fn an_unwritable_report_directory_is_an_io_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = Fixture::small().only(&["floor"]).build();
+    let path = fixtures::write(tmp.path(), "r.json", &run);
+    // A file where the directory should be.
+    let blocker = tmp.path().join("report");
+    std::fs::write(&blocker, "").unwrap();
+    let err = render(&Options {
+        inputs: vec![path],
+        results_dir: tmp.path().into(),
+        out_dir: Some(blocker.join("x")),
+    })
+    .unwrap_err();
+    assert!(matches!(err, ReportError::Io { .. }), "{err:?}");
+    assert!(err.to_string().contains("report"), "{err}");
+}
+
+#[test]
+fn named_inputs_make_the_last_the_main_run_and_all_the_trend() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = fixtures::write(tmp.path(), "a.json", &Fixture::small().nth(0).build());
+    let b = fixtures::write(tmp.path(), "b.json", &Fixture::small().nth(5).build());
+    let index = render(&Options {
+        inputs: vec![b, a.clone()],
+        results_dir: tmp.path().into(),
+        out_dir: None,
+    })
+    .unwrap();
+    let html = std::fs::read_to_string(&index).unwrap();
+    let main = Fixture::small().nth(0).build();
+    assert!(html.contains(&main.run.id), "the last input is the main run");
+    assert!(html.contains("(2 runs in the trend)"));
+    assert!(index.parent().unwrap().join("trend-latency.svg").exists());
+    // One run alone has no trend.
+    let index = render(&Options {
+        inputs: vec![a],
+        results_dir: tmp.path().into(),
+        out_dir: Some(tmp.path().join("one")),
+    })
+    .unwrap();
+    assert!(!index.parent().unwrap().join("trend-latency.svg").exists());
+}
+
+#[test]
+fn several_hosts_get_a_trend_line_each() {
+    let (_tmp, index) = rendered_small(4, &["bench-a", "bench-b"]);
+    let trend = svg_texts(&index.parent().unwrap().join("trend-latency.svg"));
+    assert!(trend.iter().any(|s| s == "floor: cache-line handoff · bench-a"), "{trend:?}");
+    assert!(trend.iter().any(|s| s == "floor: cache-line handoff · bench-b"), "{trend:?}");
+}
+
+#[test]
+fn a_big_history_renders() {
+    let tmp = tempfile::tempdir().unwrap();
+    let built = std::time::Instant::now();
+    fixtures::results_dir(tmp.path(), &Fixture::big(), 10, &["bench-a", "bench-a", "bench-b"]);
+    let latest = ipcbench_results::RunFile::load(&tmp.path().join("latest.json")).unwrap();
+    assert!(latest.cases.len() >= 380, "{} cases", latest.cases.len());
+    let fixture_time = built.elapsed();
+    let started = std::time::Instant::now();
+    let index = render(&opts_for(tmp.path())).unwrap();
+    let elapsed = started.elapsed();
+    println!(
+        "rendered {} cases × 10 runs in {:.2?} (fixtures built in {:.2?})",
+        latest.cases.len(),
+        elapsed,
+        fixture_time
+    );
+    let html = check_links(&index);
+    assert_eq!(html.matches("<tr class=").count(), latest.cases.len());
+    for svg in svgs_in(index.parent().unwrap()) {
+        svg_texts(&index.parent().unwrap().join(svg));
+    }
+}
+
+#[test]
+fn odd_names_and_values_neither_break_the_svg_nor_the_page() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut run = Fixture::small().only(&["pingpong", "stream", "msync"]).build();
+    run.run.hostname = "h<o>st & \"co\"".into();
+    for c in &mut run.cases {
+        if c.transport.as_deref() == Some("tcp") {
+            c.transport =
+                Some("tcp<script>alert(1)</script> & a name far too long to be a label".into());
+        }
+        if c.transport.as_deref() == Some("pipe") && c.scenario == "pingpong" {
+            // Zero cannot sit on a log axis; the case stays in the table, off the chart.
+            for s in c.latency_ns.values_mut() {
+                s.p50 = 0;
+                s.p99 = 0;
+            }
+        }
+        if c.scenario == "stream" && c.transport.as_deref() == Some("memfd") {
+            c.throughput.as_mut().unwrap().bytes_per_s.median = -1.0;
+        }
+    }
+    let path = fixtures::write(tmp.path(), "r.json", &run);
+    let index =
+        render(&Options { inputs: vec![path], results_dir: tmp.path().into(), out_dir: None })
+            .unwrap();
+    let html = check_links(&index);
+    assert!(!html.contains("<script>alert"), "names are escaped in the page");
+    assert!(html.contains("h&lt;o&gt;st &amp; &quot;co&quot;"));
+    let dir = index.parent().unwrap();
+    for svg in svgs_in(dir) {
+        let texts = svg_texts(&dir.join(&svg));
+        // An overlong name is cut, not allowed to squeeze the plot.
+        assert!(texts.iter().all(|t| t.chars().count() <= 80), "{svg}: {texts:?}");
+    }
+    let lat = svg_texts(&dir.join("latency.svg"));
+    // Cut part by part, so the fork and spawn cases still tell apart.
+    assert!(
+        lat.iter().any(|t| t.starts_with("tcp<script>") && t.ends_with("… fork block")),
+        "{lat:?}"
+    );
+    assert!(
+        lat.iter().any(|t| t.starts_with("tcp<script>") && t.ends_with("… spawn block")),
+        "{lat:?}"
+    );
+    let tp = svg_texts(&dir.join("throughput.svg"));
+    assert!(!tp.iter().any(|t| t.starts_with("memfd")), "a negative rate is not drawn: {tp:?}");
+}
+
+#[test]
+fn a_run_with_only_zero_latencies_reports_instead_of_failing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut run = Fixture::small().only(&["pingpong"]).build();
+    for c in &mut run.cases {
+        for s in c.latency_ns.values_mut() {
+            *s = Default::default();
+        }
+        c.histograms.clear();
+        c.cpu = None;
+    }
+    let path = fixtures::write(tmp.path(), "r.json", &run);
+    let index =
+        render(&Options { inputs: vec![path], results_dir: tmp.path().into(), out_dir: None })
+            .unwrap();
+    let html = check_links(&index);
+    // Nothing can be drawn on a log axis; the page says so rather than showing empty frames.
+    assert!(html.contains("could not be drawn"), "the page names the charts it could not draw");
+    assert!(!index.parent().unwrap().join("latency.svg").exists());
+}
+
+/// The page in a real browser: `.ci/browser-check.sh` (headless chromium) on a rendered fixture.
+/// Ignored by default as it needs chromium: `cargo test -p ipcbench-report -- --ignored`.
+#[test]
+#[ignore = "needs chromium (apt-get install -y chromium)"]
+fn the_page_renders_in_a_real_browser() {
+    let tmp = tempfile::tempdir().unwrap();
+    fixtures::results_dir(tmp.path(), &Fixture::small(), 3, &["bench-a"]);
+    let index = render(&opts_for(tmp.path())).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.ci/browser-check.sh");
+    let png = tmp.path().join("report.png");
+    let out =
+        std::process::Command::new("bash").arg(&script).arg(&index).arg(&png).output().unwrap();
+    println!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "browser check failed");
+}

@@ -1,0 +1,645 @@
+//! Scenario `mapping`: what a mapping costs to set up, to fault in and to tear down, by size —
+//! a bare `mmap`/`munmap`, the first touch of every page against `MAP_POPULATE`, transparent
+//! huge pages and `MAP_HUGETLB` where the host allows them, and the three named kinds of shared
+//! memory: `shm_open` + `ftruncate` + `mmap`, `memfd_create` + `ftruncate` + `mmap`,
+//! `shmget` + `shmat`.
+//!
+//! Every iteration creates its objects and removes them again (names unlinked, segments marked
+//! `IPC_RMID`, fds closed); guards remove them on every other path out.
+
+use crate::table::{bytes, ns, Table};
+use crate::{Case, Context, Options, Scenario, UsageError};
+use anyhow::{bail, Context as _, Result};
+use ipcbench_harness::clock::now_ns;
+use ipcbench_harness::region::PAGE;
+use ipcbench_harness::stats::{encode, new_histogram, record, summarize};
+use ipcbench_harness::transport::unpredictable_name;
+use ipcbench_results::{CaseResult, RunFile};
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::time::Duration;
+
+pub const DEFAULT_SIZES: [usize; 6] = [4 << 10, 64 << 10, 1 << 20, 16 << 20, 256 << 20, 1 << 30];
+pub const QUICK_SIZES: [usize; 3] = [4 << 10, 1 << 20, 16 << 20];
+const HUGE_PAGE: usize = 2 << 20;
+const THP_ENABLED: &str = "/sys/kernel/mm/transparent_hugepage/enabled";
+const THP_SHMEM_ENABLED: &str = "/sys/kernel/mm/transparent_hugepage/shmem_enabled";
+/// Iterations run and thrown away first (page tables, the allocator's first growth).
+const WARMUP: u64 = 1;
+/// Iterations measured at least, whatever the time limit.
+const MIN_ITERATIONS: u64 = 2;
+
+/// What is set up and torn down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// `mmap(MAP_SHARED | MAP_ANONYMOUS)` and `munmap`, no page touched.
+    Mmap,
+    /// The same, then a write to every page: one page fault each.
+    Touch,
+    /// `mmap(MAP_PRIVATE | MAP_ANONYMOUS)` with `MADV_NOHUGEPAGE`, every page touched: the
+    /// baseline for `thp`.
+    TouchPrivate,
+    /// `mmap(MAP_SHARED | MAP_ANONYMOUS | MAP_POPULATE)`: the kernel faults every page in.
+    Populate,
+    /// `mmap(MAP_PRIVATE | MAP_ANONYMOUS)` + `madvise(MADV_HUGEPAGE)`, every page touched.
+    Thp,
+    /// `mmap(MAP_SHARED | MAP_ANONYMOUS | MAP_HUGETLB)` from the reserved pool, every page touched.
+    Hugetlb,
+    /// `shm_open` + `ftruncate` + `mmap`; torn down with `munmap`, `close`, `shm_unlink`.
+    ShmOpen,
+    /// `memfd_create` + `ftruncate` + `mmap`; torn down with `munmap`, `close`.
+    Memfd,
+    /// `shmget` + `shmat` + `shmctl(IPC_RMID)`; torn down with `shmdt`.
+    Shmget,
+}
+
+impl Op {
+    pub const ALL: [Op; 9] = [
+        Op::Mmap,
+        Op::Touch,
+        Op::TouchPrivate,
+        Op::Populate,
+        Op::Thp,
+        Op::Hugetlb,
+        Op::ShmOpen,
+        Op::Memfd,
+        Op::Shmget,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::Mmap => "mmap",
+            Op::Touch => "touch",
+            Op::TouchPrivate => "touch-private",
+            Op::Populate => "populate",
+            Op::Thp => "thp",
+            Op::Hugetlb => "hugetlb",
+            Op::ShmOpen => "shm-open",
+            Op::Memfd => "memfd",
+            Op::Shmget => "shmget",
+        }
+    }
+
+    /// Whether every page is written after set-up (timed apart as `touch`).
+    fn touches(self) -> bool {
+        !matches!(self, Op::Mmap | Op::Populate)
+    }
+
+    fn how(self) -> &'static str {
+        match self {
+            Op::Mmap => "mmap(MAP_SHARED|MAP_ANONYMOUS) then munmap; no page touched",
+            Op::Touch => {
+                "mmap(MAP_SHARED|MAP_ANONYMOUS), one byte written in every 4 KiB page (one fault \
+                 each), munmap"
+            }
+            Op::TouchPrivate => {
+                "mmap(MAP_PRIVATE|MAP_ANONYMOUS) + madvise(MADV_NOHUGEPAGE), one byte written in \
+                 every 4 KiB page, munmap: the 4 KiB-page baseline for thp"
+            }
+            Op::Populate => {
+                "mmap(MAP_SHARED|MAP_ANONYMOUS|MAP_POPULATE): the kernel faults every page in \
+                 during mmap; munmap"
+            }
+            Op::Thp => {
+                "mmap(MAP_PRIVATE|MAP_ANONYMOUS) + madvise(MADV_HUGEPAGE), one byte written in \
+                 every 4 KiB page, munmap (private: THP for shared anonymous memory is governed \
+                 by shmem_enabled instead)"
+            }
+            Op::Hugetlb => {
+                "mmap(MAP_SHARED|MAP_ANONYMOUS|MAP_HUGETLB) from the reserved pool, one byte \
+                 written in every 4 KiB, munmap"
+            }
+            Op::ShmOpen => {
+                "shm_open(O_CREAT|O_EXCL, 0600) + ftruncate + mmap(MAP_SHARED), every page \
+                 touched; teardown munmap + close + shm_unlink"
+            }
+            Op::Memfd => {
+                "memfd_create + ftruncate + mmap(MAP_SHARED), every page touched; teardown \
+                 munmap + close"
+            }
+            Op::Shmget => {
+                "shmget(IPC_PRIVATE, 0600) + shmat + shmctl(IPC_RMID) at once (the segment then \
+                 lives while attached), every page touched; teardown shmdt"
+            }
+        }
+    }
+}
+
+pub struct Mapping;
+
+fn sizes(opts: &Options) -> Vec<usize> {
+    match &opts.sizes {
+        Some(s) => {
+            let mut v = Vec::new();
+            for &n in s {
+                let n = n.div_ceil(PAGE) * PAGE;
+                if !v.contains(&n) {
+                    v.push(n);
+                }
+            }
+            v
+        }
+        None if opts.quick => QUICK_SIZES.to_vec(),
+        None => DEFAULT_SIZES.to_vec(),
+    }
+}
+
+impl Scenario for Mapping {
+    fn name(&self) -> &'static str {
+        "mapping"
+    }
+    fn about(&self) -> &'static str {
+        "set-up cost: mmap, first touch vs MAP_POPULATE, THP, hugetlb, shm_open vs memfd vs shmget, by size"
+    }
+    fn cases(&self, opts: &Options) -> Result<Vec<Case>, UsageError> {
+        let mut cases = Vec::new();
+        for op in Op::ALL {
+            for &size in &sizes(opts) {
+                let id = format!("mapping/{}/{size}", op.name());
+                cases.push(Case::new(id.clone(), move |ctx| run_case(ctx, id, op, size)));
+            }
+        }
+        Ok(cases)
+    }
+
+    fn summary(&self, cases: &[&CaseResult], _run: &RunFile) -> Option<String> {
+        let mut t =
+            Table::new(&["case", "size", "setup p50", "touch p50", "teardown p50", "ns/page"]);
+        for c in cases {
+            let size = c.size.map(bytes).unwrap_or_default();
+            let p = |k: &str| c.latency_ns.get(k).map(|s| ns(s.p50 as f64)).unwrap_or_default();
+            let row = if c.skipped.is_some() {
+                vec![
+                    c.id.clone(),
+                    size,
+                    "skipped".into(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                ]
+            } else if c.error.is_some() {
+                vec![
+                    c.id.clone(),
+                    size,
+                    "failed".into(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                ]
+            } else {
+                vec![
+                    c.id.clone(),
+                    size,
+                    p("setup"),
+                    p("touch"),
+                    p("teardown"),
+                    c.figures.get("ns_per_page").map(|v| format!("{v:.1}")).unwrap_or_default(),
+                ]
+            };
+            t.row(row);
+        }
+        (!t.is_empty()).then(|| t.to_string())
+    }
+}
+
+/// The bracketed choice of a sysfs selector such as `always [madvise] never`.
+fn selected(path: &str) -> Option<String> {
+    let s = std::fs::read_to_string(path).ok()?;
+    let start = s.find('[')?;
+    let end = s[start..].find(']')? + start;
+    Some(s[start + 1..end].to_string())
+}
+
+fn meminfo_kb(key: &str) -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let l = s.lines().find(|l| l.starts_with(key) && l[key.len()..].starts_with(':'))?;
+    l.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Why this op cannot run at this size on this host, if it cannot.
+fn skip_reason(op: Op, size: usize) -> Option<String> {
+    let mem = crate::sysinfo::memory_bytes() as usize;
+    if op != Op::Mmap && mem > 0 && size > mem / 4 {
+        return Some(format!(
+            "{} is more than a quarter of this host's memory ({})",
+            bytes(size as u64),
+            bytes(mem as u64)
+        ));
+    }
+    match op {
+        Op::Thp => {
+            let Some(mode) = selected(THP_ENABLED) else {
+                return Some(format!(
+                    "no transparent huge pages on this kernel ({THP_ENABLED} is missing)"
+                ));
+            };
+            if mode == "never" {
+                return Some(format!(
+                    "transparent huge pages are disabled ({THP_ENABLED} is [never])"
+                ));
+            }
+            if size < HUGE_PAGE {
+                return Some(format!(
+                    "{} is smaller than one huge page (2 MiB): THP cannot apply",
+                    bytes(size as u64)
+                ));
+            }
+            None
+        }
+        Op::Hugetlb => {
+            if !size.is_multiple_of(HUGE_PAGE) {
+                return Some(format!(
+                    "{} is not a whole number of 2 MiB huge pages",
+                    bytes(size as u64)
+                ));
+            }
+            let total = meminfo_kb("HugePages_Total").unwrap_or(0);
+            let free = meminfo_kb("HugePages_Free").unwrap_or(0);
+            let page_kb = meminfo_kb("Hugepagesize").unwrap_or(2048).max(1);
+            if total == 0 {
+                return Some(
+                    "no huge pages are reserved (/proc/sys/vm/nr_hugepages is 0); reserve some \
+                     with `sysctl vm.nr_hugepages=N` to run the hugetlb cases"
+                        .into(),
+                );
+            }
+            let need = (size as u64 / 1024).div_ceil(page_kb);
+            if free < need {
+                return Some(format!(
+                    "{need} huge pages needed, {free} of {total} reserved ones are free \
+                     (/proc/sys/vm/nr_hugepages)"
+                ));
+            }
+            None
+        }
+        _ => None,
+    }
+}
+
+/// A mapping, unmapped on drop.
+struct Map {
+    ptr: *mut u8,
+    len: usize,
+}
+
+impl Map {
+    fn anon(len: usize, flags: libc::c_int) -> std::io::Result<Map> {
+        Self::of_fd(len, flags | libc::MAP_ANONYMOUS, -1)
+    }
+
+    fn of_fd(len: usize, flags: libc::c_int, fd: libc::c_int) -> std::io::Result<Map> {
+        // SAFETY: a fresh mapping at an address the kernel picks.
+        let p = unsafe {
+            libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, flags, fd, 0)
+        };
+        if p == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(Map { ptr: p.cast(), len })
+    }
+
+    fn advise(&self, advice: libc::c_int) -> Result<()> {
+        // SAFETY: our own mapping.
+        if unsafe { libc::madvise(self.ptr.cast(), self.len, advice) } != 0 {
+            return Err(std::io::Error::last_os_error()).context("madvise");
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Map {
+    fn drop(&mut self) {
+        // SAFETY: we own the mapping and nothing refers to it after drop.
+        unsafe { libc::munmap(self.ptr.cast(), self.len) };
+    }
+}
+
+/// A POSIX shared-memory name, unlinked on drop.
+struct ShmName(CString);
+
+impl Drop for ShmName {
+    fn drop(&mut self) {
+        // SAFETY: a valid C string naming our own object.
+        unsafe { libc::shm_unlink(self.0.as_ptr()) };
+    }
+}
+
+/// A System V attachment, detached on drop. The segment was marked `IPC_RMID` at creation.
+struct SysvAttach(*mut u8);
+
+impl Drop for SysvAttach {
+    fn drop(&mut self) {
+        // SAFETY: an address shmat returned to us.
+        unsafe { libc::shmdt(self.0.cast()) };
+    }
+}
+
+/// A System V segment id, removed on drop unless already removed.
+struct SysvSegment(libc::c_int);
+
+impl Drop for SysvSegment {
+    fn drop(&mut self) {
+        // SAFETY: our own segment; removing it twice fails harmlessly.
+        unsafe { libc::shmctl(self.0, libc::IPC_RMID, std::ptr::null_mut()) };
+    }
+}
+
+fn touch_pages(ptr: *mut u8, len: usize) {
+    let mut off = 0;
+    while off < len {
+        // SAFETY: within the mapping; volatile so each store really happens.
+        unsafe { ptr.add(off).write_volatile(1) };
+        off += PAGE;
+    }
+}
+
+fn io<T>(r: std::io::Result<T>, what: &str) -> Result<T> {
+    r.with_context(|| what.to_string())
+}
+
+fn check(r: libc::c_int, what: &str) -> Result<libc::c_int> {
+    if r < 0 {
+        return Err(std::io::Error::last_os_error()).context(what.to_string());
+    }
+    Ok(r)
+}
+
+/// The times of one iteration, in ns.
+struct Times {
+    setup: u64,
+    touch: u64,
+    teardown: u64,
+    /// Bytes of the region backed by huge pages (thp, measured once).
+    huge: Option<u64>,
+}
+
+/// Bytes of `[ptr, ptr+len)` backed by anonymous huge pages, from /proc/self/smaps.
+fn anon_huge_bytes(ptr: *mut u8, len: usize) -> Option<u64> {
+    let smaps = std::fs::read_to_string("/proc/self/smaps").ok()?;
+    let (lo, hi) = (ptr as u64, ptr as u64 + len as u64);
+    let mut in_range = false;
+    let mut total = 0;
+    for line in smaps.lines() {
+        let first = line.split_whitespace().next().unwrap_or("");
+        if let Some((a, b)) = first.split_once('-') {
+            if let (Ok(a), Ok(b)) = (u64::from_str_radix(a, 16), u64::from_str_radix(b, 16)) {
+                in_range = a < hi && b > lo;
+                continue;
+            }
+        }
+        if in_range {
+            if let Some(v) = line.strip_prefix("AnonHugePages:") {
+                total += v.split_whitespace().next()?.parse::<u64>().ok()? * 1024;
+            }
+        }
+    }
+    Some(total)
+}
+
+fn once(op: Op, size: usize, want_huge: bool) -> Result<Times> {
+    let t0;
+    let mut huge = None;
+    let (t1, t2, t3, t4) = match op {
+        Op::Mmap | Op::Touch | Op::Populate | Op::TouchPrivate | Op::Thp | Op::Hugetlb => {
+            let flags = match op {
+                Op::Populate => libc::MAP_SHARED | libc::MAP_POPULATE,
+                Op::Hugetlb => libc::MAP_SHARED | libc::MAP_HUGETLB,
+                Op::TouchPrivate | Op::Thp => libc::MAP_PRIVATE,
+                _ => libc::MAP_SHARED,
+            };
+            t0 = now_ns();
+            let m = io(Map::anon(size, flags), "mmap")?;
+            match op {
+                Op::Thp => m.advise(libc::MADV_HUGEPAGE)?,
+                Op::TouchPrivate => m.advise(libc::MADV_NOHUGEPAGE)?,
+                _ => {}
+            }
+            let t1 = now_ns();
+            if op.touches() {
+                touch_pages(m.ptr, m.len);
+            }
+            let t2 = now_ns();
+            if want_huge {
+                huge = anon_huge_bytes(m.ptr, m.len);
+            }
+            // Reading smaps is not part of any phase.
+            let t3 = if want_huge { now_ns() } else { t2 };
+            drop(m);
+            (t1, t2, t3, now_ns())
+        }
+        Op::ShmOpen => {
+            let name = CString::new(format!("/{}", unpredictable_name("ipcbench-map")))?;
+            t0 = now_ns();
+            // SAFETY: a valid C string; O_EXCL so we never open someone else's object.
+            let fd = check(
+                unsafe {
+                    libc::shm_open(
+                        name.as_ptr(),
+                        libc::O_CREAT | libc::O_EXCL | libc::O_RDWR | libc::O_CLOEXEC,
+                        0o600,
+                    )
+                },
+                "shm_open",
+            )?;
+            let name = ShmName(name);
+            // SAFETY: a fresh fd we own.
+            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+            // SAFETY: plain syscall on our fd.
+            check(unsafe { libc::ftruncate(fd.as_raw_fd(), size as libc::off_t) }, "ftruncate")?;
+            let m = io(Map::of_fd(size, libc::MAP_SHARED, fd.as_raw_fd()), "mmap")?;
+            let t1 = now_ns();
+            touch_pages(m.ptr, m.len);
+            let t2 = now_ns();
+            drop(m);
+            drop(fd);
+            drop(name);
+            (t1, t2, t2, now_ns())
+        }
+        Op::Memfd => {
+            let name = c"ipcbench-map";
+            t0 = now_ns();
+            // SAFETY: a valid C string.
+            let fd = check(
+                unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) },
+                "memfd_create",
+            )?;
+            // SAFETY: a fresh fd we own.
+            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+            // SAFETY: plain syscall on our fd.
+            check(unsafe { libc::ftruncate(fd.as_raw_fd(), size as libc::off_t) }, "ftruncate")?;
+            let m = io(Map::of_fd(size, libc::MAP_SHARED, fd.as_raw_fd()), "mmap")?;
+            let t1 = now_ns();
+            touch_pages(m.ptr, m.len);
+            let t2 = now_ns();
+            drop(m);
+            drop(fd);
+            (t1, t2, t2, now_ns())
+        }
+        Op::Shmget => {
+            t0 = now_ns();
+            // SAFETY: plain syscall.
+            let id = check(
+                unsafe {
+                    libc::shmget(libc::IPC_PRIVATE, size, libc::IPC_CREAT | libc::IPC_EXCL | 0o600)
+                },
+                "shmget",
+            )?;
+            let segment = SysvSegment(id);
+            // SAFETY: attaching our own segment where the kernel chooses.
+            let p = unsafe { libc::shmat(id, std::ptr::null(), 0) };
+            if p as isize == -1 {
+                return Err(std::io::Error::last_os_error()).context("shmat");
+            }
+            let attach = SysvAttach(p.cast());
+            // Marked for removal at once: the kernel frees it at the last detach, even if we die.
+            drop(segment);
+            let t1 = now_ns();
+            touch_pages(attach.0, size);
+            let t2 = now_ns();
+            drop(attach);
+            (t1, t2, t2, now_ns())
+        }
+    };
+    Ok(Times { setup: t1 - t0, touch: t2 - t1, teardown: t4 - t3, huge })
+}
+
+fn run_case(ctx: &Context, id: String, op: Op, size: usize) -> Result<CaseResult> {
+    let mut c = CaseResult::new(id, "mapping");
+    c.size = Some(size as u64);
+    c.axes.insert("op".into(), op.name().into());
+    let pages = size / PAGE;
+    c.figures.insert("pages".into(), pages as f64);
+    c.notes.push(op.how().to_string());
+    if let Some(why) = skip_reason(op, size) {
+        c.skipped = Some(why);
+        return Ok(c);
+    }
+    if op == Op::Thp {
+        c.axes.insert("thp_enabled".into(), selected(THP_ENABLED).unwrap_or_default());
+    }
+    if matches!(op, Op::Touch | Op::Populate | Op::ShmOpen | Op::Memfd | Op::Shmget) {
+        if let Some(mode) = selected(THP_SHMEM_ENABLED) {
+            c.notes.push(format!("shared memory huge pages (shmem_enabled): {mode}"));
+        }
+    }
+
+    let (iterations, max_duration) =
+        ctx.opts.budget((1_000, Duration::from_secs(1)), (50, Duration::from_millis(50)));
+    let mut setup = new_histogram();
+    let mut touch = new_histogram();
+    let mut teardown = new_histogram();
+    let mut ready = new_histogram();
+    let mut huge = None;
+    let mut measured = 0;
+    let mut started = 0;
+    for i in 0..WARMUP + iterations {
+        if i == WARMUP {
+            started = now_ns();
+        }
+        let t = match once(op, size, op == Op::Thp && i == WARMUP) {
+            Ok(t) => t,
+            // The pool can be taken by others between the check and the mmap.
+            Err(e) if op == Op::Hugetlb && i == 0 => {
+                c.skipped =
+                    Some(format!("MAP_HUGETLB failed although huge pages seemed free: {e:#}"));
+                return Ok(c);
+            }
+            Err(e) => return Err(e),
+        };
+        if i < WARMUP {
+            continue;
+        }
+        record(&mut setup, t.setup);
+        record(&mut touch, t.touch);
+        record(&mut teardown, t.teardown);
+        record(&mut ready, t.setup + t.touch);
+        huge = huge.or(t.huge);
+        measured += 1;
+        if !max_duration.is_zero()
+            && measured >= MIN_ITERATIONS
+            && now_ns() - started >= max_duration.as_nanos() as u64
+        {
+            break;
+        }
+    }
+    if measured == 0 {
+        bail!("no iteration measured");
+    }
+    c.iterations = measured;
+    c.warmup = WARMUP;
+    let mut put = |k: &str, summary, encoded| {
+        c.latency_ns.insert(k.into(), summary);
+        c.histograms.insert(k.into(), encoded);
+    };
+    put("setup", summarize(&setup), encode(&setup));
+    put("teardown", summarize(&teardown), encode(&teardown));
+    if op.touches() {
+        put("touch", summarize(&touch), encode(&touch));
+        put("ready", summarize(&ready), encode(&ready));
+    }
+    // Per 4 KiB of memory made ready: the faults of the first touch, or MAP_POPULATE's work.
+    let fault_in = match op {
+        Op::Mmap => None,
+        Op::Populate => Some(summarize(&setup).p50),
+        _ => Some(summarize(&touch).p50),
+    };
+    if let Some(v) = fault_in {
+        c.figures.insert("ns_per_page".into(), v as f64 / pages.max(1) as f64);
+    }
+    if let Some(h) = huge {
+        c.figures.insert("huge_page_fraction".into(), h as f64 / size as f64);
+        if h == 0 {
+            ctx.warn(
+                "madvise(MADV_HUGEPAGE) got no transparent huge page in the mapping mapping/thp \
+                 measured (AnonHugePages 0 in /proc/self/smaps): memory may be too fragmented, or \
+                 the defrag setting too lazy; the thp figures are then 4 KiB-page figures.",
+            );
+        }
+    }
+    Ok(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_op_runs_once_and_leaves_nothing() {
+        for op in Op::ALL {
+            if skip_reason(op, 4 << 20).is_some() {
+                continue;
+            }
+            let t = once(op, 4 << 20, op == Op::Thp).unwrap();
+            assert!(t.setup > 0 && t.teardown > 0, "{op:?}");
+            if op.touches() {
+                assert!(t.touch > 0, "{op:?}");
+            }
+            if op == Op::Thp {
+                assert!(t.huge.is_some(), "smaps read");
+            }
+        }
+        let pid = std::process::id().to_string();
+        let names: Vec<String> = std::fs::read_dir("/dev/shm")
+            .map(|d| d.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect())
+            .unwrap_or_default();
+        assert!(!names.iter().any(|n| n.starts_with(&format!("ipcbench-map-{pid}-"))), "{names:?}");
+        let sysv = std::fs::read_to_string("/proc/sysvipc/shm").unwrap_or_default();
+        assert!(
+            !sysv.lines().any(|l| l.split_whitespace().nth(4) == Some(pid.as_str())),
+            "SysV segment left: {sysv}"
+        );
+    }
+
+    #[test]
+    fn sizes_and_skips() {
+        let ids: Vec<String> =
+            Mapping.cases(&Options::default()).unwrap().into_iter().map(|c| c.id).collect();
+        assert_eq!(ids.len(), 9 * 6);
+        assert!(ids.contains(&"mapping/shm-open/1073741824".to_string()));
+        let quick = Options { quick: true, ..Default::default() };
+        assert!(sizes(&quick).iter().all(|&s| s <= 256 << 20));
+        assert!(skip_reason(Op::Thp, 4096).is_some());
+        assert!(skip_reason(Op::Hugetlb, 4096).unwrap().contains("2 MiB"));
+        assert_eq!(selected(THP_ENABLED).is_some(), std::path::Path::new(THP_ENABLED).exists());
+    }
+}

@@ -1,0 +1,976 @@
+//! Scenario `seed`: the seed article's experiments (`shared/seed/mmap-shared-memory.md`), each
+//! claim checked on the running kernel and reported as `{claim, article_says, observed, holds}`.
+//!
+//! It also holds the article's two programs, as `ipcbench seed writer PATH` (`map_normalfile1`:
+//! size a file for 5 records, map room for 10, write 10, hold, unmap) and `ipcbench seed reader
+//! PATH` (`map_normalfile2`: map the file, print 10 records), with the article's record layout
+//! and output lines, so either can be swapped for the article's C program.
+//!
+//! What the kernel does, in short: a mapping covers whole pages, so the bytes past end-of-file
+//! in the last page are shared like any others while that page sits in the page cache; they are
+//! never part of the file — `read()` stops at end-of-file — and writeback zeroes them.
+
+use crate::table::Table;
+use crate::{Case, Context, Options, Scenario, UsageError};
+use anyhow::{bail, Context as _, Result};
+use ipcbench_harness::region::{Region, PAGE};
+use ipcbench_harness::transport::unpredictable_name;
+use ipcbench_results::{CaseResult, Claim, RunFile};
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The article's record: `typedef struct { char name[4]; int age; } people;`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct People {
+    pub name: [u8; 4],
+    pub age: i32,
+}
+
+pub const RECORD_LEN: usize = std::mem::size_of::<People>();
+const _: () = assert!(RECORD_LEN == 8, "the article's record is 8 bytes");
+/// Records the writer maps and writes.
+pub const RECORDS: usize = 10;
+/// Records the writer's file is sized for.
+pub const FILE_RECORDS: usize = 5;
+const MAP_LEN: usize = RECORDS * RECORD_LEN;
+const FILE_LEN: u64 = (FILE_RECORDS * RECORD_LEN) as u64;
+
+impl People {
+    /// The article's `name` as `%s` prints it: up to the first NUL, at most 4 bytes.
+    pub fn name_str(&self) -> String {
+        let n = self.name.iter().position(|&b| b == 0).unwrap_or(4);
+        String::from_utf8_lossy(&self.name[..n]).into_owned()
+    }
+
+    /// `map_normalfile2`'s line: `name: a age 20;`.
+    pub fn line(&self) -> String {
+        format!("name: {} age {};", self.name_str(), self.age)
+    }
+}
+
+/// A line of `seed reader` (or `map_normalfile2`) back as (name, age).
+pub fn parse_line(line: &str) -> Option<(String, i32)> {
+    let rest = line.strip_prefix("name: ")?.strip_suffix(';')?;
+    let (name, age) = rest.rsplit_once(" age ")?;
+    Some((name.to_string(), age.parse().ok()?))
+}
+
+/// The article's first listing (all 10 records) or second (5 records, then 5 zeroed ones).
+pub fn article_listing(all_ten: bool) -> Vec<String> {
+    (0..RECORDS)
+        .map(|i| {
+            if all_ten || i < FILE_RECORDS {
+                format!("name: {} age {};", (b'a' + i as u8) as char, 20 + i)
+            } else {
+                "name:  age 0;".to_string()
+            }
+        })
+        .collect()
+}
+
+/// `map_normalfile1` up to its `sleep`: creates (truncates) `path`, sizes it for 5 records by
+/// writing one byte at the end (`lseek` + `write(" ")`), maps room for 10 `MAP_SHARED`, closes
+/// the fd and writes 10 records through the mapping. The mapping is unmapped when dropped.
+pub fn write_records(path: &Path) -> Result<Region> {
+    let f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    f.write_all_at(b" ", FILE_LEN - 1).context("write")?;
+    let region = Region::map_fd(&f, MAP_LEN)?;
+    // As in the article: the mapping keeps the file; the fd is not needed.
+    drop(f);
+    let p = region.as_ptr() as *mut People;
+    for i in 0..RECORDS {
+        // SAFETY: record i lies within the 80-byte mapping (all in the first page, which the
+        // 40-byte file backs); page-aligned, so People's 4-byte alignment holds.
+        // `sprintf(name, "%c", c)` writes the letter and a NUL and leaves the rest of `name`.
+        unsafe {
+            let r = p.add(i);
+            (*r).name[0] = b'a' + i as u8;
+            (*r).name[1] = 0;
+            (*r).age = 20 + i as i32;
+        }
+    }
+    Ok(region)
+}
+
+/// The records a mapping of `MAP_LEN` bytes shows.
+fn records_in(region: &Region) -> Vec<People> {
+    let p = region.as_ptr() as *const People;
+    // SAFETY: within the mapping, aligned.
+    (0..RECORDS).map(|i| unsafe { p.add(i).read_volatile() }).collect()
+}
+
+/// `ipcbench seed writer PATH`: `map_normalfile1` — prints `initialize over`, holds the mapping
+/// for `hold` (the article's `sleep(10)`), unmaps and prints `umap ok`.
+pub fn writer_main(path: &Path, hold: Duration, out: &mut dyn Write) -> Result<()> {
+    let region = write_records(path)?;
+    writeln!(out, "initialize over")?;
+    out.flush()?;
+    std::thread::sleep(hold);
+    drop(region);
+    writeln!(out, "umap ok")?;
+    out.flush()?;
+    Ok(())
+}
+
+/// `ipcbench seed reader PATH`: `map_normalfile2` — maps room for 10 records of the file and
+/// prints them. Unlike the article's program it does not create a missing file, and refuses an
+/// empty one (touching its mapping would raise SIGBUS).
+pub fn reader_main(path: &Path, out: &mut dyn Write) -> Result<()> {
+    let f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    if f.metadata()?.len() == 0 {
+        bail!(
+            "{} is empty: its mapping has no page to read (touching it raises SIGBUS)",
+            path.display()
+        );
+    }
+    let region = Region::map_fd(&f, MAP_LEN)?;
+    for r in records_in(&region) {
+        writeln!(out, "{}", r.line())?;
+    }
+    drop(region);
+    out.flush()?;
+    Ok(())
+}
+
+/// `ipcbench seed reader --read PATH`: the same records through `read()` instead of a mapping —
+/// prints `read N bytes`, then a line for each whole record read.
+pub fn read_main(path: &Path, out: &mut dyn Write) -> Result<()> {
+    let mut f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    // Room for twice what the writer maps: read() decides how much there is.
+    let mut buf = [0u8; 2 * MAP_LEN];
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e).context("read"),
+        }
+    }
+    writeln!(out, "read {n} bytes")?;
+    for chunk in buf[..n].chunks_exact(RECORD_LEN) {
+        let r = People {
+            name: chunk[..4].try_into().expect("4 bytes"),
+            age: i32::from_ne_bytes(chunk[4..].try_into().expect("4 bytes")),
+        };
+        writeln!(out, "{}", r.line())?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Where and with what the checks run.
+pub struct Lab {
+    /// A private directory for the files.
+    pub dir: PathBuf,
+    /// The `ipcbench` binary, started as the unrelated reader.
+    pub exe: PathBuf,
+    /// How long a started reader may take.
+    pub timeout: Duration,
+}
+
+impl Lab {
+    /// A path for a new file in the lab's private directory, not yet created (the writer
+    /// creates it, as the article's does on its first run); removed on drop.
+    fn file(&self) -> Result<FreshPath> {
+        let path = self.dir.join(format!("{}.people", unpredictable_name("ipcbench-seed")));
+        if path.exists() {
+            bail!("{} exists already", path.display());
+        }
+        Ok(FreshPath(path))
+    }
+
+    /// Runs `ipcbench ARGS…` as an unrelated process and returns what it printed.
+    fn run(&self, args: &[&str]) -> Result<String> {
+        let mut child = Command::new(&self.exe)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("cannot start {}", self.exe.display()))?;
+        let deadline = Instant::now() + self.timeout;
+        // The output is a few hundred bytes: it fits the pipe, so waiting first cannot block it.
+        let status = loop {
+            if let Some(s) = child.try_wait()? {
+                break s;
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                bail!("`ipcbench {}` did not finish within {:?}", args.join(" "), self.timeout);
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        let mut out = String::new();
+        let mut err = String::new();
+        child.stdout.take().map(|mut s| s.read_to_string(&mut out));
+        child.stderr.take().map(|mut s| s.read_to_string(&mut err));
+        if !status.success() {
+            bail!("`ipcbench {}` {status}: {}", args.join(" "), err.trim());
+        }
+        Ok(out)
+    }
+
+    /// An unrelated process maps the file and prints its 10 records.
+    fn mapped_by_another(&self, path: &Path) -> Result<Vec<(String, i32)>> {
+        let out = self.run(&["seed", "reader", path_str(path)?])?;
+        let recs: Vec<_> = out.lines().filter_map(parse_line).collect();
+        if recs.len() != RECORDS {
+            bail!("`ipcbench seed reader` printed {} records, not {RECORDS}: {out:?}", recs.len());
+        }
+        Ok(recs)
+    }
+
+    /// An unrelated process read()s the file: bytes read, and the records.
+    fn read_by_another(&self, path: &Path) -> Result<(usize, Vec<(String, i32)>)> {
+        let out = self.run(&["seed", "reader", "--read", path_str(path)?])?;
+        let n = out
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("read ")?.strip_suffix(" bytes")?.parse().ok())
+            .with_context(|| format!("unexpected output of `seed reader --read`: {out:?}"))?;
+        Ok((n, out.lines().filter_map(parse_line).collect()))
+    }
+}
+
+/// A file path removed on drop.
+struct FreshPath(PathBuf);
+
+impl std::ops::Deref for FreshPath {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for FreshPath {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for FreshPath {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn path_str(p: &Path) -> Result<&str> {
+    p.to_str().with_context(|| format!("{} is not UTF-8", p.display()))
+}
+
+/// The records as they should read: (name, age) for i in 0..n.
+fn expected(n: usize) -> Vec<(String, i32)> {
+    (0..n).map(|i| (((b'a' + i as u8) as char).to_string(), 20 + i as i32)).collect()
+}
+
+fn compact(recs: &[(String, i32)]) -> String {
+    recs.iter()
+        .map(|(n, a)| format!("{}/{a}", if n.is_empty() { "''" } else { n }))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// How records 6-10 read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tail {
+    AsWritten,
+    Zeros,
+    Other,
+}
+
+/// How records 6-10 read, and a description.
+fn tail_seen(recs: &[(String, i32)]) -> (Tail, String) {
+    let tail = &recs[FILE_RECORDS..];
+    if tail == &expected(RECORDS)[FILE_RECORDS..] {
+        (Tail::AsWritten, compact(tail))
+    } else if tail.iter().all(|(n, a)| n.is_empty() && *a == 0) {
+        (Tail::Zeros, "zeros (name '' age 0)".into())
+    } else {
+        (Tail::Other, compact(tail))
+    }
+}
+
+fn claim(claim: &str, article_says: &str, observed: String, holds: bool) -> Claim {
+    Claim { claim: claim.into(), article_says: article_says.into(), observed, holds }
+}
+
+const SAYS_SIZE: &str =
+    "1. 最终被映射文件的内容的长度不会超过文件本身的初始大小，即映射不能改变文件的大小。 \
+     (The mapped file's contents never grow past its initial size: a mapping cannot change the \
+     file's size.)";
+const SAYS_PAST_EOF: &str =
+    "2. 可以用于进程通信的有效地址空间大小大体上受限于被映射文件的大小，但不完全受限于文件大小。\
+     …在恰当时候调用map_normalfile2会发现map_normalfile2将输出全部10个people结构的值。 (The usable \
+     space is broadly, not entirely, limited by the file's size: run while the writer holds its \
+     mapping, map_normalfile2 prints all 10 records.)";
+const SAYS_AFTER_UNMAP: &str =
+    "在map_normalfile1输出umap ok后，运行map_normalfile2则输出如下结果： \
+     name: a age 20; … name: e age 24; name:  age 0; ×5 (After the writer printed `umap ok`, the \
+     reader prints records 1-5, then 5 zeroed records.)";
+const SAYS_WRITEBACK: &str = "3. …只有在调用了munmap后或者msync时，才把内存中的相应内容写回磁盘文件，所写内容仍然不能超过文件的大小。 \
+     (Only at munmap or msync is the content written back to the file, and what is written \
+     still cannot exceed the file's size.)";
+const SAYS_SEGV: &str =
+    "当映射关系解除后，对原来映射地址的访问将导致段错误发生。 (Once the mapping is \
+     removed, touching its old address causes a segmentation fault.)";
+const SAYS_FORK: &str =
+    "子进程继承父进程匿名映射后的地址空间…mmap返回的地址，却由父子进程共同维护。 \
+     (The child inherits the anonymous mapping; the address mmap returned is maintained by \
+     parent and child together.) Listing: child read: the 1 people's age is 20 … parent read: \
+     the first people's age is 100";
+const SAYS_PRIVATE: &str =
+    "一般来说，子进程单独维护从父进程继承下来的一些变量，而mmap返回的地址，却由父子进程共同维护。 \
+     (Ordinarily a child keeps its own copy of what it inherits; the MAP_SHARED mapping is the \
+     exception.) The article only runs MAP_SHARED | MAP_ANONYMOUS.";
+const SAYS_VISIBLE: &str = "3. 文件一旦被映射后，调用mmap的进程对返回地址的访问是对某一内存区域的访问，暂时脱离了磁盘上文件的影响。\
+     所有对mmap返回地址空间的操作只在内存中有意义，只有在调用了munmap后或者msync时，才把内存中的相应内容写回磁盘文件。 \
+     (Once mapped, the process works on memory, detached from the file on disk; only at munmap \
+     or msync is the content written back to the file.)";
+
+/// Writing 10 records through a mapping of a 5-record file leaves it at 5 records' size.
+pub fn file_size_unchanged(lab: &Lab) -> Result<Claim> {
+    let path = lab.file()?;
+    let region = write_records(&path)?;
+    let during = std::fs::metadata(&path)?.len();
+    drop(region);
+    let after = std::fs::metadata(&path)?.len();
+    Ok(claim(
+        "Writing through a mapping does not change the file's size: 10 records written through \
+         a mapping of a file sized for 5 leave it at 5 records (40 bytes)",
+        SAYS_SIZE,
+        format!(
+            "10 records (80 bytes) written through an 80-byte mapping of a {FILE_LEN}-byte file: \
+             the file is {during} bytes while mapped, {after} bytes after munmap"
+        ),
+        during == FILE_LEN && after == FILE_LEN,
+    ))
+}
+
+/// An unrelated process sees all 10 records while the writer's mapping lives.
+pub fn unrelated_reader_sees_all(lab: &Lab) -> Result<Claim> {
+    let path = lab.file()?;
+    let region = write_records(&path)?;
+    let recs = lab.mapped_by_another(&path)?;
+    let size = std::fs::metadata(&path)?.len();
+    drop(region);
+    Ok(claim(
+        "A second, unrelated process mapping the file sees all 10 records while the writer's \
+         mapping lives, though the file holds 5: the bytes past end-of-file share its last page",
+        SAYS_PAST_EOF,
+        format!(
+            "while the writer's mapping lived, `ipcbench seed reader` (another process) printed \
+             {}; the file was {size} bytes",
+            compact(&recs)
+        ),
+        recs == expected(RECORDS),
+    ))
+}
+
+/// What the page cache holds when the reader maps the file after the writer unmapped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CacheState {
+    /// Right after munmap: the page is cached and dirty, not yet written back.
+    Cached,
+    /// Right after munmap, the writer having run twice on the path: its `O_TRUNC` truncated the
+    /// file it made the first time, as the article's program does when run again.
+    Rewritten,
+    /// After `fsync`: written back, still cached.
+    WrittenBack,
+    /// After `fsync` + `posix_fadvise(POSIX_FADV_DONTNEED)`: evicted, read again from the file.
+    Evicted,
+}
+
+/// Whether the file's first page is in the page cache (mincore on a mapping nobody touches).
+fn page_cached(path: &Path) -> Result<bool> {
+    let f = File::open(path)?;
+    let len = std::num::NonZeroUsize::new(PAGE).expect("non-zero");
+    use nix::sys::mman::{mmap, munmap, MapFlags, ProtFlags};
+    // SAFETY: a fresh read-only mapping, never dereferenced.
+    let p = unsafe { mmap(None, len, ProtFlags::PROT_READ, MapFlags::MAP_SHARED, &f, 0) }
+        .context("mmap for mincore")?;
+    let mut vec = [0u8; 1];
+    // SAFETY: one page mapped at p; vec has one entry per page.
+    let r = unsafe { libc::mincore(p.as_ptr(), PAGE, vec.as_mut_ptr()) };
+    let err = std::io::Error::last_os_error();
+    // SAFETY: our own mapping.
+    unsafe { munmap(p, PAGE) }.context("munmap")?;
+    if r != 0 {
+        return Err(err).context("mincore");
+    }
+    Ok(vec[0] & 1 == 1)
+}
+
+/// After the writer unmaps, what a new mapping shows of records 6-10 in one page-cache state.
+pub fn after_unmap(lab: &Lab, state: CacheState) -> Result<Claim> {
+    let path = lab.file()?;
+    drop(write_records(&path)?);
+    let fstype = crate::sysinfo::filesystem_of(&lab.dir);
+    let mut how = match state {
+        CacheState::Cached => {
+            "right after the writer's munmap (no fsync: the page still cached and dirty)"
+                .to_string()
+        }
+        CacheState::Rewritten => {
+            drop(write_records(&path)?);
+            let why = if fstype == "ext4" {
+                "; on ext4 truncating a file to 0 arms auto_da_alloc, which starts writeback when \
+                 the file is released — here at munmap, the mapping holding the last reference"
+            } else {
+                ""
+            };
+            format!(
+                "right after munmap, the writer having run a second time on the file: its O_TRUNC \
+                 truncated the file it had made, as the article's program does when run again \
+                 ({fstype}{why})"
+            )
+        }
+        CacheState::WrittenBack => "after fsync (written back; the page still cached)".to_string(),
+        CacheState::Evicted => "after fsync + posix_fadvise(POSIX_FADV_DONTNEED)".to_string(),
+    };
+    if matches!(state, CacheState::WrittenBack | CacheState::Evicted) {
+        let f = File::open(&path)?;
+        f.sync_all().context("fsync")?;
+        if state == CacheState::Evicted {
+            // SAFETY: plain syscall on our fd.
+            let r = unsafe { libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+            if r != 0 {
+                return Err(std::io::Error::from_raw_os_error(r)).context("posix_fadvise");
+            }
+            let cached = page_cached(&path)?;
+            how.push_str(if cached {
+                " — yet the page stayed in the page cache"
+            } else {
+                " (mincore: the page left the page cache)"
+            });
+        }
+    }
+    let recs = lab.mapped_by_another(&path)?;
+    let (kind, tail) = tail_seen(&recs);
+    let head_ok = recs[..FILE_RECORDS] == expected(FILE_RECORDS)[..];
+    Ok(claim(
+        "After the writer unmaps, a new mapping no longer sees records 6-10: they read as zeros, \
+         as in the article's second listing",
+        SAYS_AFTER_UNMAP,
+        format!(
+            "{how}: a new mapping in another process read records 1-5 {} and records 6-10 as {tail}",
+            if head_ok { "intact" } else { "damaged" }
+        ),
+        head_ok && kind == Tail::Zeros,
+    ))
+}
+
+/// read() returns the file's 40 bytes and never the records a mapping put past end-of-file.
+pub fn read_stops_at_eof(lab: &Lab) -> Result<Claim> {
+    let path = lab.file()?;
+    let region = write_records(&path)?;
+    let (during, recs_during) = lab.read_by_another(&path)?;
+    drop(region);
+    let (after, recs_after) = lab.read_by_another(&path)?;
+    let five = expected(FILE_RECORDS);
+    Ok(claim(
+        "read() never returns bytes past end-of-file, even while a mapping holds records there",
+        SAYS_WRITEBACK,
+        format!(
+            "another process's read() with room for {} bytes returned {during} bytes ({}) while \
+             the writer's mapping held 10 records, and {after} bytes ({}) after munmap",
+            2 * MAP_LEN,
+            compact(&recs_during),
+            compact(&recs_after)
+        ),
+        during as u64 == FILE_LEN
+            && after as u64 == FILE_LEN
+            && recs_during == five
+            && recs_after == five,
+    ))
+}
+
+/// How a forked child ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ended {
+    Exited(i32),
+    Signal(i32),
+}
+
+impl std::fmt::Display for Ended {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Ended::Exited(0) => f.write_str("exited normally"),
+            Ended::Exited(c) => write!(f, "exited with status {c}"),
+            Ended::Signal(s) => {
+                let name = nix::sys::signal::Signal::try_from(*s)
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|_| s.to_string());
+                write!(f, "was killed by {name}")
+            }
+        }
+    }
+}
+
+/// A forked child, killed and reaped on drop unless waited for.
+struct Child {
+    pid: libc::pid_t,
+    reaped: bool,
+}
+
+impl Child {
+    fn wait(mut self) -> Result<Ended> {
+        let mut status = 0;
+        loop {
+            // SAFETY: our own child.
+            let r = unsafe { libc::waitpid(self.pid, &mut status, 0) };
+            if r == self.pid {
+                break;
+            }
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EINTR) {
+                return Err(e).context("waitpid");
+            }
+        }
+        self.reaped = true;
+        Ok(if libc::WIFSIGNALED(status) {
+            Ended::Signal(libc::WTERMSIG(status))
+        } else {
+            Ended::Exited(libc::WEXITSTATUS(status))
+        })
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        if !self.reaped {
+            // SAFETY: our own child, not yet reaped.
+            unsafe {
+                libc::kill(self.pid, libc::SIGKILL);
+                libc::waitpid(self.pid, std::ptr::null_mut(), 0);
+            }
+        }
+    }
+}
+
+/// Forks a child that runs `body` and `_exit`s with its value, leaving no core dump.
+fn fork_child(body: impl FnOnce() -> i32) -> Result<Child> {
+    // SAFETY: the child runs only `body` — memory touches and reads and writes on fds — then
+    // `_exit`s; it never returns into the caller's code.
+    match unsafe { libc::fork() } {
+        -1 => Err(std::io::Error::last_os_error()).context("fork"),
+        0 => unsafe {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            // A provoked SIGBUS or SIGSEGV must not leave a core file behind.
+            libc::prctl(libc::PR_SET_DUMPABLE, 0);
+            let none = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+            libc::setrlimit(libc::RLIMIT_CORE, &none);
+            let code = body();
+            libc::_exit(code)
+        },
+        pid => Ok(Child { pid, reaped: false }),
+    }
+}
+
+/// Runs `body` in a forked child and reports how it ended.
+fn in_child(body: impl FnOnce() -> i32) -> Result<Ended> {
+    fork_child(body)?.wait()
+}
+
+/// Touching the rest of the last page is fine; a page wholly past end-of-file raises SIGBUS.
+pub fn sigbus_past_eof(lab: &Lab) -> Result<Claim> {
+    let path = lab.file()?;
+    drop(write_records(&path)?);
+    let f = OpenOptions::new().read(true).write(true).open(&path)?;
+    let region = Region::map_fd(&f, 2 * PAGE)?;
+    let p = region.as_ptr() as usize;
+    // SAFETY (both children): within the two-page mapping.
+    let last = in_child(|| unsafe {
+        ((p + PAGE - 1) as *mut u8).write_volatile(1);
+        0
+    })?;
+    let next = in_child(|| unsafe {
+        ((p + PAGE) as *mut u8).write_volatile(1);
+        0
+    })?;
+    drop(region);
+    Ok(claim(
+        "The usable part of a mapping ends with the page holding end-of-file: touching a page \
+         wholly past end-of-file raises SIGBUS",
+        SAYS_PAST_EOF,
+        format!(
+            "two-page mapping of a {FILE_LEN}-byte file: a child writing byte {} (last byte of \
+             the page holding end-of-file) {last}; a child writing byte {} (first byte of the \
+             next page) {next}",
+            PAGE - 1,
+            PAGE
+        ),
+        last == Ended::Exited(0) && next == Ended::Signal(libc::SIGBUS),
+    ))
+}
+
+/// After munmap, touching the old address raises SIGSEGV.
+pub fn segv_after_munmap(_lab: &Lab) -> Result<Claim> {
+    let region = Region::anon_shared(PAGE)?;
+    let p = region.as_ptr() as usize;
+    // SAFETY: the child unmaps its own copy of the mapping, then touches the old address.
+    let ended = in_child(|| unsafe {
+        libc::munmap(p as *mut libc::c_void, PAGE);
+        (p as *mut u8).write_volatile(1);
+        0
+    })?;
+    drop(region);
+    Ok(claim(
+        "After munmap, touching the old address is a segmentation fault",
+        SAYS_SEGV,
+        format!("a child that unmapped a page and then wrote to it {ended}"),
+        ended == Ended::Signal(libc::SIGSEGV),
+    ))
+}
+
+/// The article's anonymous-mapping example, with pipes in place of its sleeps.
+#[derive(Debug)]
+pub struct ForkRun {
+    /// The ages the child read from records 1-5 after the parent wrote them.
+    pub child_ages: Vec<i32>,
+    /// The first record's age as the parent reads it after the child set it to 100.
+    pub parent_age: i32,
+}
+
+impl ForkRun {
+    /// The article's output lines for this run.
+    pub fn lines(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .child_ages
+            .iter()
+            .enumerate()
+            .map(|(i, a)| format!("child read: the {} people's age is {a}", i + 1))
+            .collect();
+        v.push(format!("parent read: the first people's age is {}", self.parent_age));
+        v
+    }
+}
+
+/// Maps 10 records anonymously (`MAP_SHARED` or `MAP_PRIVATE`) and forks. The parent then
+/// writes records 1-5 (names b-f, ages 20-24, as the article's loop does) and tells the child,
+/// which reads the 5 ages, reports them and sets the first age to 100; the parent reads it back
+/// once the child has exited.
+pub fn anon_fork(shared: bool) -> Result<ForkRun> {
+    let map = AnonMap::new(MAP_LEN, shared)?;
+    let p = map.ptr as *mut People;
+    let pipe = || nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe");
+    let (go_rx, go_tx) = pipe()?;
+    let (report_rx, report_tx) = pipe()?;
+    let (go_fd, report_fd) = (go_rx.as_raw_fd(), report_tx.as_raw_fd());
+    let p_addr = p as usize;
+    let child = fork_child(move || {
+        let p = p_addr as *mut People;
+        // SAFETY: the child's copy of the mapping and of the fds; async-signal-safe calls only.
+        unsafe {
+            let mut b = [0u8; 1];
+            if libc::read(go_fd, b.as_mut_ptr().cast(), 1) != 1 {
+                return 2;
+            }
+            let mut ages = [0u8; 4 * FILE_RECORDS];
+            for i in 0..FILE_RECORDS {
+                let age = std::ptr::addr_of!((*p.add(i)).age).read_volatile();
+                ages[4 * i..4 * i + 4].copy_from_slice(&age.to_ne_bytes());
+            }
+            if libc::write(report_fd, ages.as_ptr().cast(), ages.len()) != ages.len() as isize {
+                return 3;
+            }
+            std::ptr::addr_of_mut!((*p).age).write_volatile(100);
+            libc::munmap(p.cast(), MAP_LEN);
+            0
+        }
+    })?;
+    drop(go_rx);
+    drop(report_tx);
+    let mut temp = b'a';
+    for i in 0..FILE_RECORDS {
+        temp += 1;
+        // SAFETY: within the mapping. The article memcpy()s 2 bytes from its 1-byte `temp`;
+        // the second byte is whatever follows on its stack — a NUL here.
+        unsafe {
+            let r = p.add(i);
+            (*r).name[0] = temp;
+            (*r).name[1] = 0;
+            std::ptr::addr_of_mut!((*r).age).write_volatile(20 + i as i32);
+        }
+    }
+    let mut go = File::from(go_tx);
+    go.write_all(b"g").context("telling the child")?;
+    let mut report = Vec::new();
+    File::from(report_rx).read_to_end(&mut report).context("the child's report")?;
+    let ended = child.wait()?;
+    if ended != Ended::Exited(0) || report.len() != 4 * FILE_RECORDS {
+        bail!("the child {ended} after reporting {} bytes", report.len());
+    }
+    let child_ages =
+        report.chunks_exact(4).map(|c| i32::from_ne_bytes(c.try_into().expect("4"))).collect();
+    // SAFETY: within the mapping; the child has exited.
+    let parent_age = unsafe { std::ptr::addr_of!((*p).age).read_volatile() };
+    drop(map);
+    Ok(ForkRun { child_ages, parent_age })
+}
+
+/// An anonymous mapping, `MAP_SHARED` or `MAP_PRIVATE`, unmapped on drop.
+struct AnonMap {
+    ptr: *mut u8,
+    len: usize,
+}
+
+impl AnonMap {
+    fn new(len: usize, shared: bool) -> Result<AnonMap> {
+        let kind = if shared { libc::MAP_SHARED } else { libc::MAP_PRIVATE };
+        // SAFETY: a fresh anonymous mapping at an address the kernel picks.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                kind | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error()).context("mmap(MAP_ANONYMOUS)");
+        }
+        Ok(AnonMap { ptr: p.cast(), len })
+    }
+}
+
+impl Drop for AnonMap {
+    fn drop(&mut self) {
+        // SAFETY: our own mapping, unused after drop.
+        unsafe { libc::munmap(self.ptr.cast(), self.len) };
+    }
+}
+
+/// An anonymous `MAP_SHARED` mapping is shared across fork, both ways.
+pub fn anon_shared_across_fork(_lab: &Lab) -> Result<Claim> {
+    let run = anon_fork(true)?;
+    let holds = run.child_ages == [20, 21, 22, 23, 24] && run.parent_age == 100;
+    Ok(claim(
+        "An anonymous MAP_SHARED mapping made before fork is shared by parent and child: the \
+         child reads what the parent wrote after the fork, and the parent sees the child's age = 100",
+        SAYS_FORK,
+        format!("{} (pipes replace the article's sleeps)", run.lines().join(" / ")),
+        holds,
+    ))
+}
+
+/// An anonymous `MAP_PRIVATE` mapping is not: each side writes its own copy.
+pub fn anon_private_not_shared(_lab: &Lab) -> Result<Claim> {
+    let run = anon_fork(false)?;
+    let holds = run.child_ages == [0; FILE_RECORDS] && run.parent_age == 20;
+    Ok(claim(
+        "An anonymous MAP_PRIVATE mapping is not shared across fork: the child does not see the \
+         parent's later writes, nor the parent the child's age = 100",
+        SAYS_PRIVATE,
+        format!("same program with MAP_PRIVATE: {}", run.lines().join(" / ")),
+        holds,
+    ))
+}
+
+/// Bytes of `[ptr, ptr+len)` dirty in this process's page tables, from /proc/self/smaps.
+fn dirty_bytes(ptr: *const u8, len: usize) -> Option<u64> {
+    let smaps = std::fs::read_to_string("/proc/self/smaps").ok()?;
+    let (lo, hi) = (ptr as u64, ptr as u64 + len as u64);
+    let mut in_range = false;
+    let mut total = 0;
+    for line in smaps.lines() {
+        let first = line.split_whitespace().next().unwrap_or("");
+        if let Some((a, b)) = first.split_once('-') {
+            if let (Ok(a), Ok(b)) = (u64::from_str_radix(a, 16), u64::from_str_radix(b, 16)) {
+                in_range = a < hi && b > lo;
+                continue;
+            }
+        }
+        if in_range {
+            for key in ["Shared_Dirty:", "Private_Dirty:"] {
+                if let Some(v) = line.strip_prefix(key) {
+                    total += v.split_whitespace().next()?.parse::<u64>().ok()? * 1024;
+                }
+            }
+        }
+    }
+    Some(total)
+}
+
+/// A write through a mapping is visible to another process's read() before any msync.
+pub fn visible_before_msync(lab: &Lab) -> Result<Claim> {
+    let path = lab.file()?;
+    let f = OpenOptions::new().read(true).write(true).create_new(true).mode(0o600).open(&path)?;
+    f.set_len(MAP_LEN as u64)?;
+    f.sync_all().context("fsync of the empty file")?;
+    let region = Region::map_fd(&f, MAP_LEN)?;
+    let p = region.as_ptr() as *mut People;
+    for i in 0..RECORDS {
+        // SAFETY: within the mapping, aligned.
+        unsafe { p.add(i).write_volatile(article_record(i)) };
+    }
+    let (n, recs) = lab.read_by_another(&path)?;
+    // Writeback would have cleaned the page (and write-protected it): dirty means no flush ran.
+    let dirty = dirty_bytes(region.as_ptr(), MAP_LEN);
+    drop(region);
+    let still = match dirty {
+        Some(0) => "; the page had been written back meanwhile".to_string(),
+        Some(b) => format!(
+            "; the writer's page was still dirty ({b} bytes in smaps): nothing had been flushed"
+        ),
+        None => String::new(),
+    };
+    Ok(claim(
+        "A write through a MAP_SHARED mapping is visible to another process's read() at once, \
+         before any msync: both go through one page cache, so msync is about durability, not \
+         visibility",
+        SAYS_VISIBLE,
+        format!(
+            "no msync, no fsync: another process's read() returned {n} bytes: {}{still}",
+            compact(&recs)
+        ),
+        recs == expected(RECORDS),
+    ))
+}
+
+fn article_record(i: usize) -> People {
+    People { name: [b'a' + i as u8, 0, 0, 0], age: 20 + i as i32 }
+}
+
+/// One claim of the article and how to check it.
+pub struct Check {
+    pub slug: &'static str,
+    pub run: fn(&Lab) -> Result<Claim>,
+    /// Whether it works on a file in the lab's directory (its filesystem matters).
+    pub uses_file: bool,
+}
+
+/// Every check, in the article's order.
+pub fn checks() -> Vec<Check> {
+    let c = |slug, run, uses_file| Check { slug, run, uses_file };
+    vec![
+        c("file-size-unchanged", file_size_unchanged as fn(&Lab) -> Result<Claim>, true),
+        c("unrelated-reader-sees-all", unrelated_reader_sees_all, true),
+        c("after-unmap-cached", |l| after_unmap(l, CacheState::Cached), true),
+        c("after-unmap-rewritten", |l| after_unmap(l, CacheState::Rewritten), true),
+        c("after-unmap-written-back", |l| after_unmap(l, CacheState::WrittenBack), true),
+        c("after-unmap-evicted", |l| after_unmap(l, CacheState::Evicted), true),
+        c("read-stops-at-eof", read_stops_at_eof, true),
+        c("sigbus-past-eof", sigbus_past_eof, true),
+        c("segv-after-munmap", segv_after_munmap, false),
+        c("anon-shared-across-fork", anon_shared_across_fork, false),
+        c("anon-private-not-shared", anon_private_not_shared, false),
+        c("visible-before-msync", visible_before_msync, true),
+    ]
+}
+
+pub struct Seed;
+
+impl Scenario for Seed {
+    fn name(&self) -> &'static str {
+        "seed"
+    }
+    fn about(&self) -> &'static str {
+        "the seed article's mmap experiments, each claim checked on this kernel"
+    }
+    fn cases(&self, _opts: &Options) -> Result<Vec<Case>, UsageError> {
+        Ok(checks()
+            .into_iter()
+            .map(|check| {
+                let id = format!("seed/{}", check.slug);
+                Case::new(id.clone(), move |ctx: &Context| {
+                    let lab = Lab {
+                        dir: ctx.work_dir.clone(),
+                        exe: ctx.exe.clone(),
+                        timeout: ctx.opts.timeout,
+                    };
+                    let mut c = CaseResult::new(id, "seed");
+                    if check.uses_file {
+                        c.axes.insert("fstype".into(), crate::sysinfo::filesystem_of(&lab.dir));
+                        c.notes.push(format!("files in {}", lab.dir.display()));
+                    }
+                    match (check.run)(&lab) {
+                        Ok(claim) => c.claims.push(claim),
+                        Err(e) => c.error = Some(format!("the check could not run: {e:#}")),
+                    }
+                    Ok(c)
+                })
+            })
+            .collect())
+    }
+
+    fn summary(&self, cases: &[&CaseResult], _run: &RunFile) -> Option<String> {
+        let mut t = Table::text(&["check", "holds", "observed"]);
+        for c in cases {
+            let row = match (&c.error, c.claims.first()) {
+                (Some(e), _) => vec![c.id.clone(), "ERROR".into(), e.clone()],
+                (None, Some(cl)) => vec![
+                    c.id.clone(),
+                    if cl.holds { "yes" } else { "NO" }.into(),
+                    cl.observed.clone(),
+                ],
+                (None, None) => vec![c.id.clone(), "-".into(), String::new()],
+            };
+            t.row(row);
+        }
+        (!t.is_empty()).then(|| t.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_record_layout_is_the_articles() {
+        assert_eq!(RECORD_LEN, 8);
+        assert_eq!(std::mem::offset_of!(People, age), 4);
+        assert_eq!(article_record(0).line(), "name: a age 20;");
+        assert_eq!(People::default().line(), "name:  age 0;");
+        assert_eq!(parse_line("name:  age 0;"), Some((String::new(), 0)));
+        assert_eq!(parse_line("name: j age 29;"), Some(("j".into(), 29)));
+        assert_eq!(article_listing(false)[5], "name:  age 0;");
+        assert_eq!(article_listing(true)[9], "name: j age 29;");
+    }
+
+    #[test]
+    fn writer_and_reader_in_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("test_shm");
+        let mut w = Vec::new();
+        writer_main(&path, Duration::ZERO, &mut w).unwrap();
+        assert_eq!(String::from_utf8(w).unwrap(), "initialize over\numap ok\n");
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), FILE_LEN);
+        let mut r = Vec::new();
+        read_main(&path, &mut r).unwrap();
+        let r = String::from_utf8(r).unwrap();
+        assert!(r.starts_with("read 40 bytes\nname: a age 20;\n"), "{r}");
+        assert_eq!(r.lines().count(), 1 + FILE_RECORDS);
+    }
+
+    #[test]
+    fn anonymous_mappings_across_fork() {
+        let shared = anon_fork(true).unwrap();
+        assert_eq!(shared.child_ages, [20, 21, 22, 23, 24]);
+        assert_eq!(shared.parent_age, 100);
+        assert_eq!(shared.lines()[5], "parent read: the first people's age is 100");
+        let private = anon_fork(false).unwrap();
+        assert_eq!(private.child_ages, [0; 5]);
+        assert_eq!(private.parent_age, 20);
+    }
+}

@@ -1,0 +1,380 @@
+//! Scenario `stream`: one writer floods records of one size to one reader, over every transport
+//! × process × wait × size, and — over mapped transports — both reader modes: `copy` (the reader
+//! copies each payload out, then verifies the copy, as `read()` would) and `in-place` (it
+//! verifies the payload where it lies in the ring). Reports records/s and payload bytes/s
+//! (median, min, max over 5 trials, every trial kept), integrity, and the CPU each side spent
+//! per record. Byte streams carry the same framing (header + payload), one `write` and one
+//! `read_exact` per record.
+
+use crate::table::{bytes, Table};
+use crate::{Case, Context, Options, Scenario, UsageError};
+use anyhow::{Context as _, Result};
+use ipcbench_harness::ring::{frame_len, RingLayout};
+use ipcbench_harness::stream::{reader, ReadMode, ReaderReport, StreamSpec, WriterReport};
+use ipcbench_harness::transport::TransportKind;
+use ipcbench_harness::wait::Wait;
+use ipcbench_harness::worker::{run_pair, Job, Process};
+use ipcbench_results::{CaseResult, Cpu, RunFile, Spread, Throughput, Trial};
+use std::time::Duration;
+
+pub const DEFAULT_SIZES: [usize; 6] = [8, 64, 512, 4 << 10, 64 << 10, 1 << 20];
+/// Trials per case (fewer only when `--iterations` asks for fewer records).
+pub const TRIALS: u64 = 5;
+/// Measured time per case: full and `--quick` (5 trials each way).
+const FULL_TIME: Duration = Duration::from_millis(400);
+const QUICK_TIME: Duration = Duration::from_millis(50);
+
+pub struct Stream;
+
+impl Scenario for Stream {
+    fn name(&self) -> &'static str {
+        "stream"
+    }
+    fn about(&self) -> &'static str {
+        "throughput: one writer floods one reader; records/s and bytes/s by transport, process, \
+         wait, size and reader mode (copy, in-place)"
+    }
+    fn cases(&self, opts: &Options) -> Result<Vec<Case>, UsageError> {
+        let sizes = opts.sizes.clone().unwrap_or(DEFAULT_SIZES.to_vec());
+        let mut cases = Vec::new();
+        for (t, p, w) in opts.combinations(&TransportKind::ALL)? {
+            // --quick keeps to forked peers unless asked: a spawned peer streams the same way,
+            // it only starts slower.
+            if opts.quick && opts.processes.is_none() && p == Process::Spawn {
+                continue;
+            }
+            for &size in &sizes {
+                for &mode in modes(t) {
+                    let id = format!("stream/{t}/{p}/{w}/{size}/{mode}");
+                    let opts = opts.clone();
+                    cases.push(Case::new(id.clone(), move |ctx| {
+                        run_case(ctx, &opts, id, t, p, w, size, mode)
+                    }));
+                }
+            }
+        }
+        Ok(cases)
+    }
+
+    fn summary(&self, cases: &[&CaseResult], run: &RunFile) -> Option<String> {
+        throughput_table(cases, run)
+    }
+}
+
+/// Reader modes a transport offers: a byte stream can only be read by copying.
+pub fn modes(t: TransportKind) -> &'static [ReadMode] {
+    if t.is_mapped() {
+        &ReadMode::ALL
+    } else {
+        &[ReadMode::Copy]
+    }
+}
+
+/// The stream both ends agree on, for `readers` readers, under the run's budget.
+pub(crate) fn spec(
+    opts: &Options,
+    size: usize,
+    readers: usize,
+    mode: ReadMode,
+) -> Result<StreamSpec> {
+    let (records, time) = opts.budget((u64::MAX / 4, FULL_TIME), (u64::MAX / 4, QUICK_TIME));
+    let trials = TRIALS.min(records.max(1));
+    let ring = RingLayout::for_records(size, readers)?;
+    Ok(StreamSpec {
+        size,
+        ring,
+        mode,
+        // One turn of the ring (every page touched, every cache warm), and a tenth of the
+        // measured time when time bounds the case.
+        warmup_records: (ring.capacity / frame_len(size)) as u64 + 1,
+        warmup_ns: (time / 10).as_nanos() as u64,
+        trials: trials as u32,
+        records,
+        trial_ns: (time / trials as u32).as_nanos() as u64,
+        fault: opts.fault,
+        writer_delay_ns: 0,
+        reader_delay_ns: Vec::new(),
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_case(
+    ctx: &Context,
+    opts: &Options,
+    id: String,
+    t: TransportKind,
+    p: Process,
+    w: Wait,
+    size: usize,
+    mode: ReadMode,
+) -> Result<CaseResult> {
+    if w == Wait::Spin && crate::sysinfo::logical_cpus() < 2 {
+        ctx.warn(
+            "Spinning peers need a CPU each; this host has fewer than 2, so spin figures are \
+             scheduler figures.",
+        );
+    }
+    let spec = spec(opts, size, 1, mode)?;
+    // file-rw: the file ring per direction is as large as the shared ring would be.
+    let len = if t.is_mapped() { spec.ring.region_len() } else { spec.ring.capacity };
+    let pair = ctx.pair(t, p, w, len);
+    let (mine, theirs) = run_pair(&pair, &Job::Stream(spec.clone()), |medium, watch| {
+        reader(medium, &spec, 0, w, watch)
+    })?;
+    let theirs: WriterReport = serde_json::from_value(theirs).context("the writer's report")?;
+    let mut c = result(ctx, id, "stream", t, w, size, &spec, &theirs, &[mine]);
+    c.process = Some(p.name().into());
+    c.axes.insert("mode".into(), mode.name().into());
+    c.notes.push(match mode {
+        ReadMode::Copy if t.is_mapped() => {
+            "reader copies each payload out of the ring into its own buffer and verifies the copy \
+             (each 1 KiB block hashed as soon as it has landed, while the next is copied), then \
+             frees the slot"
+        }
+        ReadMode::Copy => {
+            "writer: one write() of header + payload per record; reader: one read_exact() of a \
+             record into its buffer, then verifies it"
+        }
+        ReadMode::InPlace => {
+            "reader verifies each payload where it lies in the ring, then frees the slot"
+        }
+    }
+    .into());
+    Ok(c)
+}
+
+/// A case result from the writer's and the readers' reports (one reader for `stream`).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn result(
+    ctx: &Context,
+    id: String,
+    scenario: &str,
+    t: TransportKind,
+    w: Wait,
+    size: usize,
+    spec: &StreamSpec,
+    writer: &WriterReport,
+    readers: &[ReaderReport],
+) -> CaseResult {
+    let mut c = CaseResult::new(id, scenario);
+    c.transport = Some(t.name().into());
+    c.wait = Some(w.name().into());
+    c.size = Some(size as u64);
+    c.iterations = writer.measured;
+    c.warmup = writer.warmup;
+    c.throughput = Some(throughput(readers, scenario == "fanout"));
+    let mut integrity = ipcbench_results::Integrity::default();
+    for r in readers {
+        integrity.add(&r.integrity);
+        integrity.sent += writer.sent;
+    }
+    c.integrity = Some(integrity);
+    let per = |cpu: u64, n: u64| cpu as f64 / n.max(1) as f64;
+    let mut cpu = Cpu::default();
+    cpu.ns_per_message.insert("writer".into(), per(writer.cpu_ns, writer.measured));
+    let reader_cpu: f64 =
+        readers.iter().map(|r| per(r.cpu_ns, r.measured)).sum::<f64>() / readers.len() as f64;
+    cpu.ns_per_message.insert("reader".into(), reader_cpu);
+    c.cpu = Some(cpu);
+    if t.is_mapped() {
+        c.figures.insert("ring_bytes".into(), spec.ring.capacity as f64);
+        // Which side sets the pace: the other one waits.
+        let n = (writer.warmup + writer.measured).max(1) as f64;
+        c.figures.insert("writer_wait_ns_per_record".into(), writer.waits.wait_ns as f64 / n);
+        let rw: u64 = readers.iter().map(|r| r.waits.wait_ns).sum();
+        c.figures.insert("reader_wait_ns_per_record".into(), rw as f64 / n / readers.len() as f64);
+        if w == Wait::Futex {
+            let n = (writer.warmup + writer.measured).max(1) as f64;
+            c.figures.insert("writer_sleeps_per_record".into(), writer.waits.sleeps as f64 / n);
+            let rs: u64 = readers.iter().map(|r| r.waits.sleeps).sum();
+            c.figures
+                .insert("reader_sleeps_per_record".into(), rs as f64 / n / readers.len() as f64);
+        }
+        c.notes.push(format!(
+            "ring of {} in {}: variable-sized frames (header + payload, 8-byte aligned), head \
+             and tails published in batches of 1/16 ring",
+            bytes(spec.ring.capacity as u64),
+            t.name()
+        ));
+    } else {
+        c.notes.push(t.transport().how().to_string());
+    }
+    if matches!(t, TransportKind::FileMmap | TransportKind::FileRw) {
+        c.notes.push(format!(
+            "file in {} ({})",
+            ctx.work_dir.display(),
+            crate::sysinfo::filesystem_of(&ctx.work_dir)
+        ));
+    }
+    if !integrity.ok() {
+        c.error = Some(format!(
+            "integrity check failed: sent {}, received {}, lost {}, reordered {}, corrupted {}",
+            integrity.sent,
+            integrity.received,
+            integrity.lost,
+            integrity.reordered,
+            integrity.corrupted
+        ));
+    }
+    c
+}
+
+/// Throughput as delivered to the readers. With several readers a trial's records and bytes
+/// are summed over them and its time is the slowest reader's: the aggregate. A fan-out also
+/// keeps each reader's own rate in `per_reader_bytes_per_s`.
+fn throughput(readers: &[ReaderReport], per_reader: bool) -> Throughput {
+    let n = readers.iter().map(|r| r.trials.len()).min().unwrap_or(0);
+    let trials: Vec<Trial> = (0..n)
+        .map(|k| Trial {
+            records: readers.iter().map(|r| r.trials[k].records).sum(),
+            bytes: readers.iter().map(|r| r.trials[k].bytes).sum(),
+            seconds: readers.iter().map(|r| r.trials[k].seconds).fold(0.0, f64::max),
+        })
+        .collect();
+    let rate = |v: u64, s: f64| if s > 0.0 { v as f64 / s } else { 0.0 };
+    let per_reader = if per_reader {
+        readers
+            .iter()
+            .map(|r| {
+                Spread::of(&r.trials.iter().map(|t| rate(t.bytes, t.seconds)).collect::<Vec<_>>())
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Throughput {
+        records_per_s: Spread::of(
+            &trials.iter().map(|t| rate(t.records, t.seconds)).collect::<Vec<_>>(),
+        ),
+        bytes_per_s: Spread::of(
+            &trials.iter().map(|t| rate(t.bytes, t.seconds)).collect::<Vec<_>>(),
+        ),
+        trials,
+        per_reader_bytes_per_s: per_reader,
+    }
+}
+
+/// `12.3 M`: a rate for people.
+pub(crate) fn per_s(v: f64) -> String {
+    if v >= 1e9 {
+        format!("{:.2} G", v / 1e9)
+    } else if v >= 1e6 {
+        format!("{:.2} M", v / 1e6)
+    } else if v >= 1e3 {
+        format!("{:.1} k", v / 1e3)
+    } else {
+        format!("{v:.0}")
+    }
+}
+
+/// The single-core memcpy bandwidth for `size` measured by `floor` in this run, if any.
+pub(crate) fn memcpy_floor(run: &RunFile, size: Option<u64>) -> Option<f64> {
+    run.case(&format!("floor/memcpy/{}", size?))
+        .filter(|c| c.ok())
+        .and_then(|c| c.figures.get("memcpy_bytes_per_s").copied())
+        .filter(|v| *v > 0.0)
+}
+
+/// The stdout table of a throughput scenario.
+pub(crate) fn throughput_table(cases: &[&CaseResult], run: &RunFile) -> Option<String> {
+    let mut t =
+        Table::new(&["case", "MB/s", "records/s", "CPU ns/rec writer", "reader", "× memcpy"]);
+    for c in cases {
+        let Some(tp) = c.throughput.as_ref().filter(|_| c.ok()) else {
+            let why = if c.error.is_some() { "failed" } else { "skipped" };
+            t.row(vec![
+                c.id.clone(),
+                why.into(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ]);
+            continue;
+        };
+        let cpu = |side: &str| {
+            c.cpu
+                .as_ref()
+                .and_then(|cpu| cpu.ns_per_message.get(side))
+                .map(|v| format!("{v:.0}"))
+                .unwrap_or_default()
+        };
+        let memcpy = memcpy_floor(run, c.size)
+            .map(|m| format!("{:.2}", tp.bytes_per_s.median / m))
+            .unwrap_or("-".into());
+        t.row(vec![
+            c.id.clone(),
+            format!("{:.0}", tp.bytes_per_s.median / 1e6),
+            per_s(tp.records_per_s.median),
+            cpu("writer"),
+            cpu("reader"),
+            memcpy,
+        ]);
+    }
+    (!t.is_empty()).then(|| t.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reader(trials: &[(u64, f64)]) -> ReaderReport {
+        ReaderReport {
+            trials: trials
+                .iter()
+                .map(|&(records, seconds)| Trial { records, bytes: records * 10, seconds })
+                .collect(),
+            measured: trials.iter().map(|t| t.0).sum(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn aggregate_throughput_sums_records_over_the_slowest_readers_time() {
+        let a = reader(&[(100, 1.0), (100, 1.0), (100, 2.0)]);
+        let b = reader(&[(100, 2.0), (100, 1.0), (100, 1.0)]);
+        let tp = throughput(&[a, b], true);
+        assert_eq!(tp.trials.len(), 3);
+        assert_eq!((tp.trials[0].records, tp.trials[0].seconds), (200, 2.0));
+        assert_eq!(tp.records_per_s.median, 100.0);
+        assert_eq!((tp.records_per_s.min, tp.records_per_s.max), (100.0, 200.0));
+        assert_eq!(tp.per_reader_bytes_per_s.len(), 2);
+        assert_eq!(tp.per_reader_bytes_per_s[0].median, 1000.0);
+        // A stream: no per-reader figures, the reader's own trials.
+        let tp = throughput(&[reader(&[(50, 0.5)])], false);
+        assert!(tp.per_reader_bytes_per_s.is_empty());
+        assert_eq!(tp.bytes_per_s.median, 1000.0);
+        assert_eq!(throughput(&[reader(&[(50, 0.5)])], true).per_reader_bytes_per_s.len(), 1);
+    }
+
+    #[test]
+    fn cases_cover_modes_and_quick_keeps_to_fork() {
+        let opts = Options::default();
+        let ids: Vec<String> = Stream.cases(&opts).unwrap().into_iter().map(|c| c.id).collect();
+        assert!(ids.contains(&"stream/posix-shm/fork/spin/65536/copy".to_string()));
+        assert!(ids.contains(&"stream/posix-shm/spawn/futex/8/in-place".to_string()));
+        assert!(ids.contains(&"stream/pipe/fork/block/64/copy".to_string()));
+        assert!(!ids.iter().any(|i| i.starts_with("stream/pipe/") && i.ends_with("in-place")));
+        // 5 mapped × (fork + spawn, less anon-mmap spawn) × 2 waits × 2 modes + 4 × 2 streams.
+        assert_eq!(ids.len(), (9 * 2 * 2 + 4 * 2) * DEFAULT_SIZES.len());
+        let quick = Options { quick: true, ..Default::default() };
+        let q = Stream.cases(&quick).unwrap();
+        assert!(q.iter().all(|c| c.id.contains("/fork/")));
+        let spawn = Options { quick: true, processes: Some(vec![Process::Spawn]), ..quick };
+        assert!(Stream.cases(&spawn).unwrap().iter().all(|c| c.id.contains("/spawn/")));
+    }
+
+    #[test]
+    fn budget_splits_records_and_time_over_trials() {
+        let opts = Options { iterations: Some(1000), ..Default::default() };
+        let s = spec(&opts, 64, 1, ReadMode::Copy).unwrap();
+        assert_eq!((s.records, s.trials, s.trial_ns, s.warmup_ns), (1000, 5, 0, 0));
+        let opts = Options { iterations: Some(3), ..Default::default() };
+        assert_eq!(spec(&opts, 64, 1, ReadMode::Copy).unwrap().trials, 3);
+        let s = spec(&Options { quick: true, ..Default::default() }, 1 << 20, 1, ReadMode::Copy)
+            .unwrap();
+        assert_eq!(s.trial_ns, 10_000_000);
+        assert_eq!(s.ring.capacity, 4 << 20);
+        assert_eq!(s.warmup_records, 4);
+    }
+}

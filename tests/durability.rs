@@ -1,0 +1,186 @@
+//! Scenarios `msync`, `mapping` and `seed`, and `pingpong --durable`, run as a user runs them:
+//! a case for every method, size and filesystem (or a recorded reason to skip it), and nothing
+//! left behind in /dev/shm, System V shared memory or the directory given with --dir.
+
+mod common;
+use common::assert_nothing_left;
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output};
+
+const EXE: &str = env!("CARGO_BIN_EXE_ipcbench");
+
+struct Run {
+    out: Output,
+    pid: u32,
+    result: Option<Value>,
+}
+
+/// Runs `ipcbench scenario ARGS --out OUT --dir DIR` and checks it left nothing behind.
+fn scenario(args: &[&str]) -> Run {
+    let out_dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let child = Command::new(EXE)
+        .arg("scenario")
+        .args(args)
+        .arg("--out")
+        .arg(out_dir.path())
+        .arg("--dir")
+        .arg(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let out = child.wait_with_output().unwrap();
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(left.is_empty(), "left in --dir: {left:?}");
+    assert_nothing_left(pid);
+    let latest = out_dir.path().join("latest.json");
+    let result = latest
+        .exists()
+        .then(|| serde_json::from_str(&std::fs::read_to_string(latest).unwrap()).unwrap());
+    Run { out, pid, result }
+}
+
+fn cases(run: &Run) -> Vec<Value> {
+    let stderr = String::from_utf8_lossy(&run.out.stderr);
+    assert!(run.out.status.success(), "run {} failed: {stderr}", run.pid);
+    run.result.as_ref().expect("a result file")["cases"].as_array().unwrap().clone()
+}
+
+fn case<'a>(cases: &'a [Value], id: &str) -> &'a Value {
+    cases.iter().find(|c| c["id"] == id).unwrap_or_else(|| panic!("no case {id}"))
+}
+
+/// Measured (with a positive p50 of `kind`) or skipped with a reason; never failed.
+fn measured_or_skipped(c: &Value, kind: &str) -> bool {
+    assert!(c.get("error").is_none(), "{} failed: {}", c["id"], c["error"]);
+    if let Some(why) = c.get("skipped") {
+        assert!(why.as_str().is_some_and(|w| w.len() > 10), "{}: empty skip reason", c["id"]);
+        return false;
+    }
+    assert!(c["latency_ns"][kind]["p50"].as_u64().unwrap() > 0, "{}: no {kind}", c["id"]);
+    assert!(c["histograms"][kind].as_str().is_some_and(|h| !h.is_empty()), "{}", c["id"]);
+    true
+}
+
+#[test]
+fn msync_has_every_method_fs_and_page_count() {
+    let run = scenario(&["msync", "--quick", "--iterations", "2"]);
+    let cases = cases(&run);
+    let methods = ["msync-sync", "msync-async", "pwrite-fdatasync", "pwrite-fsync"];
+    let pages = [1, 4, 16, 64, 256, 1024, 4096];
+    assert_eq!(cases.len(), methods.len() * 2 * pages.len());
+    for m in methods {
+        for fs in ["disk", "tmpfs"] {
+            for n in pages {
+                let c = case(&cases, &format!("msync/{m}/{fs}/{n}"));
+                if measured_or_skipped(c, "flush") {
+                    assert_eq!(c["axes"]["method"], m);
+                    assert_eq!(c["axes"]["fs"], fs);
+                    assert_eq!(c["axes"]["pages"], n.to_string());
+                    assert!(c["axes"]["fstype"].as_str().is_some_and(|t| !t.is_empty()));
+                    assert_eq!(c["size"], n * 4096);
+                    assert_eq!(c["iterations"], 2);
+                    assert!(c["figures"]["bytes_per_s"].as_f64().unwrap() > 0.0);
+                } else {
+                    assert_eq!(fs, "tmpfs", "only tmpfs may be missing");
+                }
+            }
+        }
+    }
+    if Path::new("/dev/shm").is_dir() {
+        assert_eq!(case(&cases, "msync/msync-sync/tmpfs/1")["axes"]["fstype"], "tmpfs");
+    }
+    let warnings = run.result.as_ref().unwrap()["warnings"].to_string();
+    assert!(warnings.contains("MS_ASYNC") && warnings.contains("2.6.19"), "{warnings}");
+    let stdout = String::from_utf8_lossy(&run.out.stdout);
+    assert!(stdout.contains("msync/pwrite-fsync/disk/4096") && stdout.contains("flush p50"));
+}
+
+#[test]
+fn mapping_has_every_op_and_size_or_a_reason() {
+    let run = scenario(&["mapping", "--quick", "--iterations", "1"]);
+    let cases = cases(&run);
+    let ops = [
+        "mmap",
+        "touch",
+        "touch-private",
+        "populate",
+        "thp",
+        "hugetlb",
+        "shm-open",
+        "memfd",
+        "shmget",
+    ];
+    let sizes = [4096u64, 1 << 20, 16 << 20];
+    assert_eq!(cases.len(), ops.len() * sizes.len());
+    for op in ops {
+        for size in sizes {
+            let c = case(&cases, &format!("mapping/{op}/{size}"));
+            assert_eq!(c["axes"]["op"], op);
+            if measured_or_skipped(c, "setup") {
+                assert!(c["latency_ns"]["teardown"]["p50"].as_u64().unwrap() > 0);
+                if op != "mmap" {
+                    assert!(c["figures"]["ns_per_page"].as_f64().unwrap() > 0.0, "{op}/{size}");
+                }
+            } else {
+                assert!(["thp", "hugetlb"].contains(&op), "{op}/{size} skipped");
+            }
+        }
+    }
+    // Never smaller than a huge page.
+    assert!(case(&cases, "mapping/hugetlb/4096")["skipped"].as_str().unwrap().contains("2 MiB"));
+    assert!(case(&cases, "mapping/thp/4096")["skipped"].as_str().is_some());
+}
+
+#[test]
+fn the_full_plans_list_every_case() {
+    let out = Command::new(EXE).arg("list").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let ids = |prefix: &str| text.lines().filter(|l| l.trim().starts_with(prefix)).count();
+    assert_eq!(ids("msync/"), 4 * 2 * 7);
+    assert_eq!(ids("mapping/"), 9 * 6, "4K to 1G for every op");
+    assert!(text.contains("mapping/shm-open/1073741824"));
+    assert_eq!(ids("seed/"), 12);
+}
+
+#[test]
+fn seed_reports_every_claim() {
+    let run = scenario(&["seed"]);
+    let cases = cases(&run);
+    assert_eq!(cases.len(), 12);
+    for c in &cases {
+        let claim = &c["claims"][0];
+        for k in ["claim", "article_says", "observed"] {
+            assert!(claim[k].as_str().is_some_and(|s| !s.is_empty()), "{}: {k}", c["id"]);
+        }
+        assert!(claim["holds"].is_boolean());
+    }
+    let stdout = String::from_utf8_lossy(&run.out.stdout);
+    assert!(stdout.contains("holds") && stdout.contains("seed/sigbus-past-eof"), "{stdout}");
+    // The dirty cached page still shows records 6-10: the table says NO for it.
+    let line = stdout.lines().find(|l| l.starts_with("seed/after-unmap-cached")).unwrap();
+    assert!(line.contains(" NO "), "{line}");
+}
+
+#[test]
+fn durable_pingpong_runs_file_mmap_and_file_rw_only() {
+    let run = scenario(&["pingpong", "--durable", "--quick", "--size", "64", "--iterations", "20"]);
+    let cases = cases(&run);
+    assert_eq!(cases.len(), 6, "file-mmap: fork/spawn × spin/futex, file-rw: fork/spawn × block");
+    for c in &cases {
+        let id = c["id"].as_str().unwrap();
+        assert!(id.ends_with("/64/durable"), "{id}");
+        assert!(["file-mmap", "file-rw"].contains(&c["transport"].as_str().unwrap()), "{id}");
+        assert_eq!(c["axes"]["durable"], "true");
+        assert_eq!(c["integrity"]["lost"], 0);
+        assert!(c["notes"].to_string().contains("durable:"), "{id}");
+    }
+
+    let refused = scenario(&["pingpong", "--durable", "--transport", "pipe"]);
+    assert_eq!(refused.out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&refused.out.stderr);
+    assert!(err.contains("pipe") && err.contains("--durable") && err.lines().count() == 1, "{err}");
+}

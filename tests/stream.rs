@@ -1,0 +1,140 @@
+//! The `stream` and `fanout` scenarios as a user runs them: the built binary, its result file.
+
+use serde_json::Value;
+use std::path::Path;
+use std::process::Command;
+
+fn ipcbench(args: &[&str], out: &Path) -> (bool, String, Value) {
+    let o = Command::new(env!("CARGO_BIN_EXE_ipcbench"))
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .expect("run ipcbench");
+    let run: Value = serde_json::from_slice(
+        &std::fs::read(out.join("latest.json")).expect("a result file was written"),
+    )
+    .expect("the result file is JSON");
+    (o.status.success(), String::from_utf8_lossy(&o.stdout).into_owned(), run)
+}
+
+fn cases<'a>(run: &'a Value, scenario: &str) -> Vec<&'a Value> {
+    run["cases"].as_array().unwrap().iter().filter(|c| c["scenario"] == scenario).collect()
+}
+
+fn n(v: &Value) -> u64 {
+    v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
+}
+
+#[test]
+fn spawned_writers_stream_intact_records_over_every_transport_and_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, stdout, run) = ipcbench(
+        &["scenario", "stream", "--process", "spawn", "--size", "1000", "--iterations", "2000"],
+        dir.path(),
+    );
+    assert!(ok, "{stdout}");
+    let cases = cases(&run, "stream");
+    // anon-mmap cannot be spawned: 4 mapped × 2 waits × 2 modes + 4 byte streams.
+    assert_eq!(cases.len(), 4 * 2 * 2 + 4, "{stdout}");
+    for c in cases {
+        let id = c["id"].as_str().unwrap();
+        assert!(c["error"].is_null(), "{id}: {}", c["error"]);
+        let i = &c["integrity"];
+        assert_eq!(n(&i["sent"]), n(&i["received"]), "{id}");
+        assert_eq!((n(&i["lost"]), n(&i["reordered"]), n(&i["corrupted"])), (0, 0, 0), "{id}");
+        assert_eq!(n(&c["iterations"]), 2000, "{id}");
+        assert_eq!(n(&i["sent"]), 2000 + n(&c["warmup"]), "{id}");
+        let tp = &c["throughput"];
+        assert_eq!(tp["trials"].as_array().unwrap().len(), 5, "{id}");
+        assert!(tp["bytes_per_s"]["median"].as_f64().unwrap() > 0.0, "{id}");
+        assert!(c["cpu"]["ns_per_message"]["reader"].as_f64().unwrap() > 0.0, "{id}");
+        let mode = c["axes"]["mode"].as_str().unwrap();
+        assert!(id.ends_with(&format!("/1000/{mode}")), "{id}");
+        assert!(stdout.contains(id), "the summary lists {id}");
+    }
+}
+
+#[test]
+fn a_corrupted_record_fails_the_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, _, run) = ipcbench(
+        &[
+            "scenario",
+            "stream",
+            "--transport",
+            "memfd,tcp",
+            "--process",
+            "fork",
+            "--wait",
+            "spin,block",
+            "--size",
+            "4K",
+            "--iterations",
+            "500",
+            "--inject",
+            "corrupt:300",
+        ],
+        dir.path(),
+    );
+    assert!(!ok, "a run with a failed case exits non-zero");
+    let cases = cases(&run, "stream");
+    assert_eq!(cases.len(), 3);
+    for c in cases {
+        assert_eq!(n(&c["integrity"]["corrupted"]), 1, "{}", c["id"]);
+        assert!(c["error"].as_str().unwrap().contains("integrity"), "{}", c["id"]);
+    }
+}
+
+#[test]
+fn stream_is_read_against_the_memcpy_floor_of_its_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, stdout, run) = ipcbench(
+        &[
+            "scenario",
+            "floor",
+            "stream",
+            "--transport",
+            "posix-shm",
+            "--process",
+            "fork",
+            "--wait",
+            "futex",
+            "--size",
+            "64K",
+            "--quick",
+        ],
+        dir.path(),
+    );
+    assert!(ok, "{stdout}");
+    let floor = cases(&run, "floor");
+    let memcpy = floor.iter().find(|c| c["id"] == "floor/memcpy/65536").expect("memcpy floor");
+    assert!(memcpy["figures"]["memcpy_bytes_per_s"].as_f64().unwrap() > 1e8);
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("stream/posix-shm/fork/futex/65536/copy"))
+        .expect("summary row");
+    let fraction: f64 = line.split_whitespace().last().unwrap().parse().expect("× memcpy figure");
+    assert!(fraction > 0.0 && fraction < 10.0, "{line}");
+}
+
+#[test]
+fn fanout_readers_each_receive_every_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, stdout, run) =
+        ipcbench(&["scenario", "fanout", "--size", "512", "--iterations", "1000"], dir.path());
+    assert!(ok, "{stdout}");
+    let cases = cases(&run, "fanout");
+    // posix-shm (spin, futex) and pipe × readers 1, 2, 4.
+    assert_eq!(cases.len(), 3 * 3, "{stdout}");
+    for c in cases {
+        let id = c["id"].as_str().unwrap();
+        let readers: u64 = c["axes"]["readers"].as_str().unwrap().parse().unwrap();
+        assert!(c["error"].is_null(), "{id}: {}", c["error"]);
+        let i = &c["integrity"];
+        assert_eq!(n(&i["received"]), readers * (1000 + n(&c["warmup"])), "{id}");
+        assert_eq!(n(&i["sent"]), n(&i["received"]), "{id}");
+        let per_reader = c["throughput"]["per_reader_bytes_per_s"].as_array();
+        assert_eq!(per_reader.map_or(0, |v| v.len()) as u64, readers, "{id}");
+    }
+}
