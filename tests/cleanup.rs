@@ -83,17 +83,22 @@ fn disturb(
         .spawn()
         .unwrap();
     let runner = child.id();
+    // Wait for the run to be measuring (the runner may briefly have other children, such as a
+    // `git rev-parse` that is still this binary before it execs), then act on the worker of the
+    // pair running now: a case runs several pairs in turn.
     let deadline = Instant::now() + Duration::from_secs(20);
+    while children_of(runner).is_empty() {
+        assert!(Instant::now() < deadline, "no worker appeared");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
     let worker = loop {
         if let Some(w) = children_of(runner).first() {
             break *w;
         }
         assert!(Instant::now() < deadline, "no worker appeared");
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(5));
     };
-    std::thread::sleep(Duration::from_millis(300));
-    // A case runs several pairs in turn: act on the worker of the pair running now.
-    let worker = children_of(runner).first().copied().unwrap_or(worker);
     act(runner, worker);
     let o = wait_output(&mut child);
     let run: serde_json::Value =
