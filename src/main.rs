@@ -348,7 +348,12 @@ fn scenario(a: ScenarioArgs) -> Result<ExitCode> {
         opts,
         out: a.out.clone(),
         command_line: std::env::args().collect(),
-        exe: std::env::current_exe().context("cannot find the ipcbench binary")?,
+        // The running binary itself, even if a rebuild has replaced the file since it started.
+        exe: if Path::new("/proc/self/exe").exists() {
+            PathBuf::from("/proc/self/exe")
+        } else {
+            std::env::current_exe().context("cannot find the ipcbench binary")?
+        },
     };
     let outcome = runner::run(request)?;
     // Runs ignore SIGPIPE (a dying peer must not kill us); printing to a closed stdout must.

@@ -357,7 +357,9 @@ pub fn spawn_worker(
     use std::os::unix::process::CommandExt;
     let inherit = inherit.to_vec();
     let mut cmd = std::process::Command::new(exe);
-    cmd.arg("worker")
+    // `ps` shows `ipcbench worker …` even when `exe` is /proc/self/exe.
+    cmd.arg0("ipcbench")
+        .arg("worker")
         .arg("--spec")
         .arg(spec_json)
         .stdin(std::process::Stdio::null())

@@ -194,15 +194,8 @@ impl Session {
         // The stop record is not part of the ledger.
         let mut integrity = Integrity { sent: self.seq.sent() - 1, ..self.link.verifier().counts };
         integrity.add(&theirs.integrity);
-        if !integrity.ok() {
-            bail!(
-                "integrity check failed: sent {}, received {}, lost {}, reordered {}, corrupted {}",
-                integrity.sent,
-                integrity.received,
-                integrity.lost,
-                integrity.reordered,
-                integrity.corrupted
-            );
+        if let Some(why) = integrity.failure() {
+            bail!("{why}");
         }
         ensure!(
             theirs.measured == self.round_trips,

@@ -211,6 +211,16 @@ impl Integrity {
         self.lost == 0 && self.reordered == 0 && self.corrupted == 0 && self.sent == self.received
     }
 
+    /// `None` when intact; else the one-line reason a case fails.
+    pub fn failure(&self) -> Option<String> {
+        (!self.ok()).then(|| {
+            format!(
+                "integrity check failed: sent {}, received {}, lost {}, reordered {}, corrupted {}",
+                self.sent, self.received, self.lost, self.reordered, self.corrupted
+            )
+        })
+    }
+
     pub fn add(&mut self, other: &Integrity) {
         self.sent += other.sent;
         self.received += other.received;

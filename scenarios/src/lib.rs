@@ -57,6 +57,18 @@ impl Context {
         }
     }
 
+    /// Where a file-backed transport's file lived, and on what filesystem; none for the others.
+    pub fn file_note(&self, t: ipcbench_harness::transport::TransportKind) -> Option<String> {
+        use ipcbench_harness::transport::TransportKind;
+        matches!(t, TransportKind::FileMmap | TransportKind::FileRw).then(|| {
+            format!(
+                "file in {} ({})",
+                self.work_dir.display(),
+                crate::sysinfo::filesystem_of(&self.work_dir)
+            )
+        })
+    }
+
     /// Options for one pair of processes in this run.
     pub fn pair(
         &self,

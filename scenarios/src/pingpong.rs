@@ -203,23 +203,8 @@ fn run_case(
             _ => "durable: each side fdatasyncs after its pwrite, before it writes the count to the notification pipe".into(),
         });
     }
-    if matches!(t, TransportKind::FileMmap | TransportKind::FileRw) {
-        c.notes.push(format!(
-            "file in {} ({})",
-            ctx.work_dir.display(),
-            crate::sysinfo::filesystem_of(&ctx.work_dir)
-        ));
-    }
-    if !integrity.ok() {
-        c.error = Some(format!(
-            "integrity check failed: sent {}, received {}, lost {}, reordered {}, corrupted {}",
-            integrity.sent,
-            integrity.received,
-            integrity.lost,
-            integrity.reordered,
-            integrity.corrupted
-        ));
-    }
+    c.notes.extend(ctx.file_note(t));
+    c.error = integrity.failure();
     let _ = bytes;
     Ok(c)
 }

@@ -789,27 +789,7 @@ pub fn anon_private_not_shared(_lab: &Lab) -> Result<Claim> {
 
 /// Bytes of `[ptr, ptr+len)` dirty in this process's page tables, from /proc/self/smaps.
 fn dirty_bytes(ptr: *const u8, len: usize) -> Option<u64> {
-    let smaps = std::fs::read_to_string("/proc/self/smaps").ok()?;
-    let (lo, hi) = (ptr as u64, ptr as u64 + len as u64);
-    let mut in_range = false;
-    let mut total = 0;
-    for line in smaps.lines() {
-        let first = line.split_whitespace().next().unwrap_or("");
-        if let Some((a, b)) = first.split_once('-') {
-            if let (Ok(a), Ok(b)) = (u64::from_str_radix(a, 16), u64::from_str_radix(b, 16)) {
-                in_range = a < hi && b > lo;
-                continue;
-            }
-        }
-        if in_range {
-            for key in ["Shared_Dirty:", "Private_Dirty:"] {
-                if let Some(v) = line.strip_prefix(key) {
-                    total += v.split_whitespace().next()?.parse::<u64>().ok()? * 1024;
-                }
-            }
-        }
-    }
-    Some(total)
+    crate::sysinfo::smaps_bytes(ptr as *const u8, len, &["Shared_Dirty:", "Private_Dirty:"])
 }
 
 /// A write through a mapping is visible to another process's read() before any msync.

@@ -199,23 +199,8 @@ pub(crate) fn result(
     } else {
         c.notes.push(t.transport().how().to_string());
     }
-    if matches!(t, TransportKind::FileMmap | TransportKind::FileRw) {
-        c.notes.push(format!(
-            "file in {} ({})",
-            ctx.work_dir.display(),
-            crate::sysinfo::filesystem_of(&ctx.work_dir)
-        ));
-    }
-    if !integrity.ok() {
-        c.error = Some(format!(
-            "integrity check failed: sent {}, received {}, lost {}, reordered {}, corrupted {}",
-            integrity.sent,
-            integrity.received,
-            integrity.lost,
-            integrity.reordered,
-            integrity.corrupted
-        ));
-    }
+    c.notes.extend(ctx.file_note(t));
+    c.error = integrity.failure();
     c
 }
 

@@ -71,6 +71,32 @@ pub fn filesystem_of(path: &Path) -> String {
     best.map(|(_, t)| t).unwrap_or_else(|| "unknown".into())
 }
 
+/// Sum of the `keys` fields (kB, as bytes) of the mappings of this process that overlap
+/// `[ptr, ptr+len)`, from /proc/self/smaps (`AnonHugePages:`, `Private_Dirty:`, …).
+pub fn smaps_bytes(ptr: *const u8, len: usize, keys: &[&str]) -> Option<u64> {
+    let smaps = std::fs::read_to_string("/proc/self/smaps").ok()?;
+    let (lo, hi) = (ptr as u64, ptr as u64 + len as u64);
+    let mut in_range = false;
+    let mut total = 0;
+    for line in smaps.lines() {
+        let first = line.split_whitespace().next().unwrap_or("");
+        if let Some((a, b)) = first.split_once('-') {
+            if let (Ok(a), Ok(b)) = (u64::from_str_radix(a, 16), u64::from_str_radix(b, 16)) {
+                in_range = a < hi && b > lo;
+                continue;
+            }
+        }
+        if in_range {
+            for key in keys {
+                if let Some(v) = line.strip_prefix(key) {
+                    total += v.split_whitespace().next()?.parse::<u64>().ok()? * 1024;
+                }
+            }
+        }
+    }
+    Some(total)
+}
+
 /// The commit of the checkout we run in, when there is one.
 pub fn git_commit() -> Option<String> {
     let out = std::process::Command::new("git")
