@@ -789,7 +789,7 @@ pub fn anon_private_not_shared(_lab: &Lab) -> Result<Claim> {
 
 /// Bytes of `[ptr, ptr+len)` dirty in this process's page tables, from /proc/self/smaps.
 fn dirty_bytes(ptr: *const u8, len: usize) -> Option<u64> {
-    crate::sysinfo::smaps_bytes(ptr as *const u8, len, &["Shared_Dirty:", "Private_Dirty:"])
+    crate::sysinfo::smaps_bytes(ptr, len, &["Shared_Dirty:", "Private_Dirty:"])
 }
 
 /// A write through a mapping is visible to another process's read() before any msync.
