@@ -302,7 +302,12 @@ pub fn read_to_end_watched(fd: RawFd, out: &mut Vec<u8>, watch: &mut Watch) -> R
             if e.raw_os_error() != Some(libc::EINTR) {
                 return Err(e).context("reading the worker's report");
             }
-            watch.check()?;
+            match watch.check() {
+                // A worker that has ended closed its end: the read returns what it wrote, then
+                // end-of-file. Its exit status is judged once it is reaped.
+                Err(WaitError::PeerGone(_)) => {}
+                r => r?,
+            }
         }
     }
 }
