@@ -28,6 +28,25 @@ pub struct Outgoing {
     pub corrupt: bool,
 }
 
+impl Outgoing {
+    /// Writes this record's payload into `payload` (damaging it if asked to) and returns its
+    /// header.
+    #[inline]
+    fn fill(&self, payloads: &Payloads, payload: &mut [u8]) -> Header {
+        let checksum = payloads.write(self.seq, payload);
+        if self.corrupt {
+            corrupt(payload);
+        }
+        Header {
+            seq: self.seq,
+            sent_ns: self.sent_ns,
+            len: payload.len() as u32,
+            flags: self.flags,
+            checksum,
+        }
+    }
+}
+
 /// A record that arrived and was verified.
 #[derive(Clone, Copy, Debug)]
 pub struct Incoming {
@@ -157,17 +176,7 @@ impl Link for MailboxLink {
         // sequence word is published, and does not touch it again until we publish anew.
         let payload =
             unsafe { std::slice::from_raw_parts_mut(self.tx.add(PAYLOAD_OFF), self.size) };
-        let checksum = self.payloads.write(out.seq, payload);
-        if out.corrupt {
-            corrupt(payload);
-        }
-        let h = Header {
-            seq: out.seq,
-            sent_ns: out.sent_ns,
-            len: self.size as u32,
-            flags: out.flags,
-            checksum,
-        };
+        let h = out.fill(&self.payloads, payload);
         // SAFETY: header slot within the first cache line of our mailbox.
         unsafe { std::ptr::write_unaligned(self.tx.add(HEADER_OFF) as *mut Header, h) };
         if self.durable {
@@ -201,7 +210,6 @@ impl Link for MailboxLink {
 
 pub struct StreamLink {
     stream: Box<dyn ByteStream>,
-    size: usize,
     payloads: Payloads,
     verifier: Verifier,
     tx_buf: Vec<u8>,
@@ -212,7 +220,6 @@ impl StreamLink {
     pub fn new(stream: Box<dyn ByteStream>, size: usize) -> StreamLink {
         StreamLink {
             stream,
-            size,
             payloads: Payloads::new(size),
             verifier: Verifier::new(size),
             tx_buf: vec![0; HEADER_LEN + size],
@@ -225,17 +232,7 @@ impl Link for StreamLink {
     #[inline]
     fn send(&mut self, out: &Outgoing, watch: &mut Watch) -> Result<()> {
         let (head, payload) = self.tx_buf.split_at_mut(HEADER_LEN);
-        let checksum = self.payloads.write(out.seq, payload);
-        if out.corrupt {
-            corrupt(payload);
-        }
-        let h = Header {
-            seq: out.seq,
-            sent_ns: out.sent_ns,
-            len: self.size as u32,
-            flags: out.flags,
-            checksum,
-        };
+        let h = out.fill(&self.payloads, payload);
         head.copy_from_slice(&h.to_bytes());
         self.stream.write_all(&self.tx_buf, watch)
     }

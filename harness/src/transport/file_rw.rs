@@ -83,22 +83,10 @@ impl Setup for FileRwSetup {
         self.b = None;
         let [data_tx, credit_rx, data_rx, credit_tx] =
             self.a.take().context("file-rw already taken")?;
-        Ok(Medium::Stream(Box::new(FileRing {
-            file: self.file.reopen()?,
-            cap: self.cap,
-            tx_base: 0,
-            rx_base: self.cap as u64,
-            data_tx,
-            credit_rx,
-            data_rx,
-            credit_tx,
-            written: 0,
-            credited: 0,
-            read: 0,
-            announced: 0,
-            unreturned: 0,
-            durable: false,
-        })))
+        let (file, cap) = (self.file.reopen()?, self.cap);
+        let ring =
+            FileRing::new(file, cap, 0, cap as u64, [data_tx, credit_rx, data_rx, credit_tx]);
+        Ok(Medium::Stream(Box::new(ring)))
     }
 }
 
@@ -124,13 +112,14 @@ struct FileRing {
 }
 
 impl FileRing {
-    fn peer(file: File, cap: usize, fds: [OwnedFd; 4]) -> FileRing {
-        let [data_rx, credit_tx, data_tx, credit_rx] = fds;
+    /// `fds`: data out, credit in, data in, credit out.
+    fn new(file: File, cap: usize, tx_base: u64, rx_base: u64, fds: [OwnedFd; 4]) -> FileRing {
+        let [data_tx, credit_rx, data_rx, credit_tx] = fds;
         FileRing {
             file,
             cap,
-            tx_base: cap as u64,
-            rx_base: 0,
+            tx_base,
+            rx_base,
             data_tx,
             credit_rx,
             data_rx,
@@ -142,6 +131,13 @@ impl FileRing {
             unreturned: 0,
             durable: false,
         }
+    }
+
+    /// The peer's side: its fds come in the endpoint's order (data in, credit out, data out,
+    /// credit in), and it writes into the second half of the file.
+    fn peer(file: File, cap: usize, fds: [OwnedFd; 4]) -> FileRing {
+        let [data_rx, credit_tx, data_tx, credit_rx] = fds;
+        FileRing::new(file, cap, cap as u64, 0, [data_tx, credit_rx, data_rx, credit_tx])
     }
 
     /// Reads whatever counts are waiting on `fd` (at least one) and returns their sum.
