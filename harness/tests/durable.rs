@@ -68,7 +68,9 @@ fn check(t: TransportKind, wait: Wait) {
     let durable = dirtied(t, wait, true, dir.path());
     // Durable: each of the warm-up and measured sends re-dirties at least one flushed page.
     assert!(durable >= ROUND_TRIPS * 4096, "{t}: durable sends dirtied only {durable} bytes");
-    assert!(plain < ROUND_TRIPS * 4096 / 4, "{t}: plain sends dirtied {plain} bytes");
+    // Plain sends dirty the mailbox's page again only when the kernel's own writeback cleaned
+    // it meanwhile, which a busy host makes more frequent: compare with the durable figure.
+    assert!(plain < durable / 2, "{t}: plain sends dirtied {plain} bytes, durable {durable}");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "files left behind");
 }
 
