@@ -307,15 +307,7 @@ mod tests {
     use super::*;
 
     fn data(len: usize) -> Vec<u8> {
-        let mut x: u64 = 0x0123_4567_89AB_CDEF;
-        (0..len)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect()
+        crate::record::noise(0x0123_4567_89AB_CDEF, len)
     }
 
     #[test]

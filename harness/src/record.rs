@@ -53,17 +53,7 @@ pub struct Payloads {
 impl Payloads {
     pub fn new(len: usize) -> Payloads {
         let patterns: [Vec<u8>; 4] = std::array::from_fn(|p| {
-            // A cheap, non-repeating-looking fill (xorshift) so compression or zero pages play no role.
-            let mut x: u64 =
-                0x9E37_79B9_7F4A_7C15 ^ (p as u64 + 1).wrapping_mul(0xD6E8_FEB8_6659_FD93);
-            (0..len)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    x as u8
-                })
-                .collect()
+            noise(0x9E37_79B9_7F4A_7C15 ^ (p as u64 + 1).wrapping_mul(0xD6E8_FEB8_6659_FD93), len)
         });
         let sums = std::array::from_fn(|p| xxh3_64(tail(&patterns[p])));
         Payloads { len, patterns, sums }
@@ -92,6 +82,20 @@ impl Payloads {
         let sum = self.write(seq, &mut v);
         (v, sum)
     }
+}
+
+/// `len` bytes of a cheap, non-repeating-looking fill (xorshift from `seed`), so that
+/// compression or zero pages play no role.
+pub fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
 }
 
 #[inline]

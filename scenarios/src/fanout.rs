@@ -44,9 +44,8 @@ impl Scenario for Fanout {
             for &size in &sizes {
                 for readers in DEFAULT_READERS {
                     let id = format!("fanout/{t}/fork/{w}/{size}/{readers}");
-                    let opts = opts.clone();
                     cases.push(Case::new(id.clone(), move |ctx| {
-                        run_case(ctx, &opts, id, t, w, size, readers)
+                        run_case(ctx, id, t, w, size, readers)
                     }));
                 }
             }
@@ -76,13 +75,13 @@ fn reader_cpus(pin: Option<[usize; 2]>, readers: usize, cpus: usize) -> Vec<Opti
 
 fn run_case(
     ctx: &Context,
-    opts: &Options,
     id: String,
     t: TransportKind,
     w: Wait,
     size: usize,
     readers: usize,
 ) -> Result<CaseResult> {
+    let opts = &ctx.opts;
     let cpus = crate::sysinfo::logical_cpus();
     if readers + 1 > cpus {
         ctx.warn(format!(

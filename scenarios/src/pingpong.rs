@@ -51,10 +51,7 @@ impl Scenario for Pingpong {
             for &size in &sizes {
                 let durable = if opts.durable { "/durable" } else { "" };
                 let id = format!("pingpong/{t}/{p}/{w}/{size}{durable}");
-                let opts = opts.clone();
-                cases.push(Case::new(id.clone(), move |ctx| {
-                    run_case(ctx, &opts, id, t, p, w, size)
-                }));
+                cases.push(Case::new(id.clone(), move |ctx| run_case(ctx, id, t, p, w, size)));
             }
         }
         Ok(cases)
@@ -112,13 +109,13 @@ struct TrialReport {
 
 fn run_case(
     ctx: &Context,
-    opts: &Options,
     id: String,
     t: TransportKind,
     p: Process,
     w: Wait,
     size: usize,
 ) -> Result<CaseResult> {
+    let opts = &ctx.opts;
     let (iterations, max_duration) =
         opts.budget((100_000, Duration::from_secs(1)), (5_000, Duration::from_millis(60)));
     // A durable round trip costs two disk flushes, milliseconds: its budget buys a few round

@@ -46,9 +46,8 @@ impl Scenario for Stream {
             for &size in &sizes {
                 for &mode in modes(t) {
                     let id = format!("stream/{t}/{p}/{w}/{size}/{mode}");
-                    let opts = opts.clone();
                     cases.push(Case::new(id.clone(), move |ctx| {
-                        run_case(ctx, &opts, id, t, p, w, size, mode)
+                        run_case(ctx, id, t, p, w, size, mode)
                     }));
                 }
             }
@@ -97,10 +96,8 @@ pub(crate) fn spec(
     })
 }
 
-#[allow(clippy::too_many_arguments)]
 fn run_case(
     ctx: &Context,
-    opts: &Options,
     id: String,
     t: TransportKind,
     p: Process,
@@ -108,6 +105,7 @@ fn run_case(
     size: usize,
     mode: ReadMode,
 ) -> Result<CaseResult> {
+    let opts = &ctx.opts;
     if w == Wait::Spin && crate::sysinfo::logical_cpus() < 2 {
         ctx.warn(
             "Spinning peers need a CPU each; this host has fewer than 2, so spin figures are \
