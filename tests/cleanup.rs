@@ -98,8 +98,8 @@ fn disturb(
     let mut last = None;
     let worker = loop {
         let now = children_of(runner).first().copied();
-        if now.is_some() && now == last {
-            break now.unwrap();
+        if let Some(w) = now.filter(|_| now == last) {
+            break w;
         }
         last = now;
         assert!(Instant::now() < deadline, "no worker appeared");
