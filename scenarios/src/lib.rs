@@ -73,11 +73,11 @@ impl Context {
     pub fn pair(
         &self,
         transport: ipcbench_harness::transport::TransportKind,
-        process: ipcbench_harness::worker::Process,
-        wait: ipcbench_harness::wait::Wait,
+        process: ipcbench_harness::patterns::worker::Process,
+        wait: ipcbench_harness::os::futex::Wait,
         len: usize,
-    ) -> ipcbench_harness::worker::PairOptions {
-        ipcbench_harness::worker::PairOptions {
+    ) -> ipcbench_harness::patterns::worker::PairOptions {
+        ipcbench_harness::patterns::worker::PairOptions {
             transport,
             process,
             wait,

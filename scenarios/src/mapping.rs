@@ -10,9 +10,9 @@
 use crate::table::{bytes, ns, Table};
 use crate::{Case, Context, Options, Scenario, UsageError};
 use anyhow::{bail, Context as _, Result};
-use ipcbench_harness::clock::now_ns;
-use ipcbench_harness::region::PAGE;
-use ipcbench_harness::stats::{encode, new_histogram, record, summarize};
+use ipcbench_harness::os::clock::now_ns;
+use ipcbench_harness::os::mapping::PAGE;
+use ipcbench_harness::record::stats::{encode, new_histogram, record, summarize};
 use ipcbench_harness::transport::unpredictable_name;
 use ipcbench_results::{CaseResult, RunFile};
 use std::ffi::CString;

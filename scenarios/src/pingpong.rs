@@ -5,13 +5,13 @@
 use crate::table::{bytes, ns, Table};
 use crate::{Case, Context, Options, Scenario, UsageError};
 use anyhow::{Context as _, Result};
-use ipcbench_harness::link::{pingpong_link_with, pingpong_region_len, Side};
-use ipcbench_harness::pingpong::{initiator, PingpongSpec, SideReport};
-use ipcbench_harness::region::{round_up, PAGE};
-use ipcbench_harness::stats::{decode, encode, new_histogram, summarize};
+use ipcbench_harness::os::futex::Wait;
+use ipcbench_harness::os::mapping::{round_up, PAGE};
+use ipcbench_harness::patterns::link::{pingpong_link_with, pingpong_region_len, Side};
+use ipcbench_harness::patterns::pingpong::{initiator, PingpongSpec, SideReport};
+use ipcbench_harness::patterns::worker::{run_pair, Job, Process};
+use ipcbench_harness::record::stats::{decode, encode, new_histogram, summarize};
 use ipcbench_harness::transport::TransportKind;
-use ipcbench_harness::wait::Wait;
-use ipcbench_harness::worker::{run_pair, Job, Process};
 use ipcbench_results::{CaseResult, Cpu, Integrity, RunFile};
 use std::time::Duration;
 

@@ -13,7 +13,7 @@
 use crate::table::Table;
 use crate::{Case, Context, Options, Scenario, UsageError};
 use anyhow::{bail, Context as _, Result};
-use ipcbench_harness::region::{Region, PAGE};
+use ipcbench_harness::os::mapping::{Region, PAGE};
 use ipcbench_harness::transport::unpredictable_name;
 use ipcbench_results::{CaseResult, Claim, RunFile};
 use std::fs::{File, OpenOptions};

@@ -2,8 +2,8 @@
 //! inheritance (its number travels in the endpoint) and maps it.
 
 use super::{CreateOptions, Endpoint, Medium, Setup, Transport};
-use crate::process::Watch;
-use crate::region::Region;
+use crate::os::mapping::Region;
+use crate::os::process::Watch;
 use anyhow::{Context, Result};
 use nix::sys::memfd::{memfd_create, MemFdCreateFlag};
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -29,7 +29,7 @@ impl Transport for Memfd {
     fn open(&self, endpoint: &Endpoint, len: usize) -> Result<Medium> {
         let raw = *endpoint.fds.first().context("memfd needs an inherited fd")?;
         // SAFETY: the runner passed us this fd and nobody else in this process owns it.
-        let fd = unsafe { crate::process::adopt_fd(raw) };
+        let fd = unsafe { crate::os::process::adopt_fd(raw) };
         Ok(Medium::Mapped(Region::map_fd(&fd, len)?))
     }
 }

@@ -18,8 +18,8 @@ mod unix_socket;
 
 pub use fd_stream::FdStream;
 
-use crate::process::Watch;
-use crate::region::Region;
+use crate::os::mapping::Region;
+use crate::os::process::Watch;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use std::os::fd::RawFd;
@@ -85,8 +85,8 @@ impl TransportKind {
         self != TransportKind::AnonMmap
     }
 
-    pub fn waits(self) -> &'static [crate::wait::Wait] {
-        use crate::wait::Wait;
+    pub fn waits(self) -> &'static [crate::os::futex::Wait] {
+        use crate::os::futex::Wait;
         if self.is_mapped() {
             &[Wait::Spin, Wait::Futex]
         } else {
@@ -172,6 +172,6 @@ pub trait Setup {
 pub fn unpredictable_name(prefix: &str) -> String {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(crate::clock::now_ns());
+    h.write_u64(crate::os::clock::now_ns());
     format!("{prefix}-{}-{:016x}", std::process::id(), h.finish())
 }

@@ -2,8 +2,8 @@
 //! `O_EXCL`, mode 0600, and unlinked when the setup drops (also on error and Ctrl-C).
 
 use super::{unpredictable_name, CreateOptions, Endpoint, Medium, Setup, Transport};
-use crate::process::Watch;
-use crate::region::Region;
+use crate::os::mapping::Region;
+use crate::os::process::Watch;
 use anyhow::{Context, Result};
 use nix::fcntl::OFlag;
 use nix::sys::mman::{shm_open, shm_unlink};

@@ -3,8 +3,8 @@
 //! and the kernel frees it when the last process detaches — even if everyone is killed.
 
 use super::{CreateOptions, Endpoint, Medium, Setup, Transport};
-use crate::process::Watch;
-use crate::region::Region;
+use crate::os::mapping::Region;
+use crate::os::process::Watch;
 use anyhow::{Context, Result};
 
 pub struct SysvShm;

@@ -1,11 +1,11 @@
 //! What this machine cannot beat, measured in the same run: the raw cache-line handoff between
 //! two processes, the clock's own cost, an empty system call, single-core memcpy bandwidth.
 
-use crate::clock::now_ns;
-use crate::process::{fork_worker, install_signal_handlers, Watch};
-use crate::region::{Region, PAGE};
-use crate::stats::{decode, encode, new_histogram, record};
-use crate::wait::{Signal, Wait};
+use crate::os::clock::now_ns;
+use crate::os::futex::{Signal, Wait};
+use crate::os::mapping::{Region, PAGE};
+use crate::os::process::{fork_worker, install_signal_handlers, Watch};
+use crate::record::stats::{decode, encode, new_histogram, record};
 use anyhow::{bail, Context, Result};
 use hdrhistogram::Histogram;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};

@@ -5,7 +5,7 @@
 //! and then reads the bytes. `spin` polls the word; `futex` sleeps in the kernel on it and the
 //! sender wakes it only when a `waiters` flag beside the word says somebody sleeps.
 
-use crate::process::{WaitError, Watch};
+use crate::os::process::{WaitError, Watch};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU32, Ordering};
 

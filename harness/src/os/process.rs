@@ -152,7 +152,7 @@ impl Watch {
             }
             Peer::None => {}
         }
-        let now = crate::clock::now_ns();
+        let now = crate::os::clock::now_ns();
         if self.progress != self.seen {
             self.seen = self.progress;
             self.stalled_since = Some(now);

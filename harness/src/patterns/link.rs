@@ -10,11 +10,11 @@
 //! Over a byte stream a record is the header followed by the payload, written with one `write`
 //! and read with one `read` where the transport allows.
 
-use crate::process::Watch;
+use crate::os::futex::{Signal, Wait};
+use crate::os::mapping::{round_up, Region, PAGE};
+use crate::os::process::Watch;
 use crate::record::{corrupt, Header, Payloads, Verifier, HEADER_LEN};
-use crate::region::{round_up, Region, PAGE};
 use crate::transport::{ByteStream, Medium};
-use crate::wait::{Signal, Wait};
 use anyhow::Result;
 use std::sync::atomic::AtomicU32;
 
@@ -183,7 +183,13 @@ impl Link for MailboxLink {
             // The record reaches the file before the peer may read it; the sequence word,
             // published next, is flushed with the following record.
             // SAFETY: header and payload lie within our mailbox, inside the owned mapping.
-            unsafe { crate::flush::msync_range(self.tx, PAYLOAD_OFF + self.size, libc::MS_SYNC)? };
+            unsafe {
+                crate::patterns::flush::msync_range(
+                    self.tx,
+                    PAYLOAD_OFF + self.size,
+                    libc::MS_SYNC,
+                )?
+            };
         }
         self.sent = self.sent.wrapping_add(1);
         Self::signal(self.tx).publish(self.sent, self.wait);
@@ -200,7 +206,7 @@ impl Link for MailboxLink {
         let payload = unsafe { std::slice::from_raw_parts(self.rx.add(PAYLOAD_OFF), self.size) };
         self.verifier.check(&header, payload);
         watch.progress();
-        Ok(Incoming { header, recv_ns: crate::clock::now_ns() })
+        Ok(Incoming { header, recv_ns: crate::os::clock::now_ns() })
     }
 
     fn verifier(&self) -> &Verifier {
@@ -244,7 +250,7 @@ impl Link for StreamLink {
         let header = Header::from_bytes(&self.rx_buf);
         self.verifier.check(&header, &self.rx_buf[HEADER_LEN..]);
         watch.progress();
-        Ok(Incoming { header, recv_ns: crate::clock::now_ns() })
+        Ok(Incoming { header, recv_ns: crate::os::clock::now_ns() })
     }
 
     fn verifier(&self) -> &Verifier {

@@ -23,10 +23,10 @@
 //! 100 ms to look at the [`Watch`]; a sleep that timed out although its condition had become
 //! true is counted as a missed wake-up, which tests require to be zero.
 
-use crate::process::{WaitError, Watch};
+use crate::os::futex::Wait;
+use crate::os::mapping::{round_up, Region, PAGE};
+use crate::os::process::{WaitError, Watch};
 use crate::record::{Header, HEADER_LEN};
-use crate::region::{round_up, Region, PAGE};
-use crate::wait::Wait;
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{fence, AtomicU32, Ordering};
@@ -166,9 +166,9 @@ fn wait_on(
     stats: &mut WaitStats,
 ) -> Result<u32, WaitError> {
     stats.waits += 1;
-    let t0 = crate::clock::now_ns();
+    let t0 = crate::os::clock::now_ns();
     let r = wait_loop(index, ready, wait, watch, stats);
-    stats.wait_ns += crate::clock::now_ns() - t0;
+    stats.wait_ns += crate::os::clock::now_ns() - t0;
     r
 }
 
@@ -542,7 +542,7 @@ impl Consumer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::now_ns;
+    use crate::os::clock::now_ns;
     use crate::record::{Payloads, Verifier};
     use std::time::Duration;
 
