@@ -180,7 +180,7 @@ fn compare_help() -> String {
 }
 
 fn main() -> ExitCode {
-    ipcbench_harness::os::process::default_sigpipe();
+    ipcbench_harness::os::watch::default_sigpipe();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
@@ -357,7 +357,7 @@ fn scenario(a: ScenarioArgs) -> Result<ExitCode> {
     };
     let outcome = runner::run(request)?;
     // Runs ignore SIGPIPE (a dying peer must not kill us); printing to a closed stdout must.
-    ipcbench_harness::os::process::default_sigpipe();
+    ipcbench_harness::os::watch::default_sigpipe();
     print!("{}", runner::summary(&outcome.run));
     println!("results: {} (also {})", outcome.run_file.display(), outcome.latest.display());
     if !a.no_report {

@@ -3,7 +3,7 @@
 //! between sends) is counted once.
 
 use ipcbench_harness::os::futex::Wait;
-use ipcbench_harness::os::process::Watch;
+use ipcbench_harness::os::watch::Watch;
 use ipcbench_harness::patterns::link::{pingpong_link_with, pingpong_region_len, Side};
 use ipcbench_harness::patterns::pingpong::{initiator, PingpongSpec};
 use ipcbench_harness::patterns::worker::{run_pair, Job, PairOptions, Process};

@@ -3,7 +3,8 @@
 
 use crate::{sysinfo, Case, Context, Options, Scenario, UsageError};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use ipcbench_harness::os::process::{install_signal_handlers, interrupted, pin_to};
+use ipcbench_harness::os::process::pin_to;
+use ipcbench_harness::os::watch::{install_signal_handlers, interrupted};
 use ipcbench_results::{CaseResult, RunFile, RunInfo};
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};

@@ -5,3 +5,4 @@ pub mod clock;
 pub mod futex;
 pub mod mapping;
 pub mod process;
+pub mod watch;

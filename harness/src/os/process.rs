@@ -1,198 +1,121 @@
-//! How workers start and how a waiting side notices trouble.
-//!
-//! A worker is either a forked child of the runner or a fresh exec of this binary's hidden
-//! `worker` subcommand. Either way it is owned by a [`Worker`] guard that kills and reaps it on
-//! every path out, and it dies with the runner (`PR_SET_PDEATHSIG`).
-//!
-//! Waits never block forever: an interval timer (`SIGALRM`, installed without `SA_RESTART`)
-//! interrupts blocking calls and raises a flag that spin loops poll, and at each tick the waiter
-//! asks its [`Watch`] whether the peer died, the user pressed Ctrl-C, or nothing has moved for
-//! too long. The hot path costs one relaxed load.
+//! Child processes: a worker is either a forked child of the runner or a fresh exec of this
+//! binary's hidden `worker` subcommand. Either way it is owned by a [`Worker`] guard that kills
+//! and reaps it on every path out, and it dies with the runner (`PR_SET_PDEATHSIG`).
 
+use crate::os::watch::{WaitError, Watch};
 use anyhow::{bail, Context, Result};
+use nix::errno::Errno;
+use nix::sys::prctl;
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{waitid, waitpid, Id, WaitPidFlag, WaitStatus};
+use nix::unistd::{fork, ForkResult, Pid};
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-static TICK: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_interrupt(_: libc::c_int) {
-    INTERRUPTED.store(true, Ordering::SeqCst);
-}
-extern "C" fn on_tick(_: libc::c_int) {
-    TICK.store(true, Ordering::Relaxed);
+/// How a child ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// `_exit(code)`.
+    Exited(i32),
+    /// Killed by this signal.
+    Signaled(i32),
 }
 
-fn set_handler(sig: libc::c_int, handler: extern "C" fn(libc::c_int)) {
-    // SAFETY: the handlers only store to atomics (async-signal-safe). No SA_RESTART, on purpose:
-    // a blocking read must return EINTR so its caller can look around.
-    unsafe {
-        let mut sa: libc::sigaction = std::mem::zeroed();
-        sa.sa_sigaction = handler as usize;
-        libc::sigemptyset(&mut sa.sa_mask);
-        sa.sa_flags = 0;
-        libc::sigaction(sig, &sa, std::ptr::null_mut());
+impl ExitStatus {
+    pub fn success(self) -> bool {
+        self == ExitStatus::Exited(0)
+    }
+
+    fn from_wait(w: WaitStatus) -> Option<ExitStatus> {
+        match w {
+            WaitStatus::Exited(_, code) => Some(ExitStatus::Exited(code)),
+            WaitStatus::Signaled(_, sig, _) => Some(ExitStatus::Signaled(sig as i32)),
+            _ => None,
+        }
     }
 }
 
-/// Installs the Ctrl-C (SIGINT, SIGTERM) and tick (SIGALRM) handlers and starts the ticker.
-/// Called once by the runner and once by each worker.
-pub fn install_signal_handlers() {
-    set_handler(libc::SIGINT, on_interrupt);
-    set_handler(libc::SIGTERM, on_interrupt);
-    set_handler(libc::SIGALRM, on_tick);
-    // SIGPIPE would kill us when a peer dies mid-write; EPIPE is reported instead.
-    // SAFETY: plain signal disposition change.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
-    let period = libc::timeval { tv_sec: 0, tv_usec: 100_000 };
-    let timer = libc::itimerval { it_interval: period, it_value: period };
-    // SAFETY: valid itimerval.
-    unsafe { libc::setitimer(libc::ITIMER_REAL, &timer, std::ptr::null_mut()) };
+impl std::fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            ExitStatus::Exited(0) => f.write_str("exited normally"),
+            ExitStatus::Exited(code) => write!(f, "exited with status {code}"),
+            ExitStatus::Signaled(sig) => {
+                let name = Signal::try_from(sig).map(|s| s.to_string());
+                write!(f, "was killed by {}", name.unwrap_or_else(|_| sig.to_string()))
+            }
+        }
+    }
 }
 
-/// Restores the default SIGPIPE disposition: a closed stdout (`ipcbench list | head`) then ends
-/// the process quietly instead of failing a print.
-pub fn default_sigpipe() {
-    // SAFETY: plain signal disposition change.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
-}
-
-/// Whether the user asked us to stop (Ctrl-C or SIGTERM).
-pub fn interrupted() -> bool {
-    INTERRUPTED.load(Ordering::SeqCst)
-}
-
-/// Why a wait gave up.
-#[derive(Debug, thiserror::Error)]
-pub enum WaitError {
-    #[error("interrupted")]
-    Interrupted,
-    #[error("{0}")]
-    PeerGone(String),
-    #[error("no progress for {0:.1} s: the peer hangs")]
-    Stalled(f64),
-}
-
-/// Which peer a waiting side keeps an eye on.
-#[derive(Clone, Copy, Debug)]
-enum Peer {
-    /// The runner watches its worker.
-    Child(libc::pid_t),
-    /// A worker watches its runner.
-    Parent(libc::pid_t),
-    None,
-}
-
-/// What a waiting side checks at each tick: Ctrl-C, a dead peer, a stall.
+/// A child process, killed and reaped on every path out unless it was waited for.
 #[derive(Debug)]
-pub struct Watch {
-    peer: Peer,
-    timeout_ns: u64,
-    progress: u64,
-    seen: u64,
-    stalled_since: Option<u64>,
+pub struct Child {
+    pid: Pid,
+    reaped: bool,
 }
 
-impl Watch {
-    pub fn new(timeout: Duration) -> Watch {
-        Watch {
-            peer: Peer::None,
-            timeout_ns: timeout.as_nanos() as u64,
-            progress: 0,
-            seen: u64::MAX,
-            stalled_since: None,
-        }
-    }
-    /// The runner's watch over one worker.
-    pub fn over_child(timeout: Duration, pid: libc::pid_t) -> Watch {
-        Watch { peer: Peer::Child(pid), ..Watch::new(timeout) }
-    }
-    /// A worker's watch over the runner that started it.
-    pub fn over_parent(timeout: Duration) -> Watch {
-        // SAFETY: getppid cannot fail.
-        Watch { peer: Peer::Parent(unsafe { libc::getppid() }), ..Watch::new(timeout) }
-    }
-
-    /// Something moved (a record arrived, bytes were written): resets the stall timer.
-    #[inline(always)]
-    pub fn progress(&mut self) {
-        self.progress = self.progress.wrapping_add(1);
-    }
-
-    /// Called in wait loops: cheap unless the ticker fired.
-    #[inline(always)]
-    pub fn tick(&mut self) -> Result<(), WaitError> {
-        if TICK.load(Ordering::Relaxed) || INTERRUPTED.load(Ordering::Relaxed) {
-            TICK.store(false, Ordering::Relaxed);
-            self.check()
-        } else {
-            Ok(())
+impl Child {
+    /// Forks a child that runs `body` and `_exit`s with its value (101 if it panics) and dies
+    /// with its parent (`PR_SET_PDEATHSIG`). The child never returns into the caller's code, so
+    /// guards it inherited (temp files, shared-memory names) are dropped only by the parent.
+    pub fn fork(body: impl FnOnce() -> i32) -> Result<Child> {
+        // SAFETY: the child only runs `body` and `_exit`s. ipcbench forks from a single-threaded
+        // runner (the progress bar draws from the main thread), and glibc's malloc is fork-safe.
+        match unsafe { fork() }.context("fork")? {
+            ForkResult::Child => {
+                let _ = prctl::set_pdeathsig(Signal::SIGKILL);
+                let code =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)).unwrap_or(101);
+                // SAFETY: leave without running the parent's destructors or atexit handlers.
+                unsafe { libc::_exit(code) }
+            }
+            ForkResult::Parent { child } => Ok(Child { pid: child, reaped: false }),
         }
     }
 
-    /// Called when a blocking call returned EINTR, or at a tick.
-    pub fn check(&mut self) -> Result<(), WaitError> {
-        if interrupted() {
-            return Err(WaitError::Interrupted);
-        }
-        match self.peer {
-            Peer::Child(pid) => {
-                if let Some(how) = peek_exit(pid) {
-                    return Err(WaitError::PeerGone(format!("worker {how} before the case ended")));
+    pub fn pid(&self) -> libc::pid_t {
+        self.pid.as_raw()
+    }
+
+    /// Waits for the child to end and reaps it.
+    pub fn wait(&mut self) -> Result<ExitStatus> {
+        loop {
+            match waitpid(self.pid, None) {
+                Ok(w) => {
+                    if let Some(status) = ExitStatus::from_wait(w) {
+                        self.reaped = true;
+                        return Ok(status);
+                    }
                 }
-            }
-            Peer::Parent(ppid) => {
-                // SAFETY: getppid cannot fail.
-                if unsafe { libc::getppid() } != ppid {
-                    return Err(WaitError::PeerGone("runner exited".into()));
-                }
-            }
-            Peer::None => {}
-        }
-        let now = crate::os::clock::now_ns();
-        if self.progress != self.seen {
-            self.seen = self.progress;
-            self.stalled_since = Some(now);
-        } else if let Some(since) = self.stalled_since {
-            if now - since > self.timeout_ns {
-                return Err(WaitError::Stalled((now - since) as f64 / 1e9));
+                Err(Errno::EINTR) => {}
+                Err(e) => bail!("cannot reap child {}: {e}", self.pid),
             }
         }
-        Ok(())
     }
 }
 
-/// How a child ended, if it has, without reaping it (`WNOWAIT`): the guard reaps it later.
-fn peek_exit(pid: libc::pid_t) -> Option<String> {
-    // SAFETY: zeroed siginfo is valid; waitid with WNOHANG|WNOWAIT does not block or reap.
-    unsafe {
-        let mut info: libc::siginfo_t = std::mem::zeroed();
-        let r = libc::waitid(
-            libc::P_PID,
-            pid as libc::id_t,
-            &mut info,
-            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
-        );
-        if r != 0 || info.si_pid() == 0 {
-            return None;
+impl Drop for Child {
+    fn drop(&mut self) {
+        if !self.reaped {
+            // Our own child, not yet reaped, so the pid is still ours.
+            let _ = kill(self.pid, Signal::SIGKILL);
+            let _ = self.wait();
         }
-        Some(describe_siginfo(info.si_code, info.si_status()))
     }
 }
 
-fn describe_siginfo(code: i32, status: i32) -> String {
-    if code == libc::CLD_EXITED {
-        format!("exited with status {status}")
-    } else {
-        format!("was killed by signal {}", signal_name(status))
-    }
+/// How a child ended, if it has, without reaping it (`WNOWAIT`): its guard reaps it later.
+pub(crate) fn peek_exit(pid: libc::pid_t) -> Option<ExitStatus> {
+    let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+    ExitStatus::from_wait(waitid(Id::Pid(Pid::from_raw(pid)), flags).ok()?)
 }
 
-fn signal_name(sig: i32) -> String {
-    nix::sys::signal::Signal::try_from(sig).map(|s| s.to_string()).unwrap_or(sig.to_string())
+/// For a child that provokes SIGSEGV or SIGBUS on purpose: it leaves no core file behind.
+pub fn no_core_dump() {
+    let _ = prctl::set_dumpable(false);
+    let _ = nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_CORE, 0, 0);
 }
 
 /// Pins the calling process to one CPU.
@@ -203,18 +126,17 @@ pub fn pin_to(cpu: usize) -> Result<()> {
         .with_context(|| format!("cannot pin to CPU {cpu}"))
 }
 
-/// A worker process, killed and reaped on every path out unless it finished.
+/// A worker: a child with a report channel (and, when spawned, its stderr).
 #[derive(Debug)]
 pub struct Worker {
-    pid: libc::pid_t,
+    child: Child,
     report: Option<std::fs::File>,
     stderr: Option<std::fs::File>,
-    reaped: bool,
 }
 
 impl Worker {
     pub fn pid(&self) -> libc::pid_t {
-        self.pid
+        self.child.pid()
     }
 
     /// Reads the worker's report (everything it wrote to its report channel) and reaps it.
@@ -224,7 +146,7 @@ impl Worker {
         if let Some(f) = self.report.take() {
             read_to_end_watched(f.as_raw_fd(), &mut out, watch)?;
         }
-        let status = self.reap()?;
+        let status = self.child.wait()?;
         // A report, even from a worker that failed, says more than its exit status.
         if out.is_empty() {
             let mut err = String::new();
@@ -235,54 +157,6 @@ impl Worker {
             bail!("worker {status}{}{}", if last.is_empty() { "" } else { ": " }, last);
         }
         Ok(out)
-    }
-
-    fn reap(&mut self) -> Result<ExitStatus> {
-        let mut status = 0;
-        loop {
-            // SAFETY: waiting on our own child.
-            let r = unsafe { libc::waitpid(self.pid, &mut status, 0) };
-            if r == self.pid {
-                break;
-            }
-            if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-                bail!("cannot reap worker {}: {}", self.pid, std::io::Error::last_os_error());
-            }
-        }
-        self.reaped = true;
-        Ok(ExitStatus(status))
-    }
-}
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        if !self.reaped {
-            // SAFETY: our own child, not yet reaped, so the pid is still ours.
-            unsafe { libc::kill(self.pid, libc::SIGKILL) };
-            let _ = self.reap();
-        }
-    }
-}
-
-/// A raw wait status, described for people.
-#[derive(Clone, Copy, Debug)]
-pub struct ExitStatus(i32);
-
-impl ExitStatus {
-    pub fn success(&self) -> bool {
-        libc::WIFEXITED(self.0) && libc::WEXITSTATUS(self.0) == 0
-    }
-}
-
-impl std::fmt::Display for ExitStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if libc::WIFEXITED(self.0) {
-            write!(f, "exited with status {}", libc::WEXITSTATUS(self.0))
-        } else if libc::WIFSIGNALED(self.0) {
-            write!(f, "was killed by signal {}", signal_name(libc::WTERMSIG(self.0)))
-        } else {
-            write!(f, "ended with wait status {}", self.0)
-        }
     }
 }
 
@@ -312,43 +186,27 @@ pub fn read_to_end_watched(fd: RawFd, out: &mut Vec<u8>, watch: &mut Watch) -> R
     }
 }
 
-fn pipe() -> Result<(OwnedFd, OwnedFd)> {
-    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe")
-}
-
-/// Forks a worker that runs `body` and exits with its status; `body` writes its report to the
-/// given writer. The child never returns into the caller's code, so guards it inherited
-/// (temp files, shared-memory names) are dropped only by the parent.
+/// Forks a worker that runs `body` (pinned to `pin`) and exits with its status; `body` writes
+/// its report to the given writer.
 pub fn fork_worker(pin: Option<usize>, body: impl FnOnce(&mut dyn Write) -> i32) -> Result<Worker> {
-    let (rx, tx) = pipe()?;
-    // SAFETY: the child only runs `body` and `_exit`s. ipcbench forks from a single-threaded
-    // runner (the progress bar draws from the main thread), and glibc's malloc is fork-safe.
-    match unsafe { libc::fork() } {
-        -1 => bail!("fork: {}", std::io::Error::last_os_error()),
-        0 => {
-            drop(rx);
-            // SAFETY: prctl/getppid are plain syscalls.
-            unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
-            let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                if let Some(cpu) = pin {
-                    if pin_to(cpu).is_err() {
-                        return 3;
-                    }
-                }
-                let mut out = std::fs::File::from(tx);
-                let code = body(&mut out);
-                let _ = out.flush();
-                code
-            }))
-            .unwrap_or(101);
-            // SAFETY: leave without running the parent's destructors or atexit handlers.
-            unsafe { libc::_exit(code) }
+    let (rx, tx) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe")?;
+    let read_end = rx.as_raw_fd();
+    let child = Child::fork(move || {
+        // The child's copy of the read end: closed, so the parent alone holds it.
+        let _ = nix::unistd::close(read_end);
+        if let Some(cpu) = pin {
+            if pin_to(cpu).is_err() {
+                return 3;
+            }
         }
-        pid => {
-            drop(tx);
-            Ok(Worker { pid, report: Some(std::fs::File::from(rx)), stderr: None, reaped: false })
-        }
-    }
+        let mut out = std::fs::File::from(tx);
+        let code = body(&mut out);
+        let _ = out.flush();
+        code
+    })?;
+    // The parent's copy of the write end is gone with the closure: end-of-file comes when the
+    // child closes its own.
+    Ok(Worker { child, report: Some(std::fs::File::from(rx)), stderr: None })
 }
 
 /// Starts `exe worker --spec JSON` as an unrelated program would be started; it opens the
@@ -391,7 +249,8 @@ pub fn spawn_worker(
     let report = child.stdout.take().map(|s| std::fs::File::from(OwnedFd::from(s)));
     let stderr = child.stderr.take().map(|s| std::fs::File::from(OwnedFd::from(s)));
     // The std Child is dropped without waiting; the guard reaps by pid.
-    Ok(Worker { pid: child.id() as libc::pid_t, report, stderr, reaped: false })
+    let child = Child { pid: Pid::from_raw(child.id() as libc::pid_t), reaped: false };
+    Ok(Worker { child, report, stderr })
 }
 
 /// Turns an inherited fd number back into an owned fd (in a spawned worker).
@@ -405,6 +264,7 @@ pub unsafe fn adopt_fd(fd: RawFd) -> OwnedFd {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn forked_worker_reports_and_is_reaped() {
@@ -427,7 +287,7 @@ mod tests {
         .unwrap();
         let mut watch = Watch::over_child(Duration::from_secs(5), w.pid());
         let err = w.finish(&mut watch).unwrap_err().to_string();
-        assert!(err.contains("killed by signal SIGKILL"), "{err}");
+        assert!(err.contains("killed by SIGKILL"), "{err}");
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! record to one pipe per reader in turn.
 
 use crate::os::futex::Wait;
-use crate::os::process::{fork_worker, install_signal_handlers, Watch};
+use crate::os::process::fork_worker;
+use crate::os::watch::{install_signal_handlers, Watch};
 use crate::patterns::ring::Producer;
 use crate::patterns::stream::{
     self, ReaderReport, RingWriter, StreamSpec, StreamWriter, WriterReport,

@@ -5,7 +5,7 @@
 //! one way (both directions are recorded). Warm-up round trips are verified but not recorded.
 
 use crate::os::clock::{now_ns, process_cpu_ns};
-use crate::os::process::Watch;
+use crate::os::watch::Watch;
 use crate::patterns::link::{Link, Outgoing};
 use crate::record::stats::{encode, new_histogram, record};
 use crate::record::{Fault, Sequencer, FLAG_STOP};

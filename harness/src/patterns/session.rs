@@ -15,7 +15,7 @@
 use crate::os::clock::now_ns;
 use crate::os::futex::Wait;
 use crate::os::mapping::{round_up, PAGE};
-use crate::os::process::{install_signal_handlers, interrupted, Watch};
+use crate::os::watch::{install_signal_handlers, interrupted, Watch};
 use crate::patterns::link::{pingpong_link, pingpong_region_len, Link, Outgoing, Side};
 use crate::patterns::pingpong::{PingpongSpec, SideReport};
 use crate::patterns::worker::{start_pair, Job, Pair, PairOptions, Process};

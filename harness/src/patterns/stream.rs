@@ -10,8 +10,9 @@
 
 use crate::os::clock::{now_ns, process_cpu_ns};
 use crate::os::futex::Wait;
-use crate::os::process::Watch;
-use crate::patterns::ring::{Consumer, Producer, RingLayout, WaitStats};
+use crate::os::futex::WaitStats;
+use crate::os::watch::Watch;
+use crate::patterns::ring::{Consumer, Producer, RingLayout};
 use crate::record::checksum::copy_and_hash;
 use crate::record::{
     corrupt, Fault, Header, Payloads, Sequencer, Verifier, FLAG_STOP, HEADER_LEN, STAMP,

@@ -2,7 +2,8 @@
 //! spawned `ipcbench worker` that opens the transport by path, name, id or inherited fd.
 
 use crate::os::futex::Wait;
-use crate::os::process::{fork_worker, install_signal_handlers, spawn_worker, Watch, Worker};
+use crate::os::process::{fork_worker, spawn_worker, Worker};
+use crate::os::watch::{install_signal_handlers, Watch};
 use crate::patterns::link::{pingpong_link_with, Side};
 use crate::patterns::pingpong::{self, PingpongSpec};
 use crate::transport::{CreateOptions, Endpoint, Medium, Setup, TransportKind};

@@ -3,7 +3,7 @@
 
 use super::{CreateOptions, Endpoint, Medium, Setup, Transport};
 use crate::os::mapping::Region;
-use crate::os::process::Watch;
+use crate::os::watch::Watch;
 use anyhow::{bail, Context, Result};
 
 pub struct AnonMmap;

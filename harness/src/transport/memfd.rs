@@ -3,7 +3,7 @@
 
 use super::{CreateOptions, Endpoint, Medium, Setup, Transport};
 use crate::os::mapping::Region;
-use crate::os::process::Watch;
+use crate::os::watch::Watch;
 use anyhow::{Context, Result};
 use nix::sys::memfd::{memfd_create, MemFdCreateFlag};
 use std::os::fd::{AsRawFd, OwnedFd};

@@ -19,7 +19,7 @@ mod unix_socket;
 pub use fd_stream::FdStream;
 
 use crate::os::mapping::Region;
-use crate::os::process::Watch;
+use crate::os::watch::Watch;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use std::os::fd::RawFd;

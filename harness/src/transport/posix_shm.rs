@@ -3,7 +3,7 @@
 
 use super::{unpredictable_name, CreateOptions, Endpoint, Medium, Setup, Transport};
 use crate::os::mapping::Region;
-use crate::os::process::Watch;
+use crate::os::watch::Watch;
 use anyhow::{Context, Result};
 use nix::fcntl::OFlag;
 use nix::sys::mman::{shm_open, shm_unlink};

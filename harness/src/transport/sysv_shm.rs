@@ -4,7 +4,7 @@
 
 use super::{CreateOptions, Endpoint, Medium, Setup, Transport};
 use crate::os::mapping::Region;
-use crate::os::process::Watch;
+use crate::os::watch::Watch;
 use anyhow::{Context, Result};
 
 pub struct SysvShm;

@@ -3,7 +3,7 @@
 
 use super::fd_stream::accept_watched;
 use super::{unpredictable_name, CreateOptions, Endpoint, FdStream, Medium, Setup, Transport};
-use crate::os::process::Watch;
+use crate::os::watch::Watch;
 use anyhow::{Context, Result};
 use std::os::fd::OwnedFd;
 use std::os::unix::net::{UnixListener, UnixStream};
