@@ -1,7 +1,12 @@
-//! A shared mapping, unmapped (or detached) when dropped.
+//! A mapping, unmapped (or detached) when dropped — the one owner of mapped memory: anonymous
+//! (shared or private, populated, huge pages), of a file, shm object or memfd, and a System V
+//! attachment.
 
 use anyhow::{Context, Result};
-use std::os::fd::AsFd;
+use nix::sys::memfd::{memfd_create, MemFdCreateFlag};
+use nix::sys::mman::{madvise, mmap, mmap_anonymous, MapFlags, MmapAdvise, ProtFlags};
+use std::num::NonZeroUsize;
+use std::os::fd::{AsFd, OwnedFd};
 use std::ptr::NonNull;
 
 #[derive(Debug)]
@@ -27,35 +32,74 @@ pub fn round_up(n: usize, to: usize) -> usize {
     n.div_ceil(to) * to
 }
 
+/// How to map: `MAP_SHARED` read-write unless told otherwise.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MapOptions {
+    /// `MAP_PRIVATE`: writes stay this process's (copy on write across fork).
+    pub private: bool,
+    /// `MAP_POPULATE`: the kernel faults every page in during `mmap`.
+    pub populate: bool,
+    /// `MAP_HUGETLB`: pages from the reserved huge-page pool (anonymous mappings).
+    pub huge_tlb: bool,
+    /// `PROT_READ` only.
+    pub read_only: bool,
+}
+
+impl MapOptions {
+    fn prot(&self) -> ProtFlags {
+        if self.read_only {
+            ProtFlags::PROT_READ
+        } else {
+            ProtFlags::PROT_READ | ProtFlags::PROT_WRITE
+        }
+    }
+    fn flags(&self) -> MapFlags {
+        let mut f = if self.private { MapFlags::MAP_PRIVATE } else { MapFlags::MAP_SHARED };
+        if self.populate {
+            f |= MapFlags::MAP_POPULATE;
+        }
+        if self.huge_tlb {
+            f |= MapFlags::MAP_HUGETLB;
+        }
+        f
+    }
+}
+
 impl Region {
     /// `mmap(MAP_SHARED)` of the first `len` bytes of a file, shm object or memfd.
     pub fn map_fd(fd: impl AsFd, len: usize) -> Result<Region> {
-        use nix::sys::mman::{mmap, MapFlags, ProtFlags};
-        let n = std::num::NonZeroUsize::new(len).context("cannot map 0 bytes")?;
+        Region::map_fd_with(fd, len, MapOptions::default())
+    }
+
+    /// `mmap` of the first `len` bytes of a file, shm object or memfd, as `opts` say.
+    pub fn map_fd_with(fd: impl AsFd, len: usize, opts: MapOptions) -> Result<Region> {
+        let n = NonZeroUsize::new(len).context("cannot map 0 bytes")?;
         // SAFETY: a fresh mapping; nothing else aliases it in this process.
-        let ptr = unsafe {
-            mmap(None, n, ProtFlags::PROT_READ | ProtFlags::PROT_WRITE, MapFlags::MAP_SHARED, fd, 0)
-        }
-        .context("mmap(MAP_SHARED)")?;
+        let ptr = unsafe { mmap(None, n, opts.prot(), opts.flags(), fd, 0) }
+            .with_context(|| format!("mmap({:?})", opts.flags()))?;
         Ok(Region { ptr: ptr.cast(), len, release: Release::Munmap })
     }
 
     /// `mmap(MAP_SHARED | MAP_ANONYMOUS)`: shared with children forked after this call.
     /// (memmap2's `map_anon` is `MAP_PRIVATE`: a child's writes would stay its own.)
     pub fn anon_shared(len: usize) -> Result<Region> {
-        use nix::sys::mman::{mmap_anonymous, MapFlags, ProtFlags};
-        let n = std::num::NonZeroUsize::new(len).context("cannot map 0 bytes")?;
+        Region::anon(len, MapOptions::default())
+    }
+
+    /// An anonymous mapping, as `opts` say.
+    pub fn anon(len: usize, opts: MapOptions) -> Result<Region> {
+        let n = NonZeroUsize::new(len).context("cannot map 0 bytes")?;
         // SAFETY: a fresh anonymous mapping.
-        let ptr = unsafe {
-            mmap_anonymous(
-                None,
-                n,
-                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
-                MapFlags::MAP_SHARED,
-            )
-        }
-        .context("mmap(MAP_SHARED | MAP_ANONYMOUS)")?;
+        let ptr = unsafe { mmap_anonymous(None, n, opts.prot(), opts.flags()) }
+            .with_context(|| format!("mmap({:?} | MAP_ANONYMOUS)", opts.flags()))?;
         Ok(Region { ptr: ptr.cast(), len, release: Release::Munmap })
+    }
+
+    /// `madvise` over the whole mapping.
+    pub fn advise(&self, advice: MmapAdvise) -> Result<()> {
+        // SAFETY: our own mapping; advice changes no memory we hand out.
+        unsafe { madvise(self.ptr.cast(), self.len, advice) }
+            .with_context(|| format!("madvise({advice:?})"))
     }
 
     /// `shmat` of a System V segment.
@@ -97,4 +141,11 @@ impl Drop for Region {
             }
         }
     }
+}
+
+/// A `memfd` of `len` bytes: an anonymous file to map, whose fd a peer may inherit.
+pub fn memfd(len: usize) -> Result<OwnedFd> {
+    let fd = memfd_create(c"ipcbench", MemFdCreateFlag::MFD_CLOEXEC).context("memfd_create")?;
+    nix::unistd::ftruncate(&fd, len as i64).context("ftruncate")?;
+    Ok(fd)
 }

@@ -4,5 +4,6 @@
 pub mod clock;
 pub mod futex;
 pub mod mapping;
+pub mod named;
 pub mod process;
 pub mod watch;

@@ -167,11 +167,3 @@ pub trait Setup {
     /// The runner's side, once the peer has been started (accepts a connection, …).
     fn local(&mut self, watch: &mut Watch) -> Result<Medium>;
 }
-
-/// A name no one can guess: for shm objects and socket files.
-pub fn unpredictable_name(prefix: &str) -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(crate::os::clock::now_ns());
-    format!("{prefix}-{}-{:016x}", std::process::id(), h.finish())
-}
