@@ -49,7 +49,7 @@ enum Command {
     },
 }
 
-// durable: the seed article's programs.
+// The seed article's two programs, run by the `seed` scenario as unrelated processes.
 #[derive(Subcommand)]
 enum SeedCommand {
     /// map_normalfile1: size PATH for 5 records, map 10, write 10, hold the mapping, unmap

@@ -108,10 +108,10 @@ pub fn all() -> Vec<&'static dyn Scenario> {
     vec![
         &floor::Floor,
         &pingpong::Pingpong,
-        // stream: throughput, one reader and fan-out
+        // Throughput: one reader, then several.
         &stream::Stream,
         &fanout::Fanout,
-        // durable: durability and mapping semantics
+        // Durability, then the cost and semantics of mappings.
         &msync::Msync,
         &mapping::Mapping,
         &seed::Seed,
