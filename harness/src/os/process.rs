@@ -290,6 +290,37 @@ mod tests {
         assert!(err.contains("killed by SIGKILL"), "{err}");
     }
 
+    /// Waits (without reaping) until worker `pid` has ended.
+    fn until_ended(pid: libc::pid_t) {
+        while peek_exit(pid).is_none() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// The fan-out race: a worker that wrote its report and exited 0 before a tick reached the
+    /// runner reading that report is not "gone before the case ended".
+    #[test]
+    fn a_worker_that_finished_is_not_a_failure_when_a_tick_checks_it() {
+        let w = fork_worker(None, |out| {
+            out.write_all(b"done").unwrap();
+            0
+        })
+        .unwrap();
+        until_ended(w.pid());
+        let mut watch = Watch::over_child(Duration::from_secs(5), w.pid());
+        watch.check().expect("a clean exit is not an error");
+        assert_eq!(w.finish(&mut watch).unwrap(), b"done");
+    }
+
+    #[test]
+    fn a_worker_that_failed_is_reported_by_a_tick() {
+        let w = fork_worker(None, |_| 1).unwrap();
+        until_ended(w.pid());
+        let mut watch = Watch::over_child(Duration::from_secs(5), w.pid());
+        let err = watch.check().unwrap_err().to_string();
+        assert!(err.contains("exited with status 1"), "{err}");
+    }
+
     #[test]
     fn dropping_a_worker_kills_it() {
         let w = fork_worker(None, |_| {

@@ -140,11 +140,18 @@ impl Watch {
             return Err(WaitError::Interrupted);
         }
         match self.peer {
-            Peer::Child(pid) => {
-                if let Some(how) = peek_exit(pid) {
-                    return Err(WaitError::PeerGone(format!("worker {how} before the case ended")));
+            Peer::Child(pid) => match peek_exit(pid) {
+                // A worker that exited 0 finished its part (a fan-out reader that has every
+                // record while the writer still feeds the others): not a failure. Whatever
+                // its work left undone shows as a stall or a missing report.
+                Some(status) if status.success() => self.peer = Peer::None,
+                Some(status) => {
+                    return Err(WaitError::PeerGone(format!(
+                        "worker {status} before the case ended"
+                    )))
                 }
-            }
+                None => {}
+            },
             Peer::Parent(ppid) => {
                 // SAFETY: getppid cannot fail.
                 if unsafe { libc::getppid() } != ppid {
