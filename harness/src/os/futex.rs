@@ -18,7 +18,7 @@ use std::time::Duration;
 
 /// A futex sleep gives up after this long to look at the watch.
 pub const SLEEP_SLICE_NS: u64 = 100_000_000;
-/// A spinner calls [`Watch::tick`] (one clock read) once every this many polls.
+/// A spinner calls [`Watch::tick`] (one clock read) once every this many polls (a power of two).
 const POLLS_PER_TICK: u32 = 1024;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
@@ -177,7 +177,7 @@ impl Signal {
                 return Ok(v);
             }
             polls = polls.wrapping_add(1);
-            if polls % POLLS_PER_TICK == 0 {
+            if polls & (POLLS_PER_TICK - 1) == 0 {
                 self.excuse(&ready, watch.tick())?;
             }
         }
