@@ -10,11 +10,11 @@
 //! `IPCBENCH_PIN=0,1` pins the bench to CPU 0 and each peer to CPU 1 (advised for spin).
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use ipcbench_harness::process::pin_to;
-use ipcbench_harness::session::{Session, SessionOptions};
+use ipcbench_harness::os::futex::Wait;
+use ipcbench_harness::os::process::pin_to;
+use ipcbench_harness::patterns::session::{Session, SessionOptions};
+use ipcbench_harness::patterns::worker::Process;
 use ipcbench_harness::transport::TransportKind;
-use ipcbench_harness::wait::Wait;
-use ipcbench_harness::worker::Process;
 
 const SIZE: usize = 64;
 

@@ -49,7 +49,7 @@ enum Command {
     },
 }
 
-// durable: the seed article's programs.
+// The seed article's two programs, run by the `seed` scenario as unrelated processes.
 #[derive(Subcommand)]
 enum SeedCommand {
     /// map_normalfile1: size PATH for 5 records, map 10, write 10, hold the mapping, unmap
@@ -180,7 +180,7 @@ fn compare_help() -> String {
 }
 
 fn main() -> ExitCode {
-    ipcbench_harness::process::default_sigpipe();
+    ipcbench_harness::os::watch::default_sigpipe();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
@@ -239,7 +239,7 @@ fn options(f: &Filters) -> Result<Options, UsageError> {
 fn dispatch(command: Command) -> Result<ExitCode> {
     match command {
         Command::Worker { spec } => {
-            Ok(ExitCode::from(ipcbench_harness::worker::run_spawned(&spec) as u8))
+            Ok(ExitCode::from(ipcbench_harness::patterns::worker::run_spawned(&spec) as u8))
         }
         Command::Seed(cmd) => seed(cmd),
         Command::List(a) => {
@@ -357,7 +357,7 @@ fn scenario(a: ScenarioArgs) -> Result<ExitCode> {
     };
     let outcome = runner::run(request)?;
     // Runs ignore SIGPIPE (a dying peer must not kill us); printing to a closed stdout must.
-    ipcbench_harness::process::default_sigpipe();
+    ipcbench_harness::os::watch::default_sigpipe();
     print!("{}", runner::summary(&outcome.run));
     println!("results: {} (also {})", outcome.run_file.display(), outcome.latest.display());
     if !a.no_report {

@@ -1,21 +1,11 @@
-//! The mechanisms of ipcbench: how bytes travel (`transport`, `link`), how a peer waits
-//! (`wait`), how workers start (`process`, `worker`), how time is read (`clock`) and summarised
-//! (`stats`). It knows nothing of scenarios or reports.
+//! The mechanisms of ipcbench, in layers, bottom up: `os` (one RAII owner per OS primitive:
+//! shared mapping, futex, child process, named objects, clock), `record` (the record header,
+//! its checksum, verification and the summaries of what was measured), `transport` (how bytes
+//! travel, one file per transport) and `patterns` (how two or more processes exercise a
+//! transport: ping-pong, stream, fan-out, floor probes, flush). It knows nothing of scenarios or
+//! reports.
 
-pub mod checksum;
-pub mod clock;
-pub mod fanout;
-pub mod floor;
-pub mod flush;
-pub mod link;
-pub mod pingpong;
-pub mod process;
+pub mod os;
+pub mod patterns;
 pub mod record;
-pub mod region;
-pub mod ring;
-pub mod session;
-pub mod stats;
-pub mod stream;
 pub mod transport;
-pub mod wait;
-pub mod worker;

@@ -3,12 +3,12 @@
 //! flush between sends) is counted once. Per thread, not per process: the tests of this binary
 //! run side by side in one process and must not count each other's I/O.
 
-use ipcbench_harness::link::{pingpong_link_with, pingpong_region_len, Side};
-use ipcbench_harness::pingpong::{initiator, PingpongSpec};
-use ipcbench_harness::process::Watch;
+use ipcbench_harness::os::futex::Wait;
+use ipcbench_harness::os::watch::Watch;
+use ipcbench_harness::patterns::link::{pingpong_link_with, pingpong_region_len, Side};
+use ipcbench_harness::patterns::pingpong::{initiator, PingpongSpec};
+use ipcbench_harness::patterns::worker::{run_pair, Job, PairOptions, Process};
 use ipcbench_harness::transport::{CreateOptions, TransportKind};
-use ipcbench_harness::wait::Wait;
-use ipcbench_harness::worker::{run_pair, Job, PairOptions, Process};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

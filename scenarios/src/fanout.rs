@@ -7,11 +7,11 @@
 use crate::stream::{result, spec, throughput_table};
 use crate::{Case, Context, Options, Scenario, UsageError};
 use anyhow::Result;
-use ipcbench_harness::fanout::{run_fanout, supports, FanoutOptions};
-use ipcbench_harness::stream::ReadMode;
+use ipcbench_harness::os::futex::Wait;
+use ipcbench_harness::patterns::fanout::{run_fanout, supports, FanoutOptions};
+use ipcbench_harness::patterns::stream::ReadMode;
+use ipcbench_harness::patterns::worker::Process;
 use ipcbench_harness::transport::TransportKind;
-use ipcbench_harness::wait::Wait;
-use ipcbench_harness::worker::Process;
 use ipcbench_results::{CaseResult, RunFile};
 
 pub const DEFAULT_READERS: [usize; 3] = [1, 2, 4];

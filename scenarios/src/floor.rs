@@ -5,8 +5,8 @@
 
 use crate::table::{ns, Table};
 use crate::{Case, Options, Scenario, UsageError};
-use ipcbench_harness::floor;
-use ipcbench_harness::stats::{encode, summarize};
+use ipcbench_harness::patterns::floor;
+use ipcbench_harness::record::stats::{encode, summarize};
 use ipcbench_results::{CaseResult, RunFile, FLOOR_CACHE_LINE};
 
 /// Case id of the minimal pipe ping-pong (64 B), the floor of the `block` transports.

@@ -73,11 +73,11 @@ impl Context {
     pub fn pair(
         &self,
         transport: ipcbench_harness::transport::TransportKind,
-        process: ipcbench_harness::worker::Process,
-        wait: ipcbench_harness::wait::Wait,
+        process: ipcbench_harness::patterns::worker::Process,
+        wait: ipcbench_harness::os::futex::Wait,
         len: usize,
-    ) -> ipcbench_harness::worker::PairOptions {
-        ipcbench_harness::worker::PairOptions {
+    ) -> ipcbench_harness::patterns::worker::PairOptions {
+        ipcbench_harness::patterns::worker::PairOptions {
             transport,
             process,
             wait,
@@ -108,10 +108,10 @@ pub fn all() -> Vec<&'static dyn Scenario> {
     vec![
         &floor::Floor,
         &pingpong::Pingpong,
-        // stream: throughput, one reader and fan-out
+        // Throughput: one reader, then several.
         &stream::Stream,
         &fanout::Fanout,
-        // durable: durability and mapping semantics
+        // Durability, then the cost and semantics of mappings.
         &msync::Msync,
         &mapping::Mapping,
         &seed::Seed,

@@ -9,14 +9,13 @@
 
 use crate::table::{bytes, ns, Table};
 use crate::{Case, Context, Options, Scenario, UsageError};
-use anyhow::{bail, Context as _, Result};
-use ipcbench_harness::clock::now_ns;
-use ipcbench_harness::region::PAGE;
-use ipcbench_harness::stats::{encode, new_histogram, record, summarize};
-use ipcbench_harness::transport::unpredictable_name;
+use anyhow::{bail, Result};
+use ipcbench_harness::os::clock::now_ns;
+use ipcbench_harness::os::mapping::{memfd, MapOptions, Region, PAGE};
+use ipcbench_harness::os::named::{ShmObject, SysvSegment};
+use ipcbench_harness::record::stats::{encode, new_histogram, record, summarize};
 use ipcbench_results::{CaseResult, RunFile};
-use std::ffi::CString;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use nix::sys::mman::MmapAdvise;
 use std::time::Duration;
 
 pub const DEFAULT_SIZES: [usize; 6] = [4 << 10, 64 << 10, 1 << 20, 16 << 20, 256 << 20, 1 << 30];
@@ -276,74 +275,6 @@ fn skip_reason(op: Op, size: usize) -> Option<String> {
     }
 }
 
-/// A mapping, unmapped on drop.
-struct Map {
-    ptr: *mut u8,
-    len: usize,
-}
-
-impl Map {
-    fn anon(len: usize, flags: libc::c_int) -> std::io::Result<Map> {
-        Self::of_fd(len, flags | libc::MAP_ANONYMOUS, -1)
-    }
-
-    fn of_fd(len: usize, flags: libc::c_int, fd: libc::c_int) -> std::io::Result<Map> {
-        // SAFETY: a fresh mapping at an address the kernel picks.
-        let p = unsafe {
-            libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, flags, fd, 0)
-        };
-        if p == libc::MAP_FAILED {
-            return Err(std::io::Error::last_os_error());
-        }
-        Ok(Map { ptr: p.cast(), len })
-    }
-
-    fn advise(&self, advice: libc::c_int) -> Result<()> {
-        // SAFETY: our own mapping.
-        if unsafe { libc::madvise(self.ptr.cast(), self.len, advice) } != 0 {
-            return Err(std::io::Error::last_os_error()).context("madvise");
-        }
-        Ok(())
-    }
-}
-
-impl Drop for Map {
-    fn drop(&mut self) {
-        // SAFETY: we own the mapping and nothing refers to it after drop.
-        unsafe { libc::munmap(self.ptr.cast(), self.len) };
-    }
-}
-
-/// A POSIX shared-memory name, unlinked on drop.
-struct ShmName(CString);
-
-impl Drop for ShmName {
-    fn drop(&mut self) {
-        // SAFETY: a valid C string naming our own object.
-        unsafe { libc::shm_unlink(self.0.as_ptr()) };
-    }
-}
-
-/// A System V attachment, detached on drop. The segment was marked `IPC_RMID` at creation.
-struct SysvAttach(*mut u8);
-
-impl Drop for SysvAttach {
-    fn drop(&mut self) {
-        // SAFETY: an address shmat returned to us.
-        unsafe { libc::shmdt(self.0.cast()) };
-    }
-}
-
-/// A System V segment id, removed on drop unless already removed.
-struct SysvSegment(libc::c_int);
-
-impl Drop for SysvSegment {
-    fn drop(&mut self) {
-        // SAFETY: our own segment; removing it twice fails harmlessly.
-        unsafe { libc::shmctl(self.0, libc::IPC_RMID, std::ptr::null_mut()) };
-    }
-}
-
 fn touch_pages(ptr: *mut u8, len: usize) {
     let mut off = 0;
     while off < len {
@@ -351,17 +282,6 @@ fn touch_pages(ptr: *mut u8, len: usize) {
         unsafe { ptr.add(off).write_volatile(1) };
         off += PAGE;
     }
-}
-
-fn io<T>(r: std::io::Result<T>, what: &str) -> Result<T> {
-    r.with_context(|| what.to_string())
-}
-
-fn check(r: libc::c_int, what: &str) -> Result<libc::c_int> {
-    if r < 0 {
-        return Err(std::io::Error::last_os_error()).context(what.to_string());
-    }
-    Ok(r)
 }
 
 /// The times of one iteration, in ns.
@@ -383,26 +303,26 @@ fn once(op: Op, size: usize, want_huge: bool) -> Result<Times> {
     let mut huge = None;
     let (t1, t2, t3, t4) = match op {
         Op::Mmap | Op::Touch | Op::Populate | Op::TouchPrivate | Op::Thp | Op::Hugetlb => {
-            let flags = match op {
-                Op::Populate => libc::MAP_SHARED | libc::MAP_POPULATE,
-                Op::Hugetlb => libc::MAP_SHARED | libc::MAP_HUGETLB,
-                Op::TouchPrivate | Op::Thp => libc::MAP_PRIVATE,
-                _ => libc::MAP_SHARED,
+            let how = MapOptions {
+                private: matches!(op, Op::TouchPrivate | Op::Thp),
+                populate: op == Op::Populate,
+                huge_tlb: op == Op::Hugetlb,
+                ..Default::default()
             };
             t0 = now_ns();
-            let m = io(Map::anon(size, flags), "mmap")?;
+            let m = Region::anon(size, how)?;
             match op {
-                Op::Thp => m.advise(libc::MADV_HUGEPAGE)?,
-                Op::TouchPrivate => m.advise(libc::MADV_NOHUGEPAGE)?,
+                Op::Thp => m.advise(MmapAdvise::MADV_HUGEPAGE)?,
+                Op::TouchPrivate => m.advise(MmapAdvise::MADV_NOHUGEPAGE)?,
                 _ => {}
             }
             let t1 = now_ns();
             if op.touches() {
-                touch_pages(m.ptr, m.len);
+                touch_pages(m.as_ptr(), m.len());
             }
             let t2 = now_ns();
             if want_huge {
-                huge = anon_huge_bytes(m.ptr, m.len);
+                huge = anon_huge_bytes(m.as_ptr(), m.len());
             }
             // Reading smaps is not part of any phase.
             let t3 = if want_huge { now_ns() } else { t2 };
@@ -410,48 +330,23 @@ fn once(op: Op, size: usize, want_huge: bool) -> Result<Times> {
             (t1, t2, t3, now_ns())
         }
         Op::ShmOpen => {
-            let name = CString::new(format!("/{}", unpredictable_name("ipcbench-map")))?;
             t0 = now_ns();
-            // SAFETY: a valid C string; O_EXCL so we never open someone else's object.
-            let fd = check(
-                unsafe {
-                    libc::shm_open(
-                        name.as_ptr(),
-                        libc::O_CREAT | libc::O_EXCL | libc::O_RDWR | libc::O_CLOEXEC,
-                        0o600,
-                    )
-                },
-                "shm_open",
-            )?;
-            let name = ShmName(name);
-            // SAFETY: a fresh fd we own.
-            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-            // SAFETY: plain syscall on our fd.
-            check(unsafe { libc::ftruncate(fd.as_raw_fd(), size as libc::off_t) }, "ftruncate")?;
-            let m = io(Map::of_fd(size, libc::MAP_SHARED, fd.as_raw_fd()), "mmap")?;
+            let shm = ShmObject::create("ipcbench-map", size)?;
+            let m = Region::map_fd(&shm, size)?;
             let t1 = now_ns();
-            touch_pages(m.ptr, m.len);
+            touch_pages(m.as_ptr(), m.len());
             let t2 = now_ns();
             drop(m);
-            drop(fd);
-            drop(name);
+            // Closed and unlinked.
+            drop(shm);
             (t1, t2, t2, now_ns())
         }
         Op::Memfd => {
-            let name = c"ipcbench-map";
             t0 = now_ns();
-            // SAFETY: a valid C string.
-            let fd = check(
-                unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) },
-                "memfd_create",
-            )?;
-            // SAFETY: a fresh fd we own.
-            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-            // SAFETY: plain syscall on our fd.
-            check(unsafe { libc::ftruncate(fd.as_raw_fd(), size as libc::off_t) }, "ftruncate")?;
-            let m = io(Map::of_fd(size, libc::MAP_SHARED, fd.as_raw_fd()), "mmap")?;
+            let fd = memfd(size)?;
+            let m = Region::map_fd(&fd, size)?;
             let t1 = now_ns();
-            touch_pages(m.ptr, m.len);
+            touch_pages(m.as_ptr(), m.len());
             let t2 = now_ns();
             drop(m);
             drop(fd);
@@ -459,24 +354,12 @@ fn once(op: Op, size: usize, want_huge: bool) -> Result<Times> {
         }
         Op::Shmget => {
             t0 = now_ns();
-            // SAFETY: plain syscall.
-            let id = check(
-                unsafe {
-                    libc::shmget(libc::IPC_PRIVATE, size, libc::IPC_CREAT | libc::IPC_EXCL | 0o600)
-                },
-                "shmget",
-            )?;
-            let segment = SysvSegment(id);
-            // SAFETY: attaching our own segment where the kernel chooses.
-            let p = unsafe { libc::shmat(id, std::ptr::null(), 0) };
-            if p as isize == -1 {
-                return Err(std::io::Error::last_os_error()).context("shmat");
-            }
-            let attach = SysvAttach(p.cast());
+            let segment = SysvSegment::create(size)?;
+            let attach = segment.attach(size)?;
             // Marked for removal at once: the kernel frees it at the last detach, even if we die.
             drop(segment);
             let t1 = now_ns();
-            touch_pages(attach.0, size);
+            touch_pages(attach.as_ptr(), size);
             let t2 = now_ns();
             drop(attach);
             (t1, t2, t2, now_ns())

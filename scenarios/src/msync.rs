@@ -6,10 +6,10 @@
 use crate::table::{bytes, ns, Table};
 use crate::{Case, Context, Options, Scenario, UsageError};
 use anyhow::Result;
-use ipcbench_harness::clock::now_ns;
-use ipcbench_harness::flush::{FlushMethod, FlushTarget};
-use ipcbench_harness::region::PAGE;
-use ipcbench_harness::stats::{encode, new_histogram, record, summarize};
+use ipcbench_harness::os::clock::now_ns;
+use ipcbench_harness::os::mapping::PAGE;
+use ipcbench_harness::patterns::flush::{FlushMethod, FlushTarget};
+use ipcbench_harness::record::stats::{encode, new_histogram, record, summarize};
 use ipcbench_results::{CaseResult, RunFile};
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -1,10 +1,10 @@
 //! What the user asked for: filters, counts, pinning. Parsing and checking of user input lives
 //! here so that every bad value gets one line naming it and the valid choices.
 
+use ipcbench_harness::os::futex::Wait;
+use ipcbench_harness::patterns::worker::Process;
 use ipcbench_harness::record::Fault;
 use ipcbench_harness::transport::TransportKind;
-use ipcbench_harness::wait::Wait;
-use ipcbench_harness::worker::Process;
 use std::path::PathBuf;
 use std::time::Duration;
 

@@ -3,7 +3,8 @@
 
 use crate::{sysinfo, Case, Context, Options, Scenario, UsageError};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use ipcbench_harness::process::{install_signal_handlers, interrupted, pin_to};
+use ipcbench_harness::os::process::pin_to;
+use ipcbench_harness::os::watch::{install_signal_handlers, interrupted};
 use ipcbench_results::{CaseResult, RunFile, RunInfo};
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
@@ -104,8 +105,8 @@ fn run_info(req: &Request, work_dir: &Path) -> RunInfo {
         logical_cpus: sysinfo::logical_cpus(),
         memory_bytes: sysinfo::memory_bytes(),
         filesystems,
-        clock_source: ipcbench_harness::clock::clock_source(),
-        clock_overhead_ns: ipcbench_harness::clock::overhead_ns(),
+        clock_source: ipcbench_harness::os::clock::clock_source(),
+        clock_overhead_ns: ipcbench_harness::os::clock::overhead_ns(),
         pinning: req.opts.pin.map(|p| p.to_vec()),
         ipcbench_version: env!("CARGO_PKG_VERSION").to_string(),
         command_line: req.command_line.clone(),

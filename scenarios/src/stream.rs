@@ -9,11 +9,13 @@
 use crate::table::{bytes, Table};
 use crate::{Case, Context, Options, Scenario, UsageError};
 use anyhow::{Context as _, Result};
-use ipcbench_harness::ring::{frame_len, RingLayout};
-use ipcbench_harness::stream::{reader, ReadMode, ReaderReport, StreamSpec, WriterReport};
+use ipcbench_harness::os::futex::Wait;
+use ipcbench_harness::patterns::ring::{frame_len, RingLayout};
+use ipcbench_harness::patterns::stream::{
+    reader, ReadMode, ReaderReport, StreamSpec, WriterReport,
+};
+use ipcbench_harness::patterns::worker::{run_pair, Job, Process};
 use ipcbench_harness::transport::TransportKind;
-use ipcbench_harness::wait::Wait;
-use ipcbench_harness::worker::{run_pair, Job, Process};
 use ipcbench_results::{CaseResult, Cpu, RunFile, Spread, Throughput, Trial};
 use std::time::Duration;
 

@@ -2,8 +2,8 @@
 //! very same pages. No name, no file: an unrelated process cannot open it, so fork only.
 
 use super::{CreateOptions, Endpoint, Medium, Setup, Transport};
-use crate::process::Watch;
-use crate::region::Region;
+use crate::os::mapping::Region;
+use crate::os::watch::Watch;
 use anyhow::{bail, Context, Result};
 
 pub struct AnonMmap;

@@ -3,7 +3,7 @@
 //! to go on.
 
 use super::ByteStream;
-use crate::process::Watch;
+use crate::os::watch::Watch;
 use anyhow::{bail, Context, Result};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 

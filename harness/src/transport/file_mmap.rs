@@ -3,8 +3,8 @@
 //! is created `O_EXCL`, mode 0600, with an unpredictable name, and is removed with the setup.
 
 use super::{CreateOptions, Endpoint, Medium, Setup, Transport};
-use crate::process::Watch;
-use crate::region::Region;
+use crate::os::mapping::Region;
+use crate::os::watch::Watch;
 use anyhow::{Context, Result};
 
 pub struct FileMmap;

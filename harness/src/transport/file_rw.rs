@@ -7,7 +7,8 @@
 
 use super::fd_stream::{read_some, write_all_fd};
 use super::{ByteStream, CreateOptions, Endpoint, Medium, Setup, Transport};
-use crate::process::{adopt_fd, Watch};
+use crate::os::process::adopt_fd;
+use crate::os::watch::Watch;
 use anyhow::{bail, Context, Result};
 use nix::fcntl::OFlag;
 use std::fs::File;

@@ -2,10 +2,9 @@
 //! inheritance (its number travels in the endpoint) and maps it.
 
 use super::{CreateOptions, Endpoint, Medium, Setup, Transport};
-use crate::process::Watch;
-use crate::region::Region;
+use crate::os::mapping::{memfd, Region};
+use crate::os::watch::Watch;
 use anyhow::{Context, Result};
-use nix::sys::memfd::{memfd_create, MemFdCreateFlag};
 use std::os::fd::{AsRawFd, OwnedFd};
 
 pub struct Memfd;
@@ -21,15 +20,14 @@ impl Transport for Memfd {
         "an anonymous file (memfd_create) mapped by both sides; the peer inherits its fd"
     }
     fn create(&self, opts: &CreateOptions) -> Result<Box<dyn Setup>> {
-        let fd = memfd_create(c"ipcbench", MemFdCreateFlag::MFD_CLOEXEC).context("memfd_create")?;
-        nix::unistd::ftruncate(&fd, opts.len as i64).context("ftruncate")?;
+        let fd = memfd(opts.len)?;
         let region = Region::map_fd(&fd, opts.len)?;
         Ok(Box::new(MemfdSetup { fd, region: Some(region) }))
     }
     fn open(&self, endpoint: &Endpoint, len: usize) -> Result<Medium> {
         let raw = *endpoint.fds.first().context("memfd needs an inherited fd")?;
         // SAFETY: the runner passed us this fd and nobody else in this process owns it.
-        let fd = unsafe { crate::process::adopt_fd(raw) };
+        let fd = unsafe { crate::os::process::adopt_fd(raw) };
         Ok(Medium::Mapped(Region::map_fd(&fd, len)?))
     }
 }

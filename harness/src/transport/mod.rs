@@ -18,8 +18,8 @@ mod unix_socket;
 
 pub use fd_stream::FdStream;
 
-use crate::process::Watch;
-use crate::region::Region;
+use crate::os::mapping::Region;
+use crate::os::watch::Watch;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use std::os::fd::RawFd;
@@ -85,8 +85,8 @@ impl TransportKind {
         self != TransportKind::AnonMmap
     }
 
-    pub fn waits(self) -> &'static [crate::wait::Wait] {
-        use crate::wait::Wait;
+    pub fn waits(self) -> &'static [crate::os::futex::Wait] {
+        use crate::os::futex::Wait;
         if self.is_mapped() {
             &[Wait::Spin, Wait::Futex]
         } else {
@@ -166,12 +166,4 @@ pub trait Setup {
     fn forked_peer(&mut self) -> Result<Medium>;
     /// The runner's side, once the peer has been started (accepts a connection, …).
     fn local(&mut self, watch: &mut Watch) -> Result<Medium>;
-}
-
-/// A name no one can guess: for shm objects and socket files.
-pub fn unpredictable_name(prefix: &str) -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(crate::clock::now_ns());
-    format!("{prefix}-{}-{:016x}", std::process::id(), h.finish())
 }

@@ -1,7 +1,8 @@
 //! `pipe`: two pipes, one each way; a blocking `read` waits. A spawned peer inherits its ends.
 
 use super::{CreateOptions, Endpoint, FdStream, Medium, Setup, Transport};
-use crate::process::{adopt_fd, Watch};
+use crate::os::process::adopt_fd;
+use crate::os::watch::Watch;
 use anyhow::{Context, Result};
 use nix::fcntl::OFlag;
 use std::os::fd::{AsRawFd, OwnedFd};

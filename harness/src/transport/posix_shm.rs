@@ -1,13 +1,11 @@
 //! `posix-shm`: `shm_open` + `ftruncate` + `mmap`. The name is unpredictable, created
 //! `O_EXCL`, mode 0600, and unlinked when the setup drops (also on error and Ctrl-C).
 
-use super::{unpredictable_name, CreateOptions, Endpoint, Medium, Setup, Transport};
-use crate::process::Watch;
-use crate::region::Region;
+use super::{CreateOptions, Endpoint, Medium, Setup, Transport};
+use crate::os::mapping::Region;
+use crate::os::named::ShmObject;
+use crate::os::watch::Watch;
 use anyhow::{Context, Result};
-use nix::fcntl::OFlag;
-use nix::sys::mman::{shm_open, shm_unlink};
-use nix::sys::stat::Mode;
 
 pub struct PosixShm;
 
@@ -22,46 +20,30 @@ impl Transport for PosixShm {
         "a POSIX shared-memory object (shm_open) mapped by both sides; the peer opens it by name"
     }
     fn create(&self, opts: &CreateOptions) -> Result<Box<dyn Setup>> {
-        let name = format!("/{}", unpredictable_name("ipcbench"));
-        let fd = shm_open(
-            name.as_str(),
-            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDWR,
-            Mode::S_IRUSR | Mode::S_IWUSR,
-        )
-        .with_context(|| format!("shm_open({name})"))?;
-        // From here on the guard unlinks the name, whatever happens next.
-        let mut setup = ShmSetup { name, region: None };
-        nix::unistd::ftruncate(&fd, opts.len as i64).context("ftruncate")?;
-        setup.region = Some(Region::map_fd(&fd, opts.len)?);
-        Ok(Box::new(setup))
+        let shm = ShmObject::create("ipcbench", opts.len)?;
+        let region = Region::map_fd(&shm, opts.len)?;
+        Ok(Box::new(ShmSetup { shm, region: Some(region) }))
     }
     fn open(&self, endpoint: &Endpoint, len: usize) -> Result<Medium> {
         let name = endpoint.name.as_deref().context("posix-shm needs a name")?;
-        let fd = shm_open(name, OFlag::O_RDWR, Mode::empty())
-            .with_context(|| format!("shm_open({name})"))?;
-        Ok(Medium::Mapped(Region::map_fd(&fd, len)?))
+        Ok(Medium::Mapped(Region::map_fd(ShmObject::open(name)?, len)?))
     }
 }
 
+/// The object (unlinked when the setup drops, also on error and Ctrl-C) and its mapping.
 struct ShmSetup {
-    name: String,
+    shm: ShmObject,
     region: Option<Region>,
 }
 
 impl Setup for ShmSetup {
     fn endpoint(&self) -> Endpoint {
-        Endpoint { name: Some(self.name.clone()), ..Default::default() }
+        Endpoint { name: Some(self.shm.name().to_string()), ..Default::default() }
     }
     fn forked_peer(&mut self) -> Result<Medium> {
         Ok(Medium::Mapped(self.region.take().context("region already taken")?))
     }
     fn local(&mut self, _: &mut Watch) -> Result<Medium> {
         Ok(Medium::Mapped(self.region.take().context("region already taken")?))
-    }
-}
-
-impl Drop for ShmSetup {
-    fn drop(&mut self) {
-        let _ = shm_unlink(self.name.as_str());
     }
 }

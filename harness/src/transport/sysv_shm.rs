@@ -3,8 +3,9 @@
 //! and the kernel frees it when the last process detaches — even if everyone is killed.
 
 use super::{CreateOptions, Endpoint, Medium, Setup, Transport};
-use crate::process::Watch;
-use crate::region::Region;
+use crate::os::mapping::Region;
+use crate::os::named::SysvSegment;
+use crate::os::watch::Watch;
 use anyhow::{Context, Result};
 
 pub struct SysvShm;
@@ -20,17 +21,12 @@ impl Transport for SysvShm {
         "a System V segment (shmget/shmat) attached by both sides; the peer attaches it by id"
     }
     fn create(&self, opts: &CreateOptions) -> Result<Box<dyn Setup>> {
-        // SAFETY: plain syscalls.
-        let id = unsafe {
-            libc::shmget(libc::IPC_PRIVATE, opts.len, libc::IPC_CREAT | libc::IPC_EXCL | 0o600)
-        };
-        if id < 0 {
-            return Err(std::io::Error::last_os_error()).context("shmget");
-        }
-        let region = Region::sysv_attach(id, opts.len);
-        // SAFETY: marking our own segment for removal; it lives while attached.
-        unsafe { libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut()) };
-        Ok(Box::new(SysvSetup { id, region: Some(region?) }))
+        let segment = SysvSegment::create(opts.len)?;
+        let region = segment.attach(opts.len)?;
+        // Marked for removal now (dropped): it lives while attached.
+        let id = segment.id();
+        drop(segment);
+        Ok(Box::new(SysvSetup { id, region: Some(region) }))
     }
     fn open(&self, endpoint: &Endpoint, len: usize) -> Result<Medium> {
         let id = endpoint.id.context("sysv-shm needs a segment id")?;

@@ -2,7 +2,7 @@
 
 use super::fd_stream::accept_watched;
 use super::{CreateOptions, Endpoint, FdStream, Medium, Setup, Transport};
-use crate::process::Watch;
+use crate::os::watch::Watch;
 use anyhow::{Context, Result};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::os::fd::OwnedFd;

@@ -2,8 +2,9 @@
 //! in the private temp dir, as an unrelated program would.
 
 use super::fd_stream::accept_watched;
-use super::{unpredictable_name, CreateOptions, Endpoint, FdStream, Medium, Setup, Transport};
-use crate::process::Watch;
+use super::{CreateOptions, Endpoint, FdStream, Medium, Setup, Transport};
+use crate::os::named::unpredictable_name;
+use crate::os::watch::Watch;
 use anyhow::{Context, Result};
 use std::os::fd::OwnedFd;
 use std::os::unix::net::{UnixListener, UnixStream};

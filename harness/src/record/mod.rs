@@ -7,7 +7,10 @@
 //! pattern hashes keeps the sender's cost at one copy, while the receiver still hashes — touches
 //! — every byte it is said to receive.
 
-use crate::checksum::xxh3_64;
+pub mod checksum;
+pub mod stats;
+
+use checksum::xxh3_64;
 use ipcbench_results::Integrity;
 
 /// The header every record starts with (32 bytes).

@@ -10,13 +10,12 @@
 //! Over a byte stream a record is the header followed by the payload, written with one `write`
 //! and read with one `read` where the transport allows.
 
-use crate::process::Watch;
+use crate::os::futex::{Signal, Wait, WaitStats};
+use crate::os::mapping::{round_up, Region, PAGE};
+use crate::os::watch::Watch;
 use crate::record::{corrupt, Header, Payloads, Verifier, HEADER_LEN};
-use crate::region::{round_up, Region, PAGE};
 use crate::transport::{ByteStream, Medium};
-use crate::wait::{Signal, Wait};
 use anyhow::Result;
-use std::sync::atomic::AtomicU32;
 
 /// A record to send.
 #[derive(Clone, Copy, Debug)]
@@ -69,8 +68,8 @@ pub enum Side {
 }
 
 const LINE: usize = 64;
-const WORD_OFF: usize = 0;
-const WAITERS_OFF: usize = 4;
+/// The sequence word and its waiters flag (a [`Signal`]).
+const SIGNAL_OFF: usize = 0;
 const HEADER_OFF: usize = 8;
 const PAYLOAD_OFF: usize = LINE;
 
@@ -91,7 +90,6 @@ pub fn pingpong_link(medium: Medium, side: Side, size: usize, wait: Wait) -> Box
     }
 }
 
-// durable: `pingpong --durable`.
 /// [`pingpong_link`], and with `durable` every record is made durable before the peer is told
 /// of it: `msync(MS_SYNC)` of the mailbox over a mapped file, `fdatasync` over a file stream.
 /// A medium with no file to flush is refused.
@@ -130,6 +128,7 @@ pub struct MailboxLink {
     received: u32,
     /// `msync(MS_SYNC)` each record before publishing it (`pingpong --durable`).
     durable: bool,
+    stats: WaitStats,
 }
 
 // SAFETY: the raw pointers point into the owned region.
@@ -153,19 +152,14 @@ impl MailboxLink {
             sent: 0,
             received: 0,
             durable: false,
+            stats: WaitStats::default(),
         }
     }
 
-    fn signal(mailbox: *mut u8) -> Signal<'static> {
-        // SAFETY: the words are 4-byte aligned (cache-line aligned mailbox) and live as long as
-        // the region, which the link owns; 'static is confined to this module's use.
-        unsafe {
-            Signal {
-                word: &*(mailbox.add(WORD_OFF) as *const AtomicU32),
-                waiters: &*(mailbox.add(WAITERS_OFF) as *const AtomicU32),
-                prefetch: mailbox.add(PAYLOAD_OFF),
-            }
-        }
+    fn signal(mailbox: *mut u8) -> Signal {
+        // SAFETY: the word and its flag are 4-byte aligned (cache-line aligned mailbox) and live
+        // as long as the region, which the link owns.
+        unsafe { Signal::at(mailbox.add(SIGNAL_OFF)).prefetching(mailbox.add(PAYLOAD_OFF)) }
     }
 }
 
@@ -183,24 +177,30 @@ impl Link for MailboxLink {
             // The record reaches the file before the peer may read it; the sequence word,
             // published next, is flushed with the following record.
             // SAFETY: header and payload lie within our mailbox, inside the owned mapping.
-            unsafe { crate::flush::msync_range(self.tx, PAYLOAD_OFF + self.size, libc::MS_SYNC)? };
+            unsafe {
+                crate::patterns::flush::msync_range(
+                    self.tx,
+                    PAYLOAD_OFF + self.size,
+                    libc::MS_SYNC,
+                )?
+            };
         }
         self.sent = self.sent.wrapping_add(1);
-        Self::signal(self.tx).publish(self.sent, self.wait);
+        Self::signal(self.tx).publish(self.sent, self.wait, &mut self.stats);
         Ok(())
     }
 
     #[inline]
     fn recv(&mut self, watch: &mut Watch) -> Result<Incoming> {
         let expect = self.received.wrapping_add(1);
-        Self::signal(self.rx).wait_for(expect, self.wait, watch)?;
+        Self::signal(self.rx).wait_for(expect, self.wait, watch, &mut self.stats)?;
         self.received = expect;
         // SAFETY: published by the peer before the sequence word (acquire in wait_for).
         let header = unsafe { std::ptr::read_unaligned(self.rx.add(HEADER_OFF) as *const Header) };
         let payload = unsafe { std::slice::from_raw_parts(self.rx.add(PAYLOAD_OFF), self.size) };
         self.verifier.check(&header, payload);
         watch.progress();
-        Ok(Incoming { header, recv_ns: crate::clock::now_ns() })
+        Ok(Incoming { header, recv_ns: crate::os::clock::now_ns() })
     }
 
     fn verifier(&self) -> &Verifier {
@@ -244,7 +244,7 @@ impl Link for StreamLink {
         let header = Header::from_bytes(&self.rx_buf);
         self.verifier.check(&header, &self.rx_buf[HEADER_LEN..]);
         watch.progress();
-        Ok(Incoming { header, recv_ns: crate::clock::now_ns() })
+        Ok(Incoming { header, recv_ns: crate::os::clock::now_ns() })
     }
 
     fn verifier(&self) -> &Verifier {

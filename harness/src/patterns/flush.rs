@@ -5,7 +5,7 @@
 //! `msync(MS_ASYNC)` has scheduled nothing since 2.6.19: dirty shared pages are already known
 //! to the kernel, which writes them back on its own schedule.
 
-use crate::region::{round_up, Region, PAGE};
+use crate::os::mapping::{round_up, Region, PAGE};
 use anyhow::{Context, Result};
 use std::os::unix::fs::FileExt;
 use std::path::Path;

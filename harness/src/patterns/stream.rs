@@ -1,5 +1,5 @@
 //! The stream pattern: one writer floods records of one size to its reader(s) — through a
-//! [`ring`](crate::ring) over a mapped transport, or as header + payload over a byte stream (one
+//! [`ring`](crate::patterns::ring) over a mapped transport, or as header + payload over a byte stream (one
 //! `write` per record, one `read_exact` per record) — and every reader verifies every record.
 //!
 //! The flood is cut into a warm-up (discarded) and trials. The writer decides where each ends
@@ -8,15 +8,16 @@
 //! has verified that flagged record, so throughput is what was delivered and verified, in steady
 //! state. A [`FLAG_STOP`] record (not counted) ends the stream.
 
-use crate::checksum::copy_and_hash;
-use crate::clock::{now_ns, process_cpu_ns};
-use crate::process::Watch;
+use crate::os::clock::{now_ns, process_cpu_ns};
+use crate::os::futex::Wait;
+use crate::os::futex::WaitStats;
+use crate::os::watch::Watch;
+use crate::patterns::ring::{Consumer, Producer, RingLayout};
+use crate::record::checksum::copy_and_hash;
 use crate::record::{
     corrupt, Fault, Header, Payloads, Sequencer, Verifier, FLAG_STOP, HEADER_LEN, STAMP,
 };
-use crate::ring::{Consumer, Producer, RingLayout, WaitStats};
 use crate::transport::{ByteStream, Medium};
-use crate::wait::Wait;
 use anyhow::{bail, Result};
 use ipcbench_results::{Integrity, Trial};
 use serde::{Deserialize, Serialize};
@@ -313,7 +314,7 @@ pub fn write_records<W: RecordWriter + ?Sized>(
 ) -> Result<WriterReport> {
     let mut seq = Sequencer::new(spec.fault);
     // Look at the clock about every 64 KiB written, and at least every 64 records.
-    let every = (65_536 / crate::ring::frame_len(spec.size) as u64).clamp(1, 64);
+    let every = (65_536 / crate::patterns::ring::frame_len(spec.size) as u64).clamp(1, 64);
     let mut report = WriterReport::default();
     let mut cpu0 = 0;
     for trial in 0..=spec.trials {
@@ -416,7 +417,7 @@ pub fn read_records<R: RecordReader + ?Sized>(
     Ok(report)
 }
 
-/// The writer over whatever the transport gave (the peer's side of [`crate::worker::Job::Stream`]).
+/// The writer over whatever the transport gave (the peer's side of [`crate::patterns::worker::Job::Stream`]).
 pub fn writer(
     medium: Medium,
     spec: &StreamSpec,
@@ -457,8 +458,8 @@ pub fn reader(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::patterns::worker::{run_pair, Job, PairOptions, Process};
     use crate::transport::TransportKind;
-    use crate::worker::{run_pair, Job, PairOptions, Process};
     use std::time::Duration;
 
     /// A stream of `records` measured records in 5 trials by count, through a small ring.

@@ -14,22 +14,17 @@
 //! every 1/16 of the ring, and always before it waits or when asked to flush — so on a busy ring
 //! the index lines cross between CPUs once per batch, not once per record.
 //!
-//! **Waits.** `spin` polls the other side's index (and, after about 4096 polls, yields the CPU
-//! between polls, so that more spinners than CPUs still make progress). `futex`: a consumer
-//! sleeps only when the ring is empty, the producer only when it is full; before sleeping a side
-//! raises the waiters flag beside the word it sleeps on, and the other side, after publishing,
-//! issues `FUTEX_WAKE` only if it sees that flag (Dekker-style: each side stores, fences, then
-//! loads the other's word, so at least one of them sees the other). Sleeps time out every
-//! 100 ms to look at the [`Watch`]; a sleep that timed out although its condition had become
-//! true is counted as a missed wake-up, which tests require to be zero.
+//! **Waits.** Each index is a [`Signal`] (the word and its waiters flag): the protocol of
+//! [`crate::os::futex`]. `spin` polls the other side's index; under `futex` a consumer sleeps
+//! only when the ring is empty, the producer only when it is full.
 
-use crate::process::{WaitError, Watch};
+use crate::os::clock::now_ns;
+use crate::os::futex::{Signal, Wait, WaitStats};
+use crate::os::mapping::{round_up, Region, PAGE};
+use crate::os::watch::{WaitError, Watch};
 use crate::record::{Header, HEADER_LEN};
-use crate::region::{round_up, Region, PAGE};
-use crate::wait::Wait;
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
-use std::sync::atomic::{fence, AtomicU32, Ordering};
 
 /// Bytes each index (head, a tail) owns: two cache lines.
 const INDEX_LINE: usize = 128;
@@ -41,10 +36,6 @@ pub const FLAG_PAD: u32 = 1 << 31;
 pub const MAX_READERS: usize = 64;
 /// Default ring data size: at least this, and at least four records.
 pub const MIN_RING_BYTES: usize = 256 << 10;
-/// Spin polls before a spinner starts yielding its CPU between polls.
-const SPINS_BEFORE_YIELD: u32 = 4096;
-/// A futex sleep gives up after this long to look at the watch.
-const SLEEP_SLICE_NS: i64 = 100_000_000;
 
 /// Where things lie in the region: head, one tail per reader, then the data area.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,167 +91,20 @@ pub fn frame_len(size: usize) -> usize {
     round_up(HEADER_LEN + size, FRAME_ALIGN)
 }
 
-/// An index word and its waiters flag, in shared memory.
-#[derive(Clone, Copy)]
-struct Index {
-    word: *const AtomicU32,
-    waiters: *const AtomicU32,
-}
-
-impl Index {
-    /// # Safety
-    /// `at` must point to an 8-byte aligned index line inside a mapping that outlives the use.
-    unsafe fn at(at: *mut u8) -> Index {
-        Index { word: at as *const AtomicU32, waiters: at.add(4) as *const AtomicU32 }
-    }
-    #[inline(always)]
-    fn word(&self) -> &AtomicU32 {
-        // SAFETY: see `at`; the ring owns the region the pointers point into.
-        unsafe { &*self.word }
-    }
-    #[inline(always)]
-    fn waiters(&self) -> &AtomicU32 {
-        // SAFETY: as above.
-        unsafe { &*self.waiters }
-    }
-
-    /// Publishes a new value; under `futex`, wakes sleepers if the flag says there are any.
-    #[inline(always)]
-    fn publish(&self, value: u32, wait: Wait, stats: &mut WaitStats) {
-        self.word().store(value, Ordering::Release);
-        if wait == Wait::Futex {
-            // Pairs with the sleeper's fence between raising the flag and reading the word.
-            fence(Ordering::SeqCst);
-            if self.waiters().load(Ordering::Relaxed) != 0 {
-                self.waiters().store(0, Ordering::Relaxed);
-                futex_wake(self.word());
-                stats.wakes += 1;
-            }
-        }
-    }
-}
-
-/// How often a side waited: for the case's figures, and for tests (missed wake-ups must be 0).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WaitStats {
-    /// Times the side found nothing to do and began to wait.
-    pub waits: u64,
-    /// Futex sleeps (each may be followed by more while the condition stays false).
-    pub sleeps: u64,
-    /// `FUTEX_WAKE` calls issued.
-    pub wakes: u64,
-    /// Sleeps that timed out although the condition had become true: a lost wake-up.
-    pub missed_wakes: u64,
-    /// Nanoseconds spent waiting (spinning or asleep).
-    #[serde(default)]
-    pub wait_ns: u64,
-}
-
-/// Waits until `ready(word)` holds, spinning or sleeping on `index`; returns the word's value.
+/// Waits until `ready(index)` holds, spinning or sleeping on it; returns the index then. Out of
+/// line, and timed: a ring waits only when it has run out of room or of records.
 #[inline(never)]
 fn wait_on(
-    index: Index,
+    index: Signal,
     ready: impl Fn(u32) -> bool,
     wait: Wait,
     watch: &mut Watch,
     stats: &mut WaitStats,
 ) -> Result<u32, WaitError> {
-    stats.waits += 1;
-    let t0 = crate::clock::now_ns();
-    let r = wait_loop(index, ready, wait, watch, stats);
-    stats.wait_ns += crate::clock::now_ns() - t0;
+    let t0 = now_ns();
+    let r = index.wait_until(ready, wait, watch, stats);
+    stats.wait_ns += now_ns() - t0;
     r
-}
-
-#[inline(always)]
-fn wait_loop(
-    index: Index,
-    ready: impl Fn(u32) -> bool,
-    wait: Wait,
-    watch: &mut Watch,
-    stats: &mut WaitStats,
-) -> Result<u32, WaitError> {
-    let mut spins: u32 = 0;
-    loop {
-        let v = index.word().load(Ordering::Acquire);
-        if ready(v) {
-            return Ok(v);
-        }
-        if wait == Wait::Futex {
-            index.waiters().store(1, Ordering::Relaxed);
-            // Pairs with the publisher's fence between storing the word and reading the flag.
-            fence(Ordering::SeqCst);
-            let v = index.word().load(Ordering::Acquire);
-            if ready(v) {
-                return Ok(v);
-            }
-            stats.sleeps += 1;
-            // The kernel sleeps only if the word still holds `v`.
-            if futex_wait(index.word(), v) == Sleep::TimedOut {
-                if ready(index.word().load(Ordering::Acquire)) {
-                    stats.missed_wakes += 1;
-                }
-                excuse(&index, &ready, watch.check())?;
-            } else {
-                excuse(&index, &ready, watch.tick())?;
-            }
-        } else {
-            std::hint::spin_loop();
-            spins = spins.saturating_add(1);
-            if spins < SPINS_BEFORE_YIELD {
-                if spins & 0x3FF == 0 {
-                    excuse(&index, &ready, watch.tick())?;
-                }
-            } else {
-                // SAFETY: plain syscall.
-                unsafe { libc::sched_yield() };
-                // A long wait: look around every ~1000 polls even without the ticker (tests
-                // run without it), so that a peer that died or hangs ends the wait.
-                if spins & 0x3FF == 0 {
-                    excuse(&index, &ready, watch.check())?;
-                }
-            }
-        }
-    }
-}
-
-/// What the watch said, with one excuse: a peer that has just ended is not an error if it published
-/// what we wait for before it went (a writer that handed over its last record and left).
-#[cold]
-fn excuse(
-    index: &Index,
-    ready: &impl Fn(u32) -> bool,
-    verdict: Result<(), WaitError>,
-) -> Result<(), WaitError> {
-    match verdict {
-        Err(WaitError::PeerGone(_)) if ready(index.word().load(Ordering::Acquire)) => Ok(()),
-        r => r,
-    }
-}
-
-#[derive(PartialEq, Eq)]
-enum Sleep {
-    Woken,
-    TimedOut,
-}
-
-/// Shared (not `FUTEX_PRIVATE`) futex calls: the word lives in memory of several processes.
-fn futex_wait(word: &AtomicU32, expected: u32) -> Sleep {
-    let ts = libc::timespec { tv_sec: 0, tv_nsec: SLEEP_SLICE_NS };
-    // SAFETY: the word is a valid, aligned u32 for the duration of the call.
-    let r = unsafe {
-        libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAIT, expected, &ts as *const _)
-    };
-    if r == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ETIMEDOUT) {
-        Sleep::TimedOut
-    } else {
-        Sleep::Woken
-    }
-}
-
-fn futex_wake(word: &AtomicU32) {
-    // SAFETY: as above. Wakes every sleeper: several consumers may sleep on the head.
-    unsafe { libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, i32::MAX) };
 }
 
 /// The writing end.
@@ -268,8 +112,8 @@ pub struct Producer {
     _region: Region,
     data: *mut u8,
     cap: u32,
-    head: Index,
-    tails: Vec<Index>,
+    head: Signal,
+    tails: Vec<Signal>,
     /// Next byte to write (local), and the value last stored into the shared head.
     pos: u32,
     published: u32,
@@ -293,8 +137,8 @@ impl Producer {
         // SAFETY: every index line and the data area lie within the region (checked above).
         let (head, tails, data) = unsafe {
             (
-                Index::at(base),
-                (1..=layout.readers).map(|i| Index::at(base.add(i * INDEX_LINE))).collect(),
+                Signal::at(base),
+                (1..=layout.readers).map(|i| Signal::at(base.add(i * INDEX_LINE))).collect(),
                 base.add(layout.data_offset()),
             )
         };
@@ -396,7 +240,7 @@ impl Producer {
         let mut best = (0, self.pos);
         let mut behind = 0;
         for (i, t) in self.tails.iter().enumerate() {
-            let v = t.word().load(Ordering::Acquire);
+            let v = t.load();
             let b = self.pos.wrapping_sub(v);
             if i == 0 || b > behind {
                 best = (i, v);
@@ -412,8 +256,8 @@ pub struct Consumer {
     _region: Region,
     data: *const u8,
     cap: u32,
-    head: Index,
-    tail: Index,
+    head: Signal,
+    tail: Signal,
     /// Next byte to read (local), the value last stored into our tail, the head last seen.
     pos: u32,
     published: u32,
@@ -443,8 +287,8 @@ impl Consumer {
         // SAFETY: the index lines and the data area lie within the region (checked above).
         let (head, tail, data) = unsafe {
             (
-                Index::at(base),
-                Index::at(base.add((1 + index) * INDEX_LINE)),
+                Signal::at(base),
+                Signal::at(base.add((1 + index) * INDEX_LINE)),
                 base.add(layout.data_offset()) as *const u8,
             )
         };
@@ -527,7 +371,7 @@ impl Consumer {
     #[inline(never)]
     fn wait_for_data(&mut self, watch: &mut Watch) -> Result<()> {
         let pos = self.pos;
-        let h = self.head.word().load(Ordering::Acquire);
+        let h = self.head.load();
         if h != pos {
             self.seen_head = h;
             return Ok(());
@@ -542,7 +386,7 @@ impl Consumer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::now_ns;
+    use crate::os::clock::now_ns;
     use crate::record::{Payloads, Verifier};
     use std::time::Duration;
 

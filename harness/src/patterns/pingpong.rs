@@ -4,11 +4,11 @@
 //! receiver subtracts the sender's stamp from its own clock once the record is verified: that is
 //! one way (both directions are recorded). Warm-up round trips are verified but not recorded.
 
-use crate::clock::{now_ns, process_cpu_ns};
-use crate::link::{Link, Outgoing};
-use crate::process::Watch;
+use crate::os::clock::{now_ns, process_cpu_ns};
+use crate::os::watch::Watch;
+use crate::patterns::link::{Link, Outgoing};
+use crate::record::stats::{encode, new_histogram, record};
 use crate::record::{Fault, Sequencer, FLAG_STOP};
-use crate::stats::{encode, new_histogram, record};
 use anyhow::{bail, Result};
 use hdrhistogram::Histogram;
 use ipcbench_results::Integrity;

@@ -12,16 +12,16 @@
 //! the peer waits meanwhile, so its no-progress limit is [`SessionOptions::idle_limit`], not
 //! the runner's shorter [`SessionOptions::timeout`].
 
-use crate::clock::now_ns;
-use crate::link::{pingpong_link, pingpong_region_len, Link, Outgoing, Side};
-use crate::pingpong::{PingpongSpec, SideReport};
-use crate::process::{install_signal_handlers, interrupted, Watch};
+use crate::os::clock::now_ns;
+use crate::os::futex::Wait;
+use crate::os::mapping::{round_up, PAGE};
+use crate::os::watch::{install_signal_handlers, interrupted, Watch};
+use crate::patterns::link::{pingpong_link, pingpong_region_len, Link, Outgoing, Side};
+use crate::patterns::pingpong::{PingpongSpec, SideReport};
+use crate::patterns::worker::{start_pair, Job, Pair, PairOptions, Process};
+use crate::record::stats::{decode, summarize};
 use crate::record::{Sequencer, FLAG_STOP};
-use crate::region::{round_up, PAGE};
-use crate::stats::{decode, summarize};
 use crate::transport::TransportKind;
-use crate::wait::Wait;
-use crate::worker::{start_pair, Job, Pair, PairOptions, Process};
 use anyhow::{bail, ensure, Context, Result};
 use ipcbench_results::{Integrity, Summary};
 use std::path::PathBuf;

@@ -1,14 +1,17 @@
 //! The fan-out pattern: one writer (the runner) and N readers (forked children), every reader
-//! sees every record. Over a mapped transport the readers share one [`ring`](crate::ring), each
+//! sees every record. Over a mapped transport the readers share one [`ring`](crate::patterns::ring), each
 //! with its own tail, and the writer waits for the slowest; over pipes the writer writes each
 //! record to one pipe per reader in turn.
 
-use crate::process::{fork_worker, install_signal_handlers, Watch};
-use crate::ring::Producer;
-use crate::stream::{self, ReaderReport, RingWriter, StreamSpec, StreamWriter, WriterReport};
+use crate::os::futex::Wait;
+use crate::os::process::fork_worker;
+use crate::os::watch::{install_signal_handlers, Watch};
+use crate::patterns::ring::Producer;
+use crate::patterns::stream::{
+    self, ReaderReport, RingWriter, StreamSpec, StreamWriter, WriterReport,
+};
+use crate::patterns::worker::WorkerReport;
 use crate::transport::{CreateOptions, Medium, Setup, TransportKind};
-use crate::wait::Wait;
-use crate::worker::WorkerReport;
 use anyhow::{bail, Context, Result};
 use std::io::Write;
 use std::path::PathBuf;
@@ -125,8 +128,8 @@ fn write_report(out: &mut dyn Write, r: Result<serde_json::Value>) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ring::RingLayout;
-    use crate::stream::ReadMode;
+    use crate::patterns::ring::RingLayout;
+    use crate::patterns::stream::ReadMode;
 
     fn spec(readers: usize, records: u64, delays: Vec<u64>) -> StreamSpec {
         StreamSpec {

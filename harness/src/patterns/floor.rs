@@ -1,14 +1,15 @@
 //! What this machine cannot beat, measured in the same run: the raw cache-line handoff between
 //! two processes, the clock's own cost, an empty system call, single-core memcpy bandwidth.
 
-use crate::clock::now_ns;
-use crate::process::{fork_worker, install_signal_handlers, Watch};
-use crate::region::{Region, PAGE};
-use crate::stats::{decode, encode, new_histogram, record};
-use crate::wait::{Signal, Wait};
+use crate::os::clock::now_ns;
+use crate::os::futex::{Signal, Wait, WaitStats};
+use crate::os::mapping::{Region, PAGE};
+use crate::os::process::fork_worker;
+use crate::os::watch::{install_signal_handlers, Watch};
+use crate::record::stats::{decode, encode, new_histogram, record};
 use anyhow::{bail, Context, Result};
 use hdrhistogram::Histogram;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 const LINE: usize = 64;
@@ -18,11 +19,9 @@ const STOP: u32 = u32::MAX;
 struct Line(*mut u8);
 
 impl Line {
-    fn signal(&self) -> Signal<'static> {
+    fn signal(&self) -> Signal {
         // SAFETY: aligned words inside the region, which outlives every use in this module.
-        unsafe {
-            Signal::new(&*(self.0 as *const AtomicU32), &*(self.0.add(4) as *const AtomicU32))
-        }
+        unsafe { Signal::at(self.0) }
     }
     fn stamp(&self) -> &AtomicU64 {
         // SAFETY: as above, 8-byte aligned.
@@ -52,8 +51,15 @@ pub fn cache_line_handoff(
         install_signal_handlers();
         let mut watch = Watch::over_parent(timeout);
         let mut h = new_histogram();
+        let mut stats = WaitStats::default();
         for i in 1..=total as u32 {
-            match ping.signal().wait_until(|v| v == i || v == STOP, Wait::Spin, &mut watch) {
+            let seen = ping.signal().wait_until(
+                |v| v == i || v == STOP,
+                Wait::Spin,
+                &mut watch,
+                &mut stats,
+            );
+            match seen {
                 Ok(STOP) => break,
                 Ok(_) => {}
                 Err(_) => return 1,
@@ -63,7 +69,7 @@ pub fn cache_line_handoff(
                 record(&mut h, t.saturating_sub(ping.stamp().load(Ordering::Relaxed)));
             }
             pong.stamp().store(now_ns(), Ordering::Relaxed);
-            pong.signal().publish(i, Wait::Spin);
+            pong.signal().publish(i, Wait::Spin, &mut stats);
         }
         let _ = out.write_all(encode(&h).as_bytes());
         0
@@ -72,20 +78,21 @@ pub fn cache_line_handoff(
     let mut round_trip = new_histogram();
     let mut one_way = new_histogram();
     let mut deadline = u64::MAX;
+    let mut stats = WaitStats::default();
     for i in 1..=total as u32 {
         if u64::from(i) == warmup + 1 {
             deadline = now_ns().saturating_add(max_duration.as_nanos() as u64);
         }
         let t0 = now_ns();
         ping.stamp().store(t0, Ordering::Relaxed);
-        ping.signal().publish(i, Wait::Spin);
-        pong.signal().wait_for(i, Wait::Spin, &mut watch)?;
+        ping.signal().publish(i, Wait::Spin, &mut stats);
+        pong.signal().wait_for(i, Wait::Spin, &mut watch, &mut stats)?;
         let t1 = now_ns();
         if u64::from(i) > warmup {
             record(&mut round_trip, t1 - t0);
             record(&mut one_way, t1.saturating_sub(pong.stamp().load(Ordering::Relaxed)));
             if t1 >= deadline && i < total as u32 {
-                ping.signal().publish(STOP, Wait::Spin);
+                ping.signal().publish(STOP, Wait::Spin, &mut stats);
                 break;
             }
         }

@@ -1,11 +1,12 @@
 //! Running the two sides of a case: the runner's side here, the peer in a forked child or a
 //! spawned `ipcbench worker` that opens the transport by path, name, id or inherited fd.
 
-use crate::link::{pingpong_link_with, Side};
-use crate::pingpong::{self, PingpongSpec};
-use crate::process::{fork_worker, install_signal_handlers, spawn_worker, Watch, Worker};
+use crate::os::futex::Wait;
+use crate::os::process::{fork_worker, spawn_worker, Worker};
+use crate::os::watch::{install_signal_handlers, Watch};
+use crate::patterns::link::{pingpong_link_with, Side};
+use crate::patterns::pingpong::{self, PingpongSpec};
 use crate::transport::{CreateOptions, Endpoint, Medium, Setup, TransportKind};
-use crate::wait::Wait;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
@@ -47,7 +48,7 @@ impl std::fmt::Display for Process {
 pub enum Job {
     Pingpong(PingpongSpec),
     /// The peer writes the stream; the runner reads it.
-    Stream(crate::stream::StreamSpec),
+    Stream(crate::patterns::stream::StreamSpec),
 }
 
 /// Everything a spawned worker needs, passed as JSON on its command line.
@@ -85,7 +86,7 @@ fn peer_side(
             Ok(serde_json::to_value(pingpong::responder(link.as_mut(), spec, watch)?)?)
         }
         Job::Stream(spec) => {
-            Ok(serde_json::to_value(crate::stream::writer(medium, spec, wait, watch)?)?)
+            Ok(serde_json::to_value(crate::patterns::stream::writer(medium, spec, wait, watch)?)?)
         }
     }
 }

@@ -1,0 +1,9 @@
+//! One file per OS primitive, each an owner that releases what it holds when dropped: a shared
+//! mapping, the futex wait protocol, a child process, named objects, the clock.
+
+pub mod clock;
+pub mod futex;
+pub mod mapping;
+pub mod named;
+pub mod process;
+pub mod watch;
