@@ -62,10 +62,11 @@ fn a_normal_run_leaves_nothing() {
     assert_clean(pid, &before, work.path());
 }
 
-/// Starts a long run, waits for its first worker, does `act` to the runner and that worker.
+/// Starts a long run, waits for its first worker, does `act` to the runner, that worker and
+/// the results directory.
 fn disturb(
     args: &[&str],
-    act: impl FnOnce(u32, u32),
+    act: impl FnOnce(u32, u32, &std::path::Path),
 ) -> (std::process::Output, serde_json::Value, Snapshot, tempfile::TempDir, u32) {
     let (out, work) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let before = snapshot();
@@ -99,7 +100,7 @@ fn disturb(
         assert!(Instant::now() < deadline, "no worker appeared");
         std::thread::sleep(Duration::from_millis(5));
     };
-    act(runner, worker);
+    act(runner, worker, out.path());
     let o = wait_output(&mut child);
     let run: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.path().join("latest.json")).unwrap())
@@ -143,7 +144,7 @@ fn a_killed_worker_fails_its_case_and_the_run_goes_on() {
                 "--duration",
                 "2s",
             ],
-            |_, worker| signal(worker, 9),
+            |_, worker, _| signal(worker, 9),
         );
         assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
         let cases = cases(&run);
@@ -175,7 +176,7 @@ fn a_hung_worker_fails_its_case() {
             "--timeout",
             "1",
         ],
-        |_, worker| signal(worker, 19), // SIGSTOP
+        |_, worker, _| signal(worker, 19), // SIGSTOP
     );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let err = cases(&run)[0]["error"].as_str().unwrap_or_default().to_string();
@@ -183,6 +184,9 @@ fn a_hung_worker_fails_its_case() {
     assert_clean(runner, &before, work.path());
 }
 
+/// Ctrl-C as the process sees it: exit 130, the file marked, nothing left behind. Which cases
+/// are kept, dropped or never started is the runner's logic, tested with mock cases beside it
+/// (`scenarios/src/runner/tests.rs`).
 #[test]
 fn an_interrupted_run_keeps_what_it_measured() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -197,8 +201,15 @@ fn an_interrupted_run_keeps_what_it_measured() {
             "--duration",
             "250ms",
         ],
-        |runner, _| {
-            std::thread::sleep(Duration::from_millis(800));
+        |runner, _, out| {
+            // Interrupt once the first case is on disk (the runner writes the file after every
+            // case, never before the first), so there is something to keep.
+            let latest = out.join("latest.json");
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while !latest.exists() {
+                assert!(Instant::now() < deadline, "no case was saved");
+                std::thread::sleep(Duration::from_millis(20));
+            }
             signal(runner, 2) // SIGINT
         },
     );

@@ -2,7 +2,7 @@
 //! process × wait × size. Reports one-way latency (receiver's clock minus the sender's stamp,
 //! both directions), round trip, integrity, and the CPU each side spent per message.
 
-use crate::table::{bytes, ns, Table};
+use crate::table::{ns, Table};
 use crate::{Case, Context, Options, Scenario, UsageError};
 use anyhow::{Context as _, Result};
 use ipcbench_harness::link::{pingpong_link_with, pingpong_region_len, Side};
@@ -17,7 +17,6 @@ use std::time::Duration;
 
 pub const DEFAULT_SIZES: [usize; 4] = [64, 4 << 10, 64 << 10, 1 << 20];
 
-// durable: `--durable` runs only the transports with a file to flush.
 /// The transports `--durable` runs: `file-mmap` (msync) and `file-rw` (fdatasync).
 pub const DURABLE_TRANSPORTS: [TransportKind; 2] = [TransportKind::FileMmap, TransportKind::FileRw];
 
@@ -202,6 +201,5 @@ fn run_case(
     }
     c.notes.extend(ctx.file_note(t));
     c.error = integrity.failure();
-    let _ = bytes;
     Ok(c)
 }
