@@ -19,7 +19,7 @@ const EXIT_STATUS: &str = "\
 Exit status:
   0    everything ran and nothing regressed
   1    a case failed, `compare` (or --baseline) found a regression, or the run could not go on
-  2    bad input: one line on stderr names the problem and the valid choices
+  2    bad input (command line, value or file): stderr names it and the valid choices
   130  interrupted (Ctrl-C): the cases measured so far are kept in the result file";
 
 #[derive(Parser)]
