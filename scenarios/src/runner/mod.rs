@@ -76,7 +76,8 @@ pub fn plan(
 ) -> Result<Vec<Case>, UsageError> {
     let mut cases = Vec::new();
     for s in scenarios {
-        cases.extend(s.cases(opts)?.into_iter().filter(|c| filter.is_none_or(|f| f.matches(&c.id))));
+        cases
+            .extend(s.cases(opts)?.into_iter().filter(|c| filter.is_none_or(|f| f.matches(&c.id))));
     }
     if cases.is_empty() {
         return Err(UsageError("no case matches the filters: see `ipcbench list`".into()));

@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::{pingpong, Options};
+use anyhow::Context as _;
 use indicatif::ProgressBar;
 use std::cell::Cell;
 use std::rc::Rc;
@@ -24,9 +25,7 @@ fn ok(id: &str) -> Case {
 }
 
 fn failing(id: &str, why: &'static str) -> Case {
-    Case::new(id.to_string(), move |_| {
-        Err(anyhow::anyhow!("{why}")).context("the worker's report")
-    })
+    Case::new(id.to_string(), move |_| Err(anyhow::anyhow!("{why}")).context("the worker's report"))
 }
 
 /// A case that records that it ran.
@@ -58,8 +57,6 @@ fn ids(run: &RunFile) -> Vec<&str> {
     run.cases.iter().map(|c| c.id.as_str()).collect()
 }
 
-use anyhow::Context as _;
-
 #[test]
 fn a_failed_case_is_kept_with_its_error_and_the_run_goes_on() {
     let (outcome, sink) =
@@ -69,10 +66,7 @@ fn a_failed_case_is_kept_with_its_error_and_the_run_goes_on() {
     assert!(!outcome.interrupted);
     let failed = &outcome.run.cases[1];
     // The whole chain of context, on one line, and the scenario taken from the id.
-    assert_eq!(
-        failed.error.as_deref(),
-        Some("the worker's report: worker killed by SIGKILL")
-    );
+    assert_eq!(failed.error.as_deref(), Some("the worker's report: worker killed by SIGKILL"));
     assert_eq!(failed.scenario, "pingpong");
     assert!(outcome.run.cases[0].error.is_none() && outcome.run.cases[2].error.is_none());
     assert_eq!(sink.last(), Some(&outcome.run));
@@ -192,6 +186,9 @@ fn a_sink_that_cannot_save_ends_the_run_with_its_error() {
     assert!(!later.get(), "no case is measured that could not be kept");
 }
 
+/// Cases in the run file and in `latest.json`, if both are there.
+type OnDisk = Option<(usize, usize)>;
+
 #[test]
 fn the_file_sink_rewrites_both_files_whole_after_every_case() {
     let dir = tempfile::tempdir().unwrap();
@@ -200,7 +197,7 @@ fn the_file_sink_rewrites_both_files_whole_after_every_case() {
     let mut sink =
         FileSink { run_file: runs.join("run.json"), latest: dir.path().join("latest.json") };
     // What each case finds on disk when it starts: the cases before it, in both files.
-    let seen: Rc<RefCell<Vec<Option<(usize, usize)>>>> = Rc::default();
+    let seen: Rc<RefCell<Vec<OnDisk>>> = Rc::default();
     let (run_file, latest) = (sink.run_file.clone(), sink.latest.clone());
     let look = move || {
         let count = |p: &Path| RunFile::load(p).ok().map(|r| r.cases.len());

@@ -276,7 +276,6 @@ impl Planned {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

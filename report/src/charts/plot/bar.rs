@@ -126,4 +126,3 @@ pub fn bar_plot(p: &BarPlot) -> Res<Svg> {
     }
     Ok(Svg { text: with_title(text, &p.title), width: layout.width, height: layout.height })
 }
-

@@ -89,4 +89,3 @@ pub(super) fn build_frame<'a, 'b>(
     mesh.draw().map_err(err)?;
     Ok(chart)
 }
-

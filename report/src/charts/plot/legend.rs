@@ -87,4 +87,3 @@ pub(super) fn draw_legend(
     }
     Ok(())
 }
-

@@ -135,4 +135,3 @@ fn draw_top_labels(
     }
     Ok(())
 }
-

@@ -58,4 +58,3 @@ impl Look {
         PALETTE[family % PALETTE.len()]
     }
 }
-
