@@ -10,15 +10,23 @@ use ipcbench_scenarios::options::{
     parse_duration, parse_pin, parse_processes, parse_sizes, parse_slowdown, parse_transports,
     parse_waits,
 };
-use ipcbench_scenarios::{runner, Options, UsageError};
+use ipcbench_scenarios::{runner, CaseFilter, Options, UsageError};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+/// What each exit status means; shown under `--help` of the commands that use them.
+const EXIT_STATUS: &str = "\
+Exit status:
+  0    everything ran and nothing regressed
+  1    a case failed, `compare` (or --baseline) found a regression, or the run could not go on
+  2    bad input (command line, value or file): stderr names it and the valid choices
+  130  interrupted (Ctrl-C): the cases measured so far are kept in the result file";
+
 #[derive(Parser)]
-#[command(name = "ipcbench", version, about, long_about = None)]
-#[command(
-    after_help = "Start with `ipcbench scenario all --quick`, then open results/report/index.html."
-)]
+#[command(name = "ipcbench", version, about, long_about = None, arg_required_else_help = true)]
+#[command(after_help = format!(
+    "Start with `ipcbench scenario all --quick`, then open results/report/index.html.\n\n{EXIT_STATUS}"
+))]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -29,11 +37,12 @@ enum Command {
     /// List the scenarios and the cases each would run
     List(ListArgs),
     /// Run scenarios (or `all`) and write a result file under --out
+    #[command(after_help = EXIT_STATUS)]
     Scenario(ScenarioArgs),
     /// Render SVG charts and an HTML page from result files
     Report(ReportArgs),
     /// Compare two result files; exit 1 if anything regressed
-    #[command(long_about = compare_help())]
+    #[command(long_about = compare_help(), after_help = EXIT_STATUS)]
     Compare(CompareArgs),
     /// Export a result file for a CI dashboard
     Export(ExportArgs),
@@ -68,8 +77,9 @@ enum SeedCommand {
     },
 }
 
+/// Which cases run (or are listed).
 #[derive(Args)]
-struct Filters {
+struct CaseArgs {
     /// Transports, comma-separated: file-mmap, anon-mmap, posix-shm, sysv-shm, memfd, pipe,
     /// unix-socket, tcp, file-rw
     #[arg(long, value_name = "LIST")]
@@ -83,21 +93,37 @@ struct Filters {
     /// Record sizes: 64, 4K, 1M … (1 byte to 64M)
     #[arg(long, value_name = "LIST")]
     size: Option<String>,
-    /// Measured messages per case (round trips, records or flushes), after warm-up
-    #[arg(long, value_name = "N")]
-    iterations: Option<u64>,
-    /// Time limit for the measured part of each case (e.g. 2s, 500ms)
-    #[arg(long, value_name = "TIME")]
-    duration: Option<String>,
-    /// Short cases, so `scenario all --quick` stays under a minute (for CI)
+    /// Only the cases whose id contains TEXT, or matches it whole when it holds a glob
+    /// wildcard (*, ?, [...]), e.g. `pingpong/*/64`; see the ids with `ipcbench list`
+    #[arg(long, value_name = "TEXT")]
+    filter: Option<String>,
+    /// Short cases and fewer of them, so `scenario all --quick` stays under a minute (for CI)
     #[arg(long)]
     quick: bool,
 }
 
+/// How much each case measures. Whichever limit comes first ends a case; `--iterations` alone
+/// lifts the time limit, so exactly that many are measured.
+#[derive(Args)]
+struct Budget {
+    /// Measured messages per case (round trips, records or flushes), after warm-up
+    /// [default: the scenario's own, e.g. pingpong 100000, --quick 5000; stream: as many as
+    /// fit in --duration]
+    #[arg(long, value_name = "N")]
+    iterations: Option<u64>,
+    /// Time limit for the measured part of each case (e.g. 2s, 500ms)
+    /// [default: 1s (stream 400ms); --quick 50ms to 100ms]
+    #[arg(long, value_name = "TIME")]
+    duration: Option<String>,
+}
+
 #[derive(Args)]
 struct ListArgs {
+    /// Scenarios to list (default: all)
+    #[arg(value_name = "SCENARIO")]
+    names: Vec<String>,
     #[command(flatten)]
-    filters: Filters,
+    cases: CaseArgs,
 }
 
 #[derive(Args)]
@@ -106,7 +132,9 @@ struct ScenarioArgs {
     #[arg(value_name = "NAME", required = true)]
     names: Vec<String>,
     #[command(flatten)]
-    filters: Filters,
+    cases: CaseArgs,
+    #[command(flatten)]
+    budget: Budget,
     /// Pin the runner and the peer to these CPUs, e.g. 0,1
     #[arg(long, value_name = "CPU,CPU")]
     pin: Option<String>,
@@ -181,24 +209,8 @@ fn compare_help() -> String {
 
 fn main() -> ExitCode {
     ipcbench_harness::os::watch::default_sigpipe();
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) if !e.use_stderr() => {
-            let _ = e.print();
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            // One line: clap's message and its list of valid values, without the usage block.
-            let text = e.render().to_string();
-            let line: Vec<&str> = text
-                .lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty() && !l.starts_with("Usage:") && !l.starts_with("For more"))
-                .collect();
-            eprintln!("{}", line.join(" "));
-            return ExitCode::from(2);
-        }
-    };
+    // clap's own help and errors, with their usage lines; exit status 2 for a bad command line.
+    let cli = Cli::parse();
     match dispatch(cli.command) {
         Ok(code) => code,
         Err(e) if e.downcast_ref::<UsageError>().is_some() => {
@@ -220,20 +232,43 @@ fn load(path: &Path) -> Result<RunFile> {
     RunFile::load(path).map_err(usage)
 }
 
-fn options(f: &Filters) -> Result<Options, UsageError> {
+/// The options that pick cases; the budget is left at the scenarios' defaults.
+fn options(f: &CaseArgs) -> Result<Options, UsageError> {
     Ok(Options {
         transports: f.transport.as_deref().map(parse_transports).transpose()?,
         processes: f.process.as_deref().map(parse_processes).transpose()?,
         waits: f.wait.as_deref().map(parse_waits).transpose()?,
         sizes: f.size.as_deref().map(parse_sizes).transpose()?,
-        iterations: match f.iterations {
-            Some(0) => return Err(UsageError("--iterations must be at least 1".into())),
-            n => n,
-        },
-        duration: f.duration.as_deref().map(parse_duration).transpose()?,
         quick: f.quick,
         ..Options::default()
     })
+}
+
+fn filter(f: &CaseArgs) -> Result<Option<CaseFilter>, UsageError> {
+    f.filter.as_deref().map(str::parse).transpose()
+}
+
+/// `list [SCENARIO]...`: each scenario with the ids of the cases it would run.
+fn list(a: ListArgs) -> Result<ExitCode> {
+    let opts = options(&a.cases)?;
+    let filter = filter(&a.cases)?;
+    let scenarios =
+        if a.names.is_empty() { ipcbench_scenarios::all() } else { runner::resolve(&a.names)? };
+    for s in scenarios {
+        let cases: Vec<_> = s
+            .cases(&opts)?
+            .into_iter()
+            .filter(|c| filter.as_ref().is_none_or(|f| f.matches(&c.id)))
+            .collect();
+        if cases.is_empty() && filter.is_some() {
+            continue;
+        }
+        println!("{} — {} ({} cases)", s.name(), s.about(), cases.len());
+        for c in cases {
+            println!("  {}", c.id);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn dispatch(command: Command) -> Result<ExitCode> {
@@ -242,17 +277,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             Ok(ExitCode::from(ipcbench_harness::patterns::worker::run_spawned(&spec) as u8))
         }
         Command::Seed(cmd) => seed(cmd),
-        Command::List(a) => {
-            let opts = options(&a.filters)?;
-            for s in ipcbench_scenarios::all() {
-                let cases = s.cases(&opts)?;
-                println!("{} — {} ({} cases)", s.name(), s.about(), cases.len());
-                for c in cases {
-                    println!("  {}", c.id);
-                }
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::List(a) => list(a),
         Command::Scenario(a) => scenario(a),
         Command::Report(a) => {
             let index = render_report(a.files, &a.out)?;
@@ -312,7 +337,12 @@ fn baseline_path(out: &Path, name: &str) -> Result<PathBuf> {
 }
 
 fn scenario(a: ScenarioArgs) -> Result<ExitCode> {
-    let mut opts = options(&a.filters)?;
+    let mut opts = options(&a.cases)?;
+    opts.iterations = match a.budget.iterations {
+        Some(0) => return Err(usage("--iterations must be at least 1")),
+        n => n,
+    };
+    opts.duration = a.budget.duration.as_deref().map(parse_duration).transpose()?;
     opts.pin = a.pin.as_deref().map(parse_pin).transpose()?;
     opts.dir = a.dir.clone();
     opts.durable = a.durable;
@@ -345,6 +375,7 @@ fn scenario(a: ScenarioArgs) -> Result<ExitCode> {
     let save_baseline = a.save_baseline.as_deref().map(|n| baseline_path(&a.out, n)).transpose()?;
     let request = runner::Request {
         scenarios: a.names,
+        filter: filter(&a.cases)?,
         opts,
         out: a.out.clone(),
         command_line: std::env::args().collect(),
@@ -355,11 +386,11 @@ fn scenario(a: ScenarioArgs) -> Result<ExitCode> {
             std::env::current_exe().context("cannot find the ipcbench binary")?
         },
     };
-    let outcome = runner::run(request)?;
+    let (outcome, files) = runner::run(request)?;
     // Runs ignore SIGPIPE (a dying peer must not kill us); printing to a closed stdout must.
     ipcbench_harness::os::watch::default_sigpipe();
     print!("{}", runner::summary(&outcome.run));
-    println!("results: {} (also {})", outcome.run_file.display(), outcome.latest.display());
+    println!("results: {} (also {})", files.run_file.display(), files.latest.display());
     if !a.no_report {
         match render_report(Vec::new(), &a.out) {
             Ok(index) => println!("report: {}", index.display()),
@@ -381,7 +412,7 @@ fn scenario(a: ScenarioArgs) -> Result<ExitCode> {
         eprintln!(
             "interrupted: {} cases kept in {}",
             outcome.run.cases.len(),
-            outcome.run_file.display()
+            files.run_file.display()
         );
         return Ok(ExitCode::from(130));
     }
@@ -389,7 +420,7 @@ fn scenario(a: ScenarioArgs) -> Result<ExitCode> {
         eprintln!(
             "{} case(s) failed; their errors are in {}",
             outcome.failed,
-            outcome.run_file.display()
+            files.run_file.display()
         );
         return Ok(ExitCode::FAILURE);
     }

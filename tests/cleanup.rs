@@ -201,6 +201,9 @@ fn a_hung_worker_fails_its_case() {
     assert_clean(runner, &before, work.path());
 }
 
+/// Ctrl-C as the process sees it: exit 130, the file marked, nothing left behind. Which cases
+/// are kept, dropped or never started is the runner's logic, tested with mock cases beside it
+/// (`scenarios/src/runner/tests.rs`).
 #[test]
 fn an_interrupted_run_keeps_what_it_measured() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());

@@ -23,7 +23,8 @@ fn main() {
         Ok(index) => println!("{}", index.display()),
         Err(e) => {
             eprintln!("ipcbench-report: {e}");
-            std::process::exit(e.exit_code());
+            // As `ipcbench report` does: bad input or an unwritable directory, status 2.
+            std::process::exit(2);
         }
     }
 }

@@ -40,14 +40,6 @@ pub enum ReportError {
     Io { path: PathBuf, source: std::io::Error },
 }
 
-impl ReportError {
-    /// The exit status the CLI should use: DESIGN.md treats unreadable input and unwritable
-    /// directories alike, as bad input.
-    pub fn exit_code(&self) -> i32 {
-        2
-    }
-}
-
 impl From<ipcbench_results::LoadError> for ReportError {
     fn from(e: ipcbench_results::LoadError) -> Self {
         ReportError::BadInput(e.to_string())

@@ -4,7 +4,7 @@
 //! reader. Reports each reader's bytes/s and the aggregate (records and bytes delivered to all
 //! readers per second of the slowest reader), integrity, and CPU per record.
 
-use crate::stream::{result, spec, throughput_table};
+use crate::stream::{result, spec, throughput_table, Reports};
 use crate::{Case, Context, Options, Scenario, UsageError};
 use anyhow::Result;
 use ipcbench_harness::os::futex::Wait;
@@ -102,7 +102,17 @@ fn run_case(
         timeout: opts.timeout,
     };
     let report = run_fanout(&fo, &spec)?;
-    let mut c = result(ctx, id, "fanout", t, w, size, &spec, &report.writer, &report.readers);
+    let reports = Reports {
+        id,
+        scenario: "fanout",
+        transport: t,
+        wait: w,
+        size,
+        spec: &spec,
+        writer: &report.writer,
+        readers: &report.readers,
+    };
+    let mut c = result(ctx, reports);
     c.process = Some(Process::Fork.name().into());
     c.axes.insert("readers".into(), readers.to_string());
     c.notes.push(if t.is_mapped() {

@@ -2,6 +2,7 @@
 //! harness. `runner` runs a plan of cases and writes the result file after every case.
 
 pub mod fanout;
+mod filter;
 pub mod floor;
 pub mod mapping;
 pub mod msync;
@@ -13,6 +14,7 @@ pub mod stream;
 pub mod sysinfo;
 mod table;
 
+pub use filter::CaseFilter;
 pub use options::{Options, UsageError};
 
 use ipcbench_results::{CaseResult, RunFile};

@@ -122,7 +122,17 @@ fn run_case(
         reader(medium, &spec, 0, w, watch)
     })?;
     let theirs: WriterReport = serde_json::from_value(theirs).context("the writer's report")?;
-    let mut c = result(ctx, id, "stream", t, w, size, &spec, &theirs, &[mine]);
+    let reports = Reports {
+        id,
+        scenario: "stream",
+        transport: t,
+        wait: w,
+        size,
+        spec: &spec,
+        writer: &theirs,
+        readers: &[mine],
+    };
+    let mut c = result(ctx, reports);
     c.process = Some(p.name().into());
     c.axes.insert("mode".into(), mode.name().into());
     c.notes.push(match mode {
@@ -143,19 +153,22 @@ fn run_case(
     Ok(c)
 }
 
-/// A case result from the writer's and the readers' reports (one reader for `stream`).
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn result(
-    ctx: &Context,
-    id: String,
-    scenario: &str,
-    t: TransportKind,
-    w: Wait,
-    size: usize,
-    spec: &StreamSpec,
-    writer: &WriterReport,
-    readers: &[ReaderReport],
-) -> CaseResult {
+/// What a `stream` or `fanout` case measured: its point and the reports of its writer and
+/// readers (one reader for `stream`).
+pub(crate) struct Reports<'a> {
+    pub id: String,
+    pub scenario: &'a str,
+    pub transport: TransportKind,
+    pub wait: Wait,
+    pub size: usize,
+    pub spec: &'a StreamSpec,
+    pub writer: &'a WriterReport,
+    pub readers: &'a [ReaderReport],
+}
+
+/// The case result of `reports`.
+pub(crate) fn result(ctx: &Context, reports: Reports<'_>) -> CaseResult {
+    let Reports { id, scenario, transport: t, wait: w, size, spec, writer, readers } = reports;
     let mut c = CaseResult::new(id, scenario);
     c.transport = Some(t.name().into());
     c.wait = Some(w.name().into());

@@ -89,7 +89,8 @@ pub fn draw_all(runs: &Runs) -> Drawn {
     drawn
 }
 
-/// Transports in the order DESIGN.md lists them: mapped first, then the read/write baselines.
+/// Transports in one order for every chart and table: mapped first, then the read/write
+/// baselines.
 pub const TRANSPORTS: &[&str] = &[
     "file-mmap",
     "anon-mmap",

@@ -1,12 +1,21 @@
-//! Runs a plan of cases, one after another, and writes the result file after every case
-//! (atomically), so a crash or Ctrl-C keeps what was measured.
+//! Runs a plan of cases, one after another, and hands the result file to a sink after every
+//! case, so a crash or Ctrl-C keeps what was measured. `run` is the real thing (the scenarios a
+//! user named, the result file on disk, Ctrl-C); `run_cases` is its loop, which takes the cases,
+//! the sink and the stop signal as arguments so that its logic is tested with mock cases.
 
-use crate::{sysinfo, Case, Context, Options, Scenario, UsageError};
+mod sink;
+#[cfg(test)]
+mod tests;
+
+pub use sink::{FileSink, MemorySink, Sink};
+
+use crate::{sysinfo, Case, CaseFilter, Context, Options, Scenario, UsageError};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use ipcbench_harness::os::process::pin_to;
 use ipcbench_harness::os::watch::{install_signal_handlers, interrupted};
 use ipcbench_results::{CaseResult, RunFile, RunInfo};
 use std::cell::RefCell;
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
 
@@ -14,6 +23,8 @@ use std::time::{Instant, SystemTime};
 pub struct Request {
     pub scenarios: Vec<String>,
     pub opts: Options,
+    /// Only the cases whose id matches.
+    pub filter: Option<CaseFilter>,
     /// Results directory: runs land in `DIR/runs/`, the newest is copied to `DIR/latest.json`.
     pub out: PathBuf,
     pub command_line: Vec<String>,
@@ -22,11 +33,13 @@ pub struct Request {
 }
 
 /// How a run went.
+#[derive(Debug)]
 pub struct Outcome {
-    pub run_file: PathBuf,
-    pub latest: PathBuf,
+    /// The cases measured, in order; the last state handed to the sink.
     pub run: RunFile,
+    /// Cases kept with an error.
     pub failed: usize,
+    /// The run stopped before its plan was done (Ctrl-C).
     pub interrupted: bool,
 }
 
@@ -56,11 +69,16 @@ pub fn resolve(names: &[String]) -> Result<Vec<&'static dyn Scenario>, UsageErro
     Ok(out)
 }
 
-/// The cases of the named scenarios under the options, in run order.
-pub fn plan(scenarios: &[&'static dyn Scenario], opts: &Options) -> Result<Vec<Case>, UsageError> {
+/// The cases of the named scenarios under the options and the id filter, in run order.
+pub fn plan(
+    scenarios: &[&'static dyn Scenario],
+    opts: &Options,
+    filter: Option<&CaseFilter>,
+) -> Result<Vec<Case>, UsageError> {
     let mut cases = Vec::new();
     for s in scenarios {
-        cases.extend(s.cases(opts)?);
+        cases
+            .extend(s.cases(opts)?.into_iter().filter(|c| filter.is_none_or(|f| f.matches(&c.id))));
     }
     if cases.is_empty() {
         return Err(UsageError("no case matches the filters: see `ipcbench list`".into()));
@@ -117,10 +135,10 @@ fn run_info(req: &Request, work_dir: &Path) -> RunInfo {
 }
 
 /// Runs the request. Usage errors come back before anything is measured; a failed case is
-/// recorded with its error and the run goes on.
-pub fn run(req: Request) -> anyhow::Result<Outcome> {
+/// recorded with its error and the run goes on. The result file is where `FileSink` says.
+pub fn run(req: Request) -> anyhow::Result<(Outcome, FileSink)> {
     let scenarios = resolve(&req.scenarios)?;
-    let cases = plan(&scenarios, &req.opts)?;
+    let cases = plan(&scenarios, &req.opts, req.filter.as_ref())?;
     let runs_dir = prepare_out_dir(&req.out)?;
     let base = req.opts.dir.clone().unwrap_or_else(std::env::temp_dir);
     let work = tempfile::Builder::new().prefix("ipcbench-").tempdir_in(&base).map_err(|e| {
@@ -134,9 +152,11 @@ pub fn run(req: Request) -> anyhow::Result<Outcome> {
     if let Some([runner, _]) = req.opts.pin {
         pin_to(runner)?;
     }
-    let mut run = RunFile::new(run_info(&req, work.path()));
-    let run_file = runs_dir.join(format!("{}.json", run.run.id));
-    let latest = req.out.join("latest.json");
+    let run = RunFile::new(run_info(&req, work.path()));
+    let mut sink = FileSink {
+        run_file: runs_dir.join(format!("{}.json", run.run.id)),
+        latest: req.out.join("latest.json"),
+    };
     let ctx = Context {
         opts: req.opts.clone(),
         exe: req.exe.clone(),
@@ -155,31 +175,44 @@ pub fn run(req: Request) -> anyhow::Result<Outcome> {
         ProgressStyle::with_template("{bar:30.cyan/blue} {pos}/{len} {elapsed_precise} {wide_msg}")
             .expect("valid template"),
     );
+    let outcome = run_cases(cases, &ctx, run, &mut sink, &interrupted, &bar)?;
+    Ok((outcome, sink))
+}
+
+/// Measures `cases` in order into `run`, handing the run to `sink` after every case and once at
+/// the end. A case that returns an error or panics is kept with its error and the run goes on.
+/// Once `stop` says so (Ctrl-C), no further case starts, and the case that was running is
+/// dropped: it was cut short, so its figures are not a measurement.
+pub fn run_cases(
+    cases: Vec<Case>,
+    ctx: &Context,
+    mut run: RunFile,
+    sink: &mut dyn Sink,
+    stop: &dyn Fn() -> bool,
+    bar: &ProgressBar,
+) -> anyhow::Result<Outcome> {
     let mut failed = 0;
     for case in cases {
-        if interrupted() {
+        if stop() {
             break;
         }
         bar.set_message(case.id.clone());
         let start = Instant::now();
-        let scenario = case.id.split('/').next().unwrap_or_default().to_string();
         let id = case.id.clone();
-        let mut result = match (case.run)(&ctx) {
-            Ok(r) => r,
-            Err(e) => {
-                let mut r = CaseResult::new(id.clone(), scenario);
-                r.error = Some(format!("{e:#}"));
-                r
-            }
-        };
-        if interrupted() {
-            // The case was cut short: not a measurement.
+        let measured = measure(case, ctx);
+        if stop() {
             bar.println(format!(
                 "interrupted during {id}: keeping the {} cases measured",
                 run.cases.len()
             ));
             break;
         }
+        let mut result = measured.unwrap_or_else(|error| {
+            let scenario = id.split('/').next().unwrap_or_default();
+            let mut r = CaseResult::new(id.clone(), scenario);
+            r.error = Some(error);
+            r
+        });
         result.elapsed_s = start.elapsed().as_secs_f64();
         if let Some(e) = &result.error {
             failed += 1;
@@ -187,23 +220,41 @@ pub fn run(req: Request) -> anyhow::Result<Outcome> {
         }
         run.cases.push(result);
         run.warnings = ctx.warnings.borrow().clone();
-        save(&run, &run_file, &latest)?;
+        sink.save(&run)?;
         bar.inc(1);
     }
     bar.finish_and_clear();
-    let was_interrupted = interrupted();
-    if was_interrupted {
+    let interrupted = stop();
+    if interrupted {
         run.run.interrupted = Some("interrupted by signal".into());
     }
     run.warnings = ctx.warnings.borrow().clone();
-    save(&run, &run_file, &latest)?;
-    Ok(Outcome { run_file, latest, run, failed, interrupted: was_interrupted })
+    sink.save(&run)?;
+    Ok(Outcome { run, failed, interrupted })
 }
 
-fn save(run: &RunFile, run_file: &Path, latest: &Path) -> anyhow::Result<()> {
-    use anyhow::Context as _;
-    run.write_atomic(run_file).with_context(|| format!("writing {}", run_file.display()))?;
-    run.write_atomic(latest).with_context(|| format!("writing {}", latest.display()))
+/// Runs one case; its error, or its panic's message, as one string.
+fn measure(case: Case, ctx: &Context) -> Result<CaseResult, String> {
+    let runner = std::process::id();
+    let caught = std::panic::catch_unwind(AssertUnwindSafe(|| (case.run)(ctx)));
+    if std::process::id() != runner {
+        // A forked child unwound out of its body into the runner's loop: it must not go on
+        // running the rest of the plan. The panic hook has printed why.
+        // SAFETY: leaves the child without running the parent's destructors.
+        unsafe { libc::_exit(101) }
+    }
+    match caught {
+        Ok(Ok(result)) => Ok(result),
+        Ok(Err(e)) => Err(format!("{e:#}")),
+        Err(panic) => {
+            let why = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".into());
+            Err(format!("panicked: {why}"))
+        }
+    }
 }
 
 /// The summary tables of every scenario present in the run, for stdout.

@@ -1,0 +1,137 @@
+//! Lines over two numeric axes (throughput, percentiles, flush cost, the trend), with reference
+//! lines across and, for the trend, short labels above the plot.
+
+use super::axes::{plan, thin_x, Axis, Planned};
+use super::frame::{build_frame, clip, Frame, Layout, TITLE_PX};
+use super::legend::{draw_legend, draw_marker_px, legend_width, LEGEND_ROW_PX};
+use super::{err, style, text_px, with_title, Look, RefLine, Res, Svg, LABEL_SIZE, WIDTH};
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+const LINE_PLOT_HEIGHT: u32 = 560;
+
+pub struct Series {
+    pub label: String,
+    pub look: Look,
+    pub points: Vec<(f64, f64)>,
+    /// Where to put markers; `None`: at every point.
+    pub marks: Option<Vec<(f64, f64)>>,
+}
+
+pub struct LinePlot {
+    pub title: String,
+    pub x: Axis,
+    pub y: Axis,
+    pub series: Vec<Series>,
+    pub refs: Vec<RefLine>,
+    /// Short labels written above the plot at x positions (commits in the trend), thinned so
+    /// they never overlap.
+    pub top_labels: Vec<(f64, String)>,
+}
+
+/// Draws a line plot and returns its SVG.
+pub fn line_plot(p: &LinePlot) -> Res<Svg> {
+    let xs: Vec<f64> = p.series.iter().flat_map(|s| s.points.iter().map(|pt| pt.0)).collect();
+    let mut ys: Vec<f64> = p.series.iter().flat_map(|s| s.points.iter().map(|pt| pt.1)).collect();
+    ys.extend(p.refs.iter().map(|r| r.value));
+    let mut xp = plan(&p.x, &xs, 0.0)?;
+    let yp = plan(&p.y, &ys, 0.0)?;
+
+    let mut entries: Vec<(String, Look)> =
+        p.series.iter().map(|s| (clip(&s.label), s.look)).collect();
+    for r in &p.refs {
+        entries.push((clip(&r.label), Look::reference()));
+    }
+    // Commit labels take two rows above the plot.
+    let top = TITLE_PX + if p.top_labels.is_empty() { 0 } else { 40 };
+    let legend_height = LEGEND_ROW_PX * entries.len() as u32 + top + 30;
+    let layout = Layout {
+        width: WIDTH,
+        height: LINE_PLOT_HEIGHT.max(legend_height),
+        legend_width: legend_width(&entries),
+        y_label_area: (yp.widest_label() + 48.0).ceil() as u32,
+        top,
+    };
+    thin_x(&mut xp, layout.plot_width());
+
+    let mut text = String::new();
+    {
+        let root =
+            SVGBackend::with_string(&mut text, (layout.width, layout.height)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let (plot_area, legend_area) = root.split_horizontally(layout.width - layout.legend_width);
+        let mut chart = build_frame(&plot_area, &p.title, &layout, &xp, &yp, true)?;
+
+        let to = |(x, y): (f64, f64)| Some((p.x.scale.to_plot(x)?, p.y.scale.to_plot(y)?));
+        for s in &p.series {
+            let pts: Vec<(f64, f64)> = s.points.iter().filter_map(|&pt| to(pt)).collect();
+            let marks: Vec<(f64, f64)> = match &s.marks {
+                Some(m) => m.iter().filter_map(|&pt| to(pt)).collect(),
+                None => pts.clone(),
+            };
+            draw_line(&mut chart, &pts, &s.look)?;
+            for m in marks {
+                let px = chart.backend_coord(&m);
+                draw_marker_px(&root, &s.look, px)?;
+            }
+        }
+        for r in &p.refs {
+            if let Some(t) = p.y.scale.to_plot(r.value) {
+                draw_line(&mut chart, &[(xp.lo, t), (xp.hi, t)], &Look::reference())?;
+            }
+        }
+        if !p.top_labels.is_empty() {
+            draw_top_labels(&root, &chart, &p.top_labels, &p.x, &yp)?;
+        }
+        let top = layout.top as i32 + 10;
+        draw_legend(&legend_area, &entries, |i| (8, top + (LEGEND_ROW_PX as i32) * i as i32))?;
+        root.present().map_err(err)?;
+    }
+    Ok(Svg { text: with_title(text, &p.title), width: layout.width, height: layout.height })
+}
+
+pub(super) fn draw_line(chart: &mut Frame<'_, '_>, pts: &[(f64, f64)], look: &Look) -> Res<()> {
+    if pts.len() < 2 {
+        return Ok(());
+    }
+    let line = ShapeStyle::from(&look.color).stroke_width(look.width);
+    if look.dashed {
+        chart.draw_series(DashedLineSeries::new(pts.to_vec(), 7, 5, line)).map_err(err)?;
+    } else {
+        // One element per line: one <polyline> in the SVG.
+        chart.draw_series(std::iter::once(PathElement::new(pts.to_vec(), line))).map_err(err)?;
+    }
+    Ok(())
+}
+
+/// Labels above the plot at x positions; where one would overlap the previous label on its
+/// row it goes to the second row, and where both rows are taken it is left out.
+fn draw_top_labels(
+    root: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+    chart: &Frame<'_, '_>,
+    labels: &[(f64, String)],
+    x: &Axis,
+    yp: &Planned,
+) -> Res<()> {
+    let mut row_right = [f64::MIN; 2];
+    for (v, s) in labels {
+        let Some(t) = x.scale.to_plot(*v) else { continue };
+        let (px, py) = chart.backend_coord(&(t, yp.hi));
+        let w = text_px(s, LABEL_SIZE);
+        let left = f64::from(px) - w / 2.0;
+        let Some(row) = (0..2).find(|&r| left >= row_right[r] + 6.0) else { continue };
+        row_right[row] = left + w;
+        let y = py - 8 - 18 * row as i32;
+        root.draw(&PathElement::new(vec![(px, py), (px, y + 2)], RGBColor(150, 150, 150)))
+            .map_err(err)?;
+        root.draw(&Text::new(
+            s.clone(),
+            (px, y),
+            style(LABEL_SIZE)
+                .color(&RGBColor(70, 70, 70))
+                .pos(Pos::new(HPos::Center, VPos::Bottom)),
+        ))
+        .map_err(err)?;
+    }
+    Ok(())
+}
