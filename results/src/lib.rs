@@ -7,6 +7,9 @@
 
 pub mod compare;
 pub mod export;
+pub mod histogram;
+pub mod table;
+pub mod units;
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
