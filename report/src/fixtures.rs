@@ -2,8 +2,6 @@
 //! report's tests), with plausible figures: for tests, and for `examples/render.rs`, which the
 //! browser check renders. Deterministic: the same fixture always gives the same file.
 
-use base64::Engine;
-use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
 use hdrhistogram::Histogram;
 use ipcbench_results::{
     CaseResult, Claim, Cpu, Integrity, RunFile, RunInfo, Spread, Summary, Throughput, Trial,
@@ -538,7 +536,5 @@ fn histogram(base: f64, tail: f64, count: u64) -> String {
         }
         prev_q = q;
     }
-    let mut bytes = Vec::new();
-    V2DeflateSerializer::new().serialize(&h, &mut bytes).expect("serializes");
-    base64::engine::general_purpose::STANDARD.encode(bytes)
+    ipcbench_results::histogram::encode(&h)
 }

@@ -3,7 +3,7 @@
 //! one way: no record, no checksum), the clock's own cost, an empty system call, and single-core
 //! memcpy bandwidth at each stream size.
 
-use crate::table::{ns, Table};
+use crate::table::{bytes_per_s, ns, Table};
 use crate::{Case, Options, Scenario, UsageError};
 use ipcbench_harness::floor;
 use ipcbench_harness::stats::{encode, summarize};
@@ -151,10 +151,10 @@ fn memcpy_cases(opts: &Options) -> Vec<Case> {
 }
 
 fn memcpy_table(cases: &[&CaseResult]) -> Option<String> {
-    let mut t = Table::new(&["memcpy", "MB/s"]);
+    let mut t = Table::new(&["memcpy", "bandwidth"]);
     for c in cases.iter().filter(|c| c.ok()) {
         if let Some(v) = c.figures.get("memcpy_bytes_per_s") {
-            t.row(vec![c.id.clone(), format!("{:.0}", v / 1e6)]);
+            t.row(vec![c.id.clone(), bytes_per_s(*v)]);
         }
     }
     (!t.is_empty()).then(|| t.to_string())

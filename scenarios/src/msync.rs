@@ -3,7 +3,7 @@
 //! on a directory on disk and on tmpfs. Each flush is timed alone: the pages are dirtied again
 //! before every flush, untimed (their cost is kept apart as `latency_ns.dirty`).
 
-use crate::table::{bytes, ns, Table};
+use crate::table::{bytes, bytes_per_s, ns, Table};
 use crate::{Case, Context, Options, Scenario, UsageError};
 use anyhow::Result;
 use ipcbench_harness::clock::now_ns;
@@ -87,7 +87,7 @@ impl Scenario for Msync {
     }
 
     fn summary(&self, cases: &[&CaseResult], _run: &RunFile) -> Option<String> {
-        let mut t = Table::new(&["case", "fstype", "flush p50", "p99", "MB/s at p50", "dirty p50"]);
+        let mut t = Table::new(&["case", "fstype", "flush p50", "p99", "rate at p50", "dirty p50"]);
         for c in cases {
             let fstype = c.axes.get("fstype").cloned().unwrap_or_default();
             let (p50, p99, rate, dirty) = match (&c.skipped, &c.error, c.latency_ns.get("flush")) {
@@ -100,7 +100,7 @@ impl Scenario for Msync {
                     ns(s.p99 as f64),
                     c.figures
                         .get("bytes_per_s")
-                        .map(|b| format!("{:.1}", b / 1e6))
+                        .map(|b| bytes_per_s(*b))
                         .unwrap_or_default(),
                     c.latency_ns.get("dirty").map(|d| ns(d.p50 as f64)).unwrap_or_default(),
                 ),

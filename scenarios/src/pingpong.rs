@@ -2,7 +2,7 @@
 //! process × wait × size. Reports one-way latency (receiver's clock minus the sender's stamp,
 //! both directions), round trip, integrity, and the CPU each side spent per message.
 
-use crate::table::{bytes, ns, Table};
+use crate::table::{ns, times, Table};
 use crate::{Case, Context, Options, Scenario, UsageError};
 use anyhow::{Context as _, Result};
 use ipcbench_harness::link::{pingpong_link_with, pingpong_region_len, Side};
@@ -73,7 +73,7 @@ impl Scenario for Pingpong {
                 continue;
             };
             let times = floor
-                .map(|f| format!("{:.1}×", s.p50 as f64 / f.max(1) as f64))
+                .map(|f| times(s.p50 as f64 / f.max(1) as f64))
                 .unwrap_or("-".into());
             let rt = c.latency_ns.get("round_trip").map(|r| ns(r.p50 as f64)).unwrap_or_default();
             t.row(vec![
@@ -202,6 +202,5 @@ fn run_case(
     }
     c.notes.extend(ctx.file_note(t));
     c.error = integrity.failure();
-    let _ = bytes;
     Ok(c)
 }
