@@ -29,9 +29,9 @@ pub fn encode(h: &Histogram<u64>) -> String {
 /// range can be merged into it.
 pub fn decode(text: &str) -> Result<Histogram<u64>, DecodeError> {
     let text = text.trim();
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(text)
-        .or_else(|e| base64::engine::general_purpose::STANDARD_NO_PAD.decode(text).map_err(|_| e))?;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(text).or_else(|e| {
+        base64::engine::general_purpose::STANDARD_NO_PAD.decode(text).map_err(|_| e)
+    })?;
     let mut h: Histogram<u64> =
         Deserializer::new().deserialize(&mut bytes.as_slice()).map_err(DecodeError::NotHdr)?;
     h.auto(true);

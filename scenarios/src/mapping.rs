@@ -14,7 +14,7 @@ use ipcbench_harness::clock::now_ns;
 use ipcbench_harness::region::PAGE;
 use ipcbench_harness::stats::{encode, new_histogram, record, summarize};
 use ipcbench_harness::transport::unpredictable_name;
-use ipcbench_results::{CaseResult, RunFile};
+use ipcbench_results::{latency, CaseResult, RunFile};
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::Duration;
@@ -190,9 +190,9 @@ impl Scenario for Mapping {
                 vec![
                     c.id.clone(),
                     size,
-                    p("setup"),
-                    p("touch"),
-                    p("teardown"),
+                    p(latency::SETUP),
+                    p(latency::TOUCH),
+                    p(latency::TEARDOWN),
                     c.figures.get("ns_per_page").map(|v| format!("{v:.1}")).unwrap_or_default(),
                 ]
             };
@@ -553,10 +553,10 @@ fn run_case(ctx: &Context, id: String, op: Op, size: usize) -> Result<CaseResult
         c.latency_ns.insert(k.into(), summary);
         c.histograms.insert(k.into(), encoded);
     };
-    put("setup", summarize(&setup), encode(&setup));
-    put("teardown", summarize(&teardown), encode(&teardown));
+    put(latency::SETUP, summarize(&setup), encode(&setup));
+    put(latency::TEARDOWN, summarize(&teardown), encode(&teardown));
     if op.touches() {
-        put("touch", summarize(&touch), encode(&touch));
+        put(latency::TOUCH, summarize(&touch), encode(&touch));
         put("ready", summarize(&ready), encode(&ready));
     }
     // Per 4 KiB of memory made ready: the faults of the first touch, or MAP_POPULATE's work.

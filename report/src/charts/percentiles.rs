@@ -9,7 +9,7 @@ use super::{
 };
 use crate::format;
 use hdrhistogram::Histogram;
-use ipcbench_results::{histogram, CaseResult, RunFile, Summary};
+use ipcbench_results::{histogram, latency, CaseResult, RunFile, Summary};
 
 pub const FILE: &str = "percentiles.svg";
 
@@ -22,7 +22,10 @@ pub(crate) fn plan(run: &RunFile) -> Option<Planned> {
     let size = chosen_size(run)?;
     let cases: Vec<&CaseResult> = measured(run, "pingpong")
         .filter(|c| c.size == Some(size))
-        .filter(|c| c.histograms.contains_key("one_way") || c.latency_ns.contains_key("one_way"))
+        .filter(|c| {
+            c.histograms.contains_key(latency::ONE_WAY)
+                || c.latency_ns.contains_key(latency::ONE_WAY)
+        })
         .collect();
     if cases.is_empty() {
         return None;
@@ -40,13 +43,14 @@ pub(crate) fn plan(run: &RunFile) -> Option<Planned> {
     let mut max_x: f64 = 1e4;
     let mut from_summaries = 0;
     for c in &cases {
-        let (curve, from_summary) = match c.histograms.get("one_way").and_then(|h| histogram::decode(h).ok()) {
-            Some(h) => (histogram_curve(&h), false),
-            None => match c.latency_ns.get("one_way") {
-                Some(s) => (summary_curve(s), true),
-                None => continue,
-            },
-        };
+        let (curve, from_summary) =
+            match c.histograms.get(latency::ONE_WAY).and_then(|h| histogram::decode(h).ok()) {
+                Some(h) => (histogram_curve(&h), false),
+                None => match c.latency_ns.get(latency::ONE_WAY) {
+                    Some(s) => (summary_curve(s), true),
+                    None => continue,
+                },
+            };
         if curve.points.is_empty() {
             continue;
         }

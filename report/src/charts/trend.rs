@@ -5,7 +5,7 @@
 use super::plot::{Axis, LinePlot, Look, Scale, Series};
 use super::{chosen_size, measured, pattern_order, Planned, Plot};
 use crate::format;
-use ipcbench_results::{CaseResult, RunFile};
+use ipcbench_results::{latency, CaseResult, RunFile};
 
 pub const LATENCY_FILE: &str = "trend-latency.svg";
 pub const THROUGHPUT_FILE: &str = "trend-throughput.svg";
@@ -74,7 +74,7 @@ pub(crate) fn plan(history: &[RunFile], main: &RunFile) -> Vec<Planned> {
 }
 
 fn one_way_p50(c: &CaseResult) -> Option<f64> {
-    c.p50("one_way").map(|v| v as f64)
+    c.p50(latency::ONE_WAY).map(|v| v as f64)
 }
 fn stream_bytes_per_s(c: &CaseResult) -> Option<f64> {
     c.throughput.as_ref().map(|t| t.bytes_per_s.median).filter(|v| *v > 0.0)

@@ -3,6 +3,7 @@
 
 use super::stats::Sampler;
 use crate::histogram::encode;
+use crate::latency;
 use crate::{CaseResult, Integrity, RunFile, RunInfo, Spread, Summary, Throughput, Trial};
 use hdrhistogram::Histogram;
 
@@ -34,8 +35,8 @@ pub fn latency_case(id: &str, samples: &[u64]) -> CaseResult {
     c.wait = id.split('/').nth(3).map(String::from);
     c.size = id.split('/').nth(4).and_then(|s| s.parse().ok());
     c.iterations = samples.len() as u64;
-    c.latency_ns.insert("one_way".into(), Summary::of(&h));
-    c.histograms.insert("one_way".into(), encode(&h));
+    c.latency_ns.insert(latency::ONE_WAY.into(), Summary::of(&h));
+    c.histograms.insert(latency::ONE_WAY.into(), encode(&h));
     let n = samples.len() as u64;
     c.integrity = Some(Integrity { sent: n, received: n, ..Default::default() });
     c
@@ -58,7 +59,7 @@ pub fn latency_trials_case(id: &str, seed: u64, medians: &[f64]) -> CaseResult {
         .collect();
     let mut c = latency_case(id, &runs.concat());
     let per_trial = runs.iter().map(|r| Summary::of(&histogram(r))).collect();
-    c.latency_trials_ns.insert("one_way".into(), per_trial);
+    c.latency_trials_ns.insert(latency::ONE_WAY.into(), per_trial);
     c
 }
 

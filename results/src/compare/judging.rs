@@ -4,7 +4,7 @@
 use super::method::*;
 use super::model::*;
 use super::stats;
-use crate::{histogram, CaseResult, Integrity, RunFile, RunInfo};
+use crate::{histogram, CaseResult, Integrity, RunFile, RunInfo, Wait};
 
 /// The latency kind a case is judged on: the first of [`LATENCY_KINDS`] it measured, else the
 /// first kind it has (by name), so no measured latency goes unjudged.
@@ -247,7 +247,7 @@ fn latency_figures(
 /// Whether a case's latency waits on what the whole host shares: a wake-up by the scheduler
 /// (`futex`, `block`) or a record of [`LARGE_RECORD_BYTES`] or more copied through memory.
 pub fn waits_on_shared(case: &CaseResult) -> bool {
-    matches!(case.wait.as_deref(), Some("futex" | "block"))
+    case.wait.as_deref().and_then(Wait::from_name).is_some_and(Wait::wakes_up)
         || case.size.is_some_and(|s| s >= LARGE_RECORD_BYTES)
 }
 

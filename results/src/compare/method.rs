@@ -1,6 +1,8 @@
 //! What `compare` promises: the method as readers get it (`--help`, the README) and the
 //! parameters it states, kept in step by a test.
 
+use crate::latency;
+
 /// How a verdict is reached, for `ipcbench compare --help` and the README. The numbers in it are
 /// the constants below (a test keeps them in step).
 pub const METHOD: &str = "\
@@ -61,7 +63,8 @@ pub const BOOTSTRAP_SEED: u64 = 0x1bcc_03a2_e5ee_d5ed;
 /// A quantile with fewer samples than this beyond it (p99 of fewer than 1000) is not resolved.
 pub const MIN_TAIL_SAMPLES: u64 = 10;
 /// Latency kinds compared, in order of preference; a case is compared on the first it has.
-pub const LATENCY_KINDS: [&str; 4] = ["one_way", "round_trip", "flush", "call"];
+pub const LATENCY_KINDS: [&str; 4] =
+    [latency::ONE_WAY, latency::ROUND_TRIP, latency::FLUSH, latency::CALL];
 
 /// Tag of the JSON that `--format json` prints.
 pub const COMPARE_SCHEMA: &str = "ipcbench-compare/1";

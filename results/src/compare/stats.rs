@@ -100,12 +100,7 @@ impl Empirical {
 }
 
 /// Percentile-bootstrap interval of the change (new/base − 1, in %) of quantile `q`.
-pub fn bootstrap_quantile_change(
-    base: &Empirical,
-    new: &Empirical,
-    q: f64,
-    seed: u64,
-) -> [f64; 2] {
+pub fn bootstrap_quantile_change(base: &Empirical, new: &Empirical, q: f64, seed: u64) -> [f64; 2] {
     let mut rng = Sampler::new(seed);
     let (kb, kn) = (base.rank(q), new.rank(q));
     let mut changes: Vec<f64> = (0..BOOTSTRAP_RESAMPLES)
@@ -208,8 +203,7 @@ fn normal_cdf(x: f64) -> f64 {
                     + t * (-0.186_288_06
                         + t * (0.278_868_07
                             + t * (-1.135_203_98
-                                + t * (1.488_515_87
-                                    + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
     let erfc = t * poly.exp();
     if x >= 0.0 {
         1.0 - 0.5 * erfc

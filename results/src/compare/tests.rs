@@ -3,8 +3,8 @@
 use super::fixtures::*;
 use super::judging::judge;
 use super::stats;
-use crate::CaseResult;
 use super::*;
+use crate::CaseResult;
 
 const PING: &str = "pingpong/posix-shm/fork/spin/64";
 const STREAM: &str = "stream/posix-shm/fork/spin/65536/copy";
@@ -104,10 +104,8 @@ fn spread_between_trials_of_a_wake_up_figure_is_not_a_change() {
     let opts = CompareOptions::new(1.0).unwrap(); // 4 % for wake-up figures
     let (mut by_trials, mut by_histograms) = (0, 0);
     for i in 0..50 {
-        let base =
-            latency_trials_case(PIPE, 1000 + 2 * i, &placed(1000 + 2 * i, 5, 30_000.0, 0.1));
-        let new =
-            latency_trials_case(PIPE, 1001 + 2 * i, &placed(1001 + 2 * i, 5, 30_000.0, 0.1));
+        let base = latency_trials_case(PIPE, 1000 + 2 * i, &placed(1000 + 2 * i, 5, 30_000.0, 0.1));
+        let new = latency_trials_case(PIPE, 1001 + 2 * i, &placed(1001 + 2 * i, 5, 30_000.0, 0.1));
         let c = compare(&run("b", vec![base.clone()]), &run("n", vec![new.clone()]), &opts);
         assert_eq!(figure(&c, "p50 one-way").basis, Basis::Trials);
         by_trials += usize::from(c.summary.regressed + c.summary.improved > 0);
@@ -216,10 +214,7 @@ fn a_throughput_drop_of_20_percent_is_regressed() {
     let new = run("n", vec![throughput_case(STREAM, 2, 4e9, 0.03, 5)]);
     let c = compare(&base, &new, &five());
     let f = figure(&c, "median throughput");
-    assert_eq!(
-        (f.basis, f.verdict, f.better),
-        (Basis::Trials, Verdict::Regressed, Better::Higher)
-    );
+    assert_eq!((f.basis, f.verdict, f.better), (Basis::Trials, Verdict::Regressed, Better::Higher));
     assert!(f.change_pct < -15.0 && f.ci_pct.unwrap()[1] < -5.0, "{f:?}");
     assert!(c.has_regression());
     // And the other way round it is an improvement.
@@ -265,8 +260,7 @@ fn cases_on_one_side_failed_or_skipped_are_listed_not_failed() {
             lat("pingpong/posix-shm/fork/spin/2097152", 4),
         ],
     );
-    let new =
-        run("n", vec![lat(PING, 5), failed, skipped, lat("pingpong/new/fork/spin/64", 6)]);
+    let new = run("n", vec![lat(PING, 5), failed, skipped, lat("pingpong/new/fork/spin/64", 6)]);
     let c = compare(&base, &new, &five());
     let status: Vec<(&str, CaseStatus)> =
         c.cases.iter().map(|k| (k.id.as_str(), k.status)).collect();
@@ -287,9 +281,7 @@ fn cases_on_one_side_failed_or_skipped_are_listed_not_failed() {
     let table = c.render(Format::Table);
     assert!(table.contains("only in base: pingpong/old/fork/spin/64"), "{table}");
     assert!(table.contains("only in new: pingpong/new/fork/spin/64"), "{table}");
-    assert!(
-        table.contains("failed: pingpong/pipe/fork/block/64: failed in new run: worker died")
-    );
+    assert!(table.contains("failed: pingpong/pipe/fork/block/64: failed in new run: worker died"));
     let md = c.render(Format::Markdown);
     assert!(md.contains("- `pingpong/old/fork/spin/64`") && md.contains("Skipped:"), "{md}");
 }
@@ -340,10 +332,8 @@ fn renderings_carry_the_verdicts() {
     assert!(md.contains("<details><summary>1 figures with no change"), "{md}");
 
     let table = c.render(Format::Table);
-    let rows: Vec<&str> = table
-        .lines()
-        .filter(|l| l.starts_with("pingpong/") || l.starts_with("stream/"))
-        .collect();
+    let rows: Vec<&str> =
+        table.lines().filter(|l| l.starts_with("pingpong/") || l.starts_with("stream/")).collect();
     assert_eq!(rows.len(), 3, "{table}");
     // Aligned: the verdict column starts at the same place (in characters) on every row.
     let at: Vec<usize> = rows
@@ -406,10 +396,8 @@ fn judge_reads_direction_from_better() {
 #[test]
 fn method_states_the_parameters_in_force() {
     assert!(METHOD.contains(&format!("default {DEFAULT_THRESHOLD_PCT} %")));
-    assert!(METHOD.contains(&format!(
-        "{} % by default",
-        DEFAULT_THRESHOLD_PCT * SHARED_THRESHOLD_FACTOR
-    )));
+    assert!(METHOD
+        .contains(&format!("{} % by default", DEFAULT_THRESHOLD_PCT * SHARED_THRESHOLD_FACTOR)));
     assert!(METHOD.contains(&format!("{SHARED_THRESHOLD_FACTOR:.0} times that")));
     assert_eq!(P99_THRESHOLD_FACTOR, 2.0, "METHOD says twice");
     assert_eq!(LARGE_RECORD_BYTES, 1 << 20, "METHOD says 1 MiB");
