@@ -11,21 +11,28 @@ static SERIAL: Mutex<()> = Mutex::new(());
 
 /// Live ipcbench processes before the run.
 struct Snapshot {
-    procs: usize,
+    procs: Vec<u32>,
 }
 
 fn snapshot() -> Snapshot {
-    Snapshot { procs: ipcbench_processes().len() }
+    Snapshot { procs: ipcbench_processes() }
+}
+
+impl Snapshot {
+    /// Processes of this binary that were not there before (others may end meanwhile).
+    fn new_processes(&self) -> Vec<u32> {
+        ipcbench_processes().into_iter().filter(|p| !self.procs.contains(p)).collect()
+    }
 }
 
 /// Runner `pid` has left no shared-memory object, segment, process or file in `work`.
 fn assert_clean(pid: u32, before: &Snapshot, work: &std::path::Path) {
-    // Give the kernel a moment to finish reaping.
-    let deadline = Instant::now() + Duration::from_secs(3);
-    while ipcbench_processes().len() != before.procs && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
+    // The kernel may still be reaping: poll for a while, as long as a loaded host needs.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !before.new_processes().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
     }
-    assert_eq!(ipcbench_processes().len(), before.procs, "ipcbench processes");
+    assert_eq!(before.new_processes(), Vec::<u32>::new(), "ipcbench processes left");
     assert_nothing_left(pid);
     let left: Vec<_> =
         std::fs::read_dir(work).unwrap().filter_map(|e| e.ok()).map(|e| e.path()).collect();
@@ -65,7 +72,7 @@ fn a_normal_run_leaves_nothing() {
 /// Starts a long run, waits for its first worker, does `act` to the runner and that worker.
 fn disturb(
     args: &[&str],
-    act: impl FnOnce(u32, u32),
+    act: impl FnOnce(u32, u32, &std::path::Path),
 ) -> (std::process::Output, serde_json::Value, Snapshot, tempfile::TempDir, u32) {
     let (out, work) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let before = snapshot();
@@ -83,28 +90,39 @@ fn disturb(
         .spawn()
         .unwrap();
     let runner = child.id();
-    // Wait for the run to be measuring (the runner may briefly have other children, such as a
-    // `git rev-parse` that is still this binary before it execs), then act on the worker of the
-    // pair running now: a case runs several pairs in turn.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while children_of(runner).is_empty() {
+    // Wait for the run to be measuring, then act on the worker of the pair running now (a case
+    // runs several pairs in turn). The runner may briefly have other children, such as a
+    // `git rev-parse` that is still this binary for the microseconds before it execs: a worker
+    // is a child of this binary seen twice in a row, 20 ms apart.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut last = None;
+    let worker = loop {
+        let now = children_of(runner).first().copied();
+        if let Some(w) = now.filter(|_| now == last) {
+            break w;
+        }
+        last = now;
         assert!(Instant::now() < deadline, "no worker appeared");
         std::thread::sleep(Duration::from_millis(20));
-    }
-    std::thread::sleep(Duration::from_millis(300));
-    let worker = loop {
-        if let Some(w) = children_of(runner).first() {
-            break *w;
-        }
-        assert!(Instant::now() < deadline, "no worker appeared");
-        std::thread::sleep(Duration::from_millis(5));
     };
-    act(runner, worker);
+    act(runner, worker, out.path());
     let o = wait_output(&mut child);
     let run: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.path().join("latest.json")).unwrap())
             .unwrap();
     (o, run, before, work, runner)
+}
+
+/// Cases saved so far in the run file under `out/runs/` (written after every case).
+fn saved_cases(out: &std::path::Path) -> usize {
+    let Ok(dir) = std::fs::read_dir(out.join("runs")) else { return 0 };
+    dir.filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .filter_map(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
+        .map(|run| cases(&run).len())
+        .max()
+        .unwrap_or(0)
 }
 
 fn wait_output(child: &mut std::process::Child) -> std::process::Output {
@@ -143,7 +161,7 @@ fn a_killed_worker_fails_its_case_and_the_run_goes_on() {
                 "--duration",
                 "2s",
             ],
-            |_, worker| signal(worker, 9),
+            |_, worker, _| signal(worker, 9),
         );
         assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
         let cases = cases(&run);
@@ -175,7 +193,7 @@ fn a_hung_worker_fails_its_case() {
             "--timeout",
             "1",
         ],
-        |_, worker| signal(worker, 19), // SIGSTOP
+        |_, worker, _| signal(worker, 19), // SIGSTOP
     );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let err = cases(&run)[0]["error"].as_str().unwrap_or_default().to_string();
@@ -197,8 +215,13 @@ fn an_interrupted_run_keeps_what_it_measured() {
             "--duration",
             "250ms",
         ],
-        |runner, _| {
-            std::thread::sleep(Duration::from_millis(800));
+        |runner, _, out| {
+            // Interrupt once a case has been measured and saved, however long that takes here.
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while saved_cases(out) == 0 {
+                assert!(Instant::now() < deadline, "no case was saved");
+                std::thread::sleep(Duration::from_millis(20));
+            }
             signal(runner, 2) // SIGINT
         },
     );

@@ -192,6 +192,24 @@ mod tests {
         }
     }
 
+    /// The shape that once failed `scenario all` ("worker exited with status 0 before the case
+    /// ended"): many short fan-outs whose readers finish while the writer still feeds, or reads
+    /// the reports of, the others.
+    #[test]
+    fn many_short_fanouts_end_cleanly() {
+        for round in 0..60 {
+            let (t, w) = if round % 2 == 0 {
+                (TransportKind::Pipe, Wait::Block)
+            } else {
+                (TransportKind::PosixShm, Wait::Futex)
+            };
+            let r = run(t, w, &spec(4, 20, vec![]));
+            for rd in &r.readers {
+                assert_eq!(rd.integrity.received, r.writer.sent, "{t} round {round}");
+            }
+        }
+    }
+
     #[test]
     fn only_shared_rings_and_pipes_fan_out() {
         assert!(supports(TransportKind::Memfd) && supports(TransportKind::Pipe));

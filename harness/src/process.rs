@@ -139,11 +139,16 @@ impl Watch {
             return Err(WaitError::Interrupted);
         }
         match self.peer {
-            Peer::Child(pid) => {
-                if let Some(how) = peek_exit(pid) {
-                    return Err(WaitError::PeerGone(format!("worker {how} before the case ended")));
+            Peer::Child(pid) => match peek_exit(pid) {
+                // A worker that exited 0 finished its part (a fan-out reader that has every
+                // record while the writer still feeds the others): not a failure. Whatever
+                // its work left undone shows as a stall or a missing report.
+                Some((true, _)) => self.peer = Peer::None,
+                Some((false, how)) => {
+                    return Err(WaitError::PeerGone(format!("worker {how} before the case ended")))
                 }
-            }
+                None => {}
+            },
             Peer::Parent(ppid) => {
                 // SAFETY: getppid cannot fail.
                 if unsafe { libc::getppid() } != ppid {
@@ -166,7 +171,8 @@ impl Watch {
 }
 
 /// How a child ended, if it has, without reaping it (`WNOWAIT`): the guard reaps it later.
-fn peek_exit(pid: libc::pid_t) -> Option<String> {
+/// `true` with an exit status of 0.
+fn peek_exit(pid: libc::pid_t) -> Option<(bool, String)> {
     // SAFETY: zeroed siginfo is valid; waitid with WNOHANG|WNOWAIT does not block or reap.
     unsafe {
         let mut info: libc::siginfo_t = std::mem::zeroed();
@@ -179,7 +185,8 @@ fn peek_exit(pid: libc::pid_t) -> Option<String> {
         if r != 0 || info.si_pid() == 0 {
             return None;
         }
-        Some(describe_siginfo(info.si_code, info.si_status()))
+        let clean = info.si_code == libc::CLD_EXITED && info.si_status() == 0;
+        Some((clean, describe_siginfo(info.si_code, info.si_status())))
     }
 }
 
@@ -428,6 +435,37 @@ mod tests {
         let mut watch = Watch::over_child(Duration::from_secs(5), w.pid());
         let err = w.finish(&mut watch).unwrap_err().to_string();
         assert!(err.contains("killed by signal SIGKILL"), "{err}");
+    }
+
+    /// Waits (without reaping) until worker `pid` has ended.
+    fn until_ended(pid: libc::pid_t) {
+        while peek_exit(pid).is_none() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// The fan-out race: a worker that wrote its report and exited 0 before a tick reached the
+    /// runner reading that report is not "gone before the case ended".
+    #[test]
+    fn a_worker_that_finished_is_not_a_failure_when_a_tick_checks_it() {
+        let w = fork_worker(None, |out| {
+            out.write_all(b"done").unwrap();
+            0
+        })
+        .unwrap();
+        until_ended(w.pid());
+        let mut watch = Watch::over_child(Duration::from_secs(5), w.pid());
+        watch.check().expect("a clean exit is not an error");
+        assert_eq!(w.finish(&mut watch).unwrap(), b"done");
+    }
+
+    #[test]
+    fn a_worker_that_failed_is_reported_by_a_tick() {
+        let w = fork_worker(None, |_| 1).unwrap();
+        until_ended(w.pid());
+        let mut watch = Watch::over_child(Duration::from_secs(5), w.pid());
+        let err = watch.check().unwrap_err().to_string();
+        assert!(err.contains("exited with status 1"), "{err}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `pingpong --durable` really flushes: every record a durable link sends dirties its page
-//! anew, which the kernel counts in /proc/self/io `write_bytes` — a page left dirty (no flush
-//! between sends) is counted once.
+//! anew, which the kernel counts in /proc/thread-self/io `write_bytes` — a page left dirty (no
+//! flush between sends) is counted once. Per thread, not per process: the tests of this binary
+//! run side by side in one process and must not count each other's I/O.
 
 use ipcbench_harness::link::{pingpong_link_with, pingpong_region_len, Side};
 use ipcbench_harness::pingpong::{initiator, PingpongSpec};
@@ -13,9 +14,9 @@ use std::time::Duration;
 
 const ROUND_TRIPS: u64 = 40;
 
-/// Bytes this process has dirtied in the page cache of files that are written back.
+/// Bytes this thread has dirtied in the page cache of files that are written back.
 fn write_bytes() -> Option<u64> {
-    let io = std::fs::read_to_string("/proc/self/io").ok()?;
+    let io = std::fs::read_to_string("/proc/thread-self/io").ok()?;
     io.lines().find_map(|l| l.strip_prefix("write_bytes:")?.trim().parse().ok())
 }
 
@@ -47,7 +48,7 @@ fn dirtied(t: TransportKind, wait: Wait, durable: bool, dir: &Path) -> u64 {
         peer_cpu: None,
         timeout: Duration::from_secs(20),
     };
-    let before = write_bytes().expect("/proc/self/io");
+    let before = write_bytes().expect("/proc/thread-self/io");
     let (mine, _) = run_pair(&pair, &Job::Pingpong(spec.clone()), |medium, watch| {
         let mut link = pingpong_link_with(medium, Side::Initiator, 64, wait, durable)?;
         initiator(link.as_mut(), &spec, watch)
@@ -59,9 +60,13 @@ fn dirtied(t: TransportKind, wait: Wait, durable: bool, dir: &Path) -> u64 {
 }
 
 fn check(t: TransportKind, wait: Wait) {
-    let dir = tempfile::tempdir().unwrap();
+    // The build's own temp dir: on the project's disk, where the system temp dir may be tmpfs.
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     if write_bytes().is_none() || !has_writeback(dir.path()) {
-        eprintln!("note: no /proc/self/io or the temp dir has no writeback; {t} not checked");
+        eprintln!(
+            "SKIPPED {t}: no /proc/thread-self/io, or {} is on tmpfs (no writeback to count)",
+            dir.path().display()
+        );
         return;
     }
     let plain = dirtied(t, wait, false, dir.path());
