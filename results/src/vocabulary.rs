@@ -21,7 +21,7 @@ macro_rules! names {
         }
 
         impl $ty {
-            pub const ALL: &'static [$ty] = &[$($ty::$v,)+];
+            pub const ALL: [$ty; [$($n,)+].len()] = [$($ty::$v,)+];
 
             pub fn name(self) -> &'static str {
                 match self {
@@ -194,16 +194,16 @@ mod tests {
     #[test]
     fn names_round_trip_through_every_reader() {
         for t in Transport::ALL {
-            assert_eq!(t.name().parse::<Transport>(), Ok(*t));
-            assert_eq!(serde_json::to_string(t).unwrap(), format!("\"{t}\""));
+            assert_eq!(t.name().parse::<Transport>(), Ok(t));
+            assert_eq!(serde_json::to_string(&t).unwrap(), format!("\"{t}\""));
             assert_eq!(
                 <Transport as ValueEnum>::from_str(t.name(), false),
-                Ok(*t),
+                Ok(t),
                 "clap parses {t}"
             );
         }
         for s in Scenario::ALL {
-            assert_eq!(<Scenario as ValueEnum>::from_str(s.name(), false), Ok(*s));
+            assert_eq!(<Scenario as ValueEnum>::from_str(s.name(), false), Ok(s));
         }
         assert_eq!(Transport::ALL.len(), Transport::value_variants().len());
         assert_eq!(
