@@ -71,8 +71,12 @@ fn check(t: TransportKind, wait: Wait) {
     }
     let plain = dirtied(t, wait, false, dir.path());
     let durable = dirtied(t, wait, true, dir.path());
-    // Durable: each of the warm-up and measured sends re-dirties at least one flushed page.
-    assert!(durable >= ROUND_TRIPS * 4096, "{t}: durable sends dirtied only {durable} bytes");
+    // Durable: each send re-dirties a flushed page. Not always one this thread dirties: where
+    // both mailboxes share a page, the peer's reply may have dirtied it (charged to the peer)
+    // before its own flush ends. Half the sends is far above what plain sends dirty (one page,
+    // plus any the kernel's writeback cleaned meanwhile) and below what durable sends always do.
+    let sends = ROUND_TRIPS + 2;
+    assert!(durable >= sends / 2 * 4096, "{t}: durable sends dirtied only {durable} bytes");
     // Plain sends dirty the mailbox's page again only when the kernel's own writeback cleaned
     // it meanwhile, which a busy host makes more frequent: compare with the durable figure.
     assert!(plain < durable / 2, "{t}: plain sends dirtied {plain} bytes, durable {durable}");

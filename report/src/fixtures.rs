@@ -2,11 +2,10 @@
 //! report's tests), with plausible figures: for tests, and for `examples/render.rs`, which the
 //! browser check renders. Deterministic: the same fixture always gives the same file.
 
-use base64::Engine;
-use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
 use hdrhistogram::Histogram;
 use ipcbench_results::{
-    CaseResult, Claim, Cpu, Integrity, RunFile, RunInfo, Spread, Summary, Throughput, Trial,
+    latency, CaseResult, Claim, Cpu, Integrity, RunFile, RunInfo, Spread, Summary, Throughput,
+    Trial,
 };
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -157,15 +156,16 @@ impl Fixture {
     fn floor(&self, run: &mut RunFile) {
         let handoff = 70.0 * self.jitter("floor/cache-line");
         let mut c = CaseResult::new("floor/cache-line", "floor");
-        c.latency_ns.insert("one_way".into(), summary(handoff, 0.2, self.iterations));
-        c.latency_ns.insert("round_trip".into(), summary(2.0 * handoff, 0.2, self.iterations));
+        c.latency_ns.insert(latency::ONE_WAY.into(), summary(handoff, 0.2, self.iterations));
+        c.latency_ns
+            .insert(latency::ROUND_TRIP.into(), summary(2.0 * handoff, 0.2, self.iterations));
         c.iterations = self.iterations;
         run.cases.push(c);
         let mut c = CaseResult::new("floor/clock", "floor");
-        c.latency_ns.insert("call".into(), summary(21.5, 0.05, self.iterations));
+        c.latency_ns.insert(latency::CALL.into(), summary(21.5, 0.05, self.iterations));
         run.cases.push(c);
         let mut c = CaseResult::new("floor/syscall", "floor");
-        c.latency_ns.insert("call".into(), summary(95.0, 0.1, self.iterations));
+        c.latency_ns.insert(latency::CALL.into(), summary(95.0, 0.1, self.iterations));
         run.cases.push(c);
         let mut sizes = self.stream_sizes.clone();
         sizes.extend(&self.pingpong_sizes);
@@ -227,12 +227,15 @@ impl Fixture {
         c.iterations = self.iterations;
         c.warmup = self.iterations / 10;
         let tail = if wait == "spin" { 0.25 } else { 0.6 };
-        c.latency_ns.insert("one_way".into(), summary(base, tail, self.iterations));
-        c.latency_ns.insert("round_trip".into(), summary(2.0 * base + 30.0, tail, self.iterations));
+        c.latency_ns.insert(latency::ONE_WAY.into(), summary(base, tail, self.iterations));
+        c.latency_ns
+            .insert(latency::ROUND_TRIP.into(), summary(2.0 * base + 30.0, tail, self.iterations));
         if self.histograms {
-            c.histograms.insert("one_way".into(), histogram(base, tail, self.iterations));
-            c.histograms
-                .insert("round_trip".into(), histogram(2.0 * base + 30.0, tail, self.iterations));
+            c.histograms.insert(latency::ONE_WAY.into(), histogram(base, tail, self.iterations));
+            c.histograms.insert(
+                latency::ROUND_TRIP.into(),
+                histogram(2.0 * base + 30.0, tail, self.iterations),
+            );
         }
         c.integrity = Some(Integrity {
             sent: self.iterations,
@@ -325,7 +328,7 @@ impl Fixture {
                         ("pwrite-fsync", "disk") => 45_000.0 + 2_900.0 * p,
                         _ => 600.0 + 260.0 * p,
                     } * self.jitter(&id);
-                    c.latency_ns.insert("flush".into(), summary(ns, 0.5, 2_000));
+                    c.latency_ns.insert(latency::FLUSH.into(), summary(ns, 0.5, 2_000));
                     c.figures.insert("bytes_per_s".into(), p * 4096.0 / ns * 1e9);
                     c.iterations = 2_000;
                     run.cases.push(c);
@@ -538,7 +541,5 @@ fn histogram(base: f64, tail: f64, count: u64) -> String {
         }
         prev_q = q;
     }
-    let mut bytes = Vec::new();
-    V2DeflateSerializer::new().serialize(&h, &mut bytes).expect("serializes");
-    base64::engine::general_purpose::STANDARD.encode(bytes)
+    ipcbench_results::histogram::encode(&h)
 }

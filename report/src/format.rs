@@ -1,74 +1,8 @@
-//! Figures as people read them: `1.2 µs`, `64 KiB`, `3.4 GiB/s`. Short, so chart ticks and
-//! table cells stay narrow.
+//! Figures as people read them. Units are the result contract's ([`ipcbench_results::units`]:
+//! `1.23 µs`, `64 KiB`, `3.4 GB/s`, the same in the report as on stdout and in `compare`);
+//! dates, which only the report prints, are here.
 
-/// Nanoseconds with the unit that keeps the number between 1 and 1000.
-pub fn ns(v: f64) -> String {
-    let (value, unit) = if v.abs() >= 1e9 {
-        (v / 1e9, "s")
-    } else if v.abs() >= 1e6 {
-        (v / 1e6, "ms")
-    } else if v.abs() >= 1e3 {
-        (v / 1e3, "µs")
-    } else {
-        (v, "ns")
-    };
-    format!("{} {unit}", short(value))
-}
-
-/// A byte count in binary units (record sizes are powers of two).
-pub fn bytes(v: f64) -> String {
-    binary(v, "B")
-}
-
-/// A rate in bytes per second, decimal units as rates are usually quoted (`1.2 GB/s`), so
-/// decade ticks read as round numbers.
-pub fn bytes_per_s(v: f64) -> String {
-    let (value, unit) = if v.abs() >= 1e12 {
-        (v / 1e12, "TB")
-    } else if v.abs() >= 1e9 {
-        (v / 1e9, "GB")
-    } else if v.abs() >= 1e6 {
-        (v / 1e6, "MB")
-    } else if v.abs() >= 1e3 {
-        (v / 1e3, "kB")
-    } else {
-        (v, "B")
-    };
-    format!("{} {unit}/s", short(value))
-}
-
-/// A plain count with a decimal suffix (`12k`, `3.4M`).
-pub fn count(v: f64) -> String {
-    let (value, unit) = if v.abs() >= 1e9 {
-        (v / 1e9, "G")
-    } else if v.abs() >= 1e6 {
-        (v / 1e6, "M")
-    } else if v.abs() >= 1e3 {
-        (v / 1e3, "k")
-    } else {
-        (v, "")
-    };
-    format!("{}{unit}", short(value))
-}
-
-/// A percentile given as a fraction (`0.999` → `99.9 %`).
-pub fn percentile(q: f64) -> String {
-    let pct = q * 100.0;
-    // As many decimals as the nines need, and no trailing zeros.
-    let mut s = format!("{pct:.5}");
-    while s.ends_with('0') {
-        s.pop();
-    }
-    if s.ends_with('.') {
-        s.pop();
-    }
-    format!("{s} %")
-}
-
-/// A ratio such as a multiple of the floor (`3.2×`).
-pub fn times(v: f64) -> String {
-    format!("{}×", short(v))
-}
+pub use ipcbench_results::units::{bytes, bytes_per_s, count, ns, percentile, times};
 
 /// Seconds since the epoch as `YYYY-MM-DD HH:MM` (UTC).
 pub fn utc_minute(unix_s: u64) -> String {
@@ -85,34 +19,6 @@ pub fn utc_tick(unix_s: u64, with_time: bool) -> String {
         format!("{m:02}-{d:02} {:02}:{:02}", secs / 3600, secs / 60 % 60)
     } else {
         format!("{m:02}-{d:02}")
-    }
-}
-
-fn binary(v: f64, unit: &str) -> String {
-    const PREFIXES: [&str; 6] = ["", "Ki", "Mi", "Gi", "Ti", "Pi"];
-    let mut value = v;
-    let mut i = 0;
-    while value.abs() >= 1024.0 && i + 1 < PREFIXES.len() {
-        value /= 1024.0;
-        i += 1;
-    }
-    format!("{} {}{unit}", short(value), PREFIXES[i])
-}
-
-/// Three significant digits at most, no trailing zeros: `1`, `1.5`, `12.3`, `512`.
-fn short(v: f64) -> String {
-    let a = v.abs();
-    let s = if a >= 100.0 || a == 0.0 {
-        format!("{v:.0}")
-    } else if a >= 10.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.2}")
-    };
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
     }
 }
 
@@ -133,29 +39,6 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn units_keep_numbers_short() {
-        assert_eq!(ns(850.0), "850 ns");
-        assert_eq!(ns(1234.0), "1.23 µs");
-        assert_eq!(ns(45_600.0), "45.6 µs");
-        assert_eq!(ns(2.5e9), "2.5 s");
-        assert_eq!(bytes(64.0), "64 B");
-        assert_eq!(bytes(65536.0), "64 KiB");
-        assert_eq!(bytes(1048576.0), "1 MiB");
-        assert_eq!(bytes_per_s(3.2e9), "3.2 GB/s");
-        assert_eq!(bytes_per_s(100e6), "100 MB/s");
-        assert_eq!(count(12_000.0), "12k");
-        assert_eq!(times(3.25), "3.25×");
-    }
-
-    #[test]
-    fn percentiles_show_their_nines() {
-        assert_eq!(percentile(0.5), "50 %");
-        assert_eq!(percentile(0.99), "99 %");
-        assert_eq!(percentile(0.999), "99.9 %");
-        assert_eq!(percentile(0.9999), "99.99 %");
-    }
 
     #[test]
     fn dates_are_utc() {

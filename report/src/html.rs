@@ -1,10 +1,10 @@
 //! The page: one HTML file with inline CSS and a few lines of inline script to sort the table,
 //! nothing fetched from the network. Every text that came from a result file is escaped.
 
-use crate::charts::{Drawn, PROCESSES, TRANSPORTS, WAITS};
+use crate::charts::Drawn;
 use crate::format;
 use crate::Runs;
-use ipcbench_results::{CaseResult, RunFile, Summary};
+use ipcbench_results::{latency, CaseResult, Process, RunFile, Scenario, Summary, Transport, Wait};
 use std::fmt::Write;
 
 /// Escapes text for HTML content and attribute values.
@@ -357,18 +357,14 @@ fn claims(h: &mut String, run: &RunFile) {
     let _ = writeln!(h, "</tbody></table></div>\n</section>");
 }
 
-/// Scenarios in the order a reader meets them: the floor first, then the patterns, then the
-/// rest.
-const SCENARIOS: &[&str] = &["floor", "pingpong", "stream", "fanout", "msync", "mapping", "seed"];
-
 fn case_order(c: &CaseResult) -> impl Ord {
-    use crate::charts::rank;
     let axis_num = |k: &str| c.axes.get(k).and_then(|v| v.parse::<u64>().ok());
     (
-        rank(SCENARIOS, Some(&c.scenario)),
-        rank(TRANSPORTS, c.transport.as_deref()),
-        rank(PROCESSES, c.process.as_deref()),
-        rank(WAITS, c.wait.as_deref()),
+        // Scenarios in the order a reader meets them: the floor first, then the patterns.
+        Scenario::sort_key(Some(&c.scenario)),
+        Transport::sort_key(c.transport.as_deref()),
+        Process::sort_key(c.process.as_deref()),
+        Wait::sort_key(c.wait.as_deref()),
         c.axes.get("method").cloned(),
         c.axes.get("fs").cloned(),
         c.size,
@@ -384,10 +380,10 @@ const SIDES: &[&str] = &["initiator", "responder", "writer", "reader"];
 
 /// The latency a case reports, by preference, and how the table names it.
 const KINDS: &[(&str, &str)] = &[
-    ("one_way", "one-way"),
-    ("round_trip", "round trip"),
-    ("flush", "flush"),
-    ("call", "call"),
+    (latency::ONE_WAY, "one-way"),
+    (latency::ROUND_TRIP, "round trip"),
+    (latency::FLUSH, "flush"),
+    (latency::CALL, "call"),
     ("handoff", "handoff"),
 ];
 
@@ -443,7 +439,7 @@ fn cases(h: &mut String, run: &RunFile) {
         num_cell(h, s.map(|s| s.p50 as f64), format::ns);
         num_cell(h, s.map(|s| s.p99 as f64), format::ns);
         num_cell(h, s.map(|s| s.max as f64), format::ns);
-        let over_floor = match (c.scenario.as_str(), c.p50("one_way"), floor) {
+        let over_floor = match (c.scenario.as_str(), c.p50(latency::ONE_WAY), floor) {
             ("pingpong", Some(p50), Some(f)) => Some(p50 as f64 / f as f64),
             _ => None,
         };

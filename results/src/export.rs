@@ -4,7 +4,8 @@
 //! ([`headline_latency_kind`]) and its median throughput. Failed and skipped cases are left out;
 //! so are cases with neither figure (claim checks, floors that only record scalar figures).
 
-use crate::compare::{fmt_bytes_per_s, fmt_ns, headline_latency_kind};
+use crate::compare::headline_latency_kind;
+use crate::units;
 use crate::{CaseResult, RunFile, Summary, Throughput};
 use serde_json::{json, Map, Value};
 use std::fmt;
@@ -96,7 +97,7 @@ fn github_entries(run: &RunFile, case: &CaseResult) -> Vec<Value> {
     let context = context_lines(run, case);
     if let Some((kind, s)) = latency(case) {
         let kind = kind.replace('_', "-");
-        let mut extra = vec![format!("p99 {kind}: {}", fmt_ns(s.p99 as f64))];
+        let mut extra = vec![format!("p99 {kind}: {}", units::ns(s.p99 as f64))];
         if let Some(t) = throughput(case) {
             extra.push(throughput_line(t));
         }
@@ -133,7 +134,7 @@ fn github_entries(run: &RunFile, case: &CaseResult) -> Vec<Value> {
 fn throughput_line(t: &Throughput) -> String {
     format!(
         "throughput: {}, {:.0} records/s (median of {} trials)",
-        fmt_bytes_per_s(t.bytes_per_s.median),
+        units::bytes_per_s(t.bytes_per_s.median),
         t.records_per_s.median,
         t.trials.len()
     )
@@ -257,7 +258,8 @@ mod tests {
         let s = &run.cases[0].latency_ns["one_way"];
         assert_eq!((lat.unit.as_str(), lat.value), ("ns", s.p50 as f64));
         assert_eq!(lat.range, format!("± {:.0}", s.stdev));
-        assert!(lat.extra.contains(&format!("p99 one-way: {} ns", s.p99)), "{}", lat.extra);
+        let p99 = format!("p99 one-way: {}", crate::units::ns(s.p99 as f64));
+        assert!(lat.extra.contains(&p99), "{}", lat.extra);
         assert!(lat.extra.contains("integrity: ok (5000 records verified)"));
         assert!(lat.extra.contains("host: ci-1 (Test CPU, 2 CPUs"));
         let r = &run.cases[1].throughput.as_ref().unwrap().records_per_s;

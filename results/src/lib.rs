@@ -7,6 +7,12 @@
 
 pub mod compare;
 pub mod export;
+pub mod histogram;
+pub mod table;
+pub mod units;
+pub mod vocabulary;
+
+pub use vocabulary::{latency, Process, Scenario, Transport, Wait};
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -302,7 +308,7 @@ impl RunFile {
 
     /// The machine's cache-line one-way handoff, measured by scenario `floor` in this run.
     pub fn floor_one_way_ns(&self) -> Option<u64> {
-        self.case(FLOOR_CACHE_LINE).and_then(|c| c.p50("one_way"))
+        self.case(FLOOR_CACHE_LINE).and_then(|c| c.p50(latency::ONE_WAY))
     }
 }
 

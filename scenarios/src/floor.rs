@@ -3,11 +3,11 @@
 //! one way: no record, no checksum), the clock's own cost, an empty system call, and single-core
 //! memcpy bandwidth at each stream size.
 
-use crate::table::{ns, Table};
+use crate::table::{bytes_per_s, ns, Table};
 use crate::{Case, Options, Scenario, UsageError};
 use ipcbench_harness::patterns::floor;
 use ipcbench_harness::record::stats::{encode, summarize};
-use ipcbench_results::{CaseResult, RunFile, FLOOR_CACHE_LINE};
+use ipcbench_results::{latency, CaseResult, RunFile, FLOOR_CACHE_LINE};
 
 /// Case id of the minimal pipe ping-pong (64 B), the floor of the `block` transports.
 pub const FLOOR_PIPE: &str = "floor/pipe/64";
@@ -48,10 +48,10 @@ impl Scenario for Floor {
                 c.wait = Some("spin".into());
                 c.iterations = h.round_trip.len();
                 c.warmup = warmup;
-                c.latency_ns.insert("round_trip".into(), summarize(&h.round_trip));
-                c.latency_ns.insert("one_way".into(), summarize(&h.one_way));
-                c.histograms.insert("round_trip".into(), encode(&h.round_trip));
-                c.histograms.insert("one_way".into(), encode(&h.one_way));
+                c.latency_ns.insert(latency::ROUND_TRIP.into(), summarize(&h.round_trip));
+                c.latency_ns.insert(latency::ONE_WAY.into(), summarize(&h.one_way));
+                c.histograms.insert(latency::ROUND_TRIP.into(), encode(&h.round_trip));
+                c.histograms.insert(latency::ONE_WAY.into(), encode(&h.one_way));
                 c.notes.push(
                     "two processes bounce a sequence number and a timestamp in one cache line each \
                      way through MAP_SHARED|MAP_ANONYMOUS memory, spinning"
@@ -73,8 +73,8 @@ impl Scenario for Floor {
                 c.size = Some(64);
                 c.iterations = h.len();
                 c.warmup = warmup;
-                c.latency_ns.insert("round_trip".into(), summarize(&h));
-                c.histograms.insert("round_trip".into(), encode(&h));
+                c.latency_ns.insert(latency::ROUND_TRIP.into(), summarize(&h));
+                c.histograms.insert(latency::ROUND_TRIP.into(), encode(&h));
                 c.notes.push(
                     "the minimal two-process pipe ping-pong: 64 B each way with plain write/read, \
                      no header, no checksum"
@@ -86,8 +86,8 @@ impl Scenario for Floor {
                 let h = floor::clock_cost(batches);
                 let mut c = CaseResult::new("floor/clock", "floor");
                 c.iterations = h.len() * 100;
-                c.latency_ns.insert("call".into(), summarize(&h));
-                c.histograms.insert("call".into(), encode(&h));
+                c.latency_ns.insert(latency::CALL.into(), summarize(&h));
+                c.histograms.insert(latency::CALL.into(), encode(&h));
                 c.notes.push("clock_gettime(CLOCK_MONOTONIC), mean of batches of 100 calls".into());
                 Ok(c)
             }),
@@ -95,8 +95,8 @@ impl Scenario for Floor {
                 let h = floor::syscall_cost(batches);
                 let mut c = CaseResult::new("floor/syscall", "floor");
                 c.iterations = h.len() * 100;
-                c.latency_ns.insert("call".into(), summarize(&h));
-                c.histograms.insert("call".into(), encode(&h));
+                c.latency_ns.insert(latency::CALL.into(), summarize(&h));
+                c.histograms.insert(latency::CALL.into(), encode(&h));
                 c.notes.push("syscall(SYS_getppid), mean of batches of 100 calls".into());
                 Ok(c)
             }),
@@ -108,9 +108,11 @@ impl Scenario for Floor {
     fn summary(&self, cases: &[&CaseResult], _run: &RunFile) -> Option<String> {
         let mut t = Table::new(&["floor", "figure", "p50", "p99"]);
         for c in cases.iter().filter(|c| c.ok()) {
-            for (key, what) in
-                [("one_way", "one way"), ("round_trip", "round trip"), ("call", "per call")]
-            {
+            for (key, what) in [
+                (latency::ONE_WAY, "one way"),
+                (latency::ROUND_TRIP, "round trip"),
+                (latency::CALL, "per call"),
+            ] {
                 if let Some(s) = c.latency_ns.get(key) {
                     t.row(vec![c.id.clone(), what.into(), ns(s.p50 as f64), ns(s.p99 as f64)]);
                 }
@@ -151,10 +153,10 @@ fn memcpy_cases(opts: &Options) -> Vec<Case> {
 }
 
 fn memcpy_table(cases: &[&CaseResult]) -> Option<String> {
-    let mut t = Table::new(&["memcpy", "MB/s"]);
+    let mut t = Table::new(&["memcpy", "bandwidth"]);
     for c in cases.iter().filter(|c| c.ok()) {
         if let Some(v) = c.figures.get("memcpy_bytes_per_s") {
-            t.row(vec![c.id.clone(), format!("{:.0}", v / 1e6)]);
+            t.row(vec![c.id.clone(), bytes_per_s(*v)]);
         }
     }
     (!t.is_empty()).then(|| t.to_string())

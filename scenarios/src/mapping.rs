@@ -14,7 +14,7 @@ use ipcbench_harness::os::clock::now_ns;
 use ipcbench_harness::os::mapping::{memfd, MapOptions, Region, PAGE};
 use ipcbench_harness::os::named::{ShmObject, SysvSegment};
 use ipcbench_harness::record::stats::{encode, new_histogram, record, summarize};
-use ipcbench_results::{CaseResult, RunFile};
+use ipcbench_results::{latency, CaseResult, RunFile};
 use nix::sys::mman::MmapAdvise;
 use std::time::Duration;
 
@@ -189,9 +189,9 @@ impl Scenario for Mapping {
                 vec![
                     c.id.clone(),
                     size,
-                    p("setup"),
-                    p("touch"),
-                    p("teardown"),
+                    p(latency::SETUP),
+                    p(latency::TOUCH),
+                    p(latency::TEARDOWN),
                     c.figures.get("ns_per_page").map(|v| format!("{v:.1}")).unwrap_or_default(),
                 ]
             };
@@ -436,10 +436,10 @@ fn run_case(ctx: &Context, id: String, op: Op, size: usize) -> Result<CaseResult
         c.latency_ns.insert(k.into(), summary);
         c.histograms.insert(k.into(), encoded);
     };
-    put("setup", summarize(&setup), encode(&setup));
-    put("teardown", summarize(&teardown), encode(&teardown));
+    put(latency::SETUP, summarize(&setup), encode(&setup));
+    put(latency::TEARDOWN, summarize(&teardown), encode(&teardown));
     if op.touches() {
-        put("touch", summarize(&touch), encode(&touch));
+        put(latency::TOUCH, summarize(&touch), encode(&touch));
         put("ready", summarize(&ready), encode(&ready));
     }
     // Per 4 KiB of memory made ready: the faults of the first touch, or MAP_POPULATE's work.

@@ -3,14 +3,14 @@
 //! on a directory on disk and on tmpfs. Each flush is timed alone: the pages are dirtied again
 //! before every flush, untimed (their cost is kept apart as `latency_ns.dirty`).
 
-use crate::table::{bytes, ns, Table};
+use crate::table::{bytes, bytes_per_s, ns, Table};
 use crate::{Case, Context, Options, Scenario, UsageError};
 use anyhow::Result;
 use ipcbench_harness::os::clock::now_ns;
 use ipcbench_harness::os::mapping::PAGE;
 use ipcbench_harness::patterns::flush::{FlushMethod, FlushTarget};
 use ipcbench_harness::record::stats::{encode, new_histogram, record, summarize};
-use ipcbench_results::{CaseResult, RunFile};
+use ipcbench_results::{latency, CaseResult, RunFile};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -87,24 +87,27 @@ impl Scenario for Msync {
     }
 
     fn summary(&self, cases: &[&CaseResult], _run: &RunFile) -> Option<String> {
-        let mut t = Table::new(&["case", "fstype", "flush p50", "p99", "MB/s at p50", "dirty p50"]);
+        let mut t = Table::new(&["case", "fstype", "flush p50", "p99", "rate at p50", "dirty p50"]);
         for c in cases {
             let fstype = c.axes.get("fstype").cloned().unwrap_or_default();
-            let (p50, p99, rate, dirty) = match (&c.skipped, &c.error, c.latency_ns.get("flush")) {
-                (Some(_), _, _) => ("skipped".into(), String::new(), String::new(), String::new()),
-                (_, Some(_), _) | (_, _, None) => {
-                    ("failed".into(), String::new(), String::new(), String::new())
-                }
-                (None, None, Some(s)) => (
-                    ns(s.p50 as f64),
-                    ns(s.p99 as f64),
-                    c.figures
-                        .get("bytes_per_s")
-                        .map(|b| format!("{:.1}", b / 1e6))
-                        .unwrap_or_default(),
-                    c.latency_ns.get("dirty").map(|d| ns(d.p50 as f64)).unwrap_or_default(),
-                ),
-            };
+            let (p50, p99, rate, dirty) =
+                match (&c.skipped, &c.error, c.latency_ns.get(latency::FLUSH)) {
+                    (Some(_), _, _) => {
+                        ("skipped".into(), String::new(), String::new(), String::new())
+                    }
+                    (_, Some(_), _) | (_, _, None) => {
+                        ("failed".into(), String::new(), String::new(), String::new())
+                    }
+                    (None, None, Some(s)) => (
+                        ns(s.p50 as f64),
+                        ns(s.p99 as f64),
+                        c.figures.get("bytes_per_s").map(|b| bytes_per_s(*b)).unwrap_or_default(),
+                        c.latency_ns
+                            .get(latency::DIRTY)
+                            .map(|d| ns(d.p50 as f64))
+                            .unwrap_or_default(),
+                    ),
+                };
             t.row(vec![c.id.clone(), fstype, p50, p99, rate, dirty]);
         }
         (!t.is_empty()).then(|| t.to_string())
@@ -200,10 +203,10 @@ fn run_case(
     c.iterations = measured;
     c.warmup = WARMUP;
     let s = summarize(&flush);
-    c.latency_ns.insert("flush".into(), s);
-    c.latency_ns.insert("dirty".into(), summarize(&dirty));
-    c.histograms.insert("flush".into(), encode(&flush));
-    c.histograms.insert("dirty".into(), encode(&dirty));
+    c.latency_ns.insert(latency::FLUSH.into(), s);
+    c.latency_ns.insert(latency::DIRTY.into(), summarize(&dirty));
+    c.histograms.insert(latency::FLUSH.into(), encode(&flush));
+    c.histograms.insert(latency::DIRTY.into(), encode(&dirty));
     c.figures.insert("bytes_per_s".into(), (pages * PAGE) as f64 * 1e9 / s.p50.max(1) as f64);
     c.notes.push(method.how().to_string());
     c.notes.push(format!(

@@ -2,7 +2,7 @@
 //! process × wait × size. Reports one-way latency (receiver's clock minus the sender's stamp,
 //! both directions), round trip, integrity, and the CPU each side spent per message.
 
-use crate::table::{ns, Table};
+use crate::table::{ns, times, Table};
 use crate::{Case, Context, Options, Scenario, UsageError};
 use anyhow::{Context as _, Result};
 use ipcbench_harness::os::futex::Wait;
@@ -12,7 +12,7 @@ use ipcbench_harness::patterns::pingpong::{initiator, PingpongSpec, SideReport};
 use ipcbench_harness::patterns::worker::{run_pair, Job, Process};
 use ipcbench_harness::record::stats::{decode, encode, new_histogram, summarize};
 use ipcbench_harness::transport::TransportKind;
-use ipcbench_results::{CaseResult, Cpu, Integrity, RunFile};
+use ipcbench_results::{latency, CaseResult, Cpu, Integrity, RunFile};
 use std::time::Duration;
 
 pub const DEFAULT_SIZES: [usize; 4] = [64, 4 << 10, 64 << 10, 1 << 20];
@@ -60,7 +60,7 @@ impl Scenario for Pingpong {
         let floor = run.floor_one_way_ns();
         let mut t = Table::new(&["case", "p50 one-way", "p99", "max", "× floor", "round trip p50"]);
         for c in cases {
-            let Some(s) = c.latency_ns.get("one_way").filter(|_| c.error.is_none()) else {
+            let Some(s) = c.latency_ns.get(latency::ONE_WAY).filter(|_| c.error.is_none()) else {
                 t.row(vec![
                     c.id.clone(),
                     "failed".into(),
@@ -71,10 +71,9 @@ impl Scenario for Pingpong {
                 ]);
                 continue;
             };
-            let times = floor
-                .map(|f| format!("{:.1}×", s.p50 as f64 / f.max(1) as f64))
-                .unwrap_or("-".into());
-            let rt = c.latency_ns.get("round_trip").map(|r| ns(r.p50 as f64)).unwrap_or_default();
+            let times = floor.map(|f| times(s.p50 as f64 / f.max(1) as f64)).unwrap_or("-".into());
+            let rt =
+                c.latency_ns.get(latency::ROUND_TRIP).map(|r| ns(r.p50 as f64)).unwrap_or_default();
             t.row(vec![
                 c.id.clone(),
                 ns(s.p50 as f64),
@@ -172,8 +171,8 @@ fn run_case(
         let rt = decode(r.mine.round_trip.as_deref().unwrap_or_default())?;
         one_way.add(&ow).context("merging histograms")?;
         round_trip.add(&rt).context("merging histograms")?;
-        c.latency_trials_ns.entry("one_way".into()).or_default().push(summarize(&ow));
-        c.latency_trials_ns.entry("round_trip".into()).or_default().push(summarize(&rt));
+        c.latency_trials_ns.entry(latency::ONE_WAY.into()).or_default().push(summarize(&ow));
+        c.latency_trials_ns.entry(latency::ROUND_TRIP.into()).or_default().push(summarize(&rt));
         integrity.add(&r.mine.integrity);
         integrity.add(&r.theirs.integrity);
         cpu_mine += r.mine.cpu_ns;
@@ -181,10 +180,10 @@ fn run_case(
         measured += r.mine.measured;
     }
     c.iterations = measured;
-    c.latency_ns.insert("one_way".into(), summarize(&one_way));
-    c.latency_ns.insert("round_trip".into(), summarize(&round_trip));
-    c.histograms.insert("one_way".into(), encode(&one_way));
-    c.histograms.insert("round_trip".into(), encode(&round_trip));
+    c.latency_ns.insert(latency::ONE_WAY.into(), summarize(&one_way));
+    c.latency_ns.insert(latency::ROUND_TRIP.into(), summarize(&round_trip));
+    c.histograms.insert(latency::ONE_WAY.into(), encode(&one_way));
+    c.histograms.insert(latency::ROUND_TRIP.into(), encode(&round_trip));
     c.integrity = Some(integrity);
     let per_msg = |cpu: u64, n: u64| cpu as f64 / (2 * n.max(1)) as f64;
     let mut cpu = Cpu::default();

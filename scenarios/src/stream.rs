@@ -6,7 +6,7 @@
 //! per record. Byte streams carry the same framing (header + payload), one `write` and one
 //! `read_exact` per record.
 
-use crate::table::{bytes, Table};
+use crate::table::{bytes, bytes_per_s, count, significant, Table};
 use crate::{Case, Context, Options, Scenario, UsageError};
 use anyhow::{Context as _, Result};
 use ipcbench_harness::os::futex::Wait;
@@ -252,19 +252,6 @@ fn throughput(readers: &[ReaderReport], per_reader: bool) -> Throughput {
     }
 }
 
-/// `12.3 M`: a rate for people.
-pub(crate) fn per_s(v: f64) -> String {
-    if v >= 1e9 {
-        format!("{:.2} G", v / 1e9)
-    } else if v >= 1e6 {
-        format!("{:.2} M", v / 1e6)
-    } else if v >= 1e3 {
-        format!("{:.1} k", v / 1e3)
-    } else {
-        format!("{v:.0}")
-    }
-}
-
 /// The single-core memcpy bandwidth for `size` measured by `floor` in this run, if any.
 pub(crate) fn memcpy_floor(run: &RunFile, size: Option<u64>) -> Option<f64> {
     run.case(&format!("floor/memcpy/{}", size?))
@@ -276,7 +263,7 @@ pub(crate) fn memcpy_floor(run: &RunFile, size: Option<u64>) -> Option<f64> {
 /// The stdout table of a throughput scenario.
 pub(crate) fn throughput_table(cases: &[&CaseResult], run: &RunFile) -> Option<String> {
     let mut t =
-        Table::new(&["case", "MB/s", "records/s", "CPU ns/rec writer", "reader", "× memcpy"]);
+        Table::new(&["case", "throughput", "records/s", "CPU ns/rec writer", "reader", "× memcpy"]);
     for c in cases {
         let Some(tp) = c.throughput.as_ref().filter(|_| c.ok()) else {
             let why = if c.error.is_some() { "failed" } else { "skipped" };
@@ -298,12 +285,12 @@ pub(crate) fn throughput_table(cases: &[&CaseResult], run: &RunFile) -> Option<S
                 .unwrap_or_default()
         };
         let memcpy = memcpy_floor(run, c.size)
-            .map(|m| format!("{:.2}", tp.bytes_per_s.median / m))
+            .map(|m| significant(tp.bytes_per_s.median / m))
             .unwrap_or("-".into());
         t.row(vec![
             c.id.clone(),
-            format!("{:.0}", tp.bytes_per_s.median / 1e6),
-            per_s(tp.records_per_s.median),
+            bytes_per_s(tp.bytes_per_s.median),
+            count(tp.records_per_s.median),
             cpu("writer"),
             cpu("reader"),
             memcpy,

@@ -1,10 +1,8 @@
 //! Summaries: HDR histograms in, `Summary` (count, min, mean, stdev, percentiles, max) out.
 //! Histograms, not sample vectors, so memory does not grow with iterations.
 
-use base64::Engine;
-use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 use hdrhistogram::Histogram;
-use ipcbench_results::Summary;
+use ipcbench_results::{histogram, Summary};
 
 /// A latency histogram in nanoseconds: 3 significant figures, grows as needed.
 pub fn new_histogram() -> Histogram<u64> {
@@ -21,36 +19,17 @@ pub fn record(h: &mut Histogram<u64>, ns: u64) {
 }
 
 pub fn summarize(h: &Histogram<u64>) -> Summary {
-    if h.is_empty() {
-        return Summary::default();
-    }
-    Summary {
-        count: h.len(),
-        min: h.min(),
-        mean: h.mean(),
-        stdev: h.stdev(),
-        p50: h.value_at_quantile(0.50),
-        p90: h.value_at_quantile(0.90),
-        p99: h.value_at_quantile(0.99),
-        p999: h.value_at_quantile(0.999),
-        p9999: h.value_at_quantile(0.9999),
-        max: h.max(),
-    }
+    Summary::of(h)
 }
 
-/// V2 + DEFLATE, base64: the form stored in result files.
+/// V2 + DEFLATE, base64: the form stored in result files (the codec is the result contract's).
 pub fn encode(h: &Histogram<u64>) -> String {
-    let mut buf = Vec::new();
-    V2DeflateSerializer::new().serialize(h, &mut buf).expect("serializing to a Vec cannot fail");
-    base64::engine::general_purpose::STANDARD.encode(buf)
+    histogram::encode(h)
 }
 
+/// Decoded histograms grow as needed, so merging a wider one into them works.
 pub fn decode(s: &str) -> anyhow::Result<Histogram<u64>> {
-    let bytes = base64::engine::general_purpose::STANDARD.decode(s)?;
-    let mut h: Histogram<u64> = Deserializer::new().deserialize(&mut &bytes[..])?;
-    // Decoded histograms do not grow on their own; merging a wider one into them must work.
-    h.auto(true);
-    Ok(h)
+    Ok(histogram::decode(s)?)
 }
 
 #[cfg(test)]

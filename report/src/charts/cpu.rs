@@ -4,7 +4,7 @@
 use super::plot::{Axis, BarGroup, BarPlot, Look, Scale};
 use super::{chosen_size, measured, pattern_key, pattern_order, Labeller, Planned, Plot};
 use crate::format;
-use ipcbench_results::RunFile;
+use ipcbench_results::{latency, RunFile};
 
 pub const FILE: &str = "cpu.svg";
 
@@ -37,7 +37,7 @@ pub(crate) fn plan(run: &RunFile) -> Option<Planned> {
     let mut groups = vec![BarGroup {
         label: "p50 one-way latency".into(),
         color: Look::color(0),
-        values: cases.iter().map(|c| c.p50("one_way").map(|v| v as f64)).collect(),
+        values: cases.iter().map(|c| c.p50(latency::ONE_WAY).map(|v| v as f64)).collect(),
     }];
     for (i, side) in sides.iter().enumerate() {
         groups.push(BarGroup {

@@ -5,7 +5,7 @@
 use super::plot::{Axis, LinePlot, Look, Scale, Series};
 use super::{rank, Labeller, Planned, Plot, Variants};
 use crate::format;
-use ipcbench_results::{CaseResult, RunFile};
+use ipcbench_results::{latency, CaseResult, RunFile};
 
 pub const FILE: &str = "flush.svg";
 
@@ -16,7 +16,7 @@ pub(crate) fn plan(run: &RunFile) -> Option<Planned> {
     let mut cases: Vec<(&CaseResult, f64, f64)> = super::measured(run, "msync")
         .filter_map(|c| {
             let pages: f64 = c.axes.get("pages")?.parse().ok()?;
-            Some((c, pages, c.p50("flush")? as f64))
+            Some((c, pages, c.p50(latency::FLUSH)? as f64))
         })
         .collect();
     if cases.is_empty() {

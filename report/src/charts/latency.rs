@@ -4,21 +4,21 @@
 use super::plot::{Axis, BarGroup, BarPlot, Look, RefLine, Scale};
 use super::{chosen_size, measured, pattern_key, pattern_order, Labeller, Planned, Plot};
 use crate::format;
-use ipcbench_results::RunFile;
+use ipcbench_results::{latency, RunFile};
 
 pub const FILE: &str = "latency.svg";
 
 pub(crate) fn plan(run: &RunFile) -> Option<Planned> {
     let size = chosen_size(run)?;
     let mut cases: Vec<_> = measured(run, "pingpong")
-        .filter(|c| c.size == Some(size) && c.latency_ns.contains_key("one_way"))
+        .filter(|c| c.size == Some(size) && c.latency_ns.contains_key(latency::ONE_WAY))
         .collect();
     if cases.is_empty() {
         return None;
     }
     cases.sort_by_key(|c| pattern_order(c));
     let labeller = Labeller::new(cases.iter().map(|c| pattern_key(c)).collect());
-    let summary = |c: &&ipcbench_results::CaseResult| c.latency_ns["one_way"];
+    let summary = |c: &&ipcbench_results::CaseResult| c.latency_ns[latency::ONE_WAY];
 
     let mut x = Axis::new("one-way latency (ns, log scale)", Scale::Log, format::ns);
     x.from_decade = true;

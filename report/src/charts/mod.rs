@@ -10,7 +10,7 @@ mod throughput;
 mod trend;
 
 use crate::Runs;
-use ipcbench_results::{CaseResult, RunFile};
+use ipcbench_results::{CaseResult, Process, RunFile, Transport, Wait};
 
 /// A drawn chart: its file name in the report directory, its title, a sentence on how to read
 /// it, and its SVG.
@@ -89,22 +89,6 @@ pub fn draw_all(runs: &Runs) -> Drawn {
     drawn
 }
 
-/// Transports in one order for every chart and table: mapped first, then the read/write
-/// baselines.
-pub const TRANSPORTS: &[&str] = &[
-    "file-mmap",
-    "anon-mmap",
-    "posix-shm",
-    "sysv-shm",
-    "memfd",
-    "pipe",
-    "unix-socket",
-    "tcp",
-    "file-rw",
-];
-pub const PROCESSES: &[&str] = &["fork", "spawn"];
-pub const WAITS: &[&str] = &["spin", "futex", "block"];
-
 /// Position of `name` in `order`; names not listed sort after, alphabetically.
 pub fn rank(order: &[&str], name: Option<&str>) -> (usize, String) {
     let name = name.unwrap_or("");
@@ -113,7 +97,7 @@ pub fn rank(order: &[&str], name: Option<&str>) -> (usize, String) {
 
 /// The colour family of a transport (the same in every chart).
 pub fn transport_family(transport: Option<&str>) -> usize {
-    rank(TRANSPORTS, transport).0
+    Transport::sort_key(transport).0
 }
 
 /// Measured cases of `scenario` in `run`.
@@ -199,9 +183,9 @@ pub fn pattern_key(c: &CaseResult) -> Vec<String> {
 /// Sort key putting cases in the order of the vocabulary: transport, process, wait, durable.
 pub fn pattern_order(c: &CaseResult) -> impl Ord {
     (
-        rank(TRANSPORTS, c.transport.as_deref()),
-        rank(PROCESSES, c.process.as_deref()),
-        rank(WAITS, c.wait.as_deref()),
+        Transport::sort_key(c.transport.as_deref()),
+        Process::sort_key(c.process.as_deref()),
+        Wait::sort_key(c.wait.as_deref()),
         c.axes.get("mode").cloned(),
         is_durable(c),
     )

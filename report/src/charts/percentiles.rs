@@ -8,10 +8,8 @@ use super::{
     Planned, Plot, Variants,
 };
 use crate::format;
-use base64::Engine;
-use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::Histogram;
-use ipcbench_results::{CaseResult, RunFile, Summary};
+use ipcbench_results::{histogram, latency, CaseResult, RunFile, Summary};
 
 pub const FILE: &str = "percentiles.svg";
 
@@ -24,7 +22,10 @@ pub(crate) fn plan(run: &RunFile) -> Option<Planned> {
     let size = chosen_size(run)?;
     let cases: Vec<&CaseResult> = measured(run, "pingpong")
         .filter(|c| c.size == Some(size))
-        .filter(|c| c.histograms.contains_key("one_way") || c.latency_ns.contains_key("one_way"))
+        .filter(|c| {
+            c.histograms.contains_key(latency::ONE_WAY)
+                || c.latency_ns.contains_key(latency::ONE_WAY)
+        })
         .collect();
     if cases.is_empty() {
         return None;
@@ -42,13 +43,14 @@ pub(crate) fn plan(run: &RunFile) -> Option<Planned> {
     let mut max_x: f64 = 1e4;
     let mut from_summaries = 0;
     for c in &cases {
-        let (curve, from_summary) = match c.histograms.get("one_way").and_then(|h| decode(h)) {
-            Some(h) => (histogram_curve(&h), false),
-            None => match c.latency_ns.get("one_way") {
-                Some(s) => (summary_curve(s), true),
-                None => continue,
-            },
-        };
+        let (curve, from_summary) =
+            match c.histograms.get(latency::ONE_WAY).and_then(|h| histogram::decode(h).ok()) {
+                Some(h) => (histogram_curve(&h), false),
+                None => match c.latency_ns.get(latency::ONE_WAY) {
+                    Some(s) => (summary_curve(s), true),
+                    None => continue,
+                },
+            };
         if curve.points.is_empty() {
             continue;
         }
@@ -122,17 +124,6 @@ pub(crate) fn plan(run: &RunFile) -> Option<Planned> {
     })
 }
 
-/// A stored histogram: V2 + DEFLATE, base64. `None` when it does not decode (the chart then
-/// falls back to the summary percentiles).
-pub fn decode(text: &str) -> Option<Histogram<u64>> {
-    let text = text.trim();
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(text)
-        .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(text))
-        .ok()?;
-    Deserializer::new().deserialize(&mut bytes.as_slice()).ok()
-}
-
 pub struct Curve {
     /// (1/(1−p), latency ns), from p = 0 to the largest sample.
     pub points: Vec<(f64, f64)>,
@@ -184,22 +175,19 @@ fn summary_curve(s: &Summary) -> Curve {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
 
     fn encoded(values: &[u64]) -> String {
         let mut h = Histogram::<u64>::new_with_bounds(1, 1_000_000_000, 3).unwrap();
         for v in values {
             h.record(*v).unwrap();
         }
-        let mut bytes = Vec::new();
-        V2DeflateSerializer::new().serialize(&h, &mut bytes).unwrap();
-        base64::engine::general_purpose::STANDARD.encode(bytes)
+        histogram::encode(&h)
     }
 
     #[test]
     fn stored_histograms_decode_into_a_rising_curve() {
         let values: Vec<u64> = (1..=10_000).collect();
-        let h = decode(&encoded(&values)).expect("decodes");
+        let h = histogram::decode(&encoded(&values)).expect("decodes");
         assert_eq!(h.len(), 10_000);
         let c = histogram_curve(&h);
         assert!(c.points.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1));
@@ -209,12 +197,6 @@ mod tests {
         assert_eq!(last.0, 10_000.0);
         // Three significant digits: the largest sample within 0.1 %.
         assert!((last.1 - 10_000.0).abs() <= 10.0, "max {}", last.1);
-    }
-
-    #[test]
-    fn garbage_is_not_a_histogram() {
-        assert!(decode("not base64!").is_none());
-        assert!(decode("aGVsbG8gd29ybGQ=").is_none());
     }
 
     #[test]

@@ -5,25 +5,25 @@
 use super::plot::{Axis, LinePlot, Look, Scale, Series};
 use super::{chosen_size, measured, pattern_order, Planned, Plot};
 use crate::format;
-use ipcbench_results::{CaseResult, RunFile};
+use ipcbench_results::{latency, CaseResult, Process, RunFile, Transport, Wait};
 
 pub const LATENCY_FILE: &str = "trend-latency.svg";
 pub const THROUGHPUT_FILE: &str = "trend-throughput.svg";
 
 /// Pingpong cases followed when present: the fastest mapped way, its sleeping twin, and the
 /// read/write baselines.
-const LATENCY_PICKS: &[(&str, &str, &str)] = &[
-    ("posix-shm", "fork", "spin"),
-    ("posix-shm", "fork", "futex"),
-    ("pipe", "fork", "block"),
-    ("unix-socket", "fork", "block"),
-    ("tcp", "fork", "block"),
+const LATENCY_PICKS: &[(Transport, Process, Wait)] = &[
+    (Transport::PosixShm, Process::Fork, Wait::Spin),
+    (Transport::PosixShm, Process::Fork, Wait::Futex),
+    (Transport::Pipe, Process::Fork, Wait::Block),
+    (Transport::UnixSocket, Process::Fork, Wait::Block),
+    (Transport::Tcp, Process::Fork, Wait::Block),
 ];
-const THROUGHPUT_PICKS: &[(&str, &str, &str)] = &[
-    ("posix-shm", "fork", "spin"),
-    ("posix-shm", "fork", "futex"),
-    ("pipe", "fork", "block"),
-    ("unix-socket", "fork", "block"),
+const THROUGHPUT_PICKS: &[(Transport, Process, Wait)] = &[
+    (Transport::PosixShm, Process::Fork, Wait::Spin),
+    (Transport::PosixShm, Process::Fork, Wait::Futex),
+    (Transport::Pipe, Process::Fork, Wait::Block),
+    (Transport::UnixSocket, Process::Fork, Wait::Block),
 ];
 /// At most this many figures per trend chart, so its lines stay tellable apart.
 const MAX_FIGURES: usize = 6;
@@ -74,7 +74,7 @@ pub(crate) fn plan(history: &[RunFile], main: &RunFile) -> Vec<Planned> {
 }
 
 fn one_way_p50(c: &CaseResult) -> Option<f64> {
-    c.p50("one_way").map(|v| v as f64)
+    c.p50(latency::ONE_WAY).map(|v| v as f64)
 }
 fn stream_bytes_per_s(c: &CaseResult) -> Option<f64> {
     c.throughput.as_ref().map(|t| t.bytes_per_s.median).filter(|v| *v > 0.0)
@@ -145,14 +145,17 @@ fn throughput_figures(main: &RunFile) -> Vec<Figure> {
 
 /// The listed (transport, process, wait) cases that are present; when none is, the first few
 /// cases in the usual order.
-fn picks<'a>(cases: &[&'a CaseResult], wanted: &[(&str, &str, &str)]) -> Vec<&'a CaseResult> {
+fn picks<'a>(
+    cases: &[&'a CaseResult],
+    wanted: &[(Transport, Process, Wait)],
+) -> Vec<&'a CaseResult> {
     let found: Vec<&CaseResult> = wanted
         .iter()
         .filter_map(|(t, p, w)| {
             cases.iter().copied().find(|c| {
-                c.transport.as_deref() == Some(t)
-                    && c.process.as_deref() == Some(p)
-                    && c.wait.as_deref() == Some(w)
+                c.transport.as_deref() == Some(t.name())
+                    && c.process.as_deref() == Some(p.name())
+                    && c.wait.as_deref() == Some(w.name())
             })
         })
         .collect();

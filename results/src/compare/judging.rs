@@ -1,0 +1,404 @@
+//! How each figure is judged: cases matched by id, the thresholds of [`METHOD`] applied, the
+//! interval that decides whether a move counts.
+
+use super::method::*;
+use super::model::*;
+use super::stats;
+use crate::{histogram, CaseResult, Integrity, RunFile, RunInfo, Wait};
+
+/// The latency kind a case is judged on: the first of [`LATENCY_KINDS`] it measured, else the
+/// first kind it has (by name), so no measured latency goes unjudged.
+pub fn headline_latency_kind(case: &CaseResult) -> Option<&str> {
+    LATENCY_KINDS
+        .iter()
+        .find(|k| case.latency_ns.contains_key(**k))
+        .copied()
+        .or_else(|| case.latency_ns.keys().next().map(String::as_str))
+}
+
+/// Matches cases by id and judges each figure; see [`METHOD`].
+pub fn compare(base: &RunFile, new: &RunFile, opts: &CompareOptions) -> Comparison {
+    let mut cases = Vec::new();
+    for b in &base.cases {
+        cases.push(match new.case(&b.id) {
+            Some(n) => compare_case(b, n, opts),
+            None => one_side(&b.id, CaseStatus::OnlyInBase),
+        });
+    }
+    for n in new.cases.iter().filter(|n| base.case(&n.id).is_none()) {
+        cases.push(one_side(&n.id, CaseStatus::OnlyInNew));
+    }
+    let summary = tally(&cases);
+    Comparison {
+        schema: COMPARE_SCHEMA.to_string(),
+        threshold_pct: opts.threshold_pct,
+        p99_threshold_pct: opts.threshold_pct * P99_THRESHOLD_FACTOR,
+        shared_threshold_pct: opts.threshold_pct * SHARED_THRESHOLD_FACTOR,
+        gate_p99: opts.gate_p99,
+        confidence: CONFIDENCE,
+        base: RunRef::of(&base.run),
+        new: RunRef::of(&new.run),
+        warnings: warnings(&base.run, &new.run),
+        summary,
+        cases,
+    }
+}
+
+fn one_side(id: &str, status: CaseStatus) -> CaseComparison {
+    CaseComparison { id: id.to_string(), status, figures: Vec::new(), detail: None, notes: vec![] }
+}
+
+fn tally(cases: &[CaseComparison]) -> Tally {
+    let mut t = Tally::default();
+    for c in cases {
+        match c.status {
+            CaseStatus::Compared => t.cases_compared += 1,
+            CaseStatus::OnlyInBase => t.only_in_base += 1,
+            CaseStatus::OnlyInNew => t.only_in_new += 1,
+            CaseStatus::Failed => t.failed += 1,
+            CaseStatus::Skipped => t.skipped += 1,
+        }
+        for f in &c.figures {
+            match f.verdict {
+                Verdict::Regressed => t.regressed += 1,
+                Verdict::Improved => t.improved += 1,
+                Verdict::NoChange => t.no_change += 1,
+                Verdict::Noise => t.noise += 1,
+            }
+        }
+    }
+    t
+}
+
+fn warnings(base: &RunInfo, new: &RunInfo) -> Vec<String> {
+    let mut w = Vec::new();
+    let host = |r: &RunInfo| format!("{}, {}, {} CPUs", r.hostname, r.cpu_model, r.logical_cpus);
+    if base.hostname != new.hostname
+        || base.cpu_model != new.cpu_model
+        || base.logical_cpus != new.logical_cpus
+    {
+        w.push(format!(
+            "The runs come from different hosts (base: {}; new: {}): a change may be the \
+             machine's, not the code's. Compare runs made on one host to judge the code.",
+            host(base),
+            host(new)
+        ));
+    }
+    if base.ipcbench_version != new.ipcbench_version {
+        w.push(format!(
+            "The runs were made by different ipcbench versions (base {}, new {}): a case may be \
+             measured differently between them.",
+            base.ipcbench_version, new.ipcbench_version
+        ));
+    }
+    if base.quick != new.quick {
+        let quick = if base.quick { "base" } else { "new" };
+        w.push(format!(
+            "Only the {quick} run used --quick: its cases ran fewer iterations, so their \
+             intervals are wider and some figures may shift. Compare runs made the same way."
+        ));
+    }
+    for (side, r) in [("base", base), ("new", new)] {
+        if let Some(why) = &r.interrupted {
+            w.push(format!(
+                "The {side} run was interrupted ({why}): the cases it did not reach are listed \
+                 as present on one side only."
+            ));
+        }
+    }
+    w
+}
+
+fn compare_case(base: &CaseResult, new: &CaseResult, opts: &CompareOptions) -> CaseComparison {
+    let mut c = one_side(&base.id, CaseStatus::Compared);
+    let side_detail = |what: &str, b: &Option<String>, n: &Option<String>| {
+        let parts: Vec<String> = [("base", b), ("new", n)]
+            .into_iter()
+            .filter_map(|(side, why)| why.as_ref().map(|w| format!("{what} in {side} run: {w}")))
+            .collect();
+        (!parts.is_empty()).then(|| parts.join("; "))
+    };
+    if let Some(d) = side_detail("failed", &base.error, &new.error) {
+        c.status = CaseStatus::Failed;
+        c.detail = Some(d);
+        return c;
+    }
+    if let Some(d) = side_detail("skipped", &base.skipped, &new.skipped) {
+        c.status = CaseStatus::Skipped;
+        c.detail = Some(d);
+        return c;
+    }
+    for (side, case) in [("base", base), ("new", new)] {
+        if let Some(i) = case.integrity.filter(|i| !i.ok()) {
+            c.notes.push(integrity_note(side, &i));
+        }
+    }
+    let (bk, nk) = (headline_latency_kind(base), headline_latency_kind(new));
+    if bk != nk {
+        c.notes.push(format!(
+            "The runs measured different latencies (base: {}, new: {}): latency is not compared.",
+            bk.unwrap_or("none"),
+            nk.unwrap_or("none")
+        ));
+    }
+    c.figures.extend(latency_figures(base, new, opts));
+    c.figures.extend(throughput_figure(base, new, opts));
+    c
+}
+
+fn integrity_note(side: &str, i: &Integrity) -> String {
+    format!(
+        "The integrity check failed in the {side} run ({} sent, {} received, {} lost, {} \
+         reordered, {} corrupted): its figures are not to be trusted.",
+        i.sent, i.received, i.lost, i.reordered, i.corrupted
+    )
+}
+
+fn latency_figures(
+    base: &CaseResult,
+    new: &CaseResult,
+    opts: &CompareOptions,
+) -> Vec<FigureComparison> {
+    let Some(kind) = headline_latency_kind(base).filter(|k| new.latency_ns.contains_key(*k)) else {
+        return Vec::new();
+    };
+    let (bs, ns) = (&base.latency_ns[kind], &new.latency_ns[kind]);
+    let hist = |c: &CaseResult| c.histograms.get(kind).map(|h| histogram::decode(h));
+    let (bh, nh) = (hist(base), hist(new));
+    let (be, ne) = match (&bh, &nh) {
+        (Some(Ok(b)), Some(Ok(n))) if !b.is_empty() && !n.is_empty() => {
+            (Some(stats::Empirical::from_histogram(b)), Some(stats::Empirical::from_histogram(n)))
+        }
+        _ => (None, None),
+    };
+    let unreadable = [bh, nh].into_iter().flatten().find_map(Result::err);
+    let quantiles = [("p50", 0.5, bs.p50, ns.p50, 1.0), ("p99", 0.99, bs.p99, ns.p99, 2.0)];
+    let shared = waits_on_shared(base);
+    let class_factor = if shared { SHARED_THRESHOLD_FACTOR } else { 1.0 };
+    let mut out = Vec::new();
+    for (label, q, b, n, factor) in quantiles {
+        if b == 0 {
+            continue; // no base to take a change from
+        }
+        let threshold = opts.threshold_pct * factor * class_factor;
+        let key = format!("latency_ns.{kind}.{label}");
+        let tail = bs.count.min(ns.count) as f64 * (1.0 - q);
+        let (basis, ci, note) = if tail < MIN_TAIL_SAMPLES as f64 {
+            let note = format!(
+                "too few samples beyond {label} ({} and {}) to resolve it",
+                bs.count, ns.count
+            );
+            (Basis::TailUnresolved, None, Some(note))
+        } else if let Some(ci) = trial_interval(base, new, kind, label).filter(|_| shared) {
+            (Basis::Trials, Some(ci), None)
+        } else {
+            match (&be, &ne) {
+                (Some(be), Some(ne)) => {
+                    let seed = BOOTSTRAP_SEED ^ fnv1a(&base.id) ^ fnv1a(&key).rotate_left(17);
+                    let ci = stats::bootstrap_quantile_change(be, ne, q, seed);
+                    (Basis::Bootstrap, Some(ci), None)
+                }
+                _ => {
+                    let note = match &unreadable {
+                        Some(e) => format!("no spread stored (histogram unreadable: {e})"),
+                        None => "no spread stored".to_string(),
+                    };
+                    (Basis::ThresholdOnly, None, Some(note))
+                }
+            }
+        };
+        let mut f = figure(
+            key,
+            format!("{label} {}", kind.replace('_', "-")),
+            "ns",
+            Better::Lower,
+            (b as f64, n as f64),
+            threshold,
+            (basis, ci, note),
+        );
+        if !shared {
+            if let Some(lq) = lower_quartile_change(base, new, kind, label) {
+                let moved = if f.change_pct > 0.0 { lq > threshold } else { lq < -threshold };
+                if matches!(f.verdict, Verdict::Regressed | Verdict::Improved) && !moved {
+                    f.verdict = Verdict::Noise;
+                    f.note = Some(format!(
+                        "its fastest pairs moved {lq:+.1} %: more pairs than in the other run \
+                         landed in a slower state of the machine"
+                    ));
+                }
+            }
+        }
+        if label == "p99" && !opts.gate_p99 {
+            f.gates = false;
+            if f.verdict != Verdict::NoChange {
+                f.verdict = Verdict::Noise;
+            }
+            let why = "p99 does not count without --gate-p99";
+            f.note = Some(match f.note.take() {
+                Some(n) => format!("{n}; {why}"),
+                None => why.to_string(),
+            });
+        }
+        out.push(f);
+    }
+    out
+}
+
+/// Whether a case's latency waits on what the whole host shares: a wake-up by the scheduler
+/// (`futex`, `block`) or a record of [`LARGE_RECORD_BYTES`] or more copied through memory.
+pub fn waits_on_shared(case: &CaseResult) -> bool {
+    case.wait.as_deref().and_then(Wait::from_name).is_some_and(Wait::wakes_up)
+        || case.size.is_some_and(|s| s >= LARGE_RECORD_BYTES)
+}
+
+/// The change (in %) of the lower quartile of a quantile over the runs' trials — what the
+/// faster pairs measured — when both runs stored enough trials for quartiles (4).
+fn lower_quartile_change(
+    base: &CaseResult,
+    new: &CaseResult,
+    kind: &str,
+    label: &str,
+) -> Option<f64> {
+    let lq = |c: &CaseResult| -> Option<f64> {
+        let mut v: Vec<u64> = c
+            .latency_trials_ns
+            .get(kind)?
+            .iter()
+            .map(|s| if label == "p50" { s.p50 } else { s.p99 })
+            .filter(|v| *v > 0)
+            .collect();
+        if v.len() < 4 {
+            return None;
+        }
+        v.sort_unstable();
+        Some(v[(v.len() - 1) / 4] as f64)
+    };
+    Some((lq(new)? / lq(base)? - 1.0) * 100.0)
+}
+
+/// The interval of a quantile's change from the runs' trials — each a fresh pair of
+/// processes and objects — when both runs stored enough of them for [`CONFIDENCE`].
+fn trial_interval(
+    base: &CaseResult,
+    new: &CaseResult,
+    kind: &str,
+    label: &str,
+) -> Option<[f64; 2]> {
+    let values = |c: &CaseResult| -> Vec<f64> {
+        c.latency_trials_ns
+            .get(kind)
+            .into_iter()
+            .flatten()
+            .map(|s| if label == "p50" { s.p50 } else { s.p99 } as f64)
+            .filter(|v| *v > 0.0)
+            .collect()
+    };
+    stats::rank_ratio_change(&values(base), &values(new))
+}
+
+fn throughput_figure(
+    base: &CaseResult,
+    new: &CaseResult,
+    opts: &CompareOptions,
+) -> Option<FigureComparison> {
+    let (bt, nt) = (base.throughput.as_ref()?, new.throughput.as_ref()?);
+    let (b, n) = (bt.bytes_per_s.median, nt.bytes_per_s.median);
+    if !(b > 0.0 && n.is_finite()) {
+        return None;
+    }
+    let per_trial = |t: &crate::Throughput| -> Vec<f64> {
+        t.trials
+            .iter()
+            .filter(|t| t.seconds > 0.0 && t.bytes > 0)
+            .map(|t| t.bytes as f64 / t.seconds)
+            .collect()
+    };
+    let (btr, ntr) = (per_trial(bt), per_trial(nt));
+    let spread = match stats::rank_ratio_change(&btr, &ntr) {
+        Some(ci) => (Basis::Trials, Some(ci), None),
+        None if btr.len() < 2 || ntr.len() < 2 => {
+            (Basis::ThresholdOnly, None, Some("no spread stored".to_string()))
+        }
+        None => {
+            let note = format!(
+                "no spread stored: too few trials ({} and {}) for a {:.0} % interval",
+                btr.len(),
+                ntr.len(),
+                CONFIDENCE * 100.0
+            );
+            (Basis::ThresholdOnly, None, Some(note))
+        }
+    };
+    Some(figure(
+        "throughput.bytes_per_s.median".to_string(),
+        "median throughput".to_string(),
+        "bytes/s",
+        Better::Higher,
+        (b, n),
+        opts.threshold_pct,
+        spread,
+    ))
+}
+
+fn figure(
+    key: String,
+    name: String,
+    unit: &str,
+    better: Better,
+    (base, new): (f64, f64),
+    threshold_pct: f64,
+    (basis, ci_pct, note): (Basis, Option<[f64; 2]>, Option<String>),
+) -> FigureComparison {
+    let change_pct = (new - base) / base * 100.0;
+    let verdict = judge(change_pct, ci_pct, basis, threshold_pct, better);
+    FigureComparison {
+        key,
+        name,
+        unit: unit.to_string(),
+        better,
+        base,
+        new,
+        change_pct,
+        ci_pct,
+        threshold_pct,
+        basis,
+        verdict,
+        note,
+        gates: true,
+    }
+}
+
+/// The rule of [`METHOD`]: beyond the threshold, and the whole interval beyond it too.
+pub(super) fn judge(
+    change_pct: f64,
+    ci_pct: Option<[f64; 2]>,
+    basis: Basis,
+    threshold_pct: f64,
+    better: Better,
+) -> Verdict {
+    if change_pct.abs() <= threshold_pct {
+        return Verdict::NoChange;
+    }
+    let up = change_pct > 0.0;
+    let established = match (basis, ci_pct) {
+        (Basis::TailUnresolved, _) => false,
+        (_, Some([lo, hi])) => {
+            if up {
+                lo > threshold_pct
+            } else {
+                hi < -threshold_pct
+            }
+        }
+        (_, None) => true, // threshold only
+    };
+    match (established, up == (better == Better::Lower)) {
+        (false, _) => Verdict::Noise,
+        (true, true) => Verdict::Regressed,
+        (true, false) => Verdict::Improved,
+    }
+}
+
+/// FNV-1a: a stable hash (unlike `DefaultHasher`, fixed across Rust versions) for seeding.
+fn fnv1a(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3))
+}

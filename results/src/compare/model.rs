@@ -1,0 +1,261 @@
+//! What a comparison is: the options it takes, the verdict of each figure, and the outcome
+//! that `render` prints and the CLI's exit status reads.
+
+use super::method::DEFAULT_THRESHOLD_PCT;
+use super::render::{render_markdown, render_table};
+use crate::RunInfo;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CompareOptions {
+    /// A change smaller than this, in percent, is "no change" (p99: [`P99_THRESHOLD_FACTOR`](super::P99_THRESHOLD_FACTOR)
+    /// times this). Default 5; finite and ≥ 0. Higher hides more drift on noisy hosts and more
+    /// real regressions with it.
+    pub threshold_pct: f64,
+    /// Whether p99 may count (`--gate-p99`). Default no: it is reported, judged, and shown as
+    /// noise when it moved, because between two runs on a shared host the tail follows what
+    /// else ran far more than any run's own spread shows.
+    pub gate_p99: bool,
+}
+
+impl Default for CompareOptions {
+    fn default() -> Self {
+        CompareOptions { threshold_pct: DEFAULT_THRESHOLD_PCT, gate_p99: false }
+    }
+}
+
+impl CompareOptions {
+    /// Checks the threshold; the error is one line for the CLI.
+    pub fn new(threshold_pct: f64) -> Result<Self, String> {
+        if threshold_pct.is_finite() && threshold_pct >= 0.0 {
+            Ok(CompareOptions { threshold_pct, ..CompareOptions::default() })
+        } else {
+            Err(format!("--threshold must be a percentage of 0 or more, got {threshold_pct}"))
+        }
+    }
+}
+
+/// How `Comparison::render` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Aligned plain text for a terminal or a CI log.
+    Table,
+    /// A GitHub table for a PR comment, one-line summary on top.
+    Markdown,
+    /// The stable `ipcbench-compare/1` structure.
+    Json,
+}
+
+impl Format {
+    pub const NAMES: [&'static str; 3] = ["table", "markdown", "json"];
+}
+
+impl FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "table" => Ok(Format::Table),
+            "markdown" => Ok(Format::Markdown),
+            "json" => Ok(Format::Json),
+            _ => Err(format!("unknown format {s:?}; valid: {}", Format::NAMES.join(", "))),
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        let name = match self {
+            Format::Table => "table",
+            Format::Markdown => "markdown",
+            Format::Json => "json",
+        };
+        f.write_str(name)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Improved,
+    Regressed,
+    /// Within the threshold.
+    NoChange,
+    /// Beyond the threshold, but the spread of the runs explains it.
+    Noise,
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(match self {
+            Verdict::Improved => "improved",
+            Verdict::Regressed => "regressed",
+            Verdict::NoChange => "no change",
+            Verdict::Noise => "noise",
+        })
+    }
+}
+
+/// Which way is better for a figure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Better {
+    Lower,
+    Higher,
+}
+
+/// What the verdict of a figure rests on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Basis {
+    /// Bootstrap interval from both runs' histograms.
+    Bootstrap,
+    /// Rank interval from both runs' trials: throughput trials, or the latency quantile of
+    /// each fresh pair of processes.
+    Trials,
+    /// No histogram or too few trials on a side: the threshold alone decides.
+    ThresholdOnly,
+    /// Too few samples beyond the quantile in a run: reported, never counted.
+    TailUnresolved,
+}
+
+/// One figure of one case, base against new.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FigureComparison {
+    /// Where the figure lives in a result file: `latency_ns.one_way.p50`,
+    /// `throughput.bytes_per_s.median`.
+    pub key: String,
+    /// As printed: `p50 one-way`, `median throughput`.
+    pub name: String,
+    /// `ns` or `bytes/s`.
+    pub unit: String,
+    pub better: Better,
+    pub base: f64,
+    pub new: f64,
+    /// (new - base) / base, in percent.
+    pub change_pct: f64,
+    /// [`CONFIDENCE`](super::CONFIDENCE) interval of `change_pct`, when the runs stored their spread.
+    pub ci_pct: Option<[f64; 2]>,
+    /// The threshold this figure was judged against (p99: twice the option's).
+    pub threshold_pct: f64,
+    pub basis: Basis,
+    pub verdict: Verdict,
+    /// Why the interval is missing or not trusted ("no spread stored", …).
+    pub note: Option<String>,
+    /// Whether the verdict may count: p99 does only with `--gate-p99`; a figure that does not
+    /// gate is shown as noise when it moved beyond its threshold.
+    #[serde(default = "gates_by_default")]
+    pub gates: bool,
+}
+
+fn gates_by_default() -> bool {
+    true
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseStatus {
+    Compared,
+    OnlyInBase,
+    OnlyInNew,
+    /// Failed (`error`) on either side.
+    Failed,
+    /// Skipped on either side (not measurable on that host).
+    Skipped,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CaseComparison {
+    pub id: String,
+    pub status: CaseStatus,
+    /// Empty unless `status` is `compared`.
+    pub figures: Vec<FigureComparison>,
+    /// For `failed` and `skipped`: which side, and why.
+    pub detail: Option<String>,
+    /// Advice about the figures (a failed integrity check, …).
+    pub notes: Vec<String>,
+}
+
+/// Which run a side is, enough to find it again.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunRef {
+    pub id: String,
+    pub started_at: String,
+    pub hostname: String,
+    pub git_commit: Option<String>,
+    pub ipcbench_version: String,
+}
+
+impl RunRef {
+    pub(super) fn of(run: &RunInfo) -> RunRef {
+        RunRef {
+            id: run.id.clone(),
+            started_at: run.started_at.clone(),
+            hostname: run.hostname.clone(),
+            git_commit: run.git_commit.clone(),
+            ipcbench_version: run.ipcbench_version.clone(),
+        }
+    }
+}
+
+/// Counts for the summary line: figures by verdict, cases by status.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tally {
+    pub regressed: usize,
+    pub improved: usize,
+    pub no_change: usize,
+    pub noise: usize,
+    pub cases_compared: usize,
+    pub only_in_base: usize,
+    pub only_in_new: usize,
+    pub failed: usize,
+    pub skipped: usize,
+}
+
+/// The outcome of `compare`; `render` prints it, `has_regression` decides the exit status.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    /// [`COMPARE_SCHEMA`](super::COMPARE_SCHEMA).
+    pub schema: String,
+    pub threshold_pct: f64,
+    pub p99_threshold_pct: f64,
+    /// The threshold of latency that waits on a wake-up or moves 1 MiB or more.
+    #[serde(default)]
+    pub shared_threshold_pct: f64,
+    /// Whether p99 could count (`--gate-p99`).
+    #[serde(default)]
+    pub gate_p99: bool,
+    pub confidence: f64,
+    pub base: RunRef,
+    pub new: RunRef,
+    /// Full sentences: different hosts, different versions, …
+    pub warnings: Vec<String>,
+    pub summary: Tally,
+    /// Base's cases in its order, then those only in new.
+    pub cases: Vec<CaseComparison>,
+}
+
+impl Comparison {
+    /// A figure regressed beyond threshold and spread: the CLI exits 1.
+    pub fn has_regression(&self) -> bool {
+        self.figures().any(|(_, f)| f.gates && f.verdict == Verdict::Regressed)
+    }
+
+    /// Every compared figure with its case id, in case order.
+    pub fn figures(&self) -> impl Iterator<Item = (&str, &FigureComparison)> {
+        self.cases.iter().flat_map(|c| c.figures.iter().map(move |f| (c.id.as_str(), f)))
+    }
+
+    pub fn render(&self, format: Format) -> String {
+        match format {
+            Format::Table => render_table(self),
+            Format::Markdown => render_markdown(self),
+            Format::Json => {
+                let mut s = serde_json::to_string_pretty(self).expect("plain data serializes");
+                s.push('\n');
+                s
+            }
+        }
+    }
+}

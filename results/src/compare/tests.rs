@@ -1,0 +1,420 @@
+//! The method's verdicts on synthetic runs whose truth is known.
+
+use super::fixtures::*;
+use super::judging::judge;
+use super::stats;
+use super::*;
+use crate::CaseResult;
+
+const PING: &str = "pingpong/posix-shm/fork/spin/64";
+const STREAM: &str = "stream/posix-shm/fork/spin/65536/copy";
+
+/// The method at a 5 % threshold: the tests of its mechanics were written against it.
+fn five() -> CompareOptions {
+    CompareOptions::new(5.0).unwrap()
+}
+
+fn latency_pair(seed: u64, n: usize, base_ns: f64, new_ns: f64) -> Comparison {
+    let base = run("b", vec![latency_case(PING, &latencies(seed, n, base_ns, 0.25))]);
+    let new = run("n", vec![latency_case(PING, &latencies(seed + 1, n, new_ns, 0.25))]);
+    compare(&base, &new, &five())
+}
+
+fn figure<'a>(c: &'a Comparison, name: &str) -> &'a FigureComparison {
+    c.figures().map(|(_, f)| f).find(|f| f.name == name).unwrap()
+}
+
+#[test]
+fn a_case_20_percent_slower_is_regressed() {
+    let c = latency_pair(1, 20_000, 2000.0, 2400.0);
+    let p50 = figure(&c, "p50 one-way");
+    assert_eq!(p50.verdict, Verdict::Regressed, "{p50:?}");
+    assert_eq!(p50.basis, Basis::Bootstrap);
+    assert!((p50.change_pct - 20.0).abs() < 3.0, "{p50:?}");
+    let [lo, hi] = p50.ci_pct.unwrap();
+    assert!(lo > 5.0 && lo <= p50.change_pct && p50.change_pct <= hi, "{p50:?}");
+    // p99 sits in the thin 2 % tail: 200 samples beyond it leave it uncertain by about
+    // ±12 %, so its verdict may honestly be noise, but its interval holds the true +20 %.
+    let p99 = figure(&c, "p99 one-way");
+    let [lo, hi] = p99.ci_pct.unwrap();
+    assert!(lo < 20.0 && 20.0 < hi && p99.verdict != Verdict::Improved, "{p99:?}");
+    assert!(c.has_regression());
+}
+
+#[test]
+fn an_improvement_is_improved_not_a_regression() {
+    let c = latency_pair(3, 20_000, 2000.0, 1500.0);
+    assert_eq!(figure(&c, "p50 one-way").verdict, Verdict::Improved);
+    // p99 moved as much, but counts only with --gate-p99.
+    assert_eq!(figure(&c, "p99 one-way").verdict, Verdict::Noise);
+    assert!(!c.has_regression());
+    let base = run("b", vec![latency_case(PING, &latencies(3, 20_000, 2000.0, 0.25))]);
+    let new = run("n", vec![latency_case(PING, &latencies(4, 20_000, 1500.0, 0.25))]);
+    let gated = CompareOptions { gate_p99: true, ..five() };
+    assert_eq!(figure(&compare(&base, &new, &gated), "p99 one-way").verdict, Verdict::Improved);
+}
+
+/// Two runs drawn from one distribution: what differs is sampling noise, and it must not be
+/// called a regression (or an improvement) more than once in twenty.
+#[test]
+fn samples_of_one_distribution_are_rarely_called_changed() {
+    for n in [500, 5_000] {
+        let mut changed = 0;
+        for pair in 0..50 {
+            let c = latency_pair(1000 + 2 * pair, n, 2000.0, 2000.0);
+            if c.summary.regressed + c.summary.improved > 0 {
+                changed += 1;
+            }
+        }
+        assert!(changed <= 2, "{changed} of 50 same-distribution pairs called changed (n={n})");
+    }
+}
+
+/// A change beyond the threshold that the spread of small runs explains is noise.
+#[test]
+fn a_change_within_the_spread_is_noise() {
+    // 60 samples with a wide body: the median alone is uncertain by well over 10 %.
+    let base: Vec<u64> = latencies(7, 60, 2000.0, 0.6);
+    let new: Vec<u64> = base.iter().map(|&v| v * 112 / 100).collect();
+    let c = compare(
+        &run("b", vec![latency_case(PING, &base)]),
+        &run("n", vec![latency_case(PING, &new)]),
+        &five(),
+    );
+    let p50 = figure(&c, "p50 one-way");
+    assert!(p50.change_pct > 8.0, "{p50:?}");
+    assert_eq!(p50.verdict, Verdict::Noise, "{p50:?}");
+    let p99 = figure(&c, "p99 one-way");
+    assert_eq!((p99.basis, p99.verdict), (Basis::TailUnresolved, Verdict::Noise), "{p99:?}");
+    assert!(!c.has_regression());
+}
+
+const PIPE: &str = "pingpong/pipe/fork/block/64";
+
+/// Medians of `n` trials, `slow` of them (spread evenly) in a state `factor` slower.
+fn states(n: usize, slow: usize, at: f64, factor: f64) -> Vec<f64> {
+    (0..n).map(|i| if i * slow % n < slow { at * factor } else { at }).collect()
+}
+
+/// A wake-up figure moves with the host's load: trials of fresh pairs at different moments
+/// show that spread, and their interval keeps it from being called a change, where the
+/// pooled histograms alone would call many of these pairs of runs changed.
+#[test]
+fn spread_between_trials_of_a_wake_up_figure_is_not_a_change() {
+    let opts = CompareOptions::new(1.0).unwrap(); // 4 % for wake-up figures
+    let (mut by_trials, mut by_histograms) = (0, 0);
+    for i in 0..50 {
+        let base = latency_trials_case(PIPE, 1000 + 2 * i, &placed(1000 + 2 * i, 5, 30_000.0, 0.1));
+        let new = latency_trials_case(PIPE, 1001 + 2 * i, &placed(1001 + 2 * i, 5, 30_000.0, 0.1));
+        let c = compare(&run("b", vec![base.clone()]), &run("n", vec![new.clone()]), &opts);
+        assert_eq!(figure(&c, "p50 one-way").basis, Basis::Trials);
+        by_trials += usize::from(c.summary.regressed + c.summary.improved > 0);
+        let strip = |mut c: CaseResult| {
+            c.latency_trials_ns.clear();
+            c
+        };
+        let c = compare(&run("b", vec![strip(base)]), &run("n", vec![strip(new)]), &opts);
+        by_histograms += usize::from(c.summary.regressed + c.summary.improved > 0);
+    }
+    assert!(by_trials <= 2, "{by_trials} of 50 same-distribution pairs called changed");
+    assert!(by_histograms >= 10, "{by_histograms} of 50 by the histograms alone");
+}
+
+/// A 64-byte spin figure: some pairs land in a slower state of the machine (35 % slower
+/// here, for 3 of 10 pairs in one run and 1 in the other). The pooled p50 holds; when most
+/// pairs of a run are slow it jumps, but the fastest pairs do not move; a 30 % slowdown of
+/// every pair is caught even when the base run had 4 of 10 pairs slow.
+#[test]
+fn pairs_in_a_slower_state_neither_hide_nor_fake_a_30_percent_slowdown() {
+    let opts = CompareOptions::default();
+    for seed in 0..10 {
+        let base = latency_trials_case(PING, 10 + seed, &states(10, 3, 170.0, 1.35));
+        let same = latency_trials_case(PING, 20 + seed, &states(10, 1, 170.0, 1.35));
+        let c = compare(&run("b", vec![base.clone()]), &run("n", vec![same]), &opts);
+        let p50 = figure(&c, "p50 one-way");
+        assert_eq!(p50.basis, Basis::Bootstrap);
+        assert_ne!(p50.verdict, Verdict::Regressed, "{p50:?}");
+        assert_ne!(p50.verdict, Verdict::Improved, "{p50:?}");
+        // Most pairs of the new run in the slower state: the pooled p50 jumps by 35 %, the
+        // fastest pairs do not move.
+        let calm = latency_trials_case(PING, 60 + seed, &states(10, 0, 170.0, 1.35));
+        let most = latency_trials_case(PING, 50 + seed, &states(10, 7, 170.0, 1.35));
+        let c = compare(&run("b", vec![calm]), &run("n", vec![most]), &opts);
+        let p50 = figure(&c, "p50 one-way");
+        assert!(p50.change_pct > opts.threshold_pct, "{p50:?}");
+        assert_eq!(p50.verdict, Verdict::Noise, "{p50:?}");
+        assert!(p50.note.as_deref().unwrap().contains("fastest pairs"), "{p50:?}");
+        let base = latency_trials_case(PING, 30 + seed, &states(10, 4, 170.0, 1.35));
+        let slower = latency_trials_case(PING, 40 + seed, &states(10, 2, 221.0, 1.35));
+        let c = compare(&run("b", vec![base]), &run("n", vec![slower]), &opts);
+        let p50 = figure(&c, "p50 one-way");
+        assert_eq!(p50.verdict, Verdict::Regressed, "{p50:?}");
+        assert!(c.has_regression());
+    }
+}
+
+/// Wake-up figures count only beyond four thresholds: a 50 % move is not a regression by
+/// default, a doubling is.
+#[test]
+fn wake_up_figures_have_four_thresholds() {
+    let opts = CompareOptions::default();
+    let base = latency_trials_case(PIPE, 1, &placed(1, 10, 30_000.0, 0.02));
+    for (factor, regressed) in [(1.5, false), (2.0, true)] {
+        let new = latency_trials_case(PIPE, 2, &placed(2, 10, 30_000.0 * factor, 0.02));
+        let c = compare(&run("b", vec![base.clone()]), &run("n", vec![new]), &opts);
+        let p50 = figure(&c, "p50 one-way");
+        assert_eq!(p50.threshold_pct, 80.0);
+        assert_eq!(p50.verdict == Verdict::Regressed, regressed, "{p50:?}");
+    }
+    let c = compare(&run("b", vec![]), &run("n", vec![]), &opts);
+    assert!(c.render(Format::Table).contains("(80 % for latency that waits"));
+}
+
+#[test]
+fn p99_is_reported_but_counts_only_with_gate_p99() {
+    let base = run("b", vec![latency_case(PING, &latencies(1, 20_000, 2000.0, 0.25))]);
+    let mut samples = latencies(2, 20_000, 2000.0, 0.25);
+    // A heavier tail, the body unchanged.
+    samples.iter_mut().step_by(40).for_each(|v| *v *= 4);
+    let new = run("n", vec![latency_case(PING, &samples)]);
+    let c = compare(&base, &new, &five());
+    let p99 = figure(&c, "p99 one-way");
+    assert!(p99.change_pct > 50.0 && p99.ci_pct.unwrap()[0] > 10.0, "{p99:?}");
+    assert_eq!((p99.verdict, p99.gates), (Verdict::Noise, false), "{p99:?}");
+    assert!(p99.note.as_deref().unwrap().contains("--gate-p99"));
+    assert!(!c.has_regression());
+    let gated = CompareOptions { gate_p99: true, ..five() };
+    let c = compare(&base, &new, &gated);
+    let p99 = figure(&c, "p99 one-way");
+    assert_eq!((p99.verdict, p99.gates), (Verdict::Regressed, true), "{p99:?}");
+    assert!(c.has_regression());
+}
+
+#[test]
+fn without_histograms_the_threshold_alone_decides() {
+    let strip = |mut c: CaseResult| {
+        c.histograms.clear();
+        c
+    };
+    let base = run("b", vec![strip(latency_case(PING, &latencies(5, 5000, 2000.0, 0.25)))]);
+    let slower = run("n", vec![strip(latency_case(PING, &latencies(6, 5000, 2400.0, 0.25)))]);
+    let c = compare(&base, &slower, &five());
+    let p50 = figure(&c, "p50 one-way");
+    assert_eq!((p50.basis, p50.verdict), (Basis::ThresholdOnly, Verdict::Regressed));
+    assert_eq!(p50.note.as_deref(), Some("no spread stored"));
+    assert!(c.render(Format::Table).contains("no spread stored"));
+    let same = run("n", vec![strip(latency_case(PING, &latencies(6, 5000, 2030.0, 0.25)))]);
+    let c = compare(&base, &same, &five());
+    assert_eq!(figure(&c, "p50 one-way").verdict, Verdict::NoChange);
+}
+
+#[test]
+fn a_throughput_drop_of_20_percent_is_regressed() {
+    let base = run("b", vec![throughput_case(STREAM, 1, 5e9, 0.03, 5)]);
+    let new = run("n", vec![throughput_case(STREAM, 2, 4e9, 0.03, 5)]);
+    let c = compare(&base, &new, &five());
+    let f = figure(&c, "median throughput");
+    assert_eq!((f.basis, f.verdict, f.better), (Basis::Trials, Verdict::Regressed, Better::Higher));
+    assert!(f.change_pct < -15.0 && f.ci_pct.unwrap()[1] < -5.0, "{f:?}");
+    assert!(c.has_regression());
+    // And the other way round it is an improvement.
+    let c = compare(&new, &base, &five());
+    assert_eq!(figure(&c, "median throughput").verdict, Verdict::Improved);
+}
+
+#[test]
+fn throughput_trials_of_one_distribution_are_rarely_called_changed() {
+    let changed = (0..50)
+        .filter(|&i| {
+            let base = run("b", vec![throughput_case(STREAM, 100 + 2 * i, 5e9, 0.05, 5)]);
+            let new = run("n", vec![throughput_case(STREAM, 101 + 2 * i, 5e9, 0.05, 5)]);
+            let c = compare(&base, &new, &five());
+            c.summary.regressed + c.summary.improved > 0
+        })
+        .count();
+    assert!(changed <= 2, "{changed} of 50");
+}
+
+#[test]
+fn too_few_trials_fall_back_to_the_threshold() {
+    let base = run("b", vec![throughput_case(STREAM, 1, 5e9, 0.03, 3)]);
+    let new = run("n", vec![throughput_case(STREAM, 2, 4e9, 0.03, 3)]);
+    let f = compare(&base, &new, &five()).cases[0].figures[0].clone();
+    assert_eq!((f.basis, f.verdict), (Basis::ThresholdOnly, Verdict::Regressed));
+    assert!(f.note.unwrap().starts_with("no spread stored"));
+}
+
+#[test]
+fn cases_on_one_side_failed_or_skipped_are_listed_not_failed() {
+    let lat = |id: &str, seed| latency_case(id, &latencies(seed, 2000, 2000.0, 0.25));
+    let mut failed = lat("pingpong/pipe/fork/block/64", 3);
+    failed.error = Some("worker died".into());
+    let mut skipped = lat("pingpong/posix-shm/fork/spin/2097152", 4);
+    skipped.skipped = Some("no huge pages".into());
+    let base = run(
+        "b",
+        vec![
+            lat(PING, 1),
+            lat("pingpong/old/fork/spin/64", 2),
+            lat("pingpong/pipe/fork/block/64", 3),
+            lat("pingpong/posix-shm/fork/spin/2097152", 4),
+        ],
+    );
+    let new = run("n", vec![lat(PING, 5), failed, skipped, lat("pingpong/new/fork/spin/64", 6)]);
+    let c = compare(&base, &new, &five());
+    let status: Vec<(&str, CaseStatus)> =
+        c.cases.iter().map(|k| (k.id.as_str(), k.status)).collect();
+    assert_eq!(
+        status,
+        [
+            (PING, CaseStatus::Compared),
+            ("pingpong/old/fork/spin/64", CaseStatus::OnlyInBase),
+            ("pingpong/pipe/fork/block/64", CaseStatus::Failed),
+            ("pingpong/posix-shm/fork/spin/2097152", CaseStatus::Skipped),
+            ("pingpong/new/fork/spin/64", CaseStatus::OnlyInNew),
+        ]
+    );
+    assert_eq!(c.cases[2].detail.as_deref(), Some("failed in new run: worker died"));
+    let t = c.summary;
+    assert_eq!((t.only_in_base, t.only_in_new, t.failed, t.skipped), (1, 1, 1, 1));
+    assert!(!c.has_regression());
+    let table = c.render(Format::Table);
+    assert!(table.contains("only in base: pingpong/old/fork/spin/64"), "{table}");
+    assert!(table.contains("only in new: pingpong/new/fork/spin/64"), "{table}");
+    assert!(table.contains("failed: pingpong/pipe/fork/block/64: failed in new run: worker died"));
+    let md = c.render(Format::Markdown);
+    assert!(md.contains("- `pingpong/old/fork/spin/64`") && md.contains("Skipped:"), "{md}");
+}
+
+#[test]
+fn different_hosts_and_versions_are_warned_about() {
+    let base = run("b", vec![]);
+    let mut new = run("n", vec![]);
+    assert!(compare(&base, &new, &five()).warnings.is_empty());
+    new.run.logical_cpus = 8;
+    new.run.ipcbench_version = "0.2.0".into();
+    let c = compare(&base, &new, &five());
+    assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
+    assert!(c.warnings[0].contains("different hosts") && c.warnings[0].contains("8 CPUs"));
+    assert!(c.warnings[1].contains("0.1.0") && c.warnings[1].contains("0.2.0"));
+    assert!(c.render(Format::Table).contains("warning: The runs come from different hosts"));
+}
+
+#[test]
+fn verdicts_are_reproducible() {
+    let a = latency_pair(11, 3000, 2000.0, 2100.0);
+    let b = latency_pair(11, 3000, 2000.0, 2100.0);
+    assert_eq!(a, b);
+}
+
+#[test]
+fn renderings_carry_the_verdicts() {
+    let base = run(
+        "b",
+        vec![
+            latency_case(PING, &latencies(1, 20_000, 2000.0, 0.25)),
+            throughput_case(STREAM, 1, 5e9, 0.03, 5),
+        ],
+    );
+    let new = run(
+        "n",
+        vec![
+            latency_case(PING, &latencies(2, 20_000, 3000.0, 0.25)),
+            throughput_case(STREAM, 2, 5.05e9, 0.03, 5),
+        ],
+    );
+    let c = compare(&base, &new, &CompareOptions { gate_p99: true, ..five() });
+
+    let md = c.render(Format::Markdown);
+    let first = md.lines().next().unwrap();
+    assert!(first.contains("**2 regressed**") && first.contains("1 no change"), "{first}");
+    assert!(md.contains("| case | figure |") && md.contains("**regressed**"), "{md}");
+    assert!(md.contains("<details><summary>1 figures with no change"), "{md}");
+
+    let table = c.render(Format::Table);
+    let rows: Vec<&str> =
+        table.lines().filter(|l| l.starts_with("pingpong/") || l.starts_with("stream/")).collect();
+    assert_eq!(rows.len(), 3, "{table}");
+    // Aligned: the verdict column starts at the same place (in characters) on every row.
+    let at: Vec<usize> = rows
+        .iter()
+        .map(|r| r[..r.find("regressed").or(r.find("no change")).unwrap()].chars().count())
+        .collect();
+    assert!(at.windows(2).all(|w| w[0] == w[1]), "{table}");
+    assert!(table.trim_end().ends_with("cases compared)"), "{table}");
+
+    let json: serde_json::Value = serde_json::from_str(&c.render(Format::Json)).unwrap();
+    assert_eq!(json["schema"], COMPARE_SCHEMA);
+    assert_eq!(json["summary"]["regressed"], 2);
+    assert_eq!(json["cases"][0]["figures"][0]["verdict"], "regressed");
+    assert_eq!(json["cases"][0]["figures"][0]["key"], "latency_ns.one_way.p50");
+    assert_eq!(json["cases"][1]["figures"][0]["verdict"], "no_change");
+    let back: Comparison = serde_json::from_value(json).unwrap();
+    assert_eq!(back.summary, c.summary);
+}
+
+#[test]
+fn latency_falls_back_from_one_way() {
+    let mut c = latency_case("msync/msync-sync/disk/256", &latencies(1, 100, 5000.0, 0.2));
+    assert_eq!(headline_latency_kind(&c), Some("one_way"));
+    let s = c.latency_ns.remove("one_way").unwrap();
+    c.latency_ns.insert("flush".into(), s);
+    c.latency_ns.insert("zzz".into(), s);
+    assert_eq!(headline_latency_kind(&c), Some("flush"));
+    c.latency_ns.insert("round_trip".into(), s);
+    assert_eq!(headline_latency_kind(&c), Some("round_trip"));
+    c.latency_ns.clear();
+    assert_eq!(headline_latency_kind(&c), None);
+    // A case measured one way in base and another in new is not compared on latency.
+    let one_way = latency_case(PING, &latencies(1, 1000, 2000.0, 0.2));
+    let mut round_trip = one_way.clone();
+    let s = round_trip.latency_ns.remove("one_way").unwrap();
+    round_trip.latency_ns.insert("round_trip".into(), s);
+    let c = compare(&run("b", vec![one_way]), &run("n", vec![round_trip]), &five());
+    assert!(c.cases[0].figures.is_empty());
+    assert!(c.cases[0].notes[0].contains("base: one_way, new: round_trip"), "{:?}", c.cases[0]);
+}
+
+#[test]
+fn judge_reads_direction_from_better() {
+    let ci = Some([10.0, 30.0]);
+    assert_eq!(judge(20.0, ci, Basis::Trials, 5.0, Better::Lower), Verdict::Regressed);
+    assert_eq!(judge(20.0, ci, Basis::Trials, 5.0, Better::Higher), Verdict::Improved);
+    assert_eq!(
+        judge(-20.0, Some([-30.0, -10.0]), Basis::Trials, 5.0, Better::Higher),
+        Verdict::Regressed
+    );
+    assert_eq!(
+        judge(20.0, Some([2.0, 30.0]), Basis::Bootstrap, 5.0, Better::Lower),
+        Verdict::Noise
+    );
+    assert_eq!(judge(4.0, ci, Basis::Bootstrap, 5.0, Better::Lower), Verdict::NoChange);
+    assert_eq!(judge(50.0, None, Basis::TailUnresolved, 5.0, Better::Lower), Verdict::Noise);
+    assert_eq!(judge(-50.0, None, Basis::ThresholdOnly, 5.0, Better::Lower), Verdict::Improved);
+}
+
+#[test]
+fn method_states_the_parameters_in_force() {
+    assert!(METHOD.contains(&format!("default {DEFAULT_THRESHOLD_PCT} %")));
+    assert!(METHOD
+        .contains(&format!("{} % by default", DEFAULT_THRESHOLD_PCT * SHARED_THRESHOLD_FACTOR)));
+    assert!(METHOD.contains(&format!("{SHARED_THRESHOLD_FACTOR:.0} times that")));
+    assert_eq!(P99_THRESHOLD_FACTOR, 2.0, "METHOD says twice");
+    assert_eq!(LARGE_RECORD_BYTES, 1 << 20, "METHOD says 1 MiB");
+    assert!(METHOD.contains(&format!("{:.0} % confidence", CONFIDENCE * 100.0)));
+    assert!(METHOD.contains(&format!("{BOOTSTRAP_RESAMPLES} resamples")));
+    assert!(METHOD.contains(&format!("fewer than {MIN_TAIL_SAMPLES} samples")));
+    // "4 and 4 will do": the smallest equal trial counts that allow an interval.
+    assert!(stats::mann_whitney_critical(4, 4, (1.0 - CONFIDENCE) / 2.0).is_some());
+    assert!(stats::mann_whitney_critical(3, 3, (1.0 - CONFIDENCE) / 2.0).is_none());
+}
+
+#[test]
+fn formats_parse_by_name() {
+    for name in Format::NAMES {
+        assert_eq!(name.parse::<Format>().unwrap().to_string(), name);
+    }
+    assert!("html".parse::<Format>().unwrap_err().contains("table, markdown, json"));
+    assert!(CompareOptions::new(-1.0).is_err() && CompareOptions::new(f64::NAN).is_err());
+    assert_eq!(CompareOptions::new(7.5).unwrap().threshold_pct, 7.5);
+}
