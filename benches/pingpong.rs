@@ -14,23 +14,23 @@ use ipcbench_harness::os::futex::Wait;
 use ipcbench_harness::os::process::pin_to;
 use ipcbench_harness::patterns::session::{Session, SessionOptions};
 use ipcbench_harness::patterns::worker::Process;
-use ipcbench_harness::transport::TransportKind;
+use ipcbench_harness::transport::Transport;
 
 const SIZE: usize = 64;
 
 /// Mapped transports with the receiver spinning, one with it sleeping on a futex, and the
 /// read/write baselines blocking in `read`.
-const CASES: [(TransportKind, Wait); 10] = [
-    (TransportKind::FileMmap, Wait::Spin),
-    (TransportKind::AnonMmap, Wait::Spin),
-    (TransportKind::PosixShm, Wait::Spin),
-    (TransportKind::SysvShm, Wait::Spin),
-    (TransportKind::Memfd, Wait::Spin),
-    (TransportKind::PosixShm, Wait::Futex),
-    (TransportKind::Pipe, Wait::Block),
-    (TransportKind::UnixSocket, Wait::Block),
-    (TransportKind::Tcp, Wait::Block),
-    (TransportKind::FileRw, Wait::Block),
+const CASES: [(Transport, Wait); 10] = [
+    (Transport::FileMmap, Wait::Spin),
+    (Transport::AnonMmap, Wait::Spin),
+    (Transport::PosixShm, Wait::Spin),
+    (Transport::SysvShm, Wait::Spin),
+    (Transport::Memfd, Wait::Spin),
+    (Transport::PosixShm, Wait::Futex),
+    (Transport::Pipe, Wait::Block),
+    (Transport::UnixSocket, Wait::Block),
+    (Transport::Tcp, Wait::Block),
+    (Transport::FileRw, Wait::Block),
 ];
 
 /// `IPCBENCH_PIN=A,B`: this process on CPU A, peers on CPU B.

@@ -8,7 +8,7 @@ use ipcbench_harness::os::watch::Watch;
 use ipcbench_harness::patterns::link::{pingpong_link_with, pingpong_region_len, Side};
 use ipcbench_harness::patterns::pingpong::{initiator, PingpongSpec};
 use ipcbench_harness::patterns::worker::{run_pair, Job, PairOptions, Process};
-use ipcbench_harness::transport::{CreateOptions, TransportKind};
+use ipcbench_harness::transport::{mechanism, CreateOptions, Transport};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -27,7 +27,7 @@ fn has_writeback(dir: &Path) -> bool {
 }
 
 /// Bytes the initiator's side dirtied over a ping-pong of ROUND_TRIPS.
-fn dirtied(t: TransportKind, wait: Wait, durable: bool, dir: &Path) -> u64 {
+fn dirtied(t: Transport, wait: Wait, durable: bool, dir: &Path) -> u64 {
     let spec = PingpongSpec {
         size: 64,
         warmup: 2,
@@ -59,7 +59,7 @@ fn dirtied(t: TransportKind, wait: Wait, durable: bool, dir: &Path) -> u64 {
     write_bytes().unwrap() - before
 }
 
-fn check(t: TransportKind, wait: Wait) {
+fn check(t: Transport, wait: Wait) {
     // The build's own temp dir: on the project's disk, where the system temp dir may be tmpfs.
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     if write_bytes().is_none() || !has_writeback(dir.path()) {
@@ -85,19 +85,18 @@ fn check(t: TransportKind, wait: Wait) {
 
 #[test]
 fn durable_file_mmap_msyncs_every_record() {
-    check(TransportKind::FileMmap, Wait::Futex);
+    check(Transport::FileMmap, Wait::Futex);
 }
 
 #[test]
 fn durable_file_rw_fdatasyncs_every_record() {
-    check(TransportKind::FileRw, Wait::Block);
+    check(Transport::FileRw, Wait::Block);
 }
 
 #[test]
 fn durable_is_refused_without_a_file() {
     let dir = tempfile::tempdir().unwrap();
-    let mut setup = TransportKind::Pipe
-        .transport()
+    let mut setup = mechanism(Transport::Pipe)
         .create(&CreateOptions { len: 4096, dir: dir.path().to_path_buf() })
         .unwrap();
     let medium = setup.local(&mut Watch::new(Duration::from_secs(1))).unwrap();

@@ -11,13 +11,13 @@ use ipcbench_harness::os::futex::Wait;
 use ipcbench_harness::patterns::fanout::{run_fanout, supports, FanoutOptions};
 use ipcbench_harness::patterns::stream::ReadMode;
 use ipcbench_harness::patterns::worker::Process;
-use ipcbench_harness::transport::TransportKind;
+use ipcbench_harness::transport::Transport;
 use ipcbench_results::{CaseResult, RunFile};
 
 pub const DEFAULT_READERS: [usize; 3] = [1, 2, 4];
 pub const DEFAULT_SIZES: [usize; 3] = [64, 4 << 10, 64 << 10];
 /// One shared ring against one pipe per reader, unless `--transport` asks for others.
-pub const DEFAULT_TRANSPORTS: [TransportKind; 2] = [TransportKind::PosixShm, TransportKind::Pipe];
+pub const DEFAULT_TRANSPORTS: [Transport; 2] = [Transport::PosixShm, Transport::Pipe];
 
 pub struct Fanout;
 
@@ -30,8 +30,7 @@ impl Scenario for Fanout {
          tail per reader against one pipe per reader"
     }
     fn cases(&self, opts: &Options) -> Result<Vec<Case>, UsageError> {
-        let allowed: Vec<TransportKind> =
-            TransportKind::ALL.into_iter().filter(|t| supports(*t)).collect();
+        let allowed: Vec<Transport> = Transport::ALL.into_iter().filter(|t| supports(*t)).collect();
         let combos = if opts.transports.is_some() {
             opts.combinations(&allowed)?
         } else {
@@ -76,7 +75,7 @@ fn reader_cpus(pin: Option<[usize; 2]>, readers: usize, cpus: usize) -> Vec<Opti
 fn run_case(
     ctx: &Context,
     id: String,
-    t: TransportKind,
+    t: Transport,
     w: Wait,
     size: usize,
     readers: usize,
@@ -149,7 +148,7 @@ mod tests {
         assert!(ids.contains(&"fanout/pipe/fork/block/64/2".to_string()));
         // Any mapped transport may be asked for; streams other than pipe have no fan-out.
         let opts = Options {
-            transports: Some(vec![TransportKind::Memfd, TransportKind::Tcp]),
+            transports: Some(vec![Transport::Memfd, Transport::Tcp]),
             ..Default::default()
         };
         let ids: Vec<String> = Fanout.cases(&opts).unwrap().into_iter().map(|c| c.id).collect();

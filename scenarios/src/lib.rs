@@ -60,9 +60,9 @@ impl Context {
     }
 
     /// Where a file-backed transport's file lived, and on what filesystem; none for the others.
-    pub fn file_note(&self, t: ipcbench_harness::transport::TransportKind) -> Option<String> {
-        use ipcbench_harness::transport::TransportKind;
-        matches!(t, TransportKind::FileMmap | TransportKind::FileRw).then(|| {
+    pub fn file_note(&self, t: ipcbench_harness::transport::Transport) -> Option<String> {
+        use ipcbench_harness::transport::Transport;
+        matches!(t, Transport::FileMmap | Transport::FileRw).then(|| {
             format!(
                 "file in {} ({})",
                 self.work_dir.display(),
@@ -74,7 +74,7 @@ impl Context {
     /// Options for one pair of processes in this run.
     pub fn pair(
         &self,
-        transport: ipcbench_harness::transport::TransportKind,
+        transport: ipcbench_harness::transport::Transport,
         process: ipcbench_harness::patterns::worker::Process,
         wait: ipcbench_harness::os::futex::Wait,
         len: usize,

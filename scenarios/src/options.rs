@@ -4,7 +4,7 @@
 use ipcbench_harness::os::futex::Wait;
 use ipcbench_harness::patterns::worker::Process;
 use ipcbench_harness::record::Fault;
-use ipcbench_harness::transport::TransportKind;
+use ipcbench_harness::transport::Transport;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -18,7 +18,7 @@ pub const MAX_SIZE: usize = 64 << 20;
 
 #[derive(Clone, Debug)]
 pub struct Options {
-    pub transports: Option<Vec<TransportKind>>,
+    pub transports: Option<Vec<Transport>>,
     pub processes: Option<Vec<Process>>,
     pub waits: Option<Vec<Wait>>,
     pub sizes: Option<Vec<usize>>,
@@ -37,7 +37,7 @@ pub struct Options {
     /// Tests only: a fault to inject.
     pub fault: Option<Fault>,
     /// Tests only: slow one transport's sends down by a percentage (`IPCBENCH_SLOWDOWN`).
-    pub slowdown: Option<(TransportKind, f64)>,
+    pub slowdown: Option<(Transport, f64)>,
     /// No progress for this long means a worker hangs.
     pub timeout: Duration,
 }
@@ -76,7 +76,7 @@ impl Options {
         }
     }
 
-    pub fn slowdown_for(&self, t: TransportKind) -> f64 {
+    pub fn slowdown_for(&self, t: Transport) -> f64 {
         match self.slowdown {
             Some((k, pct)) if k == t => pct,
             _ => 0.0,
@@ -87,8 +87,8 @@ impl Options {
     /// named transport that no combination is left for is a usage error naming what it takes.
     pub fn combinations(
         &self,
-        allowed: &[TransportKind],
-    ) -> Result<Vec<(TransportKind, Process, Wait)>, UsageError> {
+        allowed: &[Transport],
+    ) -> Result<Vec<(Transport, Process, Wait)>, UsageError> {
         let transports = self.transports.clone().unwrap_or_else(|| allowed.to_vec());
         let mut out = Vec::new();
         for t in transports {
@@ -134,44 +134,39 @@ impl Options {
     }
 }
 
-fn list_of<T>(
+/// A comma-separated list of names (`posix-shm,pipe`): each parsed by `parse`, duplicates merged
+/// (first place kept), an unknown or empty list refused with one line naming the valid ones.
+fn list_of<T: PartialEq>(
     what: &str,
     s: &str,
     parse: impl Fn(&str) -> Option<T>,
-    valid: &[&str],
+    valid: &str,
 ) -> Result<Vec<T>, UsageError> {
-    s.split(',')
-        .map(str::trim)
-        .filter(|x| !x.is_empty())
-        .map(|x| {
-            parse(x).ok_or_else(|| {
-                UsageError(format!("unknown {what} '{x}': valid {what}s are {}", valid.join(", ")))
-            })
-        })
-        .collect::<Result<Vec<T>, _>>()
-        .and_then(|v| {
-            if v.is_empty() {
-                Err(UsageError(format!(
-                    "empty --{what} list: valid {what}s are {}",
-                    valid.join(", ")
-                )))
-            } else {
-                Ok(v)
-            }
-        })
+    let mut out = Vec::new();
+    for x in s.split(',').map(str::trim).filter(|x| !x.is_empty()) {
+        let v = parse(x).ok_or_else(|| {
+            UsageError(format!("unknown {what} '{x}': valid {what}s are {valid}"))
+        })?;
+        if !out.contains(&v) {
+            out.push(v);
+        }
+    }
+    if out.is_empty() {
+        return Err(UsageError(format!("empty --{what} list: valid {what}s are {valid}")));
+    }
+    Ok(out)
 }
 
-pub fn parse_transports(s: &str) -> Result<Vec<TransportKind>, UsageError> {
-    let valid: Vec<&str> = TransportKind::ALL.iter().map(|t| t.name()).collect();
-    list_of("transport", s, TransportKind::from_name, &valid)
+pub fn parse_transports(s: &str) -> Result<Vec<Transport>, UsageError> {
+    list_of("transport", s, Transport::from_name, &Transport::valid())
 }
 
 pub fn parse_processes(s: &str) -> Result<Vec<Process>, UsageError> {
-    list_of("process", s, Process::from_name, &["fork", "spawn"])
+    list_of("process", s, Process::from_name, &Process::valid())
 }
 
 pub fn parse_waits(s: &str) -> Result<Vec<Wait>, UsageError> {
-    list_of("wait", s, Wait::from_name, &["spin", "futex", "block"])
+    list_of("wait", s, Wait::from_name, &Wait::valid())
 }
 
 /// `64`, `4K`, `4KiB`, `1M`, `1MiB`: bytes, 1 to 64 MiB.
@@ -205,12 +200,14 @@ pub fn parse_size(s: &str) -> Result<usize, UsageError> {
 }
 
 pub fn parse_sizes(s: &str) -> Result<Vec<usize>, UsageError> {
-    let v: Vec<usize> = s
-        .split(',')
-        .map(str::trim)
-        .filter(|x| !x.is_empty())
-        .map(parse_size)
-        .collect::<Result<_, _>>()?;
+    let mut v: Vec<usize> = Vec::new();
+    for size in s.split(',').map(str::trim).filter(|x| !x.is_empty()).map(parse_size) {
+        // `64,64` (or `1K,1024`) is one size: case ids stay unique.
+        let size = size?;
+        if !v.contains(&size) {
+            v.push(size);
+        }
+    }
     if v.is_empty() {
         return Err(UsageError("empty --size list: give sizes like 64,4K,1M".into()));
     }
@@ -245,7 +242,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, UsageError> {
 }
 
 /// `IPCBENCH_SLOWDOWN=pipe:30`: a test-only knob that makes one transport 30 % slower.
-pub fn parse_slowdown(s: &str) -> Result<(TransportKind, f64), UsageError> {
+pub fn parse_slowdown(s: &str) -> Result<(Transport, f64), UsageError> {
     let bad = || UsageError(format!("invalid IPCBENCH_SLOWDOWN '{s}': expected TRANSPORT:PERCENT"));
     let (t, p) = s.split_once(':').ok_or_else(bad)?;
     let t = parse_transports(t)?.pop().ok_or_else(bad)?;
@@ -266,6 +263,16 @@ mod tests {
     }
 
     #[test]
+    fn repeated_values_are_one_value() {
+        assert_eq!(
+            parse_transports("pipe, pipe,tcp,pipe").unwrap(),
+            [Transport::Pipe, Transport::Tcp]
+        );
+        assert_eq!(parse_sizes("64,64,1K,1024").unwrap(), [64, 1024]);
+        assert_eq!(parse_waits("spin,spin").unwrap(), [Wait::Spin]);
+    }
+
+    #[test]
     fn unknown_names_list_the_valid_ones() {
         let e = parse_transports("posix-shm,carrier-pigeon").unwrap_err().0;
         assert!(
@@ -277,22 +284,22 @@ mod tests {
     #[test]
     fn impossible_combinations_are_refused() {
         let opts = Options {
-            transports: Some(vec![TransportKind::AnonMmap]),
+            transports: Some(vec![Transport::AnonMmap]),
             processes: Some(vec![Process::Spawn]),
             ..Default::default()
         };
-        let e = opts.combinations(&TransportKind::ALL).unwrap_err().0;
+        let e = opts.combinations(&Transport::ALL).unwrap_err().0;
         assert!(e.contains("anon-mmap") && e.contains("fork"), "{e}");
         let opts = Options {
-            transports: Some(vec![TransportKind::Pipe]),
+            transports: Some(vec![Transport::Pipe]),
             waits: Some(vec![Wait::Spin]),
             ..Default::default()
         };
-        assert!(opts.combinations(&TransportKind::ALL).unwrap_err().0.contains("block"));
+        assert!(opts.combinations(&Transport::ALL).unwrap_err().0.contains("block"));
         // Without an explicit transport, impossible pairs just drop out.
         let opts = Options { processes: Some(vec![Process::Spawn]), ..Default::default() };
-        let c = opts.combinations(&TransportKind::ALL).unwrap();
-        assert!(c.iter().all(|(t, _, _)| *t != TransportKind::AnonMmap));
+        let c = opts.combinations(&Transport::ALL).unwrap();
+        assert!(c.iter().all(|(t, _, _)| *t != Transport::AnonMmap));
         assert_eq!(c.len(), 4 * 2 + 4);
     }
 }

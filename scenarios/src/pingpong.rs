@@ -11,19 +11,19 @@ use ipcbench_harness::patterns::link::{pingpong_link_with, pingpong_region_len, 
 use ipcbench_harness::patterns::pingpong::{initiator, PingpongSpec, SideReport};
 use ipcbench_harness::patterns::worker::{run_pair, Job, Process};
 use ipcbench_harness::record::stats::{decode, encode, new_histogram, summarize};
-use ipcbench_harness::transport::TransportKind;
+use ipcbench_harness::transport::{mechanism, Transport};
 use ipcbench_results::{latency, CaseResult, Cpu, Integrity, RunFile};
 use std::time::Duration;
 
 pub const DEFAULT_SIZES: [usize; 4] = [64, 4 << 10, 64 << 10, 1 << 20];
 
 /// The transports `--durable` runs: `file-mmap` (msync) and `file-rw` (fdatasync).
-pub const DURABLE_TRANSPORTS: [TransportKind; 2] = [TransportKind::FileMmap, TransportKind::FileRw];
+pub const DURABLE_TRANSPORTS: [Transport; 2] = [Transport::FileMmap, Transport::FileRw];
 
 /// The transports to consider; with `--durable`, naming another one is a usage error.
-fn allowed_transports(opts: &Options) -> Result<&'static [TransportKind], UsageError> {
+fn allowed_transports(opts: &Options) -> Result<&'static [Transport], UsageError> {
     if !opts.durable {
-        return Ok(&TransportKind::ALL);
+        return Ok(&Transport::ALL);
     }
     if let Some(t) = opts.transports.iter().flatten().find(|t| !DURABLE_TRANSPORTS.contains(t)) {
         return Err(UsageError(format!(
@@ -108,7 +108,7 @@ struct TrialReport {
 fn run_case(
     ctx: &Context,
     id: String,
-    t: TransportKind,
+    t: Transport,
     p: Process,
     w: Wait,
     size: usize,
@@ -190,11 +190,11 @@ fn run_case(
     cpu.ns_per_message.insert("initiator".into(), per_msg(cpu_mine, measured));
     cpu.ns_per_message.insert("responder".into(), per_msg(cpu_theirs, measured));
     c.cpu = Some(cpu);
-    c.notes.push(t.transport().how().to_string());
+    c.notes.push(mechanism(t).how().to_string());
     if opts.durable {
         c.axes.insert("durable".into(), "true".into());
         c.notes.push(match t {
-            TransportKind::FileMmap => "durable: each side msync(MS_SYNC)s its record's pages before it notifies".into(),
+            Transport::FileMmap => "durable: each side msync(MS_SYNC)s its record's pages before it notifies".into(),
             _ => "durable: each side fdatasyncs after its pwrite, before it writes the count to the notification pipe".into(),
         });
     }

@@ -15,7 +15,7 @@ use ipcbench_harness::patterns::stream::{
     reader, ReadMode, ReaderReport, StreamSpec, WriterReport,
 };
 use ipcbench_harness::patterns::worker::{run_pair, Job, Process};
-use ipcbench_harness::transport::TransportKind;
+use ipcbench_harness::transport::{mechanism, Transport};
 use ipcbench_results::{CaseResult, Cpu, RunFile, Spread, Throughput, Trial};
 use std::time::Duration;
 
@@ -39,7 +39,7 @@ impl Scenario for Stream {
     fn cases(&self, opts: &Options) -> Result<Vec<Case>, UsageError> {
         let sizes = opts.sizes.clone().unwrap_or(DEFAULT_SIZES.to_vec());
         let mut cases = Vec::new();
-        for (t, p, w) in opts.combinations(&TransportKind::ALL)? {
+        for (t, p, w) in opts.combinations(&Transport::ALL)? {
             // --quick keeps to forked peers unless asked: a spawned peer streams the same way,
             // it only starts slower.
             if opts.quick && opts.processes.is_none() && p == Process::Spawn {
@@ -63,7 +63,7 @@ impl Scenario for Stream {
 }
 
 /// Reader modes a transport offers: a byte stream can only be read by copying.
-pub fn modes(t: TransportKind) -> &'static [ReadMode] {
+pub fn modes(t: Transport) -> &'static [ReadMode] {
     if t.is_mapped() {
         &ReadMode::ALL
     } else {
@@ -101,7 +101,7 @@ pub(crate) fn spec(
 fn run_case(
     ctx: &Context,
     id: String,
-    t: TransportKind,
+    t: Transport,
     p: Process,
     w: Wait,
     size: usize,
@@ -158,7 +158,7 @@ fn run_case(
 pub(crate) struct Reports<'a> {
     pub id: String,
     pub scenario: &'a str,
-    pub transport: TransportKind,
+    pub transport: Transport,
     pub wait: Wait,
     pub size: usize,
     pub spec: &'a StreamSpec,
@@ -210,7 +210,7 @@ pub(crate) fn result(ctx: &Context, reports: Reports<'_>) -> CaseResult {
             t.name()
         ));
     } else {
-        c.notes.push(t.transport().how().to_string());
+        c.notes.push(mechanism(t).how().to_string());
     }
     c.notes.extend(ctx.file_note(t));
     c.error = integrity.failure();

@@ -21,36 +21,8 @@ pub const SLEEP_SLICE_NS: u64 = 100_000_000;
 /// A spinner calls [`Watch::tick`] (one clock read) once every this many polls (a power of two).
 const POLLS_PER_TICK: u32 = 1024;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
-#[serde(rename_all = "kebab-case")]
-pub enum Wait {
-    /// Poll the sequence word in shared memory.
-    Spin,
-    /// Sleep in the kernel on the sequence word; the sender wakes the receiver.
-    Futex,
-    /// A blocking `read` on a pipe or socket.
-    Block,
-}
-
-impl Wait {
-    pub const ALL: [Wait; 3] = [Wait::Spin, Wait::Futex, Wait::Block];
-    pub fn name(self) -> &'static str {
-        match self {
-            Wait::Spin => "spin",
-            Wait::Futex => "futex",
-            Wait::Block => "block",
-        }
-    }
-    pub fn from_name(s: &str) -> Option<Wait> {
-        Wait::ALL.into_iter().find(|w| w.name() == s)
-    }
-}
-
-impl std::fmt::Display for Wait {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
+/// How a receiver learns a record is there (the result contract's name).
+pub use ipcbench_results::Wait;
 
 /// How often a side waited: for the case's figures, and for tests (missed wake-ups must be 0).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

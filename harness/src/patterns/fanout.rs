@@ -11,7 +11,7 @@ use crate::patterns::stream::{
     self, ReaderReport, RingWriter, StreamSpec, StreamWriter, WriterReport,
 };
 use crate::patterns::worker::WorkerReport;
-use crate::transport::{CreateOptions, Medium, Setup, TransportKind};
+use crate::transport::{mechanism, CreateOptions, Medium, Setup, Transport};
 use anyhow::{bail, Context, Result};
 use std::io::Write;
 use std::path::PathBuf;
@@ -21,7 +21,7 @@ use std::time::Duration;
 #[derive(Clone, Debug)]
 pub struct FanoutOptions {
     /// A mapped transport (one shared ring) or `pipe` (one pipe per reader).
-    pub transport: TransportKind,
+    pub transport: Transport,
     pub wait: Wait,
     /// A private directory for files.
     pub dir: PathBuf,
@@ -39,8 +39,8 @@ pub struct FanoutReport {
 }
 
 /// Whether a transport can carry a fan-out.
-pub fn supports(t: TransportKind) -> bool {
-    t.is_mapped() || t == TransportKind::Pipe
+pub fn supports(t: Transport) -> bool {
+    t.is_mapped() || t == Transport::Pipe
 }
 
 /// Creates the transport, forks the readers, writes the stream here, and collects every
@@ -54,7 +54,7 @@ pub fn run_fanout(opts: &FanoutOptions, spec: &StreamSpec) -> Result<FanoutRepor
     let mapped = t.is_mapped();
     let create = CreateOptions { len: spec.ring.region_len(), dir: opts.dir.clone() };
     let mut setups: Vec<Box<dyn Setup>> = (0..if mapped { 1 } else { readers })
-        .map(|_| t.transport().create(&create))
+        .map(|_| mechanism(t).create(&create))
         .collect::<Result<_>>()?;
     let mut workers = Vec::with_capacity(readers);
     for i in 0..readers {
@@ -147,7 +147,7 @@ mod tests {
         }
     }
 
-    fn run(t: TransportKind, wait: Wait, spec: &StreamSpec) -> FanoutReport {
+    fn run(t: Transport, wait: Wait, spec: &StreamSpec) -> FanoutReport {
         let dir = tempfile::tempdir().unwrap();
         let opts = FanoutOptions {
             transport: t,
@@ -168,9 +168,9 @@ mod tests {
     fn every_reader_receives_every_record_and_a_slow_one_holds_the_writer_back() {
         let n = 3_000;
         for (t, w) in [
-            (TransportKind::AnonMmap, Wait::Spin),
-            (TransportKind::PosixShm, Wait::Futex),
-            (TransportKind::Pipe, Wait::Block),
+            (Transport::AnonMmap, Wait::Spin),
+            (Transport::PosixShm, Wait::Futex),
+            (Transport::Pipe, Wait::Block),
         ] {
             let what = format!("{t}/{w}");
             let r = run(t, w, &spec(3, n, vec![0, 30_000, 0]));
@@ -202,9 +202,9 @@ mod tests {
     fn many_short_fanouts_end_cleanly() {
         for round in 0..60 {
             let (t, w) = if round % 2 == 0 {
-                (TransportKind::Pipe, Wait::Block)
+                (Transport::Pipe, Wait::Block)
             } else {
-                (TransportKind::PosixShm, Wait::Futex)
+                (Transport::PosixShm, Wait::Futex)
             };
             let r = run(t, w, &spec(4, 20, vec![]));
             for rd in &r.readers {
@@ -215,11 +215,11 @@ mod tests {
 
     #[test]
     fn only_shared_rings_and_pipes_fan_out() {
-        assert!(supports(TransportKind::Memfd) && supports(TransportKind::Pipe));
-        assert!(!supports(TransportKind::Tcp));
+        assert!(supports(Transport::Memfd) && supports(Transport::Pipe));
+        assert!(!supports(Transport::Tcp));
         let dir = tempfile::tempdir().unwrap();
         let opts = FanoutOptions {
-            transport: TransportKind::Tcp,
+            transport: Transport::Tcp,
             wait: Wait::Block,
             dir: dir.path().to_path_buf(),
             reader_cpus: vec![],

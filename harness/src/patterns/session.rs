@@ -21,7 +21,7 @@ use crate::patterns::pingpong::{PingpongSpec, SideReport};
 use crate::patterns::worker::{start_pair, Job, Pair, PairOptions, Process};
 use crate::record::stats::{decode, summarize};
 use crate::record::{Sequencer, FLAG_STOP};
-use crate::transport::TransportKind;
+use crate::transport::Transport;
 use anyhow::{bail, ensure, Context, Result};
 use ipcbench_results::{Integrity, Summary};
 use std::path::PathBuf;
@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 /// What pair to keep open.
 #[derive(Clone, Debug)]
 pub struct SessionOptions {
-    pub transport: TransportKind,
+    pub transport: Transport,
     pub process: Process,
     pub wait: Wait,
     /// Record bytes, the same both ways.
@@ -51,7 +51,7 @@ pub struct SessionOptions {
 }
 
 impl SessionOptions {
-    pub fn new(transport: TransportKind, process: Process, wait: Wait, size: usize) -> Self {
+    pub fn new(transport: Transport, process: Process, wait: Wait, size: usize) -> Self {
         SessionOptions {
             transport,
             process,
@@ -73,7 +73,7 @@ impl SessionOptions {
 
 /// Bytes a ping-pong of `size`-byte records needs: the shared region of a mapped transport,
 /// or `file-rw`'s ring per direction (room for two records, at least 64 KiB).
-pub fn pingpong_len(transport: TransportKind, size: usize) -> usize {
+pub fn pingpong_len(transport: Transport, size: usize) -> usize {
     if transport.is_mapped() {
         pingpong_region_len(size)
     } else {
@@ -240,10 +240,10 @@ mod tests {
     #[test]
     fn round_trips_over_several_calls_are_verified_and_leave_nothing() {
         let cases = [
-            (TransportKind::AnonMmap, Wait::Futex, 64),
-            (TransportKind::FileMmap, Wait::Futex, 4096),
-            (TransportKind::Pipe, Wait::Block, 64),
-            (TransportKind::FileRw, Wait::Block, 100_000),
+            (Transport::AnonMmap, Wait::Futex, 64),
+            (Transport::FileMmap, Wait::Futex, 4096),
+            (Transport::Pipe, Wait::Block, 64),
+            (Transport::FileRw, Wait::Block, 100_000),
         ];
         for (t, w, size) in cases {
             let tmp = tempfile::tempdir().unwrap();
@@ -271,7 +271,7 @@ mod tests {
     #[test]
     fn a_dropped_session_kills_its_peer_and_removes_its_objects() {
         let tmp = tempfile::tempdir().unwrap();
-        let mut opts = SessionOptions::new(TransportKind::PosixShm, Process::Fork, Wait::Spin, 64);
+        let mut opts = SessionOptions::new(Transport::PosixShm, Process::Fork, Wait::Spin, 64);
         opts.dir = Some(tmp.path().to_path_buf());
         let mut s = Session::open(&opts).unwrap();
         let pid = s.peer_pid();
@@ -285,7 +285,7 @@ mod tests {
 
     #[test]
     fn a_dead_peer_is_an_error_not_a_hang() {
-        let opts = SessionOptions::new(TransportKind::Pipe, Process::Fork, Wait::Block, 64);
+        let opts = SessionOptions::new(Transport::Pipe, Process::Fork, Wait::Block, 64);
         let mut s = Session::open(&opts).unwrap();
         s.round_trips(5).unwrap();
         // SAFETY: our own child.
@@ -296,12 +296,12 @@ mod tests {
 
     #[test]
     fn bad_combinations_are_refused() {
-        let opts = SessionOptions::new(TransportKind::Pipe, Process::Fork, Wait::Spin, 64);
+        let opts = SessionOptions::new(Transport::Pipe, Process::Fork, Wait::Spin, 64);
         assert!(Session::open(&opts).is_err());
-        let opts = SessionOptions::new(TransportKind::AnonMmap, Process::Spawn, Wait::Spin, 64);
+        let opts = SessionOptions::new(Transport::AnonMmap, Process::Spawn, Wait::Spin, 64);
         assert!(Session::open(&opts).is_err());
         assert_eq!(
-            SessionOptions::new(TransportKind::PosixShm, Process::Fork, Wait::Spin, 64).case_id(),
+            SessionOptions::new(Transport::PosixShm, Process::Fork, Wait::Spin, 64).case_id(),
             "pingpong/posix-shm/fork/spin/64"
         );
     }

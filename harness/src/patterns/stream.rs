@@ -459,7 +459,7 @@ pub fn reader(
 mod tests {
     use super::*;
     use crate::patterns::worker::{run_pair, Job, PairOptions, Process};
-    use crate::transport::TransportKind;
+    use crate::transport::Transport;
     use std::time::Duration;
 
     /// A stream of `records` measured records in 5 trials by count, through a small ring.
@@ -480,7 +480,7 @@ mod tests {
     }
 
     /// Runs the stream between this process (reader) and a forked writer.
-    fn run(t: TransportKind, w: Wait, spec: &StreamSpec) -> Result<(ReaderReport, WriterReport)> {
+    fn run(t: Transport, w: Wait, spec: &StreamSpec) -> Result<(ReaderReport, WriterReport)> {
         let dir = tempfile::tempdir()?;
         let len = if t.is_mapped() { spec.ring.region_len() } else { spec.ring.capacity };
         let pair = PairOptions {
@@ -519,7 +519,7 @@ mod tests {
         // 5100 records wrap it more than 600 times; 8-byte records, 40-byte frames, wrap it 25
         // times and end each turn with 32 bytes, just room for a pad header.
         let n = 5_000;
-        for t in TransportKind::ALL {
+        for t in Transport::ALL {
             let modes: &[ReadMode] = if t.is_mapped() { &ReadMode::ALL } else { &[ReadMode::Copy] };
             for &w in t.waits() {
                 for &mode in modes {
@@ -538,7 +538,7 @@ mod tests {
         let mut s = spec(1 << 20, 0x1000, 30, ReadMode::Copy);
         s.ring = RingLayout::for_records(1 << 20, 1).unwrap();
         s.warmup_records = 5;
-        for t in [TransportKind::PosixShm, TransportKind::Pipe] {
+        for t in [Transport::PosixShm, Transport::Pipe] {
             let (r, w) = run(t, t.waits()[0], &s).unwrap();
             assert_intact(&r, &w, 30, t.name());
         }
@@ -552,13 +552,13 @@ mod tests {
                 // A writer much faster than its reader keeps the ring full…
                 let mut s = spec(500, 4096, n, mode);
                 s.reader_delay_ns = vec![20_000];
-                let (r, wr) = run(TransportKind::AnonMmap, w, &s).unwrap();
+                let (r, wr) = run(Transport::AnonMmap, w, &s).unwrap();
                 assert_intact(&r, &wr, n, &format!("slow reader {w} {mode}"));
                 assert!(wr.waits.waits > 100, "{w}: the writer never found the ring full");
                 // …and a much slower one keeps it empty.
                 let mut s = spec(500, 4096, n, mode);
                 s.writer_delay_ns = 20_000;
-                let (r, wr) = run(TransportKind::AnonMmap, w, &s).unwrap();
+                let (r, wr) = run(Transport::AnonMmap, w, &s).unwrap();
                 assert_intact(&r, &wr, n, &format!("slow writer {w} {mode}"));
                 assert!(r.waits.waits > 100, "{w}: the reader never found the ring empty");
                 if w == Wait::Futex {
@@ -575,7 +575,7 @@ mod tests {
 
     #[test]
     fn damage_and_gaps_are_caught() {
-        for t in [TransportKind::Memfd, TransportKind::UnixSocket] {
+        for t in [Transport::Memfd, Transport::UnixSocket] {
             let mut s = spec(256, 8192, 1_000, ReadMode::Copy);
             s.fault = Some(Fault::Corrupt(500));
             let (r, _) = run(t, t.waits()[0], &s).unwrap();
@@ -591,7 +591,7 @@ mod tests {
         let mut s = spec(64, 1 << 16, u64::MAX / 4, ReadMode::InPlace);
         s.trial_ns = 10_000_000;
         s.warmup_ns = 2_000_000;
-        let (r, w) = run(TransportKind::PosixShm, Wait::Spin, &s).unwrap();
+        let (r, w) = run(Transport::PosixShm, Wait::Spin, &s).unwrap();
         assert_eq!(r.trials.len(), 5);
         // The reader's clock sees each trial end a little early or late (it may be behind by
         // what the ring holds), but together they last about 5 × 10 ms, not u64::MAX records.

@@ -6,41 +6,15 @@ use crate::os::process::{fork_worker, spawn_worker, Worker};
 use crate::os::watch::{install_signal_handlers, Watch};
 use crate::patterns::link::{pingpong_link_with, Side};
 use crate::patterns::pingpong::{self, PingpongSpec};
-use crate::transport::{CreateOptions, Endpoint, Medium, Setup, TransportKind};
+use crate::transport::{mechanism, CreateOptions, Endpoint, Medium, Setup, Transport};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// How the peer starts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Process {
-    /// A child of the runner (`fork`): inherits the mapping or fds.
-    Fork,
-    /// A fresh exec of this binary's `worker` subcommand, as an unrelated program.
-    Spawn,
-}
-
-impl Process {
-    pub const ALL: [Process; 2] = [Process::Fork, Process::Spawn];
-    pub fn name(self) -> &'static str {
-        match self {
-            Process::Fork => "fork",
-            Process::Spawn => "spawn",
-        }
-    }
-    pub fn from_name(s: &str) -> Option<Process> {
-        Self::ALL.into_iter().find(|p| p.name() == s)
-    }
-}
-
-impl std::fmt::Display for Process {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
+/// How the peer starts (the result contract's name).
+pub use ipcbench_results::Process;
 
 /// What the peer runs.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -54,7 +28,7 @@ pub enum Job {
 /// Everything a spawned worker needs, passed as JSON on its command line.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct WorkerSpec {
-    pub transport: TransportKind,
+    pub transport: Transport,
     pub wait: Wait,
     pub endpoint: Endpoint,
     /// Region or ring bytes.
@@ -108,7 +82,7 @@ pub fn run_spawned(spec_json: &str) -> i32 {
     let r = (|| -> Result<serde_json::Value> {
         let spec: WorkerSpec = serde_json::from_str(spec_json).context("bad worker spec")?;
         let mut watch = Watch::over_parent(Duration::from_millis(spec.timeout_ms));
-        let medium = spec.transport.transport().open(&spec.endpoint, spec.len)?;
+        let medium = mechanism(spec.transport).open(&spec.endpoint, spec.len)?;
         peer_side(&spec.job, medium, spec.wait, &mut watch)
     })();
     write_report(&mut std::io::stdout().lock(), r)
@@ -117,7 +91,7 @@ pub fn run_spawned(spec_json: &str) -> i32 {
 /// How to run one pair.
 #[derive(Clone, Debug)]
 pub struct PairOptions {
-    pub transport: TransportKind,
+    pub transport: Transport,
     pub process: Process,
     pub wait: Wait,
     /// Region or ring bytes.
@@ -184,7 +158,7 @@ pub fn start_pair(opts: &PairOptions, job: &Job) -> Result<Pair> {
     if opts.process == Process::Spawn && !opts.transport.supports_spawn() {
         bail!("{} cannot be opened by an unrelated process: use --process fork", opts.transport);
     }
-    let transport = opts.transport.transport();
+    let transport = mechanism(opts.transport);
     let mut setup = transport.create(&CreateOptions { len: opts.len, dir: opts.dir.clone() })?;
     let timeout_ms = opts.timeout.as_millis() as u64;
     let worker = match opts.process {

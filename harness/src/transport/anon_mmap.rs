@@ -1,14 +1,14 @@
 //! `anon-mmap`: `mmap(MAP_SHARED | MAP_ANONYMOUS)` made before `fork`; the child inherits the
 //! very same pages. No name, no file: an unrelated process cannot open it, so fork only.
 
-use super::{CreateOptions, Endpoint, Medium, Setup, Transport};
+use super::{CreateOptions, Endpoint, Mechanism, Medium, Setup};
 use crate::os::mapping::Region;
 use crate::os::watch::Watch;
 use anyhow::{bail, Context, Result};
 
 pub struct AnonMmap;
 
-impl Transport for AnonMmap {
+impl Mechanism for AnonMmap {
     fn name(&self) -> &'static str {
         "anon-mmap"
     }

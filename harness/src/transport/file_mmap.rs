@@ -2,14 +2,14 @@
 //! The file lives in a private temp dir (on disk by default, `--dir` to choose, e.g. `/dev/shm`),
 //! is created `O_EXCL`, mode 0600, with an unpredictable name, and is removed with the setup.
 
-use super::{CreateOptions, Endpoint, Medium, Setup, Transport};
+use super::{CreateOptions, Endpoint, Mechanism, Medium, Setup};
 use crate::os::mapping::Region;
 use crate::os::watch::Watch;
 use anyhow::{Context, Result};
 
 pub struct FileMmap;
 
-impl Transport for FileMmap {
+impl Mechanism for FileMmap {
     fn name(&self) -> &'static str {
         "file-mmap"
     }

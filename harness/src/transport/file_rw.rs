@@ -6,7 +6,7 @@
 //! ring has been consumed, so the writer never overwrites unread bytes and rarely waits.
 
 use super::fd_stream::{read_some, write_all_fd};
-use super::{ByteStream, CreateOptions, Endpoint, Medium, Setup, Transport};
+use super::{ByteStream, CreateOptions, Endpoint, Mechanism, Medium, Setup};
 use crate::os::process::adopt_fd;
 use crate::os::watch::Watch;
 use anyhow::{bail, Context, Result};
@@ -17,7 +17,7 @@ use std::os::unix::fs::FileExt;
 
 pub struct FileRw;
 
-impl Transport for FileRw {
+impl Mechanism for FileRw {
     fn name(&self) -> &'static str {
         "file-rw"
     }

@@ -1,7 +1,7 @@
 //! `memfd`: `memfd_create` + `ftruncate` + `mmap`. Nameless: a spawned peer receives the fd by
 //! inheritance (its number travels in the endpoint) and maps it.
 
-use super::{CreateOptions, Endpoint, Medium, Setup, Transport};
+use super::{CreateOptions, Endpoint, Mechanism, Medium, Setup};
 use crate::os::mapping::{memfd, Region};
 use crate::os::watch::Watch;
 use anyhow::{Context, Result};
@@ -9,7 +9,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 
 pub struct Memfd;
 
-impl Transport for Memfd {
+impl Mechanism for Memfd {
     fn name(&self) -> &'static str {
         "memfd"
     }

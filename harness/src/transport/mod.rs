@@ -25,79 +25,22 @@ use serde::{Deserialize, Serialize};
 use std::os::fd::RawFd;
 use std::path::PathBuf;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum TransportKind {
-    FileMmap,
-    AnonMmap,
-    PosixShm,
-    SysvShm,
-    Memfd,
-    Pipe,
-    UnixSocket,
-    Tcp,
-    FileRw,
-}
+/// Which transport (the result contract's name).
+pub use ipcbench_results::Transport;
 
-impl TransportKind {
-    pub const ALL: [TransportKind; 9] = [
-        TransportKind::FileMmap,
-        TransportKind::AnonMmap,
-        TransportKind::PosixShm,
-        TransportKind::SysvShm,
-        TransportKind::Memfd,
-        TransportKind::Pipe,
-        TransportKind::UnixSocket,
-        TransportKind::Tcp,
-        TransportKind::FileRw,
-    ];
-
-    pub fn name(self) -> &'static str {
-        self.transport().name()
-    }
-
-    pub fn from_name(s: &str) -> Option<TransportKind> {
-        Self::ALL.into_iter().find(|t| t.name() == s)
-    }
-
-    /// The implementation. Adding a transport: one file, one variant, one line here.
-    pub fn transport(self) -> &'static dyn Transport {
-        match self {
-            TransportKind::FileMmap => &file_mmap::FileMmap,
-            TransportKind::AnonMmap => &anon_mmap::AnonMmap,
-            TransportKind::PosixShm => &posix_shm::PosixShm,
-            TransportKind::SysvShm => &sysv_shm::SysvShm,
-            TransportKind::Memfd => &memfd::Memfd,
-            TransportKind::Pipe => &pipe::Pipe,
-            TransportKind::UnixSocket => &unix_socket::UnixSocket,
-            TransportKind::Tcp => &tcp::Tcp,
-            TransportKind::FileRw => &file_rw::FileRw,
-        }
-    }
-
-    /// Mapped transports share a region (waits `spin`, `futex`); the others stream bytes (`block`).
-    pub fn is_mapped(self) -> bool {
-        self.transport().is_mapped()
-    }
-
-    /// Only `anon-mmap` cannot be opened by an unrelated process.
-    pub fn supports_spawn(self) -> bool {
-        self != TransportKind::AnonMmap
-    }
-
-    pub fn waits(self) -> &'static [crate::os::futex::Wait] {
-        use crate::os::futex::Wait;
-        if self.is_mapped() {
-            &[Wait::Spin, Wait::Futex]
-        } else {
-            &[Wait::Block]
-        }
-    }
-}
-
-impl std::fmt::Display for TransportKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
+/// The implementation of `t`. Adding a transport: one file here, its name in the result
+/// contract's vocabulary, one line in this match.
+pub fn mechanism(t: Transport) -> &'static dyn Mechanism {
+    match t {
+        Transport::FileMmap => &file_mmap::FileMmap,
+        Transport::AnonMmap => &anon_mmap::AnonMmap,
+        Transport::PosixShm => &posix_shm::PosixShm,
+        Transport::SysvShm => &sysv_shm::SysvShm,
+        Transport::Memfd => &memfd::Memfd,
+        Transport::Pipe => &pipe::Pipe,
+        Transport::UnixSocket => &unix_socket::UnixSocket,
+        Transport::Tcp => &tcp::Tcp,
+        Transport::FileRw => &file_rw::FileRw,
     }
 }
 
@@ -144,7 +87,7 @@ pub struct CreateOptions {
 }
 
 /// A transport: creates its objects in the runner, opens them in a spawned peer.
-pub trait Transport: Sync {
+pub trait Mechanism: Sync {
     fn name(&self) -> &'static str;
     fn is_mapped(&self) -> bool;
     /// One sentence for results and `list`: what travels where, how the receiver learns of it.
@@ -166,4 +109,19 @@ pub trait Setup {
     fn forked_peer(&mut self) -> Result<Medium>;
     /// The runner's side, once the peer has been started (accepts a connection, …).
     fn local(&mut self, watch: &mut Watch) -> Result<Medium>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The result contract's facts about each transport agree with its implementation.
+    #[test]
+    fn every_name_has_a_mechanism_that_agrees_with_it() {
+        for t in Transport::ALL {
+            let m = mechanism(t);
+            assert_eq!(m.name(), t.name());
+            assert_eq!(m.is_mapped(), t.is_mapped(), "{t}");
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! `pipe`: two pipes, one each way; a blocking `read` waits. A spawned peer inherits its ends.
 
-use super::{CreateOptions, Endpoint, FdStream, Medium, Setup, Transport};
+use super::{CreateOptions, Endpoint, FdStream, Mechanism, Medium, Setup};
 use crate::os::process::adopt_fd;
 use crate::os::watch::Watch;
 use anyhow::{Context, Result};
@@ -9,7 +9,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 
 pub struct Pipe;
 
-impl Transport for Pipe {
+impl Mechanism for Pipe {
     fn name(&self) -> &'static str {
         "pipe"
     }

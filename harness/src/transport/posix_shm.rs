@@ -1,7 +1,7 @@
 //! `posix-shm`: `shm_open` + `ftruncate` + `mmap`. The name is unpredictable, created
 //! `O_EXCL`, mode 0600, and unlinked when the setup drops (also on error and Ctrl-C).
 
-use super::{CreateOptions, Endpoint, Medium, Setup, Transport};
+use super::{CreateOptions, Endpoint, Mechanism, Medium, Setup};
 use crate::os::mapping::Region;
 use crate::os::named::ShmObject;
 use crate::os::watch::Watch;
@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 
 pub struct PosixShm;
 
-impl Transport for PosixShm {
+impl Mechanism for PosixShm {
     fn name(&self) -> &'static str {
         "posix-shm"
     }

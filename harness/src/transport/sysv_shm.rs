@@ -2,7 +2,7 @@
 //! (`IPC_RMID`) as soon as the runner has attached it: Linux still lets a peer attach it by id,
 //! and the kernel frees it when the last process detaches — even if everyone is killed.
 
-use super::{CreateOptions, Endpoint, Medium, Setup, Transport};
+use super::{CreateOptions, Endpoint, Mechanism, Medium, Setup};
 use crate::os::mapping::Region;
 use crate::os::named::SysvSegment;
 use crate::os::watch::Watch;
@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 
 pub struct SysvShm;
 
-impl Transport for SysvShm {
+impl Mechanism for SysvShm {
     fn name(&self) -> &'static str {
         "sysv-shm"
     }

@@ -1,7 +1,7 @@
 //! `tcp`: a loopback TCP connection with `TCP_NODELAY`; the peer connects to the runner's port.
 
 use super::fd_stream::accept_watched;
-use super::{CreateOptions, Endpoint, FdStream, Medium, Setup, Transport};
+use super::{CreateOptions, Endpoint, FdStream, Mechanism, Medium, Setup};
 use crate::os::watch::Watch;
 use anyhow::{Context, Result};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
@@ -9,7 +9,7 @@ use std::os::fd::OwnedFd;
 
 pub struct Tcp;
 
-impl Transport for Tcp {
+impl Mechanism for Tcp {
     fn name(&self) -> &'static str {
         "tcp"
     }

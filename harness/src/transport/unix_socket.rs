@@ -2,7 +2,7 @@
 //! in the private temp dir, as an unrelated program would.
 
 use super::fd_stream::accept_watched;
-use super::{CreateOptions, Endpoint, FdStream, Medium, Setup, Transport};
+use super::{CreateOptions, Endpoint, FdStream, Mechanism, Medium, Setup};
 use crate::os::named::unpredictable_name;
 use crate::os::watch::Watch;
 use anyhow::{Context, Result};
@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 pub struct UnixSocket;
 
-impl Transport for UnixSocket {
+impl Mechanism for UnixSocket {
     fn name(&self) -> &'static str {
         "unix-socket"
     }
