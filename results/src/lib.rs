@@ -12,7 +12,7 @@ pub mod table;
 pub mod units;
 pub mod vocabulary;
 
-pub use vocabulary::{latency, Process, Scenario, Transport, Wait};
+pub use vocabulary::{latency, Family, Process, Scenario, Transport, Wait};
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -11,7 +11,7 @@ use ipcbench_harness::patterns::link::{pingpong_link_with, pingpong_region_len, 
 use ipcbench_harness::patterns::pingpong::{initiator, PingpongSpec, SideReport};
 use ipcbench_harness::patterns::worker::{run_pair, Job, Process};
 use ipcbench_harness::record::stats::{decode, encode, new_histogram, summarize};
-use ipcbench_harness::transport::{mechanism, Transport};
+use ipcbench_harness::transport::Transport;
 use ipcbench_results::{latency, CaseResult, Cpu, Integrity, RunFile};
 use std::time::Duration;
 
@@ -60,10 +60,10 @@ impl Scenario for Pingpong {
         let floor = run.floor_one_way_ns();
         let mut t = Table::new(&["case", "p50 one-way", "p99", "max", "× floor", "round trip p50"]);
         for c in cases {
-            let Some(s) = c.latency_ns.get(latency::ONE_WAY).filter(|_| c.error.is_none()) else {
+            let Some(s) = c.latency_ns.get(latency::ONE_WAY).filter(|_| c.ok()) else {
                 t.row(vec![
                     c.id.clone(),
-                    "failed".into(),
+                    if c.skipped.is_some() { "skipped" } else { "failed" }.into(),
                     String::new(),
                     String::new(),
                     String::new(),
@@ -113,6 +113,10 @@ fn run_case(
     w: Wait,
     size: usize,
 ) -> Result<CaseResult> {
+    if let Some(mut c) = ctx.too_large(&id, "pingpong", t, w, size) {
+        c.process = Some(p.name().into());
+        return Ok(c);
+    }
     let opts = &ctx.opts;
     let (iterations, max_duration) =
         opts.budget((100_000, Duration::from_secs(1)), (5_000, Duration::from_millis(60)));
@@ -190,7 +194,7 @@ fn run_case(
     cpu.ns_per_message.insert("initiator".into(), per_msg(cpu_mine, measured));
     cpu.ns_per_message.insert("responder".into(), per_msg(cpu_theirs, measured));
     c.cpu = Some(cpu);
-    c.notes.push(mechanism(t).how().to_string());
+    c.notes.extend(ctx.transport_notes(t, size));
     if opts.durable {
         c.axes.insert("durable".into(), "true".into());
         c.notes.push(match t {

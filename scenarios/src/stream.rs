@@ -15,7 +15,7 @@ use ipcbench_harness::patterns::stream::{
     reader, ReadMode, ReaderReport, StreamSpec, WriterReport,
 };
 use ipcbench_harness::patterns::worker::{run_pair, Job, Process};
-use ipcbench_harness::transport::{mechanism, Transport};
+use ipcbench_harness::transport::Transport;
 use ipcbench_results::{CaseResult, Cpu, RunFile, Spread, Throughput, Trial};
 use std::time::Duration;
 
@@ -39,7 +39,7 @@ impl Scenario for Stream {
     fn cases(&self, opts: &Options) -> Result<Vec<Case>, UsageError> {
         let sizes = opts.sizes.clone().unwrap_or(DEFAULT_SIZES.to_vec());
         let mut cases = Vec::new();
-        for (t, p, w) in opts.combinations(&Transport::ALL)? {
+        for (t, p, w) in ring_combinations(opts, &Transport::ALL)? {
             // --quick keeps to forked peers unless asked: a spawned peer streams the same way,
             // it only starts slower.
             if opts.quick && opts.processes.is_none() && p == Process::Spawn {
@@ -60,6 +60,27 @@ impl Scenario for Stream {
     fn summary(&self, cases: &[&CaseResult], run: &RunFile) -> Option<String> {
         throughput_table(cases, run)
     }
+}
+
+/// The transport × process × wait combinations a flood can run: the ring's waits
+/// ([`Wait::in_ring`]) over flow-controlled transports ([`Transport::flow_controlled`]). Naming
+/// only combinations it cannot run is a usage error that says why.
+pub(crate) fn ring_combinations(
+    opts: &Options,
+    allowed: &[Transport],
+) -> Result<Vec<(Transport, Process, Wait)>, UsageError> {
+    let all = opts.combinations(allowed)?;
+    let kept: Vec<_> =
+        all.iter().copied().filter(|(t, _, w)| w.in_ring() && t.flow_controlled()).collect();
+    if kept.is_empty() && !all.is_empty() && (opts.transports.is_some() || opts.waits.is_some()) {
+        return Err(UsageError(
+            "a flood (stream, fanout) waits by spin, futex or block only (eventfd and condvar are \
+             ping-pong waits: the ring's head has a waiter per reader), and not over udp (no \
+             flow control: a flood would measure loss)"
+                .into(),
+        ));
+    }
+    Ok(kept)
 }
 
 /// Reader modes a transport offers: a byte stream can only be read by copying.
@@ -107,6 +128,11 @@ fn run_case(
     size: usize,
     mode: ReadMode,
 ) -> Result<CaseResult> {
+    if let Some(mut c) = ctx.too_large(&id, "stream", t, w, size) {
+        c.process = Some(p.name().into());
+        c.axes.insert("mode".into(), mode.name().into());
+        return Ok(c);
+    }
     let opts = &ctx.opts;
     if w == Wait::Spin && crate::sysinfo::logical_cpus() < 2 {
         ctx.warn(
@@ -210,7 +236,7 @@ pub(crate) fn result(ctx: &Context, reports: Reports<'_>) -> CaseResult {
             t.name()
         ));
     } else {
-        c.notes.push(mechanism(t).how().to_string());
+        c.notes.extend(ctx.transport_notes(t, size));
     }
     c.notes.extend(ctx.file_note(t));
     c.error = integrity.failure();

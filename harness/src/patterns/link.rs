@@ -7,15 +7,23 @@
 //! lies, touching every byte. Ping-pong needs no more than one slot per direction: a side sends
 //! again only after the reply to its previous record arrived.
 //!
+//! Waits: `spin` and `futex` are the [`Signal`] protocol on the sequence word. `eventfd`: the
+//! sender publishes the word, then rings the receiver's doorbell (one eventfd per side, carried
+//! by the region); the receiver, finding the word unchanged, blocks in `read()` on its own.
+//! `condvar`: one process-shared mutex and condition variable after the mailboxes, for both
+//! directions (as ipc-bench's shm-sync); the sender broadcasts after publishing.
+//!
 //! Over a byte stream a record is the header followed by the payload, written with one `write`
 //! and read with one `read` where the transport allows.
 
+use crate::os::condvar::{SharedCondvar, CONDVAR_LEN};
 use crate::os::futex::{Signal, Wait, WaitStats};
 use crate::os::mapping::{round_up, Region, PAGE};
 use crate::os::watch::Watch;
 use crate::record::{corrupt, Header, Payloads, Verifier, HEADER_LEN};
 use crate::transport::{ByteStream, Medium};
 use anyhow::Result;
+use std::os::fd::RawFd;
 
 /// A record to send.
 #[derive(Clone, Copy, Debug)]
@@ -77,16 +85,17 @@ fn mailbox_len(size: usize) -> usize {
     PAYLOAD_OFF + round_up(size.max(1), LINE)
 }
 
-/// Bytes of shared region a ping-pong of `size`-byte records needs.
+/// Bytes of shared region a ping-pong of `size`-byte records needs: two mailboxes, then room
+/// for the condition variable of wait `condvar`.
 pub fn pingpong_region_len(size: usize) -> usize {
-    round_up(2 * mailbox_len(size), PAGE)
+    round_up(2 * mailbox_len(size) + CONDVAR_LEN, PAGE)
 }
 
 /// Builds the link for a side over whatever medium its transport gave.
 pub fn pingpong_link(medium: Medium, side: Side, size: usize, wait: Wait) -> Box<dyn Link> {
     match medium {
         Medium::Mapped(region) => Box::new(MailboxLink::new(region, side, size, wait)),
-        Medium::Stream(stream) => Box::new(StreamLink::new(stream, size)),
+        other => Box::new(StreamLink::new(other.into_records().expect("not mapped"), size)),
     }
 }
 
@@ -113,6 +122,11 @@ pub fn pingpong_link_with(
             stream.set_durable()?;
             Box::new(StreamLink::new(stream, size))
         }
+        Medium::Message(_) => {
+            anyhow::bail!(
+                "a message transport has no file to make durable: --durable takes file-rw"
+            )
+        }
     })
 }
 
@@ -129,6 +143,10 @@ pub struct MailboxLink {
     /// `msync(MS_SYNC)` each record before publishing it (`pingpong --durable`).
     durable: bool,
     stats: WaitStats,
+    /// Wait `eventfd`: the doorbell this side sleeps on, and the peer's.
+    bells: Option<(RawFd, RawFd)>,
+    /// Wait `condvar`.
+    condvar: Option<SharedCondvar>,
 }
 
 // SAFETY: the raw pointers point into the owned region.
@@ -141,6 +159,18 @@ impl MailboxLink {
         // SAFETY: both mailboxes lie within the region (asserted above).
         let (m0, m1) = unsafe { (base, base.add(mailbox_len(size))) };
         let (tx, rx) = if side == Side::Initiator { (m0, m1) } else { (m1, m0) };
+        let bells = (wait == Wait::Eventfd).then(|| {
+            let b = region.doorbells();
+            assert_eq!(b.len(), 2, "wait eventfd needs a doorbell per side with the region");
+            let (mine, theirs) = if side == Side::Initiator { (0, 1) } else { (1, 0) };
+            (b[mine].raw(), b[theirs].raw())
+        });
+        // SAFETY: the condvar's bytes follow the mailboxes (see `pingpong_region_len`), zero in
+        // a fresh region, 64-byte aligned, inside the region the link owns.
+        let condvar = (wait == Wait::Condvar).then(|| {
+            assert!(region.len() >= 2 * mailbox_len(size) + CONDVAR_LEN, "no room for a condvar");
+            unsafe { SharedCondvar::attach(base.add(2 * mailbox_len(size))) }
+        });
         MailboxLink {
             _region: region,
             tx,
@@ -153,6 +183,8 @@ impl MailboxLink {
             received: 0,
             durable: false,
             stats: WaitStats::default(),
+            bells,
+            condvar,
         }
     }
 
@@ -165,7 +197,7 @@ impl MailboxLink {
 
 impl Link for MailboxLink {
     #[inline]
-    fn send(&mut self, out: &Outgoing, _watch: &mut Watch) -> Result<()> {
+    fn send(&mut self, out: &Outgoing, watch: &mut Watch) -> Result<()> {
         // SAFETY: the payload slot lies within the region; the peer reads it only after the
         // sequence word is published, and does not touch it again until we publish anew.
         let payload =
@@ -186,14 +218,41 @@ impl Link for MailboxLink {
             };
         }
         self.sent = self.sent.wrapping_add(1);
-        Self::signal(self.tx).publish(self.sent, self.wait, &mut self.stats);
+        match self.wait {
+            Wait::Eventfd | Wait::Condvar => {
+                // The word first (release), then the wake-up.
+                Self::signal(self.tx).publish(self.sent, Wait::Spin, &mut self.stats);
+                self.stats.wakes += 1;
+                if let Some((_, theirs)) = self.bells {
+                    crate::os::eventfd::ring(theirs);
+                }
+                if let Some(cv) = self.condvar {
+                    cv.notify(watch)?;
+                }
+            }
+            w => Self::signal(self.tx).publish(self.sent, w, &mut self.stats),
+        }
         Ok(())
     }
 
     #[inline]
     fn recv(&mut self, watch: &mut Watch) -> Result<Incoming> {
         let expect = self.received.wrapping_add(1);
-        Self::signal(self.rx).wait_for(expect, self.wait, watch, &mut self.stats)?;
+        let signal = Self::signal(self.rx);
+        match (self.bells, self.condvar) {
+            (Some((mine, _)), _) => {
+                self.stats.waits += 1;
+                while signal.load() != expect {
+                    self.stats.sleeps += 1;
+                    crate::os::eventfd::wait(mine, watch)?;
+                }
+            }
+            (_, Some(cv)) => {
+                self.stats.waits += 1;
+                self.stats.sleeps += cv.wait_until(|| signal.load() == expect, watch)?;
+            }
+            _ => signal.wait_for(expect, self.wait, watch, &mut self.stats)?,
+        }
         self.received = expect;
         // SAFETY: published by the peer before the sequence word (acquire in wait_for).
         let header = unsafe { std::ptr::read_unaligned(self.rx.add(HEADER_OFF) as *const Header) };

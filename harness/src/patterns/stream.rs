@@ -429,7 +429,10 @@ pub fn writer(
             let producer = Producer::new(region, spec.ring, spec.size, wait)?;
             write_records(&mut RingWriter::new(producer, spec.size), spec, watch)
         }
-        Medium::Stream(s) => write_records(&mut StreamWriter::new(vec![s], spec.size), spec, watch),
+        other => {
+            let s = other.into_records().expect("not mapped");
+            write_records(&mut StreamWriter::new(vec![s], spec.size), spec, watch)
+        }
     }
 }
 
@@ -446,10 +449,11 @@ pub fn reader(
             let consumer = Consumer::new(region, spec.ring, index, spec.size, wait)?;
             read_records(&mut RingReader::new(consumer, spec.size, spec.mode), spec, index, watch)
         }
-        Medium::Stream(s) => {
+        other => {
             if spec.mode != ReadMode::Copy {
                 bail!("a byte stream is read by copying: mode in-place needs a mapped transport");
             }
+            let s = other.into_records().expect("not mapped");
             read_records(&mut StreamReader::new(s, spec.size), spec, index, watch)
         }
     }

@@ -1,0 +1,118 @@
+//! Transports that carry whole messages — queues and datagrams — rather than a byte stream. A
+//! record (header and payload) travels as one message: it arrives whole or not at all, so a
+//! receive never has to reassemble it, and a message of the wrong length is an error, not a
+//! short read.
+
+use super::{ByteStream, Endpoint, Medium, Setup};
+use crate::os::watch::Watch;
+use anyhow::{bail, Context, Result};
+use std::os::fd::{AsRawFd, OwnedFd};
+
+/// Both directions of a message transport. Blocking calls return at each tick of the watch's
+/// ticker (`EINTR`) so that a dead or hung peer and Ctrl-C are noticed.
+pub trait MessagePort: Send {
+    /// Sends `msg` as one message, blocking while the transport is full.
+    fn send(&mut self, msg: &[u8], watch: &mut Watch) -> Result<()>;
+    /// Receives one message into `buf` (which must hold the largest message) and returns its
+    /// length.
+    fn recv(&mut self, buf: &mut [u8], watch: &mut Watch) -> Result<usize>;
+}
+
+/// A message port as the record patterns' [`ByteStream`]: each `write_all` is one message, each
+/// `read_exact` receives one message that must fill the buffer exactly.
+pub struct Records(pub Box<dyn MessagePort>);
+
+impl ByteStream for Records {
+    fn write_all(&mut self, buf: &[u8], watch: &mut Watch) -> Result<()> {
+        self.0.send(buf, watch)
+    }
+
+    fn read_exact(&mut self, buf: &mut [u8], watch: &mut Watch) -> Result<()> {
+        let n = self.0.recv(buf, watch)?;
+        if n != buf.len() {
+            bail!("a message of {n} bytes arrived where a whole record of {} was due", buf.len());
+        }
+        Ok(())
+    }
+}
+
+/// Runs a blocking call until it succeeds, asking the watch on each `EINTR`. `call` returns the
+/// raw result (negative: see errno).
+pub fn retrying(what: &str, watch: &mut Watch, mut call: impl FnMut() -> isize) -> Result<usize> {
+    loop {
+        let r = call();
+        if r >= 0 {
+            return Ok(r as usize);
+        }
+        let e = std::io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::EINTR) => watch.check()?,
+            Some(libc::ECONNREFUSED) | Some(libc::ECONNRESET) | Some(libc::EPIPE) => {
+                bail!("peer closed its end")
+            }
+            Some(libc::EIDRM) => bail!("the queue was removed"),
+            _ => return Err(anyhow::Error::new(e).context(what.to_string())),
+        }
+    }
+}
+
+/// A host limit from /proc (message size, queue depth), if readable.
+pub fn proc_limit(path: &str) -> Option<usize> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+/// A connected datagram socket (`udp`, `unix-dgram`): one `send`, one `recv` per message.
+pub struct DatagramPort(pub OwnedFd);
+
+impl MessagePort for DatagramPort {
+    fn send(&mut self, msg: &[u8], watch: &mut Watch) -> Result<()> {
+        let fd = self.0.as_raw_fd();
+        // SAFETY: valid fd and buffer.
+        let n = retrying("send", watch, || unsafe {
+            libc::send(fd, msg.as_ptr().cast(), msg.len(), 0)
+        })?;
+        if n != msg.len() {
+            bail!("send took {n} of a {}-byte datagram", msg.len());
+        }
+        Ok(())
+    }
+    fn recv(&mut self, buf: &mut [u8], watch: &mut Watch) -> Result<usize> {
+        let fd = self.0.as_raw_fd();
+        // SAFETY: valid fd and buffer. MSG_TRUNC: the datagram's real length comes back, so a
+        // longer one than the buffer shows as a wrong length instead of a silent cut.
+        retrying("recv", watch, || unsafe {
+            libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_TRUNC)
+        })
+    }
+}
+
+/// Two connected datagram sockets: the runner keeps one, the peer inherits the other (a forked
+/// child by `fork`, a spawned worker as an inherited fd).
+pub struct SocketPairSetup {
+    pub mine: Option<OwnedFd>,
+    pub theirs: Option<OwnedFd>,
+}
+
+impl Setup for SocketPairSetup {
+    fn endpoint(&self) -> Endpoint {
+        Endpoint { fds: self.theirs.iter().map(|f| f.as_raw_fd()).collect(), ..Default::default() }
+    }
+    fn forked_peer(&mut self) -> Result<Medium> {
+        self.mine = None;
+        let fd = self.theirs.take().context("socket already taken")?;
+        Ok(Medium::Message(Box::new(DatagramPort(fd))))
+    }
+    fn local(&mut self, _: &mut Watch) -> Result<Medium> {
+        // Close the peer's end here, so its death reads as a refused or reset send.
+        self.theirs = None;
+        let fd = self.mine.take().context("socket already taken")?;
+        Ok(Medium::Message(Box::new(DatagramPort(fd))))
+    }
+}
+
+/// In a spawned worker: the inherited socket.
+pub fn inherited_datagram(endpoint: &Endpoint) -> Result<Medium> {
+    let [fd] = endpoint.fds[..] else { bail!("a datagram transport needs one inherited fd") };
+    // SAFETY: inherited from the runner for us alone.
+    Ok(Medium::Message(Box::new(DatagramPort(unsafe { crate::os::process::adopt_fd(fd) }))))
+}
