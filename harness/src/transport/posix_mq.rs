@@ -63,7 +63,7 @@ impl Mechanism for PosixMq {
 fn peer(base: &str) -> Result<Medium> {
     let rx = Queue::open(&format!("{base}-a"))?;
     let tx = Queue::open(&format!("{base}-b"))?;
-    Ok(Medium::Message(Box::new(MqPort { tx, rx })))
+    Ok(Medium::Message(Box::new(MqPort::new(tx, rx)?)))
 }
 
 /// One queue descriptor; the creator also owns the name and unlinks it on drop.
@@ -125,6 +125,20 @@ impl Drop for Queue {
 struct MqPort {
     tx: Queue,
     rx: Queue,
+    /// `mq_receive` wants room for the queue's largest message: a shorter receive (the stream's
+    /// one-byte acknowledgement) lands here first.
+    scratch: Vec<u8>,
+}
+
+impl MqPort {
+    fn new(tx: Queue, rx: Queue) -> Result<MqPort> {
+        // SAFETY: a valid descriptor and out-parameter.
+        let mut attr: libc::mq_attr = unsafe { std::mem::zeroed() };
+        if unsafe { libc::mq_getattr(rx.mqd, &mut attr) } != 0 {
+            return Err(std::io::Error::last_os_error()).context("mq_getattr");
+        }
+        Ok(MqPort { tx, rx, scratch: vec![0; attr.mq_msgsize as usize] })
+    }
 }
 
 impl MessagePort for MqPort {
@@ -138,10 +152,20 @@ impl MessagePort for MqPort {
     }
     fn recv(&mut self, buf: &mut [u8], watch: &mut Watch) -> Result<usize> {
         let q = self.rx.mqd;
-        // SAFETY: valid descriptor and buffer (at least the queue's message size).
-        retrying("mq_receive", watch, || unsafe {
-            libc::mq_receive(q, buf.as_mut_ptr().cast(), buf.len(), std::ptr::null_mut())
-        })
+        if buf.len() >= self.scratch.len() {
+            // SAFETY: valid descriptor and buffer (at least the queue's message size).
+            return retrying("mq_receive", watch, || unsafe {
+                libc::mq_receive(q, buf.as_mut_ptr().cast(), buf.len(), std::ptr::null_mut())
+            });
+        }
+        let s = &mut self.scratch;
+        // SAFETY: as above, into the scratch buffer.
+        let n = retrying("mq_receive", watch, || unsafe {
+            libc::mq_receive(q, s.as_mut_ptr().cast(), s.len(), std::ptr::null_mut())
+        })?;
+        let k = n.min(buf.len());
+        buf[..k].copy_from_slice(&s[..k]);
+        Ok(n)
     }
 }
 
@@ -161,6 +185,6 @@ impl Setup for MqSetup {
     fn local(&mut self, _: &mut Watch) -> Result<Medium> {
         let tx = Queue::open(&format!("{}-a", self.base))?;
         let rx = Queue::open(&format!("{}-b", self.base))?;
-        Ok(Medium::Message(Box::new(MqPort { tx, rx })))
+        Ok(Medium::Message(Box::new(MqPort::new(tx, rx)?)))
     }
 }
