@@ -94,6 +94,8 @@ names! {
         Tcp = "tcp",
         /// `pwrite` / `pread` on a file.
         FileRw = "file-rw",
+        /// The iceoryx2 library's zero-copy publish-subscribe over shared memory.
+        Iceoryx2 = "iceoryx2",
     }
 }
 
@@ -120,6 +122,9 @@ names! {
         Eventfd = "eventfd",
         /// A process-shared pthread mutex and condition variable in the region.
         Condvar = "condvar",
+        /// iceoryx2's event service: the sender notifies after each send, the receiver blocks
+        /// in its listener's wait.
+        Iox2Event = "iox2-event",
     }
 }
 
@@ -174,6 +179,7 @@ impl Transport {
             FileMmap | AnonMmap | PosixShm | SysvShm | Memfd => Family::Mapped,
             PosixMq | SysvMsg | Udp | UnixDgram => Family::Message,
             Pipe | Fifo | UnixSocket | Tcp | FileRw => Family::Stream,
+            Iceoryx2 => Family::Library,
         }
     }
 
@@ -195,13 +201,21 @@ impl Transport {
         self != Transport::AnonMmap
     }
 
-    /// The waits the transport offers (in ping-pong; a ring offers those of [`Wait::in_ring`]).
+    /// The waits the transport offers (in ping-pong; a ring offers those of [`Wait::in_flood`]).
     pub fn waits(self) -> &'static [Wait] {
         if self.is_mapped() {
             &[Wait::Spin, Wait::Futex, Wait::Eventfd, Wait::Condvar]
+        } else if self == Transport::Iceoryx2 {
+            &[Wait::Spin, Wait::Iox2Event]
         } else {
             &[Wait::Block]
         }
+    }
+
+    /// Whether a stream's reader may verify a record where it lies (mode `in-place`), not only
+    /// copy it out: over a shared mapping, or a zero-copy library's loaned sample.
+    pub fn reads_in_place(self) -> bool {
+        self.is_mapped() || self == Transport::Iceoryx2
     }
 }
 
@@ -212,12 +226,12 @@ impl Wait {
         self != Wait::Spin
     }
 
-    /// Whether the ring (`stream`, `fanout`) can wait this way. Its head is watched by every
-    /// reader and each reader's tail by the writer, so a wait that needs one doorbell per waiter
-    /// (`eventfd`) or a lock around every index update (`condvar`) is offered in ping-pong only,
-    /// where each direction has exactly one waiter.
-    pub fn in_ring(self) -> bool {
-        matches!(self, Wait::Spin | Wait::Futex | Wait::Block)
+    /// Whether a flood (`stream`, `fanout`) can wait this way. The ring's head is watched by
+    /// every reader and each reader's tail by the writer, so a wait that needs one doorbell per
+    /// waiter (`eventfd`) or a lock around every index update (`condvar`) is offered in
+    /// ping-pong only, where each direction has exactly one waiter.
+    pub fn in_flood(self) -> bool {
+        !matches!(self, Wait::Eventfd | Wait::Condvar)
     }
 }
 
@@ -264,7 +278,7 @@ mod tests {
         assert_eq!(Transport::ALL.len(), Transport::value_variants().len());
         assert_eq!(
             Wait::ALL.iter().map(|w| w.name()).collect::<Vec<_>>(),
-            ["spin", "futex", "block", "eventfd", "condvar"]
+            ["spin", "futex", "block", "eventfd", "condvar", "iox2-event"]
         );
     }
 

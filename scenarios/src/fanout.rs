@@ -80,7 +80,7 @@ fn run_case(
     size: usize,
     readers: usize,
 ) -> Result<CaseResult> {
-    if let Some(mut c) = ctx.too_large(&id, "fanout", t, w, size) {
+    if let Some(mut c) = ctx.refuses(&id, "fanout", t, w, size) {
         c.axes.insert("readers".into(), readers.to_string());
         return Ok(c);
     }

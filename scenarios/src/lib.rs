@@ -73,7 +73,7 @@ impl Context {
 
     /// A case that cannot run at this size over `t` (a message or datagram beyond the host's
     /// limit): recorded as skipped, with the reason, not failed.
-    pub fn too_large(
+    pub fn refuses(
         &self,
         id: &str,
         scenario: &str,
@@ -82,7 +82,7 @@ impl Context {
         size: usize,
     ) -> Option<CaseResult> {
         let record = ipcbench_harness::record::HEADER_LEN + size;
-        let why = ipcbench_harness::transport::mechanism(t).too_large(record)?;
+        let why = ipcbench_harness::transport::mechanism(t).refuses(record)?;
         let mut c = CaseResult::new(id.to_string(), scenario);
         c.transport = Some(t.name().into());
         c.wait = Some(w.name().into());

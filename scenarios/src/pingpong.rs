@@ -113,7 +113,7 @@ fn run_case(
     w: Wait,
     size: usize,
 ) -> Result<CaseResult> {
-    if let Some(mut c) = ctx.too_large(&id, "pingpong", t, w, size) {
+    if let Some(mut c) = ctx.refuses(&id, "pingpong", t, w, size) {
         c.process = Some(p.name().into());
         return Ok(c);
     }

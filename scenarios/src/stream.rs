@@ -63,7 +63,7 @@ impl Scenario for Stream {
 }
 
 /// The transport × process × wait combinations a flood can run: the ring's waits
-/// ([`Wait::in_ring`]) over flow-controlled transports ([`Transport::flow_controlled`]). Naming
+/// ([`Wait::in_flood`]) over flow-controlled transports ([`Transport::flow_controlled`]). Naming
 /// only combinations it cannot run is a usage error that says why.
 pub(crate) fn ring_combinations(
     opts: &Options,
@@ -71,7 +71,7 @@ pub(crate) fn ring_combinations(
 ) -> Result<Vec<(Transport, Process, Wait)>, UsageError> {
     let all = opts.combinations(allowed)?;
     let kept: Vec<_> =
-        all.iter().copied().filter(|(t, _, w)| w.in_ring() && t.flow_controlled()).collect();
+        all.iter().copied().filter(|(t, _, w)| w.in_flood() && t.flow_controlled()).collect();
     if kept.is_empty() && !all.is_empty() && (opts.transports.is_some() || opts.waits.is_some()) {
         return Err(UsageError(
             "a flood (stream, fanout) waits by spin, futex or block only (eventfd and condvar are \
@@ -85,7 +85,7 @@ pub(crate) fn ring_combinations(
 
 /// Reader modes a transport offers: a byte stream can only be read by copying.
 pub fn modes(t: Transport) -> &'static [ReadMode] {
-    if t.is_mapped() {
+    if t.reads_in_place() {
         &ReadMode::ALL
     } else {
         &[ReadMode::Copy]
@@ -128,7 +128,7 @@ fn run_case(
     size: usize,
     mode: ReadMode,
 ) -> Result<CaseResult> {
-    if let Some(mut c) = ctx.too_large(&id, "stream", t, w, size) {
+    if let Some(mut c) = ctx.refuses(&id, "stream", t, w, size) {
         c.process = Some(p.name().into());
         c.axes.insert("mode".into(), mode.name().into());
         return Ok(c);

@@ -67,6 +67,7 @@ pub fn run_fanout(opts: &FanoutOptions, spec: &StreamSpec) -> Result<FanoutRepor
         len: spec.ring.region_len(),
         dir: opts.dir.clone(),
         record: HEADER_LEN + spec.size,
+        wait: opts.wait,
     };
     let mut setups: Vec<Box<dyn Setup>> = (0..if mapped { 1 } else { readers })
         .map(|_| mechanism(t).create(&create))

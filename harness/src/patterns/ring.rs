@@ -86,7 +86,7 @@ impl RingLayout {
     }
 }
 
-/// The ring waits by spin or futex only (see [`Wait::in_ring`]).
+/// The ring waits by spin or futex only (see [`Wait::in_flood`]).
 fn ring_wait(wait: Wait) -> Result<()> {
     if !matches!(wait, Wait::Spin | Wait::Futex) {
         bail!("a ring waits by spin or futex, not {wait} (a ping-pong wait only)");

@@ -17,7 +17,7 @@ use crate::record::checksum::copy_and_hash;
 use crate::record::{
     corrupt, Fault, Header, Payloads, Sequencer, Verifier, FLAG_STOP, HEADER_LEN, STAMP,
 };
-use crate::transport::{ByteStream, Medium};
+use crate::transport::{ByteStream, LoanPort, Medium};
 use anyhow::{bail, Result};
 use ipcbench_results::{Integrity, Trial};
 use serde::{Deserialize, Serialize};
@@ -297,6 +297,92 @@ impl RecordReader for StreamReader {
     }
 }
 
+/// Writes each record into a loaned message (header and payload in place), then sends it.
+pub struct LoanWriter {
+    port: Box<dyn LoanPort>,
+    payloads: Payloads,
+}
+
+impl LoanWriter {
+    pub fn new(port: Box<dyn LoanPort>, size: usize) -> LoanWriter {
+        LoanWriter { port, payloads: Payloads::new(size) }
+    }
+}
+
+impl RecordWriter for LoanWriter {
+    #[inline]
+    fn send(&mut self, seq: u64, flags: u32, damage: bool, watch: &mut Watch) -> Result<()> {
+        let (size, payloads) = (self.payloads.len(), &self.payloads);
+        self.port.send_with(
+            HEADER_LEN + size,
+            &mut |msg| {
+                let (head, payload) = msg.split_at_mut(HEADER_LEN);
+                let checksum = payloads.write(seq, payload);
+                if damage {
+                    corrupt(payload);
+                }
+                head.copy_from_slice(&header(seq, size, flags, checksum).to_bytes());
+            },
+            watch,
+        )
+    }
+    fn flush(&mut self, _: &mut Watch) -> Result<()> {
+        Ok(())
+    }
+    /// The publisher's samples go with it: wait for the reader's acknowledgement first.
+    fn finish(&mut self, watch: &mut Watch) -> Result<()> {
+        self.port.recv_with(&mut |_| {}, watch)
+    }
+}
+
+/// Takes each loaned message: verifies it where it lies (`in-place`), or copies the payload
+/// out and verifies the copy (`copy`), then gives the message back.
+pub struct LoanReader {
+    port: Box<dyn LoanPort>,
+    mode: ReadMode,
+    buf: Vec<u8>,
+    verifier: Verifier,
+}
+
+impl LoanReader {
+    pub fn new(port: Box<dyn LoanPort>, size: usize, mode: ReadMode) -> LoanReader {
+        LoanReader { port, mode, buf: vec![0; size], verifier: Verifier::new(size) }
+    }
+}
+
+impl RecordReader for LoanReader {
+    #[inline]
+    fn recv(&mut self, watch: &mut Watch) -> Result<Header> {
+        let (mode, buf, verifier) = (self.mode, &mut self.buf, &mut self.verifier);
+        let mut got = None;
+        self.port.recv_with(
+            &mut |msg| {
+                let h = Header::from_bytes(msg);
+                let payload = &msg[HEADER_LEN..];
+                match mode {
+                    ReadMode::Copy => {
+                        let n = payload.len().min(buf.len());
+                        let digest = copy_and_hash(&mut buf[..n], &payload[..n], STAMP);
+                        verifier.check_with(&h, &buf[..n], || digest);
+                    }
+                    ReadMode::InPlace => {
+                        verifier.check(&h, payload);
+                    }
+                }
+                got = Some(h);
+            },
+            watch,
+        )?;
+        Ok(got.expect("recv_with hands over one message"))
+    }
+    fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
+    fn finish(&mut self, watch: &mut Watch) -> Result<()> {
+        self.port.send_with(1, &mut |m| m[0] = 0xAC, watch)
+    }
+}
+
 fn pause(ns: u64) {
     if ns > 0 {
         let end = now_ns() + ns;
@@ -429,8 +515,9 @@ pub fn writer(
             let producer = Producer::new(region, spec.ring, spec.size, wait)?;
             write_records(&mut RingWriter::new(producer, spec.size), spec, watch)
         }
+        Medium::Loans(port) => write_records(&mut LoanWriter::new(port, spec.size), spec, watch),
         other => {
-            let s = other.into_records().expect("not mapped");
+            let s = other.into_records().expect("a stream");
             write_records(&mut StreamWriter::new(vec![s], spec.size), spec, watch)
         }
     }
@@ -449,11 +536,15 @@ pub fn reader(
             let consumer = Consumer::new(region, spec.ring, index, spec.size, wait)?;
             read_records(&mut RingReader::new(consumer, spec.size, spec.mode), spec, index, watch)
         }
+        Medium::Loans(port) => {
+            let mut r = LoanReader::new(port, spec.size, spec.mode);
+            read_records(&mut r, spec, index, watch)
+        }
         other => {
             if spec.mode != ReadMode::Copy {
                 bail!("a byte stream is read by copying: mode in-place needs a mapped transport");
             }
-            let s = other.into_records().expect("not mapped");
+            let s = other.into_records().expect("a stream");
             read_records(&mut StreamReader::new(s, spec.size), spec, index, watch)
         }
     }
@@ -525,7 +616,7 @@ mod tests {
         let n = 5_000;
         for t in Transport::ALL.into_iter().filter(|t| t.flow_controlled()) {
             let modes: &[ReadMode] = if t.is_mapped() { &ReadMode::ALL } else { &[ReadMode::Copy] };
-            for &w in t.waits().iter().filter(|w| w.in_ring()) {
+            for &w in t.waits().iter().filter(|w| w.in_flood()) {
                 for &mode in modes {
                     for size in [1000, 8] {
                         let what = format!("{t}/{w}/{mode}/{size}");

@@ -198,8 +198,12 @@ pub fn start_pair(opts: &PairOptions, job: &Job) -> Result<Pair> {
     }
     let transport = mechanism(opts.transport);
     let record = HEADER_LEN + job.size();
-    let mut setup =
-        transport.create(&CreateOptions { len: opts.len, dir: opts.dir.clone(), record })?;
+    let mut setup = transport.create(&CreateOptions {
+        len: opts.len,
+        dir: opts.dir.clone(),
+        record,
+        wait: opts.wait,
+    })?;
     let timeout_ms = opts.timeout.as_millis() as u64;
     let bells = if transport.is_mapped() { doorbells(opts.wait)? } else { Vec::new() };
     let worker = match opts.process {

@@ -18,6 +18,21 @@ pub trait MessagePort: Send {
     fn recv(&mut self, buf: &mut [u8], watch: &mut Watch) -> Result<usize>;
 }
 
+/// Both directions of a zero-copy message transport (a shared-memory library): the sender
+/// loans a message buffer in shared memory and writes the record into it; the receiver is
+/// handed the message where it lies, and gives it back when `take` returns.
+pub trait LoanPort: Send {
+    /// Loans `len` bytes, lets `fill` write the record there, sends it.
+    fn send_with(
+        &mut self,
+        len: usize,
+        fill: &mut dyn FnMut(&mut [u8]),
+        watch: &mut Watch,
+    ) -> Result<()>;
+    /// Waits for the next message and hands it to `take` where it lies.
+    fn recv_with(&mut self, take: &mut dyn FnMut(&[u8]), watch: &mut Watch) -> Result<()>;
+}
+
 /// A message port as the record patterns' [`ByteStream`]: each `write_all` is one message, each
 /// `read_exact` receives one message that must fill the buffer exactly.
 pub struct Records(pub Box<dyn MessagePort>);

@@ -11,6 +11,8 @@ mod fd_stream;
 mod fifo;
 mod file_mmap;
 mod file_rw;
+#[cfg_attr(not(feature = "iceoryx2"), path = "iceoryx2_absent.rs")]
+mod iceoryx2;
 mod memfd;
 mod message;
 mod pipe;
@@ -24,7 +26,7 @@ mod unix_dgram;
 mod unix_socket;
 
 pub use fd_stream::FdStream;
-pub use message::{MessagePort, Records};
+pub use message::{LoanPort, MessagePort, Records};
 
 use crate::os::mapping::Region;
 use crate::os::watch::Watch;
@@ -54,6 +56,7 @@ pub fn mechanism(t: Transport) -> &'static dyn Mechanism {
         Transport::UnixSocket => &unix_socket::UnixSocket,
         Transport::Tcp => &tcp::Tcp,
         Transport::FileRw => &file_rw::FileRw,
+        Transport::Iceoryx2 => &iceoryx2::Iceoryx2,
     }
 }
 
@@ -78,14 +81,16 @@ pub enum Medium {
     Mapped(Region),
     Stream(Box<dyn ByteStream>),
     Message(Box<dyn MessagePort>),
+    /// A zero-copy library's messages, loaned in shared memory.
+    Loans(Box<dyn LoanPort>),
 }
 
 impl Medium {
     /// A byte stream or a message port, as something that moves one whole record per call
-    /// (a message port in [`Records`]); a mapped region is not one.
+    /// (a message port in [`Records`]); a mapped region or loaned messages are not one.
     pub fn into_records(self) -> Option<Box<dyn ByteStream>> {
         match self {
-            Medium::Mapped(_) => None,
+            Medium::Mapped(_) | Medium::Loans(_) => None,
             Medium::Stream(s) => Some(s),
             Medium::Message(p) => Some(Box::new(Records(p))),
         }
@@ -112,6 +117,8 @@ pub struct CreateOptions {
     pub dir: PathBuf,
     /// Bytes of one record, header and payload: the message size of a message transport.
     pub record: usize,
+    /// How the sides will wait (a library sets up its own notification for some).
+    pub wait: crate::os::futex::Wait,
 }
 
 /// A transport: creates its objects in the runner, opens them in a spawned peer.
@@ -121,7 +128,7 @@ pub trait Mechanism: Sync {
     fn how(&self) -> &'static str;
     /// Why a record of `record_len` bytes (header and payload) cannot travel here, if it cannot:
     /// a host limit on message or datagram size. Such a case is skipped with this reason.
-    fn too_large(&self, _record_len: usize) -> Option<String> {
+    fn refuses(&self, _record_len: usize) -> Option<String> {
         None
     }
     /// What a case over this transport records beside its figures (message size, queue depth,

@@ -28,7 +28,7 @@ impl Mechanism for PosixMq {
         "two POSIX message queues, one each way; a record is one mq_send, the receiver blocks in \
          mq_receive"
     }
-    fn too_large(&self, record_len: usize) -> Option<String> {
+    fn refuses(&self, record_len: usize) -> Option<String> {
         let max = proc_limit(MSGSIZE_MAX)?;
         (record_len > max).then(|| {
             format!(

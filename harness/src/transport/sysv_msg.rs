@@ -32,7 +32,7 @@ impl Mechanism for SysvMsg {
         "one System V message queue, a message type per direction; a record is one msgsnd (after \
          a copy behind its type word), the receiver blocks in msgrcv"
     }
-    fn too_large(&self, record_len: usize) -> Option<String> {
+    fn refuses(&self, record_len: usize) -> Option<String> {
         let (max, mnb) = (proc_limit(MSGMAX)?, proc_limit(MSGMNB)?);
         if record_len > max {
             return Some(format!(

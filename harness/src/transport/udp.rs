@@ -22,7 +22,7 @@ impl Mechanism for Udp {
         "two connected UDP sockets over loopback; a record is one datagram, the receiver blocks in \
          recv()"
     }
-    fn too_large(&self, record_len: usize) -> Option<String> {
+    fn refuses(&self, record_len: usize) -> Option<String> {
         (record_len > MAX_DATAGRAM).then(|| {
             format!(
                 "a {record_len}-byte datagram (header and payload) exceeds UDP's largest payload \

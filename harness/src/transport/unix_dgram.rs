@@ -24,7 +24,7 @@ impl Mechanism for UnixDgram {
     fn how(&self) -> &'static str {
         "a UNIX datagram socket pair; a record is one datagram, the receiver blocks in recv()"
     }
-    fn too_large(&self, record_len: usize) -> Option<String> {
+    fn refuses(&self, record_len: usize) -> Option<String> {
         let max = max_datagram()?;
         (record_len > max).then(|| {
             format!(
