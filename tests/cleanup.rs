@@ -40,7 +40,8 @@ fn assert_clean(pid: u32, before: &Snapshot, work: &std::path::Path) {
 }
 
 const MAPPED: &str =
-    "file-mmap,posix-shm,sysv-shm,memfd,file-rw,unix-socket,fifo,posix-mq,sysv-msg,udp,unix-dgram";
+    "file-mmap,posix-shm,sysv-shm,memfd,file-rw,unix-socket,fifo,posix-mq,sysv-msg,udp,unix-dgram,\
+     iceoryx2";
 
 #[test]
 fn a_normal_run_leaves_nothing() {
@@ -156,6 +157,8 @@ fn a_killed_worker_fails_its_case_and_the_run_goes_on() {
         ("posix-mq", "fork", "block"),
         ("sysv-msg", "spawn", "block"),
         ("unix-dgram", "fork", "block"),
+        ("iceoryx2", "fork", "spin"),
+        ("iceoryx2", "spawn", "iox2-event"),
     ] {
         let (o, run, before, work, runner) = disturb(
             &[
@@ -193,6 +196,7 @@ fn a_hung_worker_fails_its_case() {
         ("posix-mq", "block"),
         ("sysv-msg", "block"),
         ("fifo", "block"),
+        ("iceoryx2", "iox2-event"),
     ] {
         let (o, run, before, work, runner) = disturb(
             &[
@@ -231,7 +235,7 @@ fn an_interrupted_run_keeps_what_it_measured() {
             "scenario",
             "pingpong",
             "--transport",
-            "posix-shm,sysv-shm,file-mmap,posix-mq,sysv-msg,fifo",
+            "posix-shm,sysv-shm,file-mmap,posix-mq,sysv-msg,fifo,iceoryx2",
             "--size",
             "64,128,256,512",
             "--duration",

@@ -47,6 +47,17 @@ pub fn left_by(pid: u32) -> Vec<String> {
             .filter(|l| l.split_whitespace().nth(4) == Some(pid.to_string().as_str()))
             .map(|l| format!("SysV segment {}", l.split_whitespace().nth(1).unwrap_or("?"))),
     );
+    // iceoryx2's root directory per case (harness/src/transport/iceoryx2.rs).
+    left.extend(
+        std::fs::read_dir(std::env::temp_dir())
+            .map(|d| {
+                d.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                    .filter(|n| n.starts_with(&format!("ipcbench-{pid}-")))
+                    .map(|n| format!("iceoryx2 root {n}"))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default(),
+    );
     left.extend(
         mqueue_names()
             .into_iter()

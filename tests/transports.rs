@@ -15,16 +15,17 @@ fn every_transport_and_process_moves_records_intact() {
     let run = run.unwrap();
     let cases = cases(&run);
     // 5 mapped transports: anon-mmap fork only, the rest fork and spawn, each spin, futex,
-    // eventfd and condvar; 4 message and 5 stream transports, fork and spawn, block:
-    // 54 combinations × 2 sizes.
-    assert_eq!(cases.len(), 108);
-    for w in ["eventfd", "condvar"] {
+    // eventfd and condvar; 4 message and 5 stream transports, fork and spawn, block; iceoryx2
+    // fork and spawn, spin and iox2-event: 58 combinations × 2 sizes.
+    assert_eq!(cases.len(), 116);
+    for w in ["eventfd", "condvar", "iox2-event"] {
         assert!(cases.iter().any(|c| c["wait"] == w), "{w} cases run");
     }
     for t in ["fifo", "posix-mq", "sysv-msg", "udp", "unix-dgram"] {
         let n = cases.iter().filter(|c| c["transport"] == t).count();
         assert_eq!(n, 4, "{t}: fork and spawn × 2 sizes");
     }
+    assert_eq!(cases.iter().filter(|c| c["transport"] == "iceoryx2").count(), 8);
     for c in &cases {
         let id = c["id"].as_str().unwrap();
         assert!(c.get("error").is_none(), "{id}: {}", c["error"]);
@@ -54,7 +55,7 @@ fn injected_faults_are_counted_and_fail_the_case() {
                 "scenario",
                 "pingpong",
                 "--transport",
-                "posix-shm,pipe,fifo,posix-mq,sysv-msg,udp,unix-dgram",
+                "posix-shm,pipe,fifo,posix-mq,sysv-msg,udp,unix-dgram,iceoryx2",
                 "--process",
                 "fork",
                 "--size",
@@ -68,8 +69,8 @@ fn injected_faults_are_counted_and_fail_the_case() {
         );
         assert_eq!(o.status.code(), Some(1), "{fault}: {}", stderr(&o));
         let cases = cases(&run.unwrap());
-        // posix-shm by each of its 4 waits, and 6 transports that block.
-        assert_eq!(cases.len(), 10);
+        // posix-shm by each of its 4 waits, 6 transports that block, iceoryx2 by its 2 waits.
+        assert_eq!(cases.len(), 12);
         for c in cases {
             assert_eq!(c["integrity"][field], 1, "{fault} {}", c["id"]);
             assert!(c["error"].as_str().unwrap().contains("integrity"), "{}", c["error"]);
