@@ -72,8 +72,35 @@ impl Mechanism for Iceoryx2 {
         let root = endpoint.path.as_ref().context("iceoryx2 needs a root directory")?;
         let record = endpoint.id.context("iceoryx2 needs the record size")? as usize;
         let event = endpoint.port == Some(1);
-        Ok(Medium::Loans(Box::new(Port::open(base, root, record, event, Role::Peer)?)))
+        let mut watch = peer_watch();
+        Ok(Medium::Loans(Box::new(Port::open(base, root, record, event, Role::Peer, &mut watch)?)))
     }
+}
+
+/// `open_or_create` of a service the other side is creating at the same moment may find it
+/// half made (`DoesNotExist`, `IsBeingCreatedByAnotherInstance`): try again for a while. If the
+/// other side died meanwhile, that is the error.
+fn settled<T>(mut make: impl FnMut() -> Result<T>, watch: &mut Watch) -> Result<T> {
+    let mut tries = 0;
+    loop {
+        match make() {
+            Ok(v) => return Ok(v),
+            Err(e) => {
+                watch.check()?;
+                tries += 1;
+                if tries >= 200 {
+                    return Err(e);
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    }
+}
+
+/// The peer's watch while it connects: over the runner (if it died, so do we anyway, by
+/// `PR_SET_PDEATHSIG`), patient with a runner that is still starting.
+fn peer_watch() -> Watch {
+    Watch::over_parent(Duration::from_secs(60))
 }
 
 /// Samples a subscriber holds: a stream's worth of slack, ~4 MiB at most, at least 4.
@@ -131,7 +158,14 @@ struct Services {
 unsafe impl Send for Port {}
 
 impl Port {
-    fn open(base: &str, root: &FsPath, record: usize, event: bool, role: Role) -> Result<Port> {
+    fn open(
+        base: &str,
+        root: &FsPath,
+        record: usize,
+        event: bool,
+        role: Role,
+        watch: &mut Watch,
+    ) -> Result<Port> {
         set_log_level(LogLevel::Error);
         let held = TicksHeld::new();
         let cfg = config(base, root)?;
@@ -159,8 +193,8 @@ impl Port {
                     .open_or_create(),
             )
         };
-        let tx = pubsub(tx_name)?;
-        let rx = pubsub(rx_name)?;
+        let tx = settled(|| pubsub(tx_name), watch)?;
+        let rx = settled(|| pubsub(rx_name), watch)?;
         let publisher = iox(
             "publisher",
             tx.publisher_builder()
@@ -179,7 +213,7 @@ impl Port {
                     iox("service name", format!("{name}-event").as_str().try_into())?;
                 iox("event service", node.service_builder(&name).event().open_or_create())
             };
-            let (etx, erx) = (ev(tx_name)?, ev(rx_name)?);
+            let (etx, erx) = (settled(|| ev(tx_name), watch)?, settled(|| ev(rx_name), watch)?);
             notifier = Some(iox("notifier", etx.notifier_builder().create())?);
             listener = Some(iox("listener", erx.listener_builder().create())?);
             events = Some([etx, erx]);
@@ -193,7 +227,7 @@ impl Port {
             _node: node,
             _held: held,
         };
-        port.connect(&mut Watch::over_parent(Duration::from_secs(60)))?;
+        port.connect(watch)?;
         Ok(port)
     }
 
@@ -308,11 +342,13 @@ impl Setup for IoxSetup {
         }
     }
     fn forked_peer(&mut self) -> Result<Medium> {
-        let p = Port::open(&self.base, &self.root, self.record, self.event, Role::Peer)?;
+        let mut watch = peer_watch();
+        let p =
+            Port::open(&self.base, &self.root, self.record, self.event, Role::Peer, &mut watch)?;
         Ok(Medium::Loans(Box::new(p)))
     }
-    fn local(&mut self, _: &mut Watch) -> Result<Medium> {
-        let p = Port::open(&self.base, &self.root, self.record, self.event, Role::Runner)?;
+    fn local(&mut self, watch: &mut Watch) -> Result<Medium> {
+        let p = Port::open(&self.base, &self.root, self.record, self.event, Role::Runner, watch)?;
         Ok(Medium::Loans(Box::new(p)))
     }
 }
