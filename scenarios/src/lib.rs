@@ -8,6 +8,7 @@ pub mod mapping;
 pub mod msync;
 pub mod options;
 pub mod pingpong;
+pub mod pinning;
 pub mod runner;
 pub mod seed;
 pub mod stream;

@@ -120,17 +120,15 @@ fn run_case(
     // trips, not enough to share among pairs.
     let trials = if opts.durable { 1 } else { TRIALS }.min(iterations).max(1);
     let per_trial = iterations / trials;
-    let warmup = match (opts.durable, opts.quick) {
-        // A few durable round trips are enough to warm up.
-        (true, true) => 5,
-        (true, false) => 20,
-        // Warm-up faults the pages in and settles caches; a few round trips do that for large
-        // records, whose round trips take milliseconds.
-        (false, true) => (50 * 4096 / size as u64).clamp(5, 50),
-        (false, false) => (per_trial / 10).clamp(100, 2_000),
-    };
-    if w == Wait::Spin && crate::sysinfo::logical_cpus() < 2 {
-        ctx.warn("Spinning peers need a CPU each; this host has fewer than 2, so spin figures are scheduler figures.");
+    // Warm-up is by time (see `Options::warmup`), at least a few round trips: a 1 MiB or a
+    // durable one takes milliseconds.
+    let warmup = 5;
+    let warmup_ns = opts.warmup().as_nanos() as u64;
+    if w == Wait::Spin && crate::sysinfo::allowed_cpus().len() < 2 {
+        ctx.warn(
+            "Spinning peers need a CPU each; this process may use fewer than 2, so spin figures \
+             are scheduler figures.",
+        );
     }
     let len = if t.is_mapped() { pingpong_region_len(size) } else { file_ring_len(size) };
     let pair = ctx.pair(t, p, w, len);
@@ -139,6 +137,7 @@ fn run_case(
         let spec = PingpongSpec {
             size,
             warmup,
+            warmup_ns,
             // The remainder goes to the first trials, so exactly `iterations` are measured.
             iterations: per_trial + u64::from(trial < iterations % trials),
             max_duration_ns: (max_duration / trials as u32).as_nanos() as u64,
@@ -160,7 +159,6 @@ fn run_case(
     c.process = Some(p.name().into());
     c.wait = Some(w.name().into());
     c.size = Some(size as u64);
-    c.warmup = warmup * trials;
     let mut one_way = new_histogram();
     let mut round_trip = new_histogram();
     let mut integrity = Integrity::default();
@@ -178,6 +176,7 @@ fn run_case(
         cpu_mine += r.mine.cpu_ns;
         cpu_theirs += r.theirs.cpu_ns;
         measured += r.mine.measured;
+        c.warmup += r.mine.warmup;
     }
     c.iterations = measured;
     c.latency_ns.insert(latency::ONE_WAY.into(), summarize(&one_way));

@@ -2,7 +2,7 @@
 //! × process × wait × size, and — over mapped transports — both reader modes: `copy` (the reader
 //! copies each payload out, then verifies the copy, as `read()` would) and `in-place` (it
 //! verifies the payload where it lies in the ring). Reports records/s and payload bytes/s
-//! (median, min, max over 5 trials, every trial kept), integrity, and the CPU each side spent
+//! (median, min, max over 5 trials, each a fresh pair, every trial kept), integrity, and the CPU each side spent
 //! per record. Byte streams carry the same framing (header + payload), one `write` and one
 //! `read_exact` per record.
 
@@ -85,10 +85,10 @@ pub(crate) fn spec(
         size,
         ring,
         mode,
-        // One turn of the ring (every page touched, every cache warm), and a tenth of the
-        // measured time when time bounds the case.
+        // Each pair warms up for one turn of the ring (every page touched) and at least the
+        // run's warm-up time (frequency and caches settle: see `Options::warmup`).
         warmup_records: (ring.capacity / frame_len(size)) as u64 + 1,
-        warmup_ns: (time / 10).as_nanos() as u64,
+        warmup_ns: opts.warmup().as_nanos() as u64,
         trials: trials as u32,
         records,
         trial_ns: (time / trials as u32).as_nanos() as u64,
@@ -108,20 +108,28 @@ fn run_case(
     mode: ReadMode,
 ) -> Result<CaseResult> {
     let opts = &ctx.opts;
-    if w == Wait::Spin && crate::sysinfo::logical_cpus() < 2 {
+    if w == Wait::Spin && crate::sysinfo::allowed_cpus().len() < 2 {
         ctx.warn(
-            "Spinning peers need a CPU each; this host has fewer than 2, so spin figures are \
-             scheduler figures.",
+            "Spinning peers need a CPU each; this process may use fewer than 2, so spin figures \
+             are scheduler figures.",
         );
     }
     let spec = spec(opts, size, 1, mode)?;
     // file-rw: the file ring per direction is as large as the shared ring would be.
     let len = if t.is_mapped() { spec.ring.region_len() } else { spec.ring.capacity };
     let pair = ctx.pair(t, p, w, len);
-    let (mine, theirs) = run_pair(&pair, &Job::Stream(spec.clone()), |medium, watch| {
-        reader(medium, &spec, 0, w, watch)
-    })?;
-    let theirs: WriterReport = serde_json::from_value(theirs).context("the writer's report")?;
+    // Each trial is a fresh pair (new objects, new processes), as pingpong's are.
+    let mut mine = ReaderReport::default();
+    let mut theirs = WriterReport::default();
+    for k in 1..=spec.trials {
+        let one = spec.trial(k);
+        let (r, wr) = run_pair(&pair, &Job::Stream(one.clone()), |medium, watch| {
+            reader(medium, &one, 0, w, watch)
+        })?;
+        let wr: WriterReport = serde_json::from_value(wr).context("the writer's report")?;
+        mine.join(&r);
+        theirs.join(&wr);
+    }
     let reports = Reports {
         id,
         scenario: "stream",
@@ -353,12 +361,19 @@ mod tests {
     fn budget_splits_records_and_time_over_trials() {
         let opts = Options { iterations: Some(1000), ..Default::default() };
         let s = spec(&opts, 64, 1, ReadMode::Copy).unwrap();
-        assert_eq!((s.records, s.trials, s.trial_ns, s.warmup_ns), (1000, 5, 0, 0));
+        assert_eq!((s.records, s.trials, s.trial_ns), (1000, 5, 0));
+        assert_eq!(s.warmup_ns, crate::options::WARMUP.as_nanos() as u64);
+        // Each trial is a pair of its own with its share of the records.
+        assert_eq!((s.trial(1).trials, s.trial(1).records, s.trial(5).records), (1, 200, 200));
+        let s7 = StreamSpec { records: 7, ..s.clone() };
+        let shares: Vec<u64> = (1..=5).map(|k| s7.trial(k).records).collect();
+        assert_eq!(shares, [2, 2, 1, 1, 1]);
         let opts = Options { iterations: Some(3), ..Default::default() };
         assert_eq!(spec(&opts, 64, 1, ReadMode::Copy).unwrap().trials, 3);
         let s = spec(&Options { quick: true, ..Default::default() }, 1 << 20, 1, ReadMode::Copy)
             .unwrap();
         assert_eq!(s.trial_ns, 10_000_000);
+        assert_eq!(s.warmup_ns, crate::options::WARMUP_QUICK.as_nanos() as u64);
         assert_eq!(s.ring.capacity, 4 << 20);
         assert_eq!(s.warmup_records, 4);
     }

@@ -38,6 +38,51 @@ pub fn logical_cpus() -> usize {
     }
 }
 
+/// The CPUs this process may run on (`sched_getaffinity`): in a container or under `taskset`
+/// fewer than the online ones.
+pub fn allowed_cpus() -> Vec<usize> {
+    match nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)) {
+        Ok(set) => {
+            (0..nix::sched::CpuSet::count()).filter(|&c| set.is_set(c).unwrap_or(false)).collect()
+        }
+        Err(_) => (0..logical_cpus()).collect(),
+    }
+}
+
+/// The hardware threads that share a core with `cpu` (itself included), from sysfs; just
+/// `cpu` where the topology is not shown.
+pub fn smt_siblings(cpu: usize) -> Vec<usize> {
+    let path = format!("/sys/devices/system/cpu/cpu{cpu}/topology/thread_siblings_list");
+    std::fs::read_to_string(path).ok().and_then(|s| parse_cpu_list(s.trim())).unwrap_or(vec![cpu])
+}
+
+/// `0-3,6` → [0, 1, 2, 3, 6] (the kernel's CPU list format).
+pub fn parse_cpu_list(s: &str) -> Option<Vec<usize>> {
+    let mut out = Vec::new();
+    for part in s.split(',').filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => out.extend(a.parse::<usize>().ok()?..=b.parse::<usize>().ok()?),
+            None => out.push(part.parse().ok()?),
+        }
+    }
+    Some(out)
+}
+
+/// [0, 1, 2, 3, 6] → `0-3,6`.
+pub fn cpu_list(cpus: &[usize]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < cpus.len() {
+        let mut j = i;
+        while j + 1 < cpus.len() && cpus[j + 1] == cpus[j] + 1 {
+            j += 1;
+        }
+        parts.push(if j > i { format!("{}-{}", cpus[i], cpus[j]) } else { cpus[i].to_string() });
+        i = j + 1;
+    }
+    parts.join(",")
+}
+
 pub fn memory_bytes() -> u64 {
     std::fs::read_to_string("/proc/meminfo")
         .ok()
@@ -118,6 +163,17 @@ mod tests {
             assert_eq!(filesystem_of(Path::new("/dev/shm")), "tmpfs");
         }
         assert!(logical_cpus() >= 1);
+        assert!(!allowed_cpus().is_empty());
+        assert!(smt_siblings(allowed_cpus()[0]).contains(&allowed_cpus()[0]));
         assert!(memory_bytes() > 0);
+    }
+
+    #[test]
+    fn cpu_lists_read_and_write_the_kernels_format() {
+        assert_eq!(parse_cpu_list("0-3,6").unwrap(), [0, 1, 2, 3, 6]);
+        assert_eq!(parse_cpu_list("1").unwrap(), [1]);
+        assert!(parse_cpu_list("x").is_none());
+        assert_eq!(cpu_list(&[0, 1, 2, 3, 6]), "0-3,6");
+        assert_eq!(cpu_list(&[0]), "0");
     }
 }

@@ -126,6 +126,7 @@ fn run_info(req: &Request, work_dir: &Path) -> RunInfo {
         clock_source: ipcbench_harness::os::clock::clock_source(),
         clock_overhead_ns: ipcbench_harness::os::clock::overhead_ns(),
         pinning: req.opts.pin.map(|p| p.to_vec()),
+        pinning_reason: None,
         ipcbench_version: env!("CARGO_PKG_VERSION").to_string(),
         command_line: req.command_line.clone(),
         quick: req.opts.quick,
@@ -139,6 +140,10 @@ fn run_info(req: &Request, work_dir: &Path) -> RunInfo {
 pub fn run(req: Request) -> anyhow::Result<(Outcome, FileSink)> {
     let scenarios = resolve(&req.scenarios)?;
     let cases = plan(&scenarios, &req.opts, req.filter.as_ref())?;
+    let ids: Vec<&str> = cases.iter().map(|c| c.id.as_str()).collect();
+    let pinning = crate::pinning::resolve(req.opts.pin_request, &ids)?;
+    let mut req = req;
+    req.opts.pin = pinning.cpus;
     let runs_dir = prepare_out_dir(&req.out)?;
     let base = req.opts.dir.clone().unwrap_or_else(std::env::temp_dir);
     let work = tempfile::Builder::new().prefix("ipcbench-").tempdir_in(&base).map_err(|e| {
@@ -152,7 +157,8 @@ pub fn run(req: Request) -> anyhow::Result<(Outcome, FileSink)> {
     if let Some([runner, _]) = req.opts.pin {
         pin_to(runner)?;
     }
-    let run = RunFile::new(run_info(&req, work.path()));
+    let mut run = RunFile::new(run_info(&req, work.path()));
+    run.run.pinning_reason = Some(pinning.reason.clone());
     let mut sink = FileSink {
         run_file: runs_dir.join(format!("{}.json", run.run.id)),
         latest: req.out.join("latest.json"),
@@ -164,10 +170,11 @@ pub fn run(req: Request) -> anyhow::Result<(Outcome, FileSink)> {
         warnings: RefCell::new(Vec::new()),
     };
     if req.opts.pin.is_none() {
-        ctx.warn(
-            "The two sides were not pinned: the scheduler may move them, which widens spin and \
-             futex figures. Use --pin 0,1 for steadier numbers.",
-        );
+        ctx.warn(format!(
+            "The two sides were not pinned ({}): the scheduler may move them, which widens spin \
+             and futex figures. Pin two CPUs (--pin A,B) for steadier numbers.",
+            pinning.reason
+        ));
     }
 
     let bar = ProgressBar::with_draw_target(Some(cases.len() as u64), ProgressDrawTarget::stderr());
