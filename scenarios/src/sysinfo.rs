@@ -94,26 +94,57 @@ pub fn memory_bytes() -> u64 {
         .unwrap_or(0)
 }
 
-/// The filesystem type holding `path` (`ext4`, `tmpfs`, …), from the longest matching mount.
-pub fn filesystem_of(path: &Path) -> String {
+/// The mount holding a path: its filesystem type, source and device numbers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mount {
+    pub fstype: String,
+    pub source: String,
+    pub major: u32,
+    pub minor: u32,
+}
+
+impl Mount {
+    /// Whether a block device is behind it (device major 0 is the kernel's anonymous one:
+    /// tmpfs, overlay, proc …).
+    pub fn block_backed(&self) -> bool {
+        self.major != 0
+    }
+}
+
+/// The mount holding `path`, the longest matching mount point of /proc/self/mountinfo.
+pub fn mount_of(path: &Path) -> Option<Mount> {
     let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    let Ok(mounts) = std::fs::read_to_string("/proc/self/mountinfo") else {
-        return "unknown".into();
-    };
-    let mut best: Option<(usize, String)> = None;
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let mut best: Option<(usize, Mount)> = None;
     for line in mounts.lines() {
         // id parent major:minor root mount-point options ... - fstype source super-options
         let fields: Vec<&str> = line.split(' ').collect();
-        let (Some(mp), Some(dash)) = (fields.get(4), fields.iter().position(|f| *f == "-")) else {
+        let (Some(dev), Some(mp), Some(dash)) =
+            (fields.get(2), fields.get(4), fields.iter().position(|f| *f == "-"))
+        else {
             continue;
         };
-        let Some(fstype) = fields.get(dash + 1) else { continue };
+        let (Some(fstype), Some(source)) = (fields.get(dash + 1), fields.get(dash + 2)) else {
+            continue;
+        };
+        let Some((major, minor)) = dev.split_once(':') else { continue };
         let mp = mp.replace("\\040", " ");
         if path.starts_with(&mp) && best.as_ref().is_none_or(|(n, _)| mp.len() >= *n) {
-            best = Some((mp.len(), fstype.to_string()));
+            let m = Mount {
+                fstype: fstype.to_string(),
+                source: source.to_string(),
+                major: major.parse().unwrap_or(0),
+                minor: minor.parse().unwrap_or(0),
+            };
+            best = Some((mp.len(), m));
         }
     }
-    best.map(|(_, t)| t).unwrap_or_else(|| "unknown".into())
+    best.map(|(_, m)| m)
+}
+
+/// The filesystem type holding `path` (`ext4`, `tmpfs`, …), from the longest matching mount.
+pub fn filesystem_of(path: &Path) -> String {
+    mount_of(path).map(|m| m.fstype).unwrap_or_else(|| "unknown".into())
 }
 
 /// Sum of the `keys` fields (kB, as bytes) of the mappings of this process that overlap
@@ -161,6 +192,7 @@ mod tests {
         assert_eq!(filesystem_of(Path::new("/proc/self")), "proc");
         if Path::new("/dev/shm").exists() {
             assert_eq!(filesystem_of(Path::new("/dev/shm")), "tmpfs");
+            assert!(!mount_of(Path::new("/dev/shm")).unwrap().block_backed());
         }
         assert!(logical_cpus() >= 1);
         assert!(!allowed_cpus().is_empty());
