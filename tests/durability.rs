@@ -87,7 +87,10 @@ fn msync_has_every_method_fs_and_page_count() {
                     // A rate only for a flush that reaches a device.
                     let no_op = c["axes"]["flush"] == "no-op";
                     assert_eq!(no_op, m == "msync-async" || fs == "tmpfs", "{}", c["id"]);
-                    assert_eq!(c["figures"]["bytes_per_s"].as_f64().is_some_and(f64::is_finite), !no_op);
+                    assert_eq!(
+                        c["figures"]["bytes_per_s"].as_f64().is_some_and(f64::is_finite),
+                        !no_op
+                    );
                 } else {
                     assert_eq!(fs, "tmpfs", "only tmpfs may be missing");
                 }
