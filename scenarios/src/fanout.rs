@@ -104,7 +104,12 @@ fn run_case(
     // Each trial is a fresh group (new ring or pipes, new readers), as pingpong's pairs are.
     let mut report = FanoutReport { writer: Default::default(), readers: Vec::new() };
     for k in 1..=spec.trials {
-        let one = run_fanout(&fo, &spec.trial(k))?;
+        let mut trial = spec.trial(k);
+        // An injected fault is injected once, in the first trial.
+        if k > 1 {
+            trial.fault = None;
+        }
+        let one = run_fanout(&fo, &trial)?;
         report.writer.join(&one.writer);
         report.readers.resize_with(one.readers.len(), Default::default);
         for (all, r) in report.readers.iter_mut().zip(&one.readers) {

@@ -39,14 +39,18 @@ pub fn logical_cpus() -> usize {
 }
 
 /// The CPUs this process may run on (`sched_getaffinity`): in a container or under `taskset`
-/// fewer than the online ones.
+/// fewer than the online ones. Read once, at the first call: the runner pins itself to one of
+/// them later, and the set it chose from is what counts.
 pub fn allowed_cpus() -> Vec<usize> {
-    match nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)) {
-        Ok(set) => {
-            (0..nix::sched::CpuSet::count()).filter(|&c| set.is_set(c).unwrap_or(false)).collect()
-        }
-        Err(_) => (0..logical_cpus()).collect(),
-    }
+    static ALLOWED: std::sync::OnceLock<Vec<usize>> = std::sync::OnceLock::new();
+    ALLOWED
+        .get_or_init(|| match nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)) {
+            Ok(set) => (0..nix::sched::CpuSet::count())
+                .filter(|&c| set.is_set(c).unwrap_or(false))
+                .collect(),
+            Err(_) => (0..logical_cpus()).collect(),
+        })
+        .clone()
 }
 
 /// The hardware threads that share a core with `cpu` (itself included), from sysfs; just
