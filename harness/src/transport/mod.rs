@@ -16,7 +16,7 @@ mod sysv_shm;
 mod tcp;
 mod unix_socket;
 
-pub use fd_stream::FdStream;
+pub use fd_stream::{read_some, write_all_fd, FdStream};
 
 use crate::os::mapping::Region;
 use crate::os::watch::Watch;
