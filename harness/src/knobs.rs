@@ -53,12 +53,22 @@ mod imp {
 
 pub use imp::*;
 
-/// Spins until `ns` have passed since `from` (a stamp already taken); nothing when `ns` is 0.
+/// Sleeps (not spins) for the publish delay, if any: a sleeping side does not accrue CPU time,
+/// so on a busy host its own wake-ups stay as fast as without the knob.
 #[inline(always)]
-pub fn spin_for(from: u64, ns: u64) {
+pub fn publish_pause() {
+    sleep_ns(publish_delay_ns());
+}
+
+/// Sleeps for the deliver delay, if any.
+#[inline(always)]
+pub fn deliver_pause() {
+    sleep_ns(deliver_delay_ns());
+}
+
+#[inline(always)]
+fn sleep_ns(ns: u64) {
     if ns > 0 {
-        while crate::os::clock::now_ns() < from.saturating_add(ns) {
-            std::hint::spin_loop();
-        }
+        std::thread::sleep(std::time::Duration::from_nanos(ns));
     }
 }

@@ -200,7 +200,6 @@ impl Channel {
 
     fn handoff(&self, wait: Wait, watch: &mut Watch) -> Result<Probe> {
         let (ping, pong) = self.lines();
-        let delay = knobs::publish_delay_ns();
         let mut h = new_histogram();
         let mut stats = WaitStats::default();
         let start = now_ns();
@@ -208,9 +207,8 @@ impl Channel {
         let mut i: u32 = 0;
         loop {
             i += 1;
-            let t0 = now_ns();
-            ping.stamp().store(t0, Ordering::Relaxed);
-            knobs::spin_for(t0, delay);
+            ping.stamp().store(now_ns(), Ordering::Relaxed);
+            knobs::publish_pause();
             ping.signal().publish(i, wait, &mut stats);
             pong.signal().wait_for(i, wait, watch, &mut stats)?;
             let t1 = now_ns();
@@ -242,16 +240,14 @@ impl Channel {
 
     fn answer_handoff(&self, wait: Wait, watch: &mut Watch) -> Result<()> {
         let (ping, pong) = self.lines();
-        let delay = knobs::publish_delay_ns();
         let mut stats = WaitStats::default();
         for i in 1.. {
             let v = ping.signal().wait_until(|v| v == i || v == STOP, wait, watch, &mut stats)?;
             if v == STOP {
                 break;
             }
-            let t = now_ns();
-            pong.stamp().store(t, Ordering::Relaxed);
-            knobs::spin_for(t, delay);
+            pong.stamp().store(now_ns(), Ordering::Relaxed);
+            knobs::publish_pause();
             pong.signal().publish(i, wait, &mut stats);
             watch.progress();
         }
@@ -260,13 +256,12 @@ impl Channel {
 
     fn pipe_ping(&self, watch: &mut Watch) -> Result<Probe> {
         let (tx, rx) = (self.pipe(1), self.pipe(2));
-        let delay = knobs::publish_delay_ns();
         let mut h = new_histogram();
         let start = now_ns();
         let mut measuring: Option<u64> = None;
         for i in 1u64.. {
             let t0 = now_ns();
-            knobs::spin_for(t0, delay);
+            knobs::publish_pause();
             write_all_fd(tx, &t0.to_le_bytes(), watch)?;
             let seen = read_stamp(rx, watch)?;
             let t1 = now_ns();
@@ -294,16 +289,12 @@ impl Channel {
 
     fn answer_pipe(&self, watch: &mut Watch) -> Result<()> {
         let (rx, tx) = (self.pipe(0), self.pipe(3));
-        let delay = knobs::publish_delay_ns();
         loop {
             if read_stamp(rx, watch)? == u64::MAX {
                 return Ok(());
             }
-            // The stamp is taken after the delay: the stamp goes with the write, the pipe's
-            // "publish".
             let t = now_ns();
-            knobs::spin_for(t, delay);
-            let t = if delay > 0 { t } else { now_ns() };
+            knobs::publish_pause();
             write_all_fd(tx, &t.to_le_bytes(), watch)?;
             watch.progress();
         }
