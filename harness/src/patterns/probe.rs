@@ -31,6 +31,7 @@ use crate::transport::{read_some, write_all_fd};
 use anyhow::{bail, ensure, Context, Result};
 pub use ipcbench_results::probe::kind;
 pub use ipcbench_results::Probe;
+use ipcbench_results::Trial;
 use serde::{Deserialize, Serialize};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -170,12 +171,12 @@ impl Channel {
             ProbeSpec::FutexWake => self.handoff(Wait::Futex, watch),
             ProbeSpec::PipeWake => self.pipe_ping(watch),
             ProbeSpec::Copy { size } => {
-                let rates = self.copy_ring(size)?.read(1, PROBE_NS, watch)?;
+                let window = self.copy_ring(size)?.read(1, PROBE_NS, watch)?;
                 Ok(Probe {
                     kind: kind::COPY.into(),
-                    bytes_per_s: rates.first().map(|r| r.0),
+                    bytes_per_s: window.first().map(|t| t.bytes as f64 / t.seconds),
                     size: Some(size as u64),
-                    count: rates.first().map(|r| r.1).unwrap_or(0),
+                    count: window.first().map(|t| t.records).unwrap_or(0),
                     ..Default::default()
                 })
             }
@@ -405,8 +406,8 @@ impl CopyRing {
 
     /// The reader: after a warm-up of one ring turn and [`WARMUP_NS`], copies blocks out into
     /// its own buffer for `windows` windows of at least `window_ns` and [`PROBE_MIN`] blocks
-    /// each; returns each window's (bytes/s, blocks). Sets the stop flag when done.
-    fn read(&self, windows: usize, window_ns: u64, watch: &mut Watch) -> Result<Vec<(f64, u64)>> {
+    /// each; returns each window as a trial. Sets the stop flag when done.
+    fn read(&self, windows: usize, window_ns: u64, watch: &mut Watch) -> Result<Vec<Trial>> {
         let r = self.read_windows(windows, window_ns, watch);
         self.stop().store(1, Ordering::Relaxed);
         r
@@ -417,7 +418,7 @@ impl CopyRing {
         windows: usize,
         window_ns: u64,
         watch: &mut Watch,
-    ) -> Result<Vec<(f64, u64)>> {
+    ) -> Result<Vec<Trial>> {
         let mut dst = vec![0u8; self.size];
         let batch = self.batch();
         // Look at the clock about every 64 KiB copied.
@@ -473,22 +474,23 @@ impl CopyRing {
                     }
                 }
             };
-            out.push(((n * self.size as u64) as f64 / ((t1 - t0) as f64 / 1e9), n));
+            let seconds = (t1 - t0) as f64 / 1e9;
+            out.push(Trial { records: n, bytes: n * self.size as u64, seconds });
         }
         Ok(out)
     }
 }
 
 /// `floor/copy/<size>`: the runner and a forked peer (on `peer_cpu`) copy `size`-byte blocks
-/// through a shared ring, the peer writing, the runner copying out; bytes/s of each of `trials`
-/// back-to-back windows of `trial_time`, after one ring turn and [`WARMUP_NS`] of warm-up.
+/// through a shared ring, the peer writing, the runner copying out; `trials` back-to-back
+/// windows of `trial_time`, after one ring turn and [`WARMUP_NS`] of warm-up.
 pub fn copy_floor(
     size: usize,
     trials: usize,
     trial_time: Duration,
     peer_cpu: Option<usize>,
     timeout: Duration,
-) -> Result<Vec<f64>> {
+) -> Result<Vec<Trial>> {
     if size == 0 {
         bail!("size must be positive");
     }
@@ -504,7 +506,7 @@ pub fn copy_floor(
     let rates =
         channel.copy_ring(size)?.read(trials, trial_time.as_nanos() as u64, &mut watch);
     worker.finish(&mut watch)?;
-    Ok(rates?.into_iter().map(|r| r.0).collect())
+    rates
 }
 
 #[cfg(test)]
@@ -561,6 +563,6 @@ mod tests {
         let r = copy_floor(65536, 3, Duration::from_millis(2), None, Duration::from_secs(10))
             .unwrap();
         assert_eq!(r.len(), 3);
-        assert!(r.iter().all(|v| v.is_finite()), "{r:?}");
+        assert!(r.iter().all(|t| t.records >= PROBE_MIN && t.seconds > 0.0), "{r:?}");
     }
 }
