@@ -208,7 +208,12 @@ mod tests {
     use crate::{Summary, Throughput, Trial};
 
     fn latency_probe(p50: u64) -> Probe {
-        Probe { kind: kind::CACHE_LINE.into(), p50_ns: Some(p50), count: 1000, ..Default::default() }
+        Probe {
+            kind: kind::CACHE_LINE.into(),
+            p50_ns: Some(p50),
+            count: 1000,
+            ..Default::default()
+        }
     }
 
     fn latency_case(id: &str, notify: &[u64], probes: &[u64]) -> CaseResult {
@@ -293,8 +298,7 @@ mod tests {
     #[test]
     fn pairs_carry_equal_shares_of_trials() {
         let p: Vec<Probe> = (1..=2).map(latency_probe).collect();
-        let idx: Vec<u64> =
-            (0..6).map(|k| of_trial(&p, k, 6).unwrap().p50_ns.unwrap()).collect();
+        let idx: Vec<u64> = (0..6).map(|k| of_trial(&p, k, 6).unwrap().p50_ns.unwrap()).collect();
         assert_eq!(idx, [1, 1, 1, 2, 2, 2]);
         assert!(of_trial(&[], 0, 1).is_none());
     }

@@ -106,6 +106,9 @@ fn file_ring_len(size: usize) -> usize {
 /// trial (`latency_trials_ns`) so that `compare` sees how far a figure moves between pairs.
 pub const TRIALS: u64 = 10;
 
+/// One of a side's encoded latency histograms.
+type SideHistogram = fn(&SideReport) -> &str;
+
 /// What one trial's two sides measured.
 struct TrialReport {
     mine: SideReport,
@@ -172,7 +175,7 @@ fn run_case(
     c.wait = Some(w.name().into());
     c.size = Some(size as u64);
     c.warmup = warmup * trials;
-    let split: [(&str, fn(&SideReport) -> &str); 3] = [
+    let split: [(&str, SideHistogram); 3] = [
         (latency::ONE_WAY, |r| &r.one_way),
         (latency::NOTIFY, |r| &r.notify),
         (latency::DELIVER, |r| &r.deliver),
@@ -297,7 +300,9 @@ mod tests {
         assert!(notify(b) > notify(a), "notify {} → {}", notify(a), notify(b));
         assert!(run.probe_drift.contains_key(kind::FUTEX_WAKE), "{:?}", run.probe_drift);
         assert!(
-            run.warnings.iter().any(|w| w.contains("futex-wake probe moved") && w.contains("--pin")),
+            run.warnings
+                .iter()
+                .any(|w| w.contains("futex-wake probe moved") && w.contains("--pin")),
             "{:?}",
             run.warnings
         );

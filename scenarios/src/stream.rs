@@ -10,11 +10,11 @@ use crate::table::{bytes, bytes_per_s, count, significant, Table};
 use crate::{Case, Context, Options, Scenario, UsageError};
 use anyhow::{Context as _, Result};
 use ipcbench_harness::os::futex::Wait;
+use ipcbench_harness::patterns::probe::ProbeSpec;
 use ipcbench_harness::patterns::ring::{frame_len, RingLayout};
 use ipcbench_harness::patterns::stream::{
     reader, ReadMode, ReaderReport, StreamSpec, WriterReport,
 };
-use ipcbench_harness::patterns::probe::ProbeSpec;
 use ipcbench_harness::patterns::worker::{run_trial, Job, Process};
 use ipcbench_harness::transport::{mechanism, Transport};
 use ipcbench_results::{probe, CaseResult, Cpu, RunFile, Spread, Throughput, Trial};

@@ -44,13 +44,7 @@ impl Outgoing {
         if self.corrupt {
             corrupt(payload);
         }
-        Header {
-            seq: self.seq,
-            sent_ns: 0,
-            len: payload.len() as u32,
-            flags: self.flags,
-            checksum,
-        }
+        Header { seq: self.seq, sent_ns: 0, len: payload.len() as u32, flags: self.flags, checksum }
     }
 }
 

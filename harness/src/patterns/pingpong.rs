@@ -217,8 +217,7 @@ mod tests {
 
     /// Both sides' split of a short ping-pong, pooled: (notify, deliver) p50 and negatives.
     fn split(t: Transport, wait: Wait) -> (u64, u64, u64) {
-        let spec =
-            PingpongSpec { size: 256, warmup: 5, iterations: 30, ..PingpongSpec::default() };
+        let spec = PingpongSpec { size: 256, warmup: 5, iterations: 30, ..PingpongSpec::default() };
         let dir = tempfile::tempdir().unwrap();
         let pair = PairOptions {
             transport: t,

@@ -59,7 +59,9 @@ pub enum ProbeSpec {
     FutexWake,
     PipeWake,
     /// A cross-core copy of `size`-byte blocks.
-    Copy { size: usize },
+    Copy {
+        size: usize,
+    },
 }
 
 impl ProbeSpec {
@@ -386,7 +388,7 @@ impl CopyRing {
                     }
                     std::hint::spin_loop();
                     polls = polls.wrapping_add(1);
-                    if polls % POLLS_PER_TICK == 0 {
+                    if polls.is_multiple_of(POLLS_PER_TICK) {
                         watch.tick()?;
                     }
                 }
@@ -395,7 +397,7 @@ impl CopyRing {
             // SAFETY: the slot is ours until the reader's tail passes it (checked above).
             unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), self.slot(head), self.size) };
             head += 1;
-            if head % batch == 0 {
+            if head.is_multiple_of(batch) {
                 self.head().store(head, Ordering::Release);
                 if self.stop().load(Ordering::Relaxed) != 0 {
                     return Ok(());
@@ -435,7 +437,7 @@ impl CopyRing {
                     }
                     std::hint::spin_loop();
                     polls = polls.wrapping_add(1);
-                    if polls % POLLS_PER_TICK == 0 {
+                    if polls.is_multiple_of(POLLS_PER_TICK) {
                         watch.tick()?;
                     }
                 }
@@ -446,7 +448,7 @@ impl CopyRing {
             unsafe { std::ptr::copy_nonoverlapping(self.slot(tail), dst.as_mut_ptr(), self.size) };
             std::hint::black_box(&mut dst);
             tail += 1;
-            if tail % batch == 0 {
+            if tail.is_multiple_of(batch) {
                 self.tail().store(tail, Ordering::Release);
             }
             Ok(())
@@ -456,7 +458,7 @@ impl CopyRing {
         loop {
             take(watch)?;
             n += 1;
-            if n >= self.slots as u64 && n % every == 0 && now_ns() - start >= WARMUP_NS {
+            if n >= self.slots as u64 && n.is_multiple_of(every) && now_ns() - start >= WARMUP_NS {
                 break;
             }
         }
@@ -467,7 +469,7 @@ impl CopyRing {
             let t1 = loop {
                 take(watch)?;
                 n += 1;
-                if n >= PROBE_MIN && n % every == 0 {
+                if n >= PROBE_MIN && n.is_multiple_of(every) {
                     let t = now_ns();
                     if t - t0 >= window_ns {
                         break t;
@@ -503,8 +505,7 @@ pub fn copy_floor(
         code
     })?;
     let mut watch = Watch::over_child(timeout, worker.pid());
-    let rates =
-        channel.copy_ring(size)?.read(trials, trial_time.as_nanos() as u64, &mut watch);
+    let rates = channel.copy_ring(size)?.read(trials, trial_time.as_nanos() as u64, &mut watch);
     worker.finish(&mut watch)?;
     rates
 }
@@ -560,8 +561,8 @@ mod tests {
 
     #[test]
     fn copy_floor_gives_a_rate_per_trial() {
-        let r = copy_floor(65536, 3, Duration::from_millis(2), None, Duration::from_secs(10))
-            .unwrap();
+        let r =
+            copy_floor(65536, 3, Duration::from_millis(2), None, Duration::from_secs(10)).unwrap();
         assert_eq!(r.len(), 3);
         assert!(r.iter().all(|t| t.records >= PROBE_MIN && t.seconds > 0.0), "{r:?}");
     }
