@@ -2,7 +2,7 @@
 //! process × wait × size. Reports one-way latency (receiver's clock minus the sender's stamp,
 //! both directions), round trip, integrity, and the CPU each side spent per message.
 
-use crate::table::{ns, times, Table};
+use crate::table::{not_measured, ns, ratio, Table, FLOOR_MEANINGFUL_BELOW};
 use crate::{Case, Context, Options, Scenario, UsageError};
 use anyhow::{Context as _, Result};
 use ipcbench_harness::os::futex::Wait;
@@ -45,12 +45,16 @@ impl Scenario for Pingpong {
     }
     fn cases(&self, opts: &Options) -> Result<Vec<Case>, UsageError> {
         let sizes = opts.sizes.clone().unwrap_or(DEFAULT_SIZES.to_vec());
+        let budget = budget(opts).1;
         let mut cases = Vec::new();
         for (t, p, w) in opts.combinations(allowed_transports(opts)?)? {
             for &size in &sizes {
                 let durable = if opts.durable { "/durable" } else { "" };
                 let id = format!("pingpong/{t}/{p}/{w}/{size}{durable}");
-                cases.push(Case::new(id.clone(), move |ctx| run_case(ctx, id, t, p, w, size)));
+                cases.push(
+                    Case::new(id.clone(), move |ctx| run_case(ctx, id, t, p, w, size))
+                        .expecting(budget),
+                );
             }
         }
         Ok(cases)
@@ -61,17 +65,14 @@ impl Scenario for Pingpong {
         let mut t = Table::new(&["case", "p50 one-way", "p99", "max", "× floor", "round trip p50"]);
         for c in cases {
             let Some(s) = c.latency_ns.get(latency::ONE_WAY).filter(|_| c.error.is_none()) else {
-                t.row(vec![
-                    c.id.clone(),
-                    "failed".into(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                ]);
+                let why = not_measured(c).unwrap_or_else(|| "no one-way figure".into());
+                t.row(vec![c.id.clone(), why, String::new(), String::new(), String::new()]);
                 continue;
             };
-            let times = floor.map(|f| times(s.p50 as f64 / f.max(1) as f64)).unwrap_or("-".into());
+            let times = floor
+                .filter(|_| c.size.is_none_or(|s| s < FLOOR_MEANINGFUL_BELOW))
+                .map(|f| ratio(s.p50 as f64 / f.max(1) as f64))
+                .unwrap_or_default();
             let rt =
                 c.latency_ns.get(latency::ROUND_TRIP).map(|r| ns(r.p50 as f64)).unwrap_or_default();
             t.row(vec![
@@ -105,6 +106,11 @@ struct TrialReport {
     theirs: SideReport,
 }
 
+/// Round trips and time limit per case.
+fn budget(opts: &Options) -> (u64, Duration) {
+    opts.budget((100_000, Duration::from_secs(1)), (5_000, Duration::from_millis(60)))
+}
+
 fn run_case(
     ctx: &Context,
     id: String,
@@ -114,8 +120,7 @@ fn run_case(
     size: usize,
 ) -> Result<CaseResult> {
     let opts = &ctx.opts;
-    let (iterations, max_duration) =
-        opts.budget((100_000, Duration::from_secs(1)), (5_000, Duration::from_millis(60)));
+    let (iterations, max_duration) = budget(opts);
     // A durable round trip costs two disk flushes, milliseconds: its budget buys a few round
     // trips, not enough to share among pairs.
     let trials = if opts.durable { 1 } else { TRIALS }.min(iterations).max(1);

@@ -6,7 +6,7 @@
 //! per record. Byte streams carry the same framing (header + payload), one `write` and one
 //! `read_exact` per record.
 
-use crate::table::{bytes, bytes_per_s, count, significant, Table};
+use crate::table::{bytes, bytes_per_s, not_measured, ns, ratio, records_per_s, Table};
 use crate::{Case, Context, Options, Scenario, UsageError};
 use anyhow::{Context as _, Result};
 use ipcbench_harness::os::futex::Wait;
@@ -48,9 +48,10 @@ impl Scenario for Stream {
             for &size in &sizes {
                 for &mode in modes(t) {
                     let id = format!("stream/{t}/{p}/{w}/{size}/{mode}");
-                    cases.push(Case::new(id.clone(), move |ctx| {
-                        run_case(ctx, id, t, p, w, size, mode)
-                    }));
+                    cases.push(
+                        Case::new(id.clone(), move |ctx| run_case(ctx, id, t, p, w, size, mode))
+                            .expecting(expected_time(opts)),
+                    );
                 }
             }
         }
@@ -69,6 +70,11 @@ pub fn modes(t: Transport) -> &'static [ReadMode] {
     } else {
         &[ReadMode::Copy]
     }
+}
+
+/// The measured time of a stream or fanout case and its warm-up (a tenth).
+pub(crate) fn expected_time(opts: &Options) -> Duration {
+    opts.budget((u64::MAX / 4, FULL_TIME), (u64::MAX / 4, QUICK_TIME)).1 * 11 / 10
 }
 
 /// The stream both ends agree on, for `readers` readers, under the run's budget.
@@ -263,34 +269,27 @@ pub(crate) fn memcpy_floor(run: &RunFile, size: Option<u64>) -> Option<f64> {
 /// The stdout table of a throughput scenario.
 pub(crate) fn throughput_table(cases: &[&CaseResult], run: &RunFile) -> Option<String> {
     let mut t =
-        Table::new(&["case", "throughput", "records/s", "CPU ns/rec writer", "reader", "× memcpy"]);
+        Table::new(&["case", "throughput", "records", "CPU/record writer", "reader", "× memcpy"]);
     for c in cases {
         let Some(tp) = c.throughput.as_ref().filter(|_| c.ok()) else {
-            let why = if c.error.is_some() { "failed" } else { "skipped" };
-            t.row(vec![
-                c.id.clone(),
-                why.into(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-            ]);
+            let why = not_measured(c).unwrap_or_else(|| "no throughput figure".into());
+            t.row(vec![c.id.clone(), why]);
             continue;
         };
         let cpu = |side: &str| {
             c.cpu
                 .as_ref()
                 .and_then(|cpu| cpu.ns_per_message.get(side))
-                .map(|v| format!("{v:.0}"))
+                .map(|v| ns(*v))
                 .unwrap_or_default()
         };
         let memcpy = memcpy_floor(run, c.size)
-            .map(|m| significant(tp.bytes_per_s.median / m))
-            .unwrap_or("-".into());
+            .map(|m| ratio(tp.bytes_per_s.median / m))
+            .unwrap_or_default();
         t.row(vec![
             c.id.clone(),
             bytes_per_s(tp.bytes_per_s.median),
-            count(tp.records_per_s.median),
+            records_per_s(tp.records_per_s.median),
             cpu("writer"),
             cpu("reader"),
             memcpy,
