@@ -341,8 +341,12 @@ fn charts(h: &mut String, drawn: &Drawn, wanted: impl Fn(&str) -> bool) {
         let svg = svg.strip_prefix("<?xml").and_then(|r| r.split_once("?>")).map_or(svg, |r| r.1);
         let _ = writeln!(
             h,
-            "<figure id=\"{}\">\n{}\n<figcaption>{}</figcaption>\n</figure>",
+            "<figure id=\"{}\" aria-label=\"{}\" style=\"max-width: {}px\" \
+             data-height=\"{}\">\n{}\n<figcaption>{}</figcaption>\n</figure>",
             esc(&chart_anchor(&c.file)),
+            esc(&c.title),
+            c.width,
+            c.height,
             svg.trim(),
             esc(&c.caption)
         );
@@ -414,11 +418,16 @@ fn findings(h: &mut String, run: &RunFile) {
         c.cpu.as_ref().map(|cpu| cpu.ns_per_message.values().sum::<f64>()).filter(|v| *v > 0.0)
     };
     let pattern = |c: &CaseResult| {
-        [c.transport.as_deref(), c.process.as_deref(), c.wait.as_deref(), c.axes.get("mode").map(|m| m.as_str())]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(" ")
+        [
+            c.transport.as_deref(),
+            c.process.as_deref(),
+            c.wait.as_deref(),
+            c.axes.get("mode").map(|m| m.as_str()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ")
     };
     let mut sizes: Vec<u64> = run
         .cases
@@ -444,7 +453,10 @@ fn findings(h: &mut String, run: &RunFile) {
     for size in sizes {
         let at = |scenario: &'static str| {
             run.cases.iter().filter(move |c| {
-                c.ok() && c.scenario == scenario && c.size == Some(size) && !crate::charts::is_durable(c)
+                c.ok()
+                    && c.scenario == scenario
+                    && c.size == Some(size)
+                    && !crate::charts::is_durable(c)
             })
         };
         let one_way = at("pingpong")
@@ -515,7 +527,8 @@ fn pivot(h: &mut String, run: &RunFile, scenario: &str) {
         what
     );
     for s in &sizes {
-        let _ = write!(h, "<th>{}</th>", s.map(|s| esc(&format::bytes(s as f64))).unwrap_or_default());
+        let _ =
+            write!(h, "<th>{}</th>", s.map(|s| esc(&format::bytes(s as f64))).unwrap_or_default());
     }
     let _ = writeln!(h, "</tr></thead>\n<tbody>");
     for r in &rows {
@@ -538,7 +551,11 @@ fn pivot(h: &mut String, run: &RunFile, scenario: &str) {
                     );
                 }
                 Some(c) => {
-                    let _ = write!(h, "<td class=\"num\">{}</td>", esc(&key_figure(c).unwrap_or_default()));
+                    let _ = write!(
+                        h,
+                        "<td class=\"num\">{}</td>",
+                        esc(&key_figure(c).unwrap_or_default())
+                    );
                 }
                 None => h.push_str("<td></td>"),
             }
@@ -700,12 +717,8 @@ fn cases(h: &mut String, run: &RunFile) {
             }
             None => h.push_str("<td></td>"),
         }
-        let figures = c
-            .figures
-            .iter()
-            .map(|(k, v)| esc(&figure_text(k, *v)))
-            .collect::<Vec<_>>()
-            .join(" · ");
+        let figures =
+            c.figures.iter().map(|(k, v)| esc(&figure_text(k, *v))).collect::<Vec<_>>().join(" · ");
         let _ = write!(h, "<td>{figures}</td>");
         let mut why = Vec::new();
         if let Some(e) = &c.error {
@@ -727,9 +740,14 @@ fn figure_text(key: &str, v: f64) -> String {
         "memcpy_bytes_per_s" => Some(("memcpy", format::bytes_per_s(v))),
         "memcpy_bytes_per_s_min" => Some(("memcpy slowest trial", format::bytes_per_s(v))),
         "memcpy_bytes_per_s_max" => Some(("memcpy fastest trial", format::bytes_per_s(v))),
-        "huge_page_fraction" => Some(("in huge pages", format!("{} %", ipcbench_results::units::significant(v * 100.0)))),
+        "huge_page_fraction" => Some((
+            "in huge pages",
+            format!("{} %", ipcbench_results::units::significant(v * 100.0)),
+        )),
         "ring_bytes" => Some(("ring", format::bytes(v))),
-        "writer_sleeps_per_record" => Some(("writer sleeps per record", ipcbench_results::units::significant(v))),
+        "writer_sleeps_per_record" => {
+            Some(("writer sleeps per record", ipcbench_results::units::significant(v)))
+        }
         "writer_wait_ns_per_record" => Some(("writer waits per record", format::ns(v))),
         "reader_wait_ns_per_record" => Some(("reader waits per record", format::ns(v))),
         _ => None,
@@ -763,7 +781,10 @@ mod tests {
     #[test]
     fn figures_are_written_in_their_unit() {
         assert_eq!(figure_text("memcpy_bytes_per_s", 1.5e6), "memcpy: 1.5 MB/s");
-        assert_eq!(figure_text("memcpy_bytes_per_s_max", 1.44e10), "memcpy fastest trial: 14.4 GB/s");
+        assert_eq!(
+            figure_text("memcpy_bytes_per_s_max", 1.44e10),
+            "memcpy fastest trial: 14.4 GB/s"
+        );
         assert_eq!(figure_text("bytes_per_s", 2e9), "2 GB/s");
         assert_eq!(figure_text("fault_ns", 1500.0), "fault: 1.5 µs");
         assert_eq!(figure_text("ns_per_page", 240.0), "240 ns per page");

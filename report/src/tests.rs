@@ -85,7 +85,7 @@ fn a_full_run_gets_every_chart_and_every_link_resolves() {
     .collect();
     assert_eq!(svgs_in(dir), expected);
     for svg in &expected {
-        let anchor = format!("id=\"chart-{}\">\n<svg", svg.trim_end_matches(".svg"));
+        let anchor = format!("id=\"chart-{}\"", svg.trim_end_matches(".svg"));
         assert!(html.contains(&anchor), "{svg} is not inline on the page");
         let texts = svg_texts(&dir.join(svg));
         assert!(texts.len() > 5, "{svg} has almost no text");
@@ -502,7 +502,8 @@ fn the_page_renders_in_a_real_browser() {
     // The page with the probe appended, loaded at a desktop width.
     let page = std::fs::read_to_string(&index).unwrap();
     let probed = index.with_file_name("probed.html");
-    std::fs::write(&probed, format!("{page}<script>{}</script>", include_str!("probe.js"))).unwrap();
+    std::fs::write(&probed, format!("{page}<script>{}</script>", include_str!("probe.js")))
+        .unwrap();
     let profile = tempfile::tempdir().unwrap();
     let dom = std::process::Command::new("chromium")
         .args(["--headless", "--no-sandbox", "--disable-gpu", "--window-size=1400,900"])
@@ -515,10 +516,15 @@ fn the_page_renders_in_a_real_browser() {
     let json = dom
         .rsplit_once("<pre id=\"probe\">")
         .and_then(|(_, r)| r.split_once("</pre>"))
-        .map(|(j, _)| j.replace("&quot;", "\"").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"))
+        .map(|(j, _)| {
+            j.replace("&quot;", "\"")
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&amp;", "&")
+        })
         .expect("the probe ran");
-    let probe: serde_json::Value =
-        serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {}", &json[..json.len().min(300)]));
+    let probe: serde_json::Value = serde_json::from_str(&json)
+        .unwrap_or_else(|e| panic!("{e}: {}", &json[..json.len().min(300)]));
 
     // Read at a glance: the big fixture (~300 cases) fits in a few screens once the full
     // table is collapsed (it was ~19,000 px with the table open).
@@ -540,7 +546,8 @@ fn the_page_renders_in_a_real_browser() {
         .filter_map(|c| c.size)
         .collect();
     for c in charts.iter().filter(|c| c["id"].as_str().unwrap().starts_with("chart-throughput")) {
-        let texts: Vec<&str> = c["texts"].as_array().unwrap().iter().filter_map(|t| t.as_str()).collect();
+        let texts: Vec<&str> =
+            c["texts"].as_array().unwrap().iter().filter_map(|t| t.as_str()).collect();
         for size in &sizes {
             let label = ipcbench_results::units::bytes(*size as f64);
             assert!(texts.contains(&label.as_str()), "{}: no tick at {label}: {texts:?}", c["id"]);

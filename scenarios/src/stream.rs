@@ -283,9 +283,8 @@ pub(crate) fn throughput_table(cases: &[&CaseResult], run: &RunFile) -> Option<S
                 .map(|v| ns(*v))
                 .unwrap_or_default()
         };
-        let memcpy = memcpy_floor(run, c.size)
-            .map(|m| ratio(tp.bytes_per_s.median / m))
-            .unwrap_or_default();
+        let memcpy =
+            memcpy_floor(run, c.size).map(|m| ratio(tp.bytes_per_s.median / m)).unwrap_or_default();
         t.row(vec![
             c.id.clone(),
             bytes_per_s(tp.bytes_per_s.median),

@@ -25,7 +25,9 @@ pub(crate) fn plan(run: &RunFile) -> Vec<Planned> {
 
 fn plan_one(run: &RunFile, mapped: bool, file: &'static str, what: &str) -> Option<Planned> {
     let is_mapped = |c: &CaseResult| {
-        c.transport.as_deref().and_then(ipcbench_results::Transport::from_name)
+        c.transport
+            .as_deref()
+            .and_then(ipcbench_results::Transport::from_name)
             .is_some_and(|t| t.is_mapped())
     };
     let cases: Vec<&CaseResult> = measured(run, "stream")

@@ -281,7 +281,11 @@ pub fn headline(run: &RunFile) -> String {
         failed,
     );
     for c in run.cases.iter().filter(|c| c.error.is_some()) {
-        out.push_str(&format!("  failed: {}: {}\n", c.id, short(c.error.as_deref().unwrap_or(""), 60)));
+        out.push_str(&format!(
+            "  failed: {}: {}\n",
+            c.id,
+            short(c.error.as_deref().unwrap_or(""), 60)
+        ));
     }
     match run.floor_one_way_ns() {
         Some(f) => out.push_str(&format!(

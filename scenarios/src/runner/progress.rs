@@ -103,10 +103,8 @@ impl Progress {
     }
 
     fn bar(plan: Vec<(String, Option<Duration>)>) -> Progress {
-        let bar = ProgressBar::with_draw_target(
-            Some(plan.len() as u64),
-            ProgressDrawTarget::stderr(),
-        );
+        let bar =
+            ProgressBar::with_draw_target(Some(plan.len() as u64), ProgressDrawTarget::stderr());
         bar.set_style(
             ProgressStyle::with_template(
                 "{spinner} {elapsed_precise} {bar:24.cyan/blue} {pos}/{len} {prefix} {wide_msg}",
@@ -231,7 +229,10 @@ pub fn key_figure(c: &CaseResult) -> Option<String> {
     if let Some((kind, s)) = latency {
         return Some(format!("{} p50 {}", kind.replace('_', "-"), units::ns(s.p50 as f64)));
     }
-    c.figures.iter().next().map(|(k, v)| format!("{} {}", k.replace('_', " "), units::significant(*v)))
+    c.figures
+        .iter()
+        .next()
+        .map(|(k, v)| format!("{} {}", k.replace('_', " "), units::significant(*v)))
 }
 
 /// The first `max` characters of the first line of `s`, with `…` when cut.

@@ -79,8 +79,11 @@ pub fn line_plot(p: &LinePlot) -> Res<Svg> {
                 let colour = ShapeStyle::from(&s.look.color).stroke_width(1);
                 root.draw(&PathElement::new(vec![a, b], colour)).map_err(err)?;
                 for end in [a, b] {
-                    root.draw(&PathElement::new(vec![(end.0 - 4, end.1), (end.0 + 4, end.1)], colour))
-                        .map_err(err)?;
+                    root.draw(&PathElement::new(
+                        vec![(end.0 - 4, end.1), (end.0 + 4, end.1)],
+                        colour,
+                    ))
+                    .map_err(err)?;
                 }
             }
             for m in marks {
