@@ -35,16 +35,21 @@ fn frames(raw: &str) -> Vec<String> {
     let mut chars = raw.chars().peekable();
     while let Some(c) = chars.next() {
         if c == '\x1b' {
-            // CSI: ESC [ parameters final-letter.
+            // CSI: ESC [ parameters final-letter. Colours (`m`) are dropped; cursor moves and
+            // erases end a frame.
+            let mut last = ' ';
             if chars.peek() == Some(&'[') {
                 chars.next();
                 for d in chars.by_ref() {
                     if d.is_ascii_alphabetic() {
+                        last = d;
                         break;
                     }
                 }
             }
-            text.push('\n');
+            if last != 'm' {
+                text.push('\n');
+            }
         } else {
             text.push(c);
         }

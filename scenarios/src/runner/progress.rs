@@ -229,10 +229,16 @@ pub fn key_figure(c: &CaseResult) -> Option<String> {
     if let Some((kind, s)) = latency {
         return Some(format!("{} p50 {}", kind.replace('_', "-"), units::ns(s.p50 as f64)));
     }
-    c.figures
-        .iter()
-        .next()
-        .map(|(k, v)| format!("{} {}", k.replace('_', " "), units::significant(*v)))
+    c.figures.iter().next().map(|(k, v)| {
+        let value = if k.contains("bytes_per_s") {
+            units::bytes_per_s(*v)
+        } else if k.ends_with("_ns") || k.starts_with("ns_per_") {
+            units::ns(*v)
+        } else {
+            units::significant(*v)
+        };
+        format!("{} {value}", k.trim_end_matches("_bytes_per_s").replace('_', " "))
+    })
 }
 
 /// The first `max` characters of the first line of `s`, with `…` when cut.
