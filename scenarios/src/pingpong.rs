@@ -4,7 +4,7 @@
 //! shared clock, both directions; round trip, integrity, the CPU each side spent per message,
 //! and each trial's floor probe (see `harness::patterns::probe`), taken by the trial's own pair.
 
-use crate::table::{ns, times, Table};
+use crate::table::{not_measured, ns, ratio, Table};
 use crate::{Case, Context, Options, Scenario, UsageError};
 use anyhow::{Context as _, Result};
 use ipcbench_harness::os::futex::Wait;
@@ -48,12 +48,16 @@ impl Scenario for Pingpong {
     }
     fn cases(&self, opts: &Options) -> Result<Vec<Case>, UsageError> {
         let sizes = opts.sizes.clone().unwrap_or(DEFAULT_SIZES.to_vec());
+        let budget = budget(opts).1;
         let mut cases = Vec::new();
         for (t, p, w) in opts.combinations(allowed_transports(opts)?)? {
             for &size in &sizes {
                 let durable = if opts.durable { "/durable" } else { "" };
                 let id = format!("pingpong/{t}/{p}/{w}/{size}{durable}");
-                cases.push(Case::new(id.clone(), move |ctx| run_case(ctx, id, t, p, w, size)));
+                cases.push(
+                    Case::new(id.clone(), move |ctx| run_case(ctx, id, t, p, w, size))
+                        .expecting(budget),
+                );
             }
         }
         Ok(cases)
@@ -71,7 +75,8 @@ impl Scenario for Pingpong {
         ]);
         for c in cases {
             let Some(s) = c.latency_ns.get(latency::ONE_WAY).filter(|_| c.error.is_none()) else {
-                let mut row = vec![c.id.clone(), "failed".into()];
+                let why = not_measured(c).unwrap_or_else(|| "no one-way figure".into());
+                let mut row = vec![c.id.clone(), why];
                 row.resize(7, String::new());
                 t.row(row);
                 continue;
@@ -79,7 +84,7 @@ impl Scenario for Pingpong {
             let p50 = |key: &str| c.p50(key).map(|v| ns(v as f64)).unwrap_or("-".into());
             // Against the trial's own probe, and only where a handoff bounds the figure.
             let small = c.size.is_some_and(|s| s <= probe::RATIO_MAX_SIZE);
-            let times = probe::ratio(c).filter(|_| small).map(times).unwrap_or("-".into());
+            let times = probe::ratio(c).filter(|_| small).map(ratio).unwrap_or("-".into());
             t.row(vec![
                 c.id.clone(),
                 p50(latency::NOTIFY),
@@ -115,6 +120,11 @@ struct TrialReport {
     theirs: SideReport,
 }
 
+/// Round trips and time limit per case.
+fn budget(opts: &Options) -> (u64, Duration) {
+    opts.budget((100_000, Duration::from_secs(1)), (5_000, Duration::from_millis(60)))
+}
+
 fn run_case(
     ctx: &Context,
     id: String,
@@ -124,8 +134,7 @@ fn run_case(
     size: usize,
 ) -> Result<CaseResult> {
     let opts = &ctx.opts;
-    let (iterations, max_duration) =
-        opts.budget((100_000, Duration::from_secs(1)), (5_000, Duration::from_millis(60)));
+    let (iterations, max_duration) = budget(opts);
     // A durable round trip costs two disk flushes, milliseconds: its budget buys a few round
     // trips, not enough to share among pairs.
     let trials = if opts.durable { 1 } else { TRIALS }.min(iterations).max(1);
@@ -283,9 +292,10 @@ mod tests {
             warnings: RefCell::new(Vec::new()),
         };
         let mut sink = MemorySink::default();
-        let bar = indicatif::ProgressBar::hidden();
+        let mut bar = crate::runner::Progress::hidden(2);
         let run = RunFile::new(RunInfo::default());
-        let out = run_cases(vec![plain, slowed], &ctx, run, &mut sink, &|| false, &bar).unwrap();
+        let out =
+            run_cases(vec![plain, slowed], &ctx, run, &mut sink, &|| false, &mut bar).unwrap();
         let run = out.run;
         assert_eq!(out.failed, 0, "{:?}", run.cases.iter().map(|c| &c.error).collect::<Vec<_>>());
         let (a, b) = (&run.cases[0], &run.cases[1]);

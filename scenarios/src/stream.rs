@@ -6,7 +6,7 @@
 //! per record. Byte streams carry the same framing (header + payload), one `write` and one
 //! `read_exact` per record.
 
-use crate::table::{bytes, bytes_per_s, count, significant, Table};
+use crate::table::{bytes, bytes_per_s, not_measured, ns, ratio, records_per_s, Table};
 use crate::{Case, Context, Options, Scenario, UsageError};
 use anyhow::{Context as _, Result};
 use ipcbench_harness::os::futex::Wait;
@@ -49,9 +49,10 @@ impl Scenario for Stream {
             for &size in &sizes {
                 for &mode in modes(t) {
                     let id = format!("stream/{t}/{p}/{w}/{size}/{mode}");
-                    cases.push(Case::new(id.clone(), move |ctx| {
-                        run_case(ctx, id, t, p, w, size, mode)
-                    }));
+                    cases.push(
+                        Case::new(id.clone(), move |ctx| run_case(ctx, id, t, p, w, size, mode))
+                            .expecting(expected_time(opts)),
+                    );
                 }
             }
         }
@@ -70,6 +71,11 @@ pub fn modes(t: Transport) -> &'static [ReadMode] {
     } else {
         &[ReadMode::Copy]
     }
+}
+
+/// The measured time of a stream or fanout case and its warm-up (a tenth).
+pub(crate) fn expected_time(opts: &Options) -> Duration {
+    opts.budget((u64::MAX / 4, FULL_TIME), (u64::MAX / 4, QUICK_TIME)).1 * 11 / 10
 }
 
 /// The stream both ends agree on, for `readers` readers, under the run's budget.
@@ -297,28 +303,26 @@ pub(crate) fn throughput_table(cases: &[&CaseResult], run: &RunFile) -> Option<S
         "case",
         "throughput",
         "records/s",
-        "CPU ns/rec writer",
+        "CPU/record writer",
         "reader",
         "× copy",
         "× memcpy (1 core, in cache)",
     ]);
     for c in cases {
         let Some(tp) = c.throughput.as_ref().filter(|_| c.ok()) else {
-            let why = if c.error.is_some() { "failed" } else { "skipped" };
-            let mut row = vec![c.id.clone(), why.into()];
-            row.resize(7, String::new());
-            t.row(row);
+            let why = not_measured(c).unwrap_or_else(|| "no throughput figure".into());
+            t.row(vec![c.id.clone(), why]);
             continue;
         };
         let cpu = |side: &str| {
             c.cpu
                 .as_ref()
                 .and_then(|cpu| cpu.ns_per_message.get(side))
-                .map(|v| format!("{v:.0}"))
+                .map(|v| ns(*v))
                 .unwrap_or_default()
         };
         let versus = |floor: Option<f64>| {
-            floor.map(|m| significant(tp.bytes_per_s.median / m)).unwrap_or("-".into())
+            floor.map(|m| ratio(tp.bytes_per_s.median / m)).unwrap_or("-".into())
         };
         // The cross-core copy bounds a reader that copies: in-place readers copy nothing.
         let copies = c.axes.get("mode").is_none_or(|m| m == "copy");
@@ -326,7 +330,7 @@ pub(crate) fn throughput_table(cases: &[&CaseResult], run: &RunFile) -> Option<S
         t.row(vec![
             c.id.clone(),
             bytes_per_s(tp.bytes_per_s.median),
-            count(tp.records_per_s.median),
+            records_per_s(tp.records_per_s.median),
             cpu("writer"),
             cpu("reader"),
             copy,
