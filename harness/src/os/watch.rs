@@ -1,10 +1,10 @@
 //! How a waiting side notices trouble: Ctrl-C, a peer that died, nothing moving for too long.
 //!
-//! Waits never block forever. Blocking calls are interrupted by an interval timer (`SIGALRM`,
-//! installed without `SA_RESTART`) and then ask their [`Watch`]; poll loops call
-//! [`Watch::tick`] every so many polls, which reads the clock and looks around every
-//! [`LOOK_EVERY_NS`]. The harness stays silent inside a measured loop: no signal is needed for a
-//! spinner to notice a dead peer.
+//! Waits never block forever, and no periodic signal reaches a measured process: poll loops
+//! call [`Watch::tick`] every so many polls, which reads the clock and looks around every
+//! [`LOOK_EVERY_NS`]; blocking calls wait in `poll(2)` or a futex sleep of at most that long and
+//! then ask their [`Watch`]. Ctrl-C (SIGINT, SIGTERM) sets a flag, and its handler, installed
+//! without `SA_RESTART`, makes a sleeping call return `EINTR` so that the flag is seen at once.
 
 use crate::os::clock::now_ns;
 use crate::os::process::peek_exit;
@@ -19,12 +19,13 @@ static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 extern "C" fn on_interrupt(_: libc::c_int) {
     INTERRUPTED.store(true, Ordering::SeqCst);
 }
-/// The ticker's handler does nothing: its signal is there to interrupt blocking calls.
-extern "C" fn on_tick(_: libc::c_int) {}
+
+/// The signals that ask a run to stop: each sets the flag every wait looks at.
+const STOP_SIGNALS: [libc::c_int; 2] = [libc::SIGINT, libc::SIGTERM];
 
 fn set_handler(sig: libc::c_int, handler: extern "C" fn(libc::c_int)) {
-    // SAFETY: the handlers only store to atomics (async-signal-safe). No SA_RESTART, on purpose:
-    // a blocking read must return EINTR so its caller can look around.
+    // SAFETY: the handler only stores to an atomic (async-signal-safe). No SA_RESTART, on
+    // purpose: a sleeping poll, read or futex wait returns EINTR and its caller looks around.
     unsafe {
         let mut sa: libc::sigaction = std::mem::zeroed();
         sa.sa_sigaction = handler as usize;
@@ -34,19 +35,15 @@ fn set_handler(sig: libc::c_int, handler: extern "C" fn(libc::c_int)) {
     }
 }
 
-/// Installs the Ctrl-C (SIGINT, SIGTERM) and tick (SIGALRM) handlers and starts the ticker.
-/// Called once by the runner and once by each worker.
+/// Installs the stop handlers ([`STOP_SIGNALS`]) and ignores SIGPIPE. No timer: nothing of the
+/// harness interrupts a measured loop. Called once by the runner and once by each worker.
 pub fn install_signal_handlers() {
-    set_handler(libc::SIGINT, on_interrupt);
-    set_handler(libc::SIGTERM, on_interrupt);
-    set_handler(libc::SIGALRM, on_tick);
+    for sig in STOP_SIGNALS {
+        set_handler(sig, on_interrupt);
+    }
     // SIGPIPE would kill us when a peer dies mid-write; EPIPE is reported instead.
     // SAFETY: plain signal disposition change.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
-    let period = libc::timeval { tv_sec: 0, tv_usec: 100_000 };
-    let timer = libc::itimerval { it_interval: period, it_value: period };
-    // SAFETY: valid itimerval.
-    unsafe { libc::setitimer(libc::ITIMER_REAL, &timer, std::ptr::null_mut()) };
 }
 
 /// Restores the default SIGPIPE disposition: a closed stdout (`ipcbench list | head`) then ends
@@ -54,6 +51,32 @@ pub fn install_signal_handlers() {
 pub fn default_sigpipe() {
     // SAFETY: plain signal disposition change.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+}
+
+/// Waits until `fd` is ready for `events` (`POLLIN`, `POLLOUT`), a hang-up or an error, in
+/// slices of [`LOOK_EVERY_NS`]; after each slice that ran out (or a signal) the watch looks
+/// around.
+pub fn wait_ready(
+    fd: std::os::fd::RawFd,
+    events: libc::c_short,
+    watch: &mut Watch,
+) -> anyhow::Result<()> {
+    let slice_ms = (LOOK_EVERY_NS / 1_000_000) as libc::c_int;
+    loop {
+        let mut p = libc::pollfd { fd, events, revents: 0 };
+        // SAFETY: one valid pollfd.
+        let n = unsafe { libc::poll(&mut p, 1, slice_ms) };
+        if n > 0 {
+            return Ok(());
+        }
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EINTR) {
+                return Err(anyhow::Error::from(e).context("poll"));
+            }
+        }
+        watch.check()?;
+    }
 }
 
 /// Whether the user asked us to stop (Ctrl-C or SIGTERM).
@@ -134,7 +157,8 @@ impl Watch {
         }
     }
 
-    /// Looks around now: called when a blocking call returned EINTR, or by a due tick.
+    /// Looks around now: called when a bounded wait (`poll`, a futex sleep) ran out or returned
+    /// EINTR, or by a due tick.
     pub fn check(&mut self) -> Result<(), WaitError> {
         if interrupted() {
             return Err(WaitError::Interrupted);

@@ -18,7 +18,8 @@ use ipcbench_results::Integrity;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Header {
     pub seq: u64,
-    /// `CLOCK_MONOTONIC` ns when the sender began sending.
+    /// `CLOCK_MONOTONIC` ns when the sender published the record (its payload written, right
+    /// before the release or the `write`); 0 where nobody times it (the stream).
     pub sent_ns: u64,
     /// Payload length in bytes.
     pub len: u32,
@@ -30,6 +31,8 @@ pub struct Header {
 pub const HEADER_LEN: usize = std::mem::size_of::<Header>();
 /// The last record of an exchange: "no more records", not counted, not answered.
 pub const FLAG_STOP: u32 = 1;
+/// A ping-pong warm-up record: verified, not measured (the initiator decides, by time).
+pub const FLAG_WARMUP: u32 = 4;
 
 impl Header {
     pub fn to_bytes(&self) -> [u8; HEADER_LEN] {

@@ -5,7 +5,7 @@
 //! pipe, then `pread`s the bytes. Room comes back through a credit pipe, returned once half the
 //! ring has been consumed, so the writer never overwrites unread bytes and rarely waits.
 
-use super::fd_stream::{read_some, write_all_fd};
+use super::fd_stream::{read_some, set_nonblocking, write_all_fd};
 use super::{ByteStream, CreateOptions, Endpoint, Mechanism, Medium, Setup};
 use crate::os::process::adopt_fd;
 use crate::os::watch::Watch;
@@ -113,6 +113,9 @@ impl FileRing {
     /// `fds`: data out, credit in, data in, credit out.
     fn new(file: File, cap: usize, tx_base: u64, rx_base: u64, fds: [OwnedFd; 4]) -> FileRing {
         let [data_tx, credit_rx, data_rx, credit_tx] = fds;
+        // The sending ends never block where the watch cannot see (see `fd_stream`).
+        let _ = set_nonblocking(data_tx.as_raw_fd());
+        let _ = set_nonblocking(credit_tx.as_raw_fd());
         FileRing {
             file,
             cap,
@@ -176,12 +179,19 @@ impl ByteStream for FileRing {
         Ok(())
     }
 
-    fn read_exact(&mut self, mut buf: &mut [u8], watch: &mut Watch) -> Result<()> {
+    fn read_exact(&mut self, buf: &mut [u8], watch: &mut Watch) -> Result<()> {
+        self.read_exact_seen(buf, watch).map(|_| ())
+    }
+
+    /// Seen: when the first count announcing bytes of the record was taken (before its pread).
+    fn read_exact_seen(&mut self, mut buf: &mut [u8], watch: &mut Watch) -> Result<u64> {
         let cap = self.cap as u64;
+        let mut seen = None;
         while !buf.is_empty() {
             while self.announced == self.read {
                 self.announced += Self::take_counts(&self.data_rx, watch)?;
             }
+            seen.get_or_insert_with(crate::os::clock::now_ns);
             let at = self.read % cap;
             let n = (buf.len() as u64).min(self.announced - self.read).min(cap - at) as usize;
             self.file.read_exact_at(&mut buf[..n], self.rx_base + at).context("pread")?;
@@ -197,6 +207,6 @@ impl ByteStream for FileRing {
                 self.unreturned = 0;
             }
         }
-        Ok(())
+        Ok(seen.unwrap_or_else(crate::os::clock::now_ns))
     }
 }

@@ -5,7 +5,7 @@ use super::{CreateOptions, Endpoint, FdStream, Mechanism, Medium, Setup};
 use crate::os::watch::Watch;
 use anyhow::{Context, Result};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 
 pub struct Tcp;
 
@@ -14,7 +14,7 @@ impl Mechanism for Tcp {
         false
     }
     fn how(&self) -> &'static str {
-        "a TCP connection over loopback with TCP_NODELAY; the receiver blocks in read()"
+        "a TCP connection over loopback with TCP_NODELAY; the receiver sleeps in poll(), then read()s"
     }
     fn create(&self, _: &CreateOptions) -> Result<Box<dyn Setup>> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("listen on loopback")?;
@@ -43,7 +43,7 @@ impl Setup for TcpSetup {
         Tcp.open(&self.endpoint(), 0)
     }
     fn local(&mut self, watch: &mut Watch) -> Result<Medium> {
-        let (s, _) = accept_watched(|| self.listener.accept(), watch)?;
+        let (s, _) = accept_watched(self.listener.as_raw_fd(), || self.listener.accept(), watch)?;
         s.set_nonblocking(false)?;
         s.set_nodelay(true)?;
         Ok(Medium::Stream(Box::new(FdStream::socket(OwnedFd::from(s))?)))
