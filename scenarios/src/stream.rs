@@ -77,8 +77,8 @@ pub(crate) fn ring_combinations(
     if kept.is_empty() && !all.is_empty() && (opts.transports.is_some() || opts.waits.is_some()) {
         return Err(UsageError(
             "a flood (stream, fanout) waits by spin, futex or block only (eventfd and condvar are \
-             ping-pong waits: the ring's head has a waiter per reader), and not over udp (no \
-             flow control: a flood would measure loss)"
+             ping-pong waits: the ring's head has a waiter per reader), and not over udp or iceoryx2 \
+             (no reliable flow control: a flood would measure loss)"
                 .into(),
         ));
     }
@@ -408,10 +408,9 @@ mod tests {
         assert!(ids.contains(&"stream/pipe/fork/block/64/copy".to_string()));
         assert!(!ids.iter().any(|i| i.starts_with("stream/pipe/") && i.ends_with("in-place")));
         // 5 mapped × (fork + spawn, less anon-mmap spawn) × 2 ring waits × 2 modes, 5 streams
-        // and 3 flow-controlled message transports × 2 processes, iceoryx2 × 2 processes × 2
-        // waits × 2 modes.
+        // and 3 flow-controlled message transports × 2 processes (not udp, not iceoryx2).
         assert!(!ids.iter().any(|i| i.contains("/eventfd/") || i.starts_with("stream/udp/")));
-        assert_eq!(ids.len(), (9 * 2 * 2 + 8 * 2 + 2 * 2 * 2) * DEFAULT_SIZES.len());
+        assert_eq!(ids.len(), (9 * 2 * 2 + 8 * 2) * DEFAULT_SIZES.len());
         let quick = Options { quick: true, ..Default::default() };
         let q = Stream.cases(&quick).unwrap();
         assert!(q.iter().all(|c| c.id.contains("/fork/")));

@@ -369,8 +369,11 @@ impl Link for LoanLink {
             HEADER_LEN + self.size,
             &mut |msg| {
                 let (head, payload) = msg.split_at_mut(HEADER_LEN);
-                let h = out.fill(payloads, payload);
+                let mut h = out.fill(payloads, payload);
+                // Published: the payload is written; the send follows.
+                h.sent_ns = now_ns();
                 head.copy_from_slice(&h.to_bytes());
+                publish_delay(out, h.sent_ns);
             },
             watch,
         )

@@ -280,6 +280,9 @@ impl LoanPort for Port {
             if iox("send", sample.send())? > 0 {
                 break;
             }
+            // …or the connection to the subscriber, seen in the service's registry, was not
+            // yet ready when the publisher last looked: look again.
+            iox("update connections", self.publisher.update_connections())?;
             std::hint::spin_loop();
             polls = polls.wrapping_add(1);
             if polls % POLLS_PER_TICK == 0 {
