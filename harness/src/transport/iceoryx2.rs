@@ -285,7 +285,7 @@ impl LoanPort for Port {
             iox("update connections", self.publisher.update_connections())?;
             std::hint::spin_loop();
             polls = polls.wrapping_add(1);
-            if polls % POLLS_PER_TICK == 0 {
+            if polls.is_multiple_of(POLLS_PER_TICK) {
                 watch.tick()?;
             }
         }
@@ -314,7 +314,7 @@ impl LoanPort for Port {
                 None => {
                     std::hint::spin_loop();
                     polls = polls.wrapping_add(1);
-                    if polls % POLLS_PER_TICK == 0 {
+                    if polls.is_multiple_of(POLLS_PER_TICK) {
                         watch.tick()?;
                     }
                 }
