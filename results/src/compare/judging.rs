@@ -322,9 +322,12 @@ fn per_trial(c: &CaseResult, kind: &str, label: &str) -> Vec<f64> {
     let values: Vec<f64> =
         values.map(|s| if label == "p50" { s.p50 } else { s.p99 } as f64).collect();
     match probes::per_trial_ns(c, kind) {
-        Some(p) if p.len() == values.len() => {
-            values.iter().zip(&p).filter(|(v, p)| **v > 0.0 && **p > 0.0).map(|(v, p)| v / p).collect()
-        }
+        Some(p) if p.len() == values.len() => values
+            .iter()
+            .zip(&p)
+            .filter(|(v, p)| **v > 0.0 && **p > 0.0)
+            .map(|(v, p)| v / p)
+            .collect(),
         _ => values.into_iter().filter(|v| *v > 0.0).collect(),
     }
 }

@@ -194,7 +194,7 @@ pub struct RunRef {
 }
 
 impl RunRef {
-    pub(super) fn of(run: &RunInfo) -> RunRef {
+    pub fn of(run: &RunInfo) -> RunRef {
         RunRef {
             id: run.id.clone(),
             started_at: run.started_at.clone(),

@@ -4,7 +4,7 @@
 //! median of the pairs' log-ratios, its interval the sign test's (see [`stats::paired_ratio_change`]),
 //! as tango-bench judges paired runs.
 
-use super::method::{AB_MIN_PAIRS, CONFIDENCE, COMPARE_SCHEMA};
+use super::method::{AB_MIN_PAIRS, COMPARE_SCHEMA, CONFIDENCE};
 use super::model::*;
 use super::stats;
 use crate::{CaseResult, Spread};
@@ -40,7 +40,9 @@ impl PairedCase {
             };
             match self.figures.iter_mut().find(|f| f.key == key) {
                 Some(f) => f.pairs.push([o, n]),
-                None => self.figures.push(PairedFigure { key, name, unit, better, pairs: vec![[o, n]] }),
+                None => {
+                    self.figures.push(PairedFigure { key, name, unit, better, pairs: vec![[o, n]] })
+                }
             }
         }
     }
@@ -60,7 +62,11 @@ pub fn headline_figures(c: &CaseResult) -> Vec<(String, String, &'static str, Be
             .map(|s| s.p50 as f64)
             .filter(|v| *v > 0.0)
             .collect();
-        let v = if trials.is_empty() { c.latency_ns[kind].p50 as f64 } else { Spread::of(&trials).median };
+        let v = if trials.is_empty() {
+            c.latency_ns[kind].p50 as f64
+        } else {
+            Spread::of(&trials).median
+        };
         if v > 0.0 {
             let name = format!("p50 {}", kind.replace('_', "-"));
             out.push((format!("latency_ns.{kind}.p50"), name, "ns", Better::Lower, v));
@@ -68,7 +74,13 @@ pub fn headline_figures(c: &CaseResult) -> Vec<(String, String, &'static str, Be
     }
     if let Some(t) = c.throughput.as_ref().filter(|t| t.bytes_per_s.median > 0.0) {
         let key = "throughput.bytes_per_s.median".to_string();
-        out.push((key, "median throughput".into(), "bytes/s", Better::Higher, t.bytes_per_s.median));
+        out.push((
+            key,
+            "median throughput".into(),
+            "bytes/s",
+            Better::Higher,
+            t.bytes_per_s.median,
+        ));
     }
     out
 }
@@ -77,7 +89,12 @@ pub fn headline_figures(c: &CaseResult) -> Vec<(String, String, &'static str, Be
 /// and the whole interval lies on that side of no change. The pairs cancel the host's drift,
 /// so the interval need not clear the threshold as well (as it must between two runs made
 /// apart); fewer than [`AB_MIN_PAIRS`] pairs give no interval, and then nothing counts.
-pub fn judge_paired(change_pct: f64, ci_pct: Option<[f64; 2]>, threshold_pct: f64, better: Better) -> Verdict {
+pub fn judge_paired(
+    change_pct: f64,
+    ci_pct: Option<[f64; 2]>,
+    threshold_pct: f64,
+    better: Better,
+) -> Verdict {
     if change_pct.abs() <= threshold_pct {
         return Verdict::NoChange;
     }
@@ -162,7 +179,11 @@ pub fn paired_comparison(
             summary.failed += 1;
         } else {
             summary.cases_compared += 1;
-            k.figures = c.figures.iter().map(|f| paired_figure(f, threshold_pct, c.no_op.as_deref())).collect();
+            k.figures = c
+                .figures
+                .iter()
+                .map(|f| paired_figure(f, threshold_pct, c.no_op.as_deref()))
+                .collect();
         }
         for f in &k.figures {
             match f.verdict {
@@ -234,7 +255,8 @@ mod tests {
             ipcbench_version: "0".into(),
         };
         let case = PairedCase { id: "x".into(), failed: Some("boom".into()), ..Default::default() };
-        let c = paired_comparison((run.clone(), run), &[case], 5.0, 10, vec!["boom".into()], vec![]);
+        let c =
+            paired_comparison((run.clone(), run), &[case], 5.0, 10, vec!["boom".into()], vec![]);
         assert_eq!((c.summary.failed, c.gate()), (1, Gate::Unusable));
     }
 }

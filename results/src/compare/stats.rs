@@ -158,7 +158,10 @@ pub fn rank_ratio_change(base: &[f64], new: &[f64]) -> Option<Estimate> {
         new.iter().flat_map(|y| base.iter().map(move |x| y.ln() - x.ln())).collect();
     d.sort_by(f64::total_cmp);
     // c ≤ ⌈mn/2⌉, so the median of d lies between the c-th smallest and the c-th largest.
-    Some(Estimate { change_pct: pct(median_sorted(&d)), ci_pct: [pct(d[c - 1]), pct(d[m * n - c])] })
+    Some(Estimate {
+        change_pct: pct(median_sorted(&d)),
+        ci_pct: [pct(d[c - 1]), pct(d[m * n - c])],
+    })
 }
 
 /// Paired trials (old and new run side by side, one ratio new/old per pair): the median of

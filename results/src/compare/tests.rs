@@ -393,8 +393,14 @@ fn judge_reads_direction_from_better() {
 fn method_states_the_parameters_in_force() {
     let pct = |f: f64| format!("{} % by default", DEFAULT_THRESHOLD_PCT * f);
     assert!(METHOD.contains(&format!("default {DEFAULT_THRESHOLD_PCT} %")));
-    assert!(METHOD.contains(&format!("{SHARED_THRESHOLD_FACTOR:.0} times that ({})", pct(SHARED_THRESHOLD_FACTOR))));
-    assert!(METHOD.contains(&format!("{THROUGHPUT_THRESHOLD_FACTOR:.0} times that ({})", pct(THROUGHPUT_THRESHOLD_FACTOR))));
+    assert!(METHOD.contains(&format!(
+        "{SHARED_THRESHOLD_FACTOR:.0} times that ({})",
+        pct(SHARED_THRESHOLD_FACTOR)
+    )));
+    assert!(METHOD.contains(&format!(
+        "{THROUGHPUT_THRESHOLD_FACTOR:.0} times that ({})",
+        pct(THROUGHPUT_THRESHOLD_FACTOR)
+    )));
     assert_eq!(P99_THRESHOLD_FACTOR, 2.0, "METHOD says twice");
     assert_eq!(LARGE_RECORD_BYTES, 1 << 20, "METHOD says 1 MiB");
     assert!(METHOD.contains(&format!("{:.0} % interval", CONFIDENCE * 100.0)));
@@ -481,7 +487,9 @@ fn the_same_trials_compare_clean() {
 /// msync(MS_ASYNC) and tmpfs flushes are no-ops: a doubling is reported, never a regression.
 #[test]
 fn a_no_op_is_never_a_regression() {
-    for id in ["msync/msync-async/disk/64", "msync/msync-sync/tmpfs/1", "msync/pwrite-fsync/tmpfs/4"] {
+    for id in
+        ["msync/msync-async/disk/64", "msync/msync-sync/tmpfs/1", "msync/pwrite-fsync/tmpfs/4"]
+    {
         let mut base = latency_case(id, &latencies(1, 2000, 230.0, 0.1));
         let mut new = latency_case(id, &latencies(2, 2000, 460.0, 0.1));
         for c in [&mut base, &mut new] {
@@ -490,7 +498,11 @@ fn a_no_op_is_never_a_regression() {
             let h = c.histograms.remove("one_way").unwrap();
             c.histograms.insert("flush".into(), h);
         }
-        let c = compare(&run("b", vec![base]), &run("n", vec![new]), &CompareOptions::new(0.0).unwrap());
+        let c = compare(
+            &run("b", vec![base]),
+            &run("n", vec![new]),
+            &CompareOptions::new(0.0).unwrap(),
+        );
         assert!(!c.has_regression(), "{id}");
         let p50 = figure(&c, "p50 flush");
         assert!(!p50.gates && p50.note.as_deref().unwrap().contains("no-op"), "{p50:?}");
@@ -498,7 +510,8 @@ fn a_no_op_is_never_a_regression() {
     // A real flush on disk does count.
     let base = latency_case("msync/msync-sync/disk/1", &latencies(1, 2000, 20_000.0, 0.1));
     let new = latency_case("msync/msync-sync/disk/1", &latencies(2, 2000, 60_000.0, 0.1));
-    assert!(compare(&run("b", vec![base]), &run("n", vec![new]), &CompareOptions::default()).has_regression());
+    assert!(compare(&run("b", vec![base]), &run("n", vec![new]), &CompareOptions::default())
+        .has_regression());
 }
 
 /// A spin figure that moved with the run's floor is the host's state, not a regression; the
@@ -506,8 +519,10 @@ fn a_no_op_is_never_a_regression() {
 #[test]
 fn a_spin_figure_that_moved_with_the_floor_is_noise() {
     let floor = |seed, at| latency_case("floor/cache-line", &latencies(seed, 2000, at, 0.05));
-    let base = run("b", vec![floor(1, 60.0), latency_trials_case(PING, 2, &placed(2, 10, 200.0, 0.02))]);
-    let new = run("n", vec![floor(3, 90.0), latency_trials_case(PING, 4, &placed(4, 10, 300.0, 0.02))]);
+    let base =
+        run("b", vec![floor(1, 60.0), latency_trials_case(PING, 2, &placed(2, 10, 200.0, 0.02))]);
+    let new =
+        run("n", vec![floor(3, 90.0), latency_trials_case(PING, 4, &placed(4, 10, 300.0, 0.02))]);
     let c = compare(&base, &new, &CompareOptions::default());
     let p50 = c.cases[1].figures.iter().find(|f| f.name == "p50 one-way").unwrap();
     assert_eq!(p50.verdict, Verdict::Noise, "{p50:?}");
@@ -515,24 +530,31 @@ fn a_spin_figure_that_moved_with_the_floor_is_noise() {
     assert!(c.floor.as_ref().unwrap().change_pct > 40.0);
     assert!(c.warnings.iter().any(|w| w.contains("The floor")), "{:?}", c.warnings);
     // The same slowdown with a steady floor is a regression.
-    let steady = run("n", vec![floor(3, 60.0), latency_trials_case(PING, 4, &placed(4, 10, 300.0, 0.02))]);
+    let steady =
+        run("n", vec![floor(3, 60.0), latency_trials_case(PING, 4, &placed(4, 10, 300.0, 0.02))]);
     assert!(compare(&base, &steady, &CompareOptions::default()).has_regression());
 }
 
 #[test]
 fn only_changed_keeps_the_figures_that_moved_and_the_cases_that_failed() {
     let mut failed = latency_case(PIPE, &latencies(9, 100, 9000.0, 0.2));
-    let base = run("b", vec![
-        latency_trials_case(PING, 1, &placed(1, 10, 200.0, 0.02)),
-        throughput_case(STREAM, 1, 5e9, 0.02, 5),
-        failed.clone(),
-    ]);
+    let base = run(
+        "b",
+        vec![
+            latency_trials_case(PING, 1, &placed(1, 10, 200.0, 0.02)),
+            throughput_case(STREAM, 1, 5e9, 0.02, 5),
+            failed.clone(),
+        ],
+    );
     failed.error = Some("worker died".into());
-    let new = run("n", vec![
-        latency_trials_case(PING, 2, &placed(2, 10, 300.0, 0.02)),
-        throughput_case(STREAM, 2, 5e9, 0.02, 5),
-        failed,
-    ]);
+    let new = run(
+        "n",
+        vec![
+            latency_trials_case(PING, 2, &placed(2, 10, 300.0, 0.02)),
+            throughput_case(STREAM, 2, 5e9, 0.02, 5),
+            failed,
+        ],
+    );
     let c = compare(&base, &new, &CompareOptions::default()).only_changed();
     let ids: Vec<&str> = c.cases.iter().map(|k| k.id.as_str()).collect();
     assert_eq!(ids, [PING, PIPE]);
@@ -542,7 +564,13 @@ fn only_changed_keeps_the_figures_that_moved_and_the_cases_that_failed() {
 #[test]
 fn markdown_stays_under_githubs_limit() {
     let cases: Vec<CaseResult> = (0..3000)
-        .map(|i| latency_trials_case(&format!("pingpong/posix-shm/fork/spin/{i}"), i, &placed(i, 4, 200.0, 0.02)))
+        .map(|i| {
+            latency_trials_case(
+                &format!("pingpong/posix-shm/fork/spin/{i}"),
+                i,
+                &placed(i, 4, 200.0, 0.02),
+            )
+        })
         .collect();
     let c = compare(&run("b", cases.clone()), &run("n", cases), &CompareOptions::default());
     let md = c.render(Format::Markdown);

@@ -13,14 +13,17 @@ pub fn reasons(new: &RunFile) -> Vec<String> {
         new.cases.iter().filter(|c| c.error.is_some()).map(|c| c.id.as_str()).collect();
     if !failed.is_empty() {
         let shown = failed.iter().take(5).copied().collect::<Vec<_>>().join(", ");
-        let more = if failed.len() > 5 { format!(" and {} more", failed.len() - 5) } else { "".into() };
+        let more =
+            if failed.len() > 5 { format!(" and {} more", failed.len() - 5) } else { "".into() };
         why.push(format!("{} case(s) failed in the new run: {shown}{more}", failed.len()));
     }
     if let Some(how) = &new.run.interrupted {
         why.push(format!("the new run was interrupted ({how})"));
     }
     if !new.run.complete && new.run.interrupted.is_none() {
-        why.push("the new run did not end normally (its result file is not marked complete)".into());
+        why.push(
+            "the new run did not end normally (its result file is not marked complete)".into(),
+        );
     }
     why
 }
