@@ -278,6 +278,21 @@ fn floor_relative(f: &mut FigureComparison, floor: &FloorChange) {
     if !matches!(f.verdict, Verdict::Regressed | Verdict::Improved) {
         return;
     }
+    // A figure that beat its run's floor ran in another state of the host than the floor was
+    // measured in (two vCPUs sharing a core hand a cache line over faster): that run's floor
+    // says nothing about it, and the move cannot be told from a change of state.
+    let beaten = |value: f64, floor_ns: f64| value < floor_ns * (1.0 - f.threshold_pct / 100.0);
+    for (side, value, floor_ns) in [("base", f.base, floor.base_ns), ("new", f.new, floor.new_ns)] {
+        if beaten(value, floor_ns) {
+            f.verdict = Verdict::Noise;
+            f.note = Some(format!(
+                "the {side} run's figure beat its floor ({:.0} ns < {floor_ns:.0} ns): the host \
+                 was in another state than its floor shows; per-trial probes or `ab` can tell",
+                value
+            ));
+            return;
+        }
+    }
     let relative = ((1.0 + f.change_pct / 100.0) / (1.0 + floor.change_pct / 100.0) - 1.0) * 100.0;
     if relative.abs() <= f.threshold_pct || relative.signum() != f.change_pct.signum() {
         f.verdict = Verdict::Noise;

@@ -529,6 +529,16 @@ fn a_spin_figure_that_moved_with_the_floor_is_noise() {
     assert!(p50.note.as_deref().unwrap().contains("floor moved"), "{p50:?}");
     assert!(c.floor.as_ref().unwrap().change_pct > 40.0);
     assert!(c.warnings.iter().any(|w| w.contains("The floor")), "{:?}", c.warnings);
+    // A base that beat its floor (the host in a faster state than the floor saw) cannot be
+    // judged against it: noise, not a regression.
+    let fast =
+        run("b", vec![floor(1, 260.0), latency_trials_case(PING, 2, &placed(2, 10, 90.0, 0.02))]);
+    let normal =
+        run("n", vec![floor(3, 260.0), latency_trials_case(PING, 4, &placed(4, 10, 280.0, 0.02))]);
+    let c = compare(&fast, &normal, &CompareOptions::default());
+    let p50 = c.cases[1].figures.iter().find(|f| f.name == "p50 one-way").unwrap();
+    assert_eq!(p50.verdict, Verdict::Noise, "{p50:?}");
+    assert!(p50.note.as_deref().unwrap().contains("beat its floor"), "{p50:?}");
     // The same slowdown with a steady floor is a regression.
     let steady =
         run("n", vec![floor(3, 60.0), latency_trials_case(PING, 4, &placed(4, 10, 300.0, 0.02))]);
