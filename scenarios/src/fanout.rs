@@ -43,9 +43,10 @@ impl Scenario for Fanout {
             for &size in &sizes {
                 for readers in DEFAULT_READERS {
                     let id = format!("fanout/{t}/fork/{w}/{size}/{readers}");
-                    cases.push(Case::new(id.clone(), move |ctx| {
-                        run_case(ctx, id, t, w, size, readers)
-                    }));
+                    cases.push(
+                        Case::new(id.clone(), move |ctx| run_case(ctx, id, t, w, size, readers))
+                            .expecting(crate::stream::expected_time(opts)),
+                    );
                 }
             }
         }

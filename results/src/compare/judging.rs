@@ -243,7 +243,9 @@ fn latency_figures(
             threshold,
             (basis, ci, note),
         );
-        if !shared && !has_probes(base, new, kind) {
+        // Only a spinning handoff is bounded by the cache-line floor.
+        let handoff = !shared && base.wait.as_deref() == Some(Wait::Spin.name());
+        if handoff && !has_probes(base, new, kind) {
             if let Some(fl) = floor {
                 floor_relative(&mut f, fl);
             }

@@ -609,3 +609,32 @@ proptest::proptest! {
         }
     }
 }
+
+/// With a cache-line probe per trial, a spin figure is judged as its ratio to its trial's
+/// probe: a slowdown that the probes share is the host's; one they do not share is caught.
+#[test]
+fn a_spin_figure_is_judged_against_its_trials_probes() {
+    let probed = |seed, at: f64, probe: f64| {
+        let mut c = latency_trials_case(PING, seed, &placed(seed, 10, at, 0.02));
+        c.probes = (0..10)
+            .map(|_| crate::Probe {
+                kind: "cache-line".into(),
+                p50_ns: Some(probe as u64),
+                count: 1000,
+                ..Default::default()
+            })
+            .collect();
+        c
+    };
+    let base = run("b", vec![probed(1, 200.0, 60.0)]);
+    // The host slowed down: figure and probes moved together.
+    let host = run("n", vec![probed(2, 300.0, 90.0)]);
+    let c = compare(&base, &host, &CompareOptions::default());
+    let p50 = figure(&c, "p50 one-way");
+    assert_eq!(p50.basis, Basis::Trials);
+    assert!(p50.note.as_deref().unwrap().contains("probe"), "{p50:?}");
+    assert!(!c.has_regression(), "{p50:?}");
+    // The code slowed down: the probes did not move.
+    let code = run("n", vec![probed(2, 300.0, 60.0)]);
+    assert!(compare(&base, &code, &CompareOptions::default()).has_regression());
+}

@@ -3,14 +3,16 @@
 //! user named, the result file on disk, Ctrl-C); `run_cases` is its loop, which takes the cases,
 //! the sink and the stop signal as arguments so that its logic is tested with mock cases.
 
+mod eta;
+mod progress;
 mod sink;
 #[cfg(test)]
 mod tests;
 
+pub use progress::{key_figure, outcome, short, Progress};
 pub use sink::{FileSink, MemorySink, Sink};
 
 use crate::{sysinfo, Case, CaseFilter, Context, Options, Scenario, UsageError};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use ipcbench_harness::os::process::pin_to;
 use ipcbench_harness::os::watch::{install_signal_handlers, interrupted};
 use ipcbench_results::{CaseResult, RunFile, RunInfo};
@@ -171,12 +173,12 @@ pub fn run(req: Request) -> anyhow::Result<(Outcome, FileSink)> {
         );
     }
 
-    let bar = ProgressBar::with_draw_target(Some(cases.len() as u64), ProgressDrawTarget::stderr());
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30.cyan/blue} {pos}/{len} {elapsed_precise} {wide_msg}")
-            .expect("valid template"),
-    );
-    let outcome = run_cases(cases, &ctx, run, &mut sink, &interrupted, &bar)?;
+    let plan = cases
+        .iter()
+        .map(|c| (c.id.split('/').next().unwrap_or_default().to_string(), c.expected))
+        .collect();
+    let mut progress = Progress::stderr(plan);
+    let outcome = run_cases(cases, &ctx, run, &mut sink, &interrupted, &mut progress)?;
     Ok((outcome, sink))
 }
 
@@ -190,19 +192,19 @@ pub fn run_cases(
     mut run: RunFile,
     sink: &mut dyn Sink,
     stop: &dyn Fn() -> bool,
-    bar: &ProgressBar,
+    progress: &mut Progress,
 ) -> anyhow::Result<Outcome> {
     let mut failed = 0;
     for case in cases {
         if stop() {
             break;
         }
-        bar.set_message(case.id.clone());
+        progress.start(&case.id);
         let start = Instant::now();
         let id = case.id.clone();
         let measured = measure(case, ctx);
         if stop() {
-            bar.println(format!(
+            progress.println(&format!(
                 "interrupted during {id}: keeping the {} cases measured",
                 run.cases.len()
             ));
@@ -215,25 +217,33 @@ pub fn run_cases(
             r
         });
         result.elapsed_s = start.elapsed().as_secs_f64();
-        if let Some(e) = &result.error {
+        if result.error.is_some() {
             failed += 1;
-            bar.println(format!("{id}: failed: {e}"));
         }
+        progress.finish(&result);
         run.cases.push(result);
-        run.warnings = ctx.warnings.borrow().clone();
+        refresh(&mut run, ctx);
         sink.save(&run)?;
-        bar.inc(1);
     }
-    bar.finish_and_clear();
+    progress.finish_all();
     let interrupted = stop();
     if interrupted {
         run.run.interrupted = Some("interrupted by signal".into());
     }
     // The plan ran to its end: the one state a reader may take as a whole run.
     run.run.complete = !interrupted;
-    run.warnings = ctx.warnings.borrow().clone();
+    refresh(&mut run, ctx);
     sink.save(&run)?;
     Ok(Outcome { run, failed, interrupted })
+}
+
+/// What the run says beyond its cases: the advice gathered while running, then what the floor
+/// probes say (a probe that moved within the run, a case that beats its own probe), and how the
+/// probes moved.
+fn refresh(run: &mut RunFile, ctx: &Context) {
+    run.warnings = ctx.warnings.borrow().clone();
+    run.warnings.extend(ipcbench_results::probe::warnings(run));
+    run.probe_drift = ipcbench_results::probe::drift(&run.cases);
 }
 
 /// Runs one case; its error, or its panic's message, as one string.
@@ -260,9 +270,52 @@ fn measure(case: Case, ctx: &Context) -> Result<CaseResult, String> {
     }
 }
 
+/// What was run, how long it took, what failed, the floor and how many warnings: the first
+/// lines of the summary, so the outcome is read before the tables.
+pub fn headline(run: &RunFile) -> String {
+    let mut scenarios: Vec<&str> = Vec::new();
+    for c in &run.cases {
+        if !scenarios.contains(&c.scenario.as_str()) {
+            scenarios.push(&c.scenario);
+        }
+    }
+    let failed = run.cases.iter().filter(|c| c.error.is_some()).count();
+    let skipped = run.cases.iter().filter(|c| c.error.is_none() && c.skipped.is_some()).count();
+    let spent: f64 = run.cases.iter().map(|c| c.elapsed_s).sum();
+    let mut out = format!(
+        "ipcbench: {} cases of {} in {}{}: {} measured, {} skipped, {} failed\n",
+        run.cases.len(),
+        scenarios.join(", "),
+        eta::clock(spent),
+        if run.run.quick { " (--quick)" } else { "" },
+        run.cases.len() - failed - skipped,
+        skipped,
+        failed,
+    );
+    for c in run.cases.iter().filter(|c| c.error.is_some()) {
+        out.push_str(&format!(
+            "  failed: {}: {}\n",
+            c.id,
+            short(c.error.as_deref().unwrap_or(""), 60)
+        ));
+    }
+    match run.floor_one_way_ns() {
+        Some(f) => out.push_str(&format!(
+            "floor: a cache line hands over one way in {} (p50) on this machine\n",
+            ipcbench_results::units::ns(f as f64)
+        )),
+        None => out.push_str("floor: not measured in this run (scenario floor)\n"),
+    }
+    if !run.warnings.is_empty() {
+        out.push_str(&format!("{} warning(s), listed at the end\n", run.warnings.len()));
+    }
+    out
+}
+
 /// The summary tables of every scenario present in the run, for stdout.
 pub fn summary(run: &RunFile) -> String {
-    let mut out = String::new();
+    let mut out = headline(run);
+    out.push('\n');
     for s in crate::all() {
         let cases: Vec<&CaseResult> = run.cases.iter().filter(|c| c.scenario == s.name()).collect();
         if cases.is_empty() {
