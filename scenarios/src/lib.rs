@@ -1,6 +1,7 @@
 //! The experiments of ipcbench: one file per scenario, each a list of cases built on the
 //! harness. `runner` runs a plan of cases and writes the result file after every case.
 
+pub mod ab;
 pub mod fanout;
 mod filter;
 pub mod floor;
