@@ -116,8 +116,34 @@ pub struct ReaderReport {
     pub waits: WaitStats,
 }
 
+/// What a writer puts in each header's `sent_ns`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Stamp {
+    /// Nothing (0): a throughput stream times trials, not records.
+    #[default]
+    None,
+    /// The instant the record is handed over: after a ring slot was found and the payload
+    /// written, right before it is published; before the `write` of a byte stream.
+    Now,
+    /// A value the caller chose (an open-loop writer's schedule origin).
+    At(u64),
+}
+
+impl Stamp {
+    #[inline]
+    fn value(self) -> u64 {
+        match self {
+            Stamp::None => 0,
+            Stamp::Now => now_ns(),
+            Stamp::At(ns) => ns,
+        }
+    }
+}
+
 /// The writing end of a stream, whatever carries it.
 pub trait RecordWriter {
+    /// What the following records carry in `sent_ns` (default [`Stamp::None`]).
+    fn set_stamp(&mut self, stamp: Stamp);
     /// Sends record `seq`; `damage` flips a payload byte after the checksum was taken.
     fn send(&mut self, seq: u64, flags: u32, damage: bool, watch: &mut Watch) -> Result<()>;
     /// Makes everything sent so far visible to the readers.
@@ -145,23 +171,27 @@ pub trait RecordReader {
     }
 }
 
-fn header(seq: u64, size: usize, flags: u32, checksum: u64) -> Header {
-    Header { seq, sent_ns: 0, len: size as u32, flags, checksum }
+fn header(seq: u64, size: usize, flags: u32, checksum: u64, stamp: Stamp) -> Header {
+    Header { seq, sent_ns: stamp.value(), len: size as u32, flags, checksum }
 }
 
 /// Writes records straight into the ring.
 pub struct RingWriter {
     producer: Producer,
     payloads: Payloads,
+    stamp: Stamp,
 }
 
 impl RingWriter {
     pub fn new(producer: Producer, size: usize) -> RingWriter {
-        RingWriter { producer, payloads: Payloads::new(size) }
+        RingWriter { producer, payloads: Payloads::new(size), stamp: Stamp::None }
     }
 }
 
 impl RecordWriter for RingWriter {
+    fn set_stamp(&mut self, stamp: Stamp) {
+        self.stamp = stamp;
+    }
     #[inline]
     fn send(&mut self, seq: u64, flags: u32, damage: bool, watch: &mut Watch) -> Result<()> {
         let size = self.payloads.len();
@@ -172,7 +202,7 @@ impl RecordWriter for RingWriter {
         if damage {
             corrupt(payload);
         }
-        head.copy_from_slice(&header(seq, size, flags, checksum).to_bytes());
+        head.copy_from_slice(&header(seq, size, flags, checksum, self.stamp).to_bytes());
         self.producer.commit();
         Ok(())
     }
@@ -232,15 +262,24 @@ pub struct StreamWriter {
     streams: Vec<Box<dyn ByteStream>>,
     payloads: Payloads,
     buf: Vec<u8>,
+    stamp: Stamp,
 }
 
 impl StreamWriter {
     pub fn new(streams: Vec<Box<dyn ByteStream>>, size: usize) -> StreamWriter {
-        StreamWriter { streams, payloads: Payloads::new(size), buf: vec![0; HEADER_LEN + size] }
+        StreamWriter {
+            streams,
+            payloads: Payloads::new(size),
+            buf: vec![0; HEADER_LEN + size],
+            stamp: Stamp::None,
+        }
     }
 }
 
 impl RecordWriter for StreamWriter {
+    fn set_stamp(&mut self, stamp: Stamp) {
+        self.stamp = stamp;
+    }
     #[inline]
     fn send(&mut self, seq: u64, flags: u32, damage: bool, watch: &mut Watch) -> Result<()> {
         let size = self.payloads.len();
@@ -249,7 +288,7 @@ impl RecordWriter for StreamWriter {
         if damage {
             corrupt(payload);
         }
-        head.copy_from_slice(&header(seq, size, flags, checksum).to_bytes());
+        head.copy_from_slice(&header(seq, size, flags, checksum, self.stamp).to_bytes());
         for s in &mut self.streams {
             s.write_all(&self.buf, watch)?;
         }
