@@ -7,8 +7,8 @@ use ipcbench_results::compare::{self, CompareOptions, Format};
 use ipcbench_results::export::{self, ExportFormat};
 use ipcbench_results::RunFile;
 use ipcbench_scenarios::options::{
-    parse_duration, parse_pin, parse_processes, parse_sizes, parse_slowdown, parse_transports,
-    parse_waits,
+    parse_duration, parse_pin, parse_processes, parse_rates, parse_sizes, parse_slowdown,
+    parse_transports, parse_waits,
 };
 use ipcbench_scenarios::{runner, CaseFilter, Options, UsageError};
 use std::path::{Path, PathBuf};
@@ -157,6 +157,10 @@ struct ScenarioArgs {
     /// file-mmap, fdatasync for file-rw); only those two transports run
     #[arg(long)]
     durable: bool,
+    /// load: offered rates, as percentages of each case's measured saturation or records/s
+    /// (e.g. 10%,50%,90% or 100k,1M) [default: 10,25,50,75,90,100,110 %; --quick 10,50,90 %]
+    #[arg(long, value_name = "RATES")]
+    rate: Option<String>,
     /// Seconds without progress after which a worker counts as hung
     #[arg(long, value_name = "SECS", default_value_t = 10.0, hide = true)]
     timeout: f64,
@@ -346,6 +350,7 @@ fn scenario(a: ScenarioArgs) -> Result<ExitCode> {
     opts.pin = a.pin.as_deref().map(parse_pin).transpose()?;
     opts.dir = a.dir.clone();
     opts.durable = a.durable;
+    opts.rates = a.rate.as_deref().map(parse_rates).transpose()?;
     if !(a.timeout > 0.0 && a.timeout.is_finite()) {
         return Err(usage("--timeout must be a positive number of seconds"));
     }

@@ -4,6 +4,7 @@
 pub mod fanout;
 mod filter;
 pub mod floor;
+pub mod load;
 pub mod mapping;
 pub mod msync;
 pub mod options;
@@ -113,6 +114,8 @@ pub fn all() -> Vec<&'static dyn Scenario> {
         // Throughput: one reader, then several.
         &stream::Stream,
         &fanout::Fanout,
+        // Latency under an offered load: read against pingpong's and stream's figures.
+        &load::Load,
         // Durability, then the cost and semantics of mappings.
         &msync::Msync,
         &mapping::Mapping,
