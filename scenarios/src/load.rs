@@ -381,7 +381,8 @@ mod tests {
         let ids: Vec<String> = Load.cases(&named).unwrap().into_iter().map(|c| c.id).collect();
         assert_eq!(ids, ["load/memfd/fork/spin/64", "load/memfd/fork/futex/64"]);
         let full = Load.cases(&Options::default()).unwrap();
-        assert_eq!(full.len(), 9 * 2 * 2 + 4 * 2);
+        // 5 mapped × (fork + spawn, less anon-mmap spawn) × 2 waits + 4 streams × 2 processes.
+        assert_eq!(full.len(), (4 * 2 + 1) * 2 + 4 * 2);
     }
 
     #[test]
