@@ -9,6 +9,9 @@
 //! records over in batches), and never skips one: when it falls behind, it sends the late
 //! records back to back until it is on schedule again.
 //!
+//! **Start.** The writer sends a hello record and waits until the reader has taken it, so the
+//! schedule starts when both ends are there, not when the peer happened to start.
+//!
 //! **Times on the wire.** The header's `sent_ns` carries each record's actual send time. Its due
 //! time is the schedule's: the first record (flag [`FLAG_SCHEDULE`], not counted) carries the
 //! origin t0 in its `sent_ns`, and both sides compute record k's due time from t0 and the rate
@@ -30,7 +33,10 @@ use ipcbench_results::Integrity;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-/// The first record: its `sent_ns` is the schedule's origin t0. Verified, not counted.
+/// The first record: the reader acknowledges it, so the schedule starts only once both ends
+/// are there (a peer may start long before the runner reads). Verified, not counted.
+pub const FLAG_HELLO: u32 = 8;
+/// The second record: its `sent_ns` is the schedule's origin t0. Verified, not counted.
 pub const FLAG_SCHEDULE: u32 = 4;
 
 /// A futex or blocking writer sleeps until this long before a record is due, then spins: a
@@ -115,7 +121,7 @@ pub fn due_ns(t0: u64, rate_per_s: f64, k: u64) -> u64 {
 /// What the writer measured.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct LoadWriterReport {
-    /// Scheduled records handed out (not the schedule or stop record).
+    /// Scheduled records handed out (not the hello, schedule or stop record).
     pub sent: u64,
     /// CPU ns this process spent on the timed records.
     pub cpu_ns: u64,
@@ -171,6 +177,9 @@ pub fn write_load<W: RecordWriter + ?Sized>(
         unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1000 as libc::c_ulong) };
     }
     let mut seq = Sequencer::new(None);
+    w.send(seq.next_seq().0, FLAG_HELLO, false, watch)?;
+    w.flush(watch)?;
+    w.await_reader(watch)?;
     let t0 = now_ns() + LEAD.as_nanos() as u64;
     w.set_stamp(Stamp::At(t0));
     w.send(seq.next_seq().0, FLAG_SCHEDULE, false, watch)?;
@@ -209,6 +218,10 @@ pub(crate) fn read_load<R: RecordReader + ?Sized>(
     stall: Option<Stall>,
     watch: &mut Watch,
 ) -> Result<LoadReaderReport> {
+    if r.recv(watch)?.flags & FLAG_HELLO == 0 {
+        bail!("the writer's first record is not its hello");
+    }
+    r.acknowledge(watch)?;
     let first = r.recv(watch)?;
     if first.flags & FLAG_SCHEDULE == 0 {
         bail!("the writer's first record does not carry the schedule");
@@ -226,8 +239,8 @@ pub(crate) fn read_load<R: RecordReader + ?Sized>(
             break;
         }
         watch.progress();
-        // Record k of the schedule has sequence number k + 1 (the schedule record is 0).
-        let k = h.seq.saturating_sub(1);
+        // Record k of the schedule has sequence number k + 2 (after hello and schedule).
+        let k = h.seq.saturating_sub(2);
         let due = due_ns(t0, spec.rate_per_s, k);
         if h.sent_ns < due {
             report.early += 1;
@@ -256,8 +269,8 @@ pub(crate) fn read_load<R: RecordReader + ?Sized>(
     report.corrected = encode(&corrected);
     report.uncorrected = encode(&uncorrected);
     report.integrity = r.verifier().counts;
-    // The schedule and stop records were verified too; they are not part of the ledger.
-    report.integrity.received = report.integrity.received.saturating_sub(2);
+    // The hello, schedule and stop records were verified too; they are not in the ledger.
+    report.integrity.received = report.integrity.received.saturating_sub(3);
     report.waits = r.waits();
     Ok(report)
 }

@@ -156,12 +156,17 @@ pub trait RecordWriter {
     fn waits(&self) -> WaitStats {
         WaitStats::default()
     }
+    /// Waits until the reader has taken every record sent so far and acknowledged it
+    /// ([`RecordReader::acknowledge`]): both ends are there.
+    fn await_reader(&mut self, watch: &mut Watch) -> Result<()>;
 }
 
 /// The reading end: hands back each record's header once its payload was verified.
 pub trait RecordReader {
     fn recv(&mut self, watch: &mut Watch) -> Result<Header>;
     fn verifier(&self) -> &Verifier;
+    /// Tells the writer that every record so far was taken (see [`RecordWriter::await_reader`]).
+    fn acknowledge(&mut self, watch: &mut Watch) -> Result<()>;
     /// After the stop record: tells the writer it may go.
     fn finish(&mut self, _watch: &mut Watch) -> Result<()> {
         Ok(())
@@ -213,6 +218,9 @@ impl RecordWriter for RingWriter {
     fn waits(&self) -> WaitStats {
         self.producer.stats
     }
+    fn await_reader(&mut self, watch: &mut Watch) -> Result<()> {
+        self.producer.wait_drained(watch)
+    }
 }
 
 /// Reads records from the ring, copying them out or verifying them in place.
@@ -253,6 +261,10 @@ impl RecordReader for RingReader {
     }
     fn waits(&self) -> WaitStats {
         self.consumer.stats
+    }
+    fn acknowledge(&mut self, _: &mut Watch) -> Result<()> {
+        self.consumer.flush();
+        Ok(())
     }
 }
 
@@ -300,6 +312,9 @@ impl RecordWriter for StreamWriter {
     /// A writer that left early would close its ends under a reader still reading (file-rw's
     /// reader then fails to return room): wait for each reader's one-byte acknowledgement.
     fn finish(&mut self, watch: &mut Watch) -> Result<()> {
+        self.await_reader(watch)
+    }
+    fn await_reader(&mut self, watch: &mut Watch) -> Result<()> {
         for s in &mut self.streams {
             s.read_exact(&mut [0u8], watch)?;
         }
@@ -332,6 +347,9 @@ impl RecordReader for StreamReader {
         &self.verifier
     }
     fn finish(&mut self, watch: &mut Watch) -> Result<()> {
+        self.acknowledge(watch)
+    }
+    fn acknowledge(&mut self, watch: &mut Watch) -> Result<()> {
         self.stream.write_all(&[0xAC], watch)
     }
 }
