@@ -10,9 +10,6 @@ use std::os::fd::OwnedFd;
 pub struct Tcp;
 
 impl Mechanism for Tcp {
-    fn name(&self) -> &'static str {
-        "tcp"
-    }
     fn is_mapped(&self) -> bool {
         false
     }
