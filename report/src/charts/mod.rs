@@ -4,6 +4,7 @@
 mod cpu;
 mod flush;
 mod latency;
+mod load;
 mod percentiles;
 pub(crate) mod plot;
 mod throughput;
@@ -40,6 +41,7 @@ pub const ALL_FILES: &[&str] = &[
     latency::FILE,
     cpu::FILE,
     throughput::FILE,
+    load::FILE,
     flush::FILE,
     trend::LATENCY_FILE,
     trend::THROUGHPUT_FILE,
@@ -65,6 +67,7 @@ pub fn draw_all(runs: &Runs) -> Drawn {
     planned.extend(percentiles::plan(main));
     planned.extend(cpu::plan(main));
     planned.extend(throughput::plan(main));
+    planned.extend(load::plan(main));
     planned.extend(flush::plan(main));
     planned.extend(trend::plan(&runs.history, main));
 
