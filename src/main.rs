@@ -38,7 +38,7 @@ enum Command {
     List(ListArgs),
     /// Run scenarios (or `all`) and write a result file under --out
     #[command(after_help = EXIT_STATUS)]
-    Scenario(ScenarioArgs),
+    Scenario(Box<ScenarioArgs>),
     /// Render SVG charts and an HTML page from result files
     Report(ReportArgs),
     /// Compare two result files; exit 1 if anything regressed
@@ -282,7 +282,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
         }
         Command::Seed(cmd) => seed(cmd),
         Command::List(a) => list(a),
-        Command::Scenario(a) => scenario(a),
+        Command::Scenario(a) => scenario(*a),
         Command::Report(a) => {
             let index = render_report(a.files, &a.out)?;
             println!("report: {}", index.display());
