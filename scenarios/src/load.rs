@@ -16,9 +16,10 @@ use ipcbench_harness::os::futex::Wait;
 use ipcbench_harness::patterns::load::{
     reader, LoadReaderReport, LoadSpec, LoadWriterReport, Pace,
 };
+use ipcbench_harness::patterns::probe::ProbeSpec;
 use ipcbench_harness::patterns::ring::RingLayout;
 use ipcbench_harness::patterns::stream::{self, ReadMode, StreamSpec};
-use ipcbench_harness::patterns::worker::{run_pair, Job, Process};
+use ipcbench_harness::patterns::worker::{run_pair, run_trial, Job, Process};
 use ipcbench_harness::record::stats::{decode, encode, new_histogram, summarize};
 use ipcbench_harness::transport::{mechanism, Transport};
 use ipcbench_results::load::{self as keys, Point, KNEE_FACTOR, REFERENCE_FRACTION};
@@ -142,6 +143,8 @@ fn saturation(ctx: &Context, t: Transport, p: Process, w: Wait, size: usize) -> 
 struct TrialReport {
     reader: LoadReaderReport,
     writer: LoadWriterReport,
+    /// The pair's floor probe, taken right before the trial.
+    probe: Option<ipcbench_results::probe::Probe>,
 }
 
 /// What a rate's trials measured together.
@@ -174,14 +177,18 @@ fn run_rate(
     let pair = ctx.pair(t, p, w, len);
     let mut out = Vec::new();
     for _ in 0..trials {
-        let (reader, writer) =
-            run_pair(&pair, &Job::Load(spec.clone()), |m, watch| reader(m, &spec, w, watch))?;
+        // Each trial's pair first takes its floor probe (the wait's), stored with the case.
+        let job = Job::Load(spec.clone());
+        let (reader, writer, probe) =
+            run_trial(&pair, &job, Some(ProbeSpec::for_wait(w)), |m, watch| {
+                reader(m, &spec, w, watch)
+            })?;
         let writer: LoadWriterReport =
             serde_json::from_value(writer).context("the writer's report")?;
         if reader.early > 0 {
             bail!("{} records were sent before they were due: the schedule broke", reader.early);
         }
-        out.push(TrialReport { reader, writer });
+        out.push(TrialReport { reader, writer, probe });
     }
     Ok(out)
 }
@@ -236,6 +243,7 @@ fn result(
             }
             integrity.add(&Integrity { sent: tr.writer.sent, ..tr.reader.integrity });
             c.iterations += tr.reader.measured;
+            c.probes.extend(tr.probe.clone());
             c.warmup += tr.reader.warmup;
         }
         let achieved: Vec<f64> = m.trials.iter().map(|t| t.reader.achieved_per_s).collect();

@@ -8,6 +8,7 @@ pub mod flush;
 pub mod link;
 pub mod load;
 pub mod pingpong;
+pub mod probe;
 pub mod ring;
 pub mod session;
 pub mod stream;

@@ -219,7 +219,7 @@ pub fn run_cases(
             bar.println(format!("{id}: failed: {e}"));
         }
         run.cases.push(result);
-        run.warnings = ctx.warnings.borrow().clone();
+        refresh(&mut run, ctx);
         sink.save(&run)?;
         bar.inc(1);
     }
@@ -228,9 +228,18 @@ pub fn run_cases(
     if interrupted {
         run.run.interrupted = Some("interrupted by signal".into());
     }
-    run.warnings = ctx.warnings.borrow().clone();
+    refresh(&mut run, ctx);
     sink.save(&run)?;
     Ok(Outcome { run, failed, interrupted })
+}
+
+/// What the run says beyond its cases: the advice gathered while running, then what the floor
+/// probes say (a probe that moved within the run, a case that beats its own probe), and how the
+/// probes moved.
+fn refresh(run: &mut RunFile, ctx: &Context) {
+    run.warnings = ctx.warnings.borrow().clone();
+    run.warnings.extend(ipcbench_results::probe::warnings(run));
+    run.probe_drift = ipcbench_results::probe::drift(&run.cases);
 }
 
 /// Runs one case; its error, or its panic's message, as one string.
