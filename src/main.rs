@@ -7,7 +7,8 @@ use ipcbench_results::compare::{self, CompareOptions, Format};
 use ipcbench_results::export::{self, ExportFormat};
 use ipcbench_results::RunFile;
 use ipcbench_scenarios::options::{
-    parse_duration, parse_processes, parse_sizes, parse_slowdown, parse_transports, parse_waits,
+    parse_duration, parse_processes, parse_rates, parse_sizes, parse_slowdown, parse_transports,
+    parse_waits,
 };
 use ipcbench_scenarios::pinning::{parse_pin, PinRequest};
 use ipcbench_scenarios::{runner, CaseFilter, Options, UsageError};
@@ -49,7 +50,7 @@ enum Command {
     List(ListArgs),
     /// Run scenarios (or `all`) and write a result file under --out
     #[command(after_help = EXIT_STATUS)]
-    Scenario(ScenarioArgs),
+    Scenario(Box<ScenarioArgs>),
     /// Render SVG charts and an HTML page from result files
     Report(ReportArgs),
     /// Compare two result files; exit 1 if anything regressed, 3 if the new run is unusable
@@ -172,6 +173,10 @@ struct ScenarioArgs {
     /// file-mmap, fdatasync for file-rw); only those two transports run
     #[arg(long)]
     durable: bool,
+    /// load: offered rates, as percentages of each case's measured saturation or records/s
+    /// (e.g. 10%,50%,90% or 100k,1M) [default: 10,25,50,75,90,100,110 %; --quick 10,50,90 %]
+    #[arg(long, value_name = "RATES")]
+    rate: Option<String>,
     /// Seconds without progress after which a worker counts as hung
     #[arg(long, value_name = "SECS", default_value_t = 10.0, hide = true)]
     timeout: f64,
@@ -330,7 +335,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
         }
         Command::Seed(cmd) => seed(cmd),
         Command::List(a) => list(a),
-        Command::Scenario(a) => scenario(a),
+        Command::Scenario(a) => scenario(*a),
         Command::Report(a) => {
             let index = render_report(a.files, &a.out)?;
             println!("report: {}", index.display());
@@ -450,6 +455,7 @@ fn scenario(a: ScenarioArgs) -> Result<ExitCode> {
     };
     opts.dir = a.dir.clone();
     opts.durable = a.durable;
+    opts.rates = a.rate.as_deref().map(parse_rates).transpose()?;
     if !(a.timeout > 0.0 && a.timeout.is_finite()) {
         return Err(usage("--timeout must be a positive number of seconds"));
     }

@@ -280,6 +280,10 @@ fn github_entries(run: &RunFile, case: &CaseResult) -> Vec<Value> {
     if let Some((kind, s)) = latency(case) {
         let kind = kind.replace('_', "-");
         let mut extra = vec![format!("p99 {kind}: {}", units::ns(s.p99 as f64))];
+        // An open-loop case (`load`): its headline is one point of a sweep; say where it breaks.
+        if let Some(knee) = case.figures.get(crate::load::KNEE) {
+            extra.push(format!("knee: {}", units::records_per_s(*knee)));
+        }
         if let Some(t) = throughput(case) {
             extra.push(throughput_line(t));
         }

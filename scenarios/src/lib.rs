@@ -5,6 +5,7 @@ pub mod ab;
 pub mod fanout;
 mod filter;
 pub mod floor;
+pub mod load;
 pub mod mapping;
 pub mod msync;
 pub mod options;
@@ -124,6 +125,8 @@ pub fn all() -> Vec<&'static dyn Scenario> {
         // Throughput: one reader, then several.
         &stream::Stream,
         &fanout::Fanout,
+        // Latency under an offered load: read against pingpong's and stream's figures.
+        &load::Load,
         // Durability, then the cost and semantics of mappings.
         &msync::Msync,
         &mapping::Mapping,

@@ -162,7 +162,41 @@ fn compare_case(
     }
     c.figures.extend(latency_figures(base, new, opts, floor));
     c.figures.extend(throughput_figure(base, new, opts));
+    c.figures.extend(knee_figure(base, new, opts));
     c
+}
+
+/// An open-loop case's knee (`load`): a step on its sweep of rates, so judged on the threshold
+/// alone, and counted like p99 (only with `--gate-p99`): it moves with the tail.
+fn knee_figure(
+    base: &CaseResult,
+    new: &CaseResult,
+    opts: &CompareOptions,
+) -> Option<FigureComparison> {
+    let key = crate::load::KNEE;
+    let (b, n) = (*base.figures.get(key)?, *new.figures.get(key)?);
+    if !(b > 0.0 && n.is_finite()) {
+        return None;
+    }
+    let spread = (Basis::ThresholdOnly, None, Some("a step of the sweep: no spread".to_string()));
+    let mut f = figure(
+        format!("figures.{key}"),
+        "knee".into(),
+        "records/s",
+        Better::Higher,
+        (b, n),
+        (n / b - 1.0) * 100.0,
+        opts.threshold_pct,
+        spread,
+    );
+    if !opts.gate_p99 {
+        f.gates = false;
+        if f.verdict != Verdict::NoChange {
+            f.verdict = Verdict::Noise;
+        }
+        f.note = Some("a step of the sweep; the knee does not count without --gate-p99".into());
+    }
+    Some(f)
 }
 
 fn integrity_note(side: &str, i: &Integrity) -> String {

@@ -638,3 +638,33 @@ fn a_spin_figure_is_judged_against_its_trials_probes() {
     let code = run("n", vec![probed(2, 300.0, 60.0)]);
     assert!(compare(&base, &code, &CompareOptions::default()).has_regression());
 }
+
+/// A `load` case is judged on its headline corrected latency, like any latency, and on its
+/// knee, which only counts with --gate-p99.
+#[test]
+fn a_load_case_is_judged_on_its_corrected_latency_and_its_knee() {
+    let id = "load/posix-shm/fork/spin/64";
+    let with = |samples: &[u64], knee: f64| {
+        let mut c = latency_case(id, samples);
+        let s = c.latency_ns.remove(crate::latency::ONE_WAY).unwrap();
+        let h = c.histograms.remove(crate::latency::ONE_WAY).unwrap();
+        c.latency_ns.insert(crate::latency::CORRECTED.into(), s);
+        c.latency_ns.insert(format!("{}@10%", crate::latency::CORRECTED), s);
+        c.histograms.insert(crate::latency::CORRECTED.into(), h);
+        c.figures.insert(crate::load::KNEE.into(), knee);
+        c
+    };
+    let base = run("b", vec![with(&latencies(1, 20_000, 2000.0, 0.25), 9e5)]);
+    let new = run("n", vec![with(&latencies(2, 20_000, 2000.0, 0.25), 4.5e5)]);
+    let c = compare(&base, &new, &five());
+    assert!(c.cases[0].figures.iter().any(|f| f.key == "latency_ns.corrected.p50"));
+    let knee = figure(&c, "knee");
+    assert_eq!(
+        (knee.key.as_str(), knee.unit.as_str()),
+        ("figures.knee_records_per_s", "records/s")
+    );
+    assert!((knee.change_pct + 50.0).abs() < 1e-9, "{knee:?}");
+    assert_eq!((knee.verdict, knee.gates), (Verdict::Noise, false));
+    let gated = CompareOptions { gate_p99: true, ..five() };
+    assert_eq!(figure(&compare(&base, &new, &gated), "knee").verdict, Verdict::Regressed);
+}
