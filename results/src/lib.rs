@@ -8,6 +8,7 @@
 pub mod compare;
 pub mod export;
 pub mod histogram;
+pub mod load;
 pub mod probe;
 pub mod table;
 pub mod units;
@@ -77,6 +78,10 @@ pub struct RunInfo {
     /// Set when the run ended before all its cases were measured (Ctrl-C).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interrupted: Option<String>,
+    /// True only in a file whose run ended normally (every planned case measured or failed);
+    /// a run cut short by a signal, a crash or `kill -9` leaves it false. Older files lack it.
+    #[serde(default)]
+    pub complete: bool,
     /// A test-only slow-down that was in force (see `IPCBENCH_SLOWDOWN`); never set in real runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slowdown: Option<String>,

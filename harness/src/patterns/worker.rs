@@ -26,6 +26,8 @@ pub enum Job {
     Pingpong(PingpongSpec),
     /// The peer writes the stream; the runner reads it.
     Stream(crate::patterns::stream::StreamSpec),
+    /// The peer writes records on a schedule; the runner reads them.
+    Load(crate::patterns::load::LoadSpec),
 }
 
 impl Job {
@@ -34,6 +36,7 @@ impl Job {
         match self {
             Job::Pingpong(s) => s.size,
             Job::Stream(s) => s.size,
+            Job::Load(s) => s.size,
         }
     }
 }
@@ -100,6 +103,9 @@ fn peer_side(
         }
         Job::Stream(spec) => {
             Ok(serde_json::to_value(crate::patterns::stream::writer(medium, spec, wait, watch)?)?)
+        }
+        Job::Load(spec) => {
+            Ok(serde_json::to_value(crate::patterns::load::writer(medium, spec, wait, watch)?)?)
         }
     }
 }

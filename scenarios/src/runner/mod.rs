@@ -133,6 +133,7 @@ fn run_info(req: &Request, work_dir: &Path) -> RunInfo {
         command_line: req.command_line.clone(),
         quick: req.opts.quick,
         interrupted: None,
+        complete: false,
         slowdown: req.opts.slowdown.map(|(t, p)| format!("{t}:{p}")),
     }
 }
@@ -236,6 +237,8 @@ pub fn run_cases(
     if interrupted {
         run.run.interrupted = Some("interrupted by signal".into());
     }
+    // The plan ran to its end: the one state a reader may take as a whole run.
+    run.run.complete = !interrupted;
     refresh(&mut run, ctx);
     sink.save(&run)?;
     Ok(Outcome { run, failed, interrupted })
