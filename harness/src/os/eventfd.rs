@@ -4,7 +4,7 @@
 //! a bell rung while nobody slept only costs the next waiter one spurious return (it looks at
 //! the word again and reads again).
 
-use crate::os::watch::{WaitError, Watch};
+use crate::os::watch::Watch;
 use anyhow::{Context, Result};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
@@ -15,7 +15,7 @@ pub struct Eventfd(OwnedFd);
 impl Eventfd {
     pub fn new() -> Result<Eventfd> {
         // SAFETY: plain syscall.
-        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
+        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
         if fd < 0 {
             return Err(std::io::Error::last_os_error()).context("eventfd");
         }
@@ -49,13 +49,15 @@ pub fn ring(fd: RawFd) {
     unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
 }
 
-/// Blocks until the bell on `fd` rings (or rang since the last read), asking the watch at each
-/// tick's `EINTR`.
+/// Blocks until the bell on `fd` rings (or rang since the last read): `poll(2)` in slices that
+/// ask the watch, then the `read` that resets the counter — the epoll/poll-then-read idiom of
+/// production event loops.
 #[inline]
-pub fn wait(fd: RawFd, watch: &mut Watch) -> Result<(), WaitError> {
+pub fn wait(fd: RawFd, watch: &mut Watch) -> anyhow::Result<()> {
     let mut count: u64 = 0;
     loop {
-        // SAFETY: an 8-byte read from an eventfd.
+        crate::os::watch::wait_ready(fd, libc::POLLIN, watch)?;
+        // SAFETY: an 8-byte read from a non-blocking eventfd.
         let n = unsafe { libc::read(fd, (&mut count as *mut u64).cast(), 8) };
         if n == 8 {
             return Ok(());

@@ -2,8 +2,9 @@
 //! sides open them by path — a forked peer as well as a spawned one — and a blocking `read`
 //! waits. The files are removed when the setup drops.
 //!
-//! Opening a FIFO blocks until its other end is opened, so both sides open in one order: the
-//! runner-to-peer FIFO first (the runner writes it, the peer reads it), then the other.
+//! Each side opens both FIFOs `O_RDWR` (Linux: never blocks, and a reader that is also a writer
+//! never sees a spurious end of file while the other side is still opening); a dead peer is
+//! noticed by the watch, as over any pipe.
 
 use super::{CreateOptions, Endpoint, FdStream, Mechanism, Medium, Setup};
 use crate::os::named::unpredictable_name;
@@ -40,8 +41,8 @@ impl Mechanism for Fifo {
         // The runner opens its ends right after starting the peer; if it died, so do we
         // (`PR_SET_PDEATHSIG`).
         let mut watch = Watch::over_parent(std::time::Duration::from_secs(60));
-        let rx = open_fifo(&base.with_extension("to-peer"), OFlag::O_RDONLY, &mut watch)?;
-        let tx = open_fifo(&base.with_extension("to-runner"), OFlag::O_WRONLY, &mut watch)?;
+        let rx = open_fifo(&base.with_extension("to-peer"), OFlag::O_RDWR, &mut watch)?;
+        let tx = open_fifo(&base.with_extension("to-runner"), OFlag::O_RDWR, &mut watch)?;
         Ok(Medium::Stream(Box::new(FdStream::new(rx, tx))))
     }
 }
@@ -84,8 +85,8 @@ impl Setup for FifoSetup {
         Fifo.open(&self.endpoint(), 0)
     }
     fn local(&mut self, watch: &mut Watch) -> Result<Medium> {
-        let tx = open_fifo(&self.paths[0], OFlag::O_WRONLY, watch)?;
-        let rx = open_fifo(&self.paths[1], OFlag::O_RDONLY, watch)?;
+        let tx = open_fifo(&self.paths[0], OFlag::O_RDWR, watch)?;
+        let rx = open_fifo(&self.paths[1], OFlag::O_RDWR, watch)?;
         Ok(Medium::Stream(Box::new(FdStream::new(rx, tx))))
     }
     /// Nothing was inherited: the FIFOs are opened by path.

@@ -51,17 +51,27 @@ impl ByteStream for Records {
     }
 }
 
-/// Runs a blocking call until it succeeds, asking the watch on each `EINTR`. `call` returns the
-/// raw result (negative: see errno).
-pub fn retrying(what: &str, watch: &mut Watch, mut call: impl FnMut() -> isize) -> Result<usize> {
+/// Runs a call until it succeeds: first waits (in slices, asking the watch) until `fd` is ready
+/// for `events`, then calls; `EINTR`, `EAGAIN` and `ETIMEDOUT` go round again. `call` returns
+/// the raw result (negative: see errno). `ready` `None`: the call blocks by itself, bounded by
+/// [`sleep_alarm`].
+pub fn retrying(
+    what: &str,
+    ready: Option<(std::os::fd::RawFd, libc::c_short)>,
+    watch: &mut Watch,
+    mut call: impl FnMut() -> isize,
+) -> Result<usize> {
     loop {
+        if let Some((fd, events)) = ready {
+            crate::os::watch::wait_ready(fd, events, watch)?;
+        }
         let r = call();
         if r >= 0 {
             return Ok(r as usize);
         }
         let e = std::io::Error::last_os_error();
         match e.raw_os_error() {
-            Some(libc::EINTR) => watch.check()?,
+            Some(libc::EINTR) | Some(libc::EAGAIN) | Some(libc::ETIMEDOUT) => watch.check()?,
             Some(libc::ECONNREFUSED) | Some(libc::ECONNRESET) | Some(libc::EPIPE) => {
                 bail!("peer closed its end")
             }
@@ -69,6 +79,33 @@ pub fn retrying(what: &str, watch: &mut Watch, mut call: impl FnMut() -> isize) 
             _ => return Err(anyhow::Error::new(e).context(what.to_string())),
         }
     }
+}
+
+/// For a blocking call that has no fd to poll (`msgrcv`, `msgsnd`): a one-shot `SIGALRM` a
+/// watch slice from now, so that the call returns `EINTR` and the watch is asked; `disarm`
+/// after the call. Its handler does nothing and is installed without `SA_RESTART`.
+pub fn sleep_alarm(arm: bool) {
+    static HANDLER: std::sync::Once = std::sync::Once::new();
+    extern "C" fn nothing(_: libc::c_int) {}
+    HANDLER.call_once(|| {
+        // SAFETY: a handler that does nothing (async-signal-safe), no SA_RESTART.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = nothing as *const () as usize;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(libc::SIGALRM, &sa, std::ptr::null_mut());
+        }
+    });
+    let slice = crate::os::watch::LOOK_EVERY_NS / 1000;
+    let value = if arm {
+        libc::timeval { tv_sec: (slice / 1_000_000) as _, tv_usec: (slice % 1_000_000) as _ }
+    } else {
+        libc::timeval { tv_sec: 0, tv_usec: 0 }
+    };
+    let t =
+        libc::itimerval { it_interval: libc::timeval { tv_sec: 0, tv_usec: 0 }, it_value: value };
+    // SAFETY: a valid itimerval.
+    unsafe { libc::setitimer(libc::ITIMER_REAL, &t, std::ptr::null_mut()) };
 }
 
 /// A host limit from /proc (message size, queue depth), if readable.
@@ -83,7 +120,7 @@ impl MessagePort for DatagramPort {
     fn send(&mut self, msg: &[u8], watch: &mut Watch) -> Result<()> {
         let fd = self.0.as_raw_fd();
         // SAFETY: valid fd and buffer.
-        let n = retrying("send", watch, || unsafe {
+        let n = retrying("send", Some((fd, libc::POLLOUT)), watch, || unsafe {
             libc::send(fd, msg.as_ptr().cast(), msg.len(), 0)
         })?;
         if n != msg.len() {
@@ -95,7 +132,7 @@ impl MessagePort for DatagramPort {
         let fd = self.0.as_raw_fd();
         // SAFETY: valid fd and buffer. MSG_TRUNC: the datagram's real length comes back, so a
         // longer one than the buffer shows as a wrong length instead of a silent cut.
-        retrying("recv", watch, || unsafe {
+        retrying("recv", Some((fd, libc::POLLIN)), watch, || unsafe {
             libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_TRUNC)
         })
     }

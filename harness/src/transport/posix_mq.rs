@@ -1,7 +1,9 @@
 //! `posix-mq`: two POSIX message queues (`mq_open`), one each way; a record is one message
 //! (`mq_send`), the receiver blocks in `mq_receive`. The queues are created `O_EXCL`, mode 0600,
 //! with unpredictable names carrying the runner's pid, sized to the record and to the host's
-//! depth limit, and unlinked when the setup drops. The peer opens them by name.
+//! depth limit, and unlinked when the setup drops. The peer opens them by name. A queue
+//! descriptor is an fd on Linux: a side waits in `poll(2)` (in slices, asking its watch), then
+//! receives without blocking, as the pipe does.
 
 use super::message::{proc_limit, retrying, MessagePort};
 use super::{CreateOptions, Endpoint, Mechanism, Medium, Setup};
@@ -87,7 +89,7 @@ impl Queue {
         let mqd = unsafe {
             libc::mq_open(
                 c.as_ptr(),
-                libc::O_CREAT | libc::O_EXCL | libc::O_RDWR | libc::O_CLOEXEC,
+                libc::O_CREAT | libc::O_EXCL | libc::O_RDWR | libc::O_CLOEXEC | libc::O_NONBLOCK,
                 0o600 as libc::mode_t,
                 &attr as *const libc::mq_attr,
             )
@@ -102,7 +104,8 @@ impl Queue {
     fn open(name: &str) -> Result<Queue> {
         let c = CString::new(name)?;
         // SAFETY: valid name.
-        let mqd = unsafe { libc::mq_open(c.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
+        let mqd =
+            unsafe { libc::mq_open(c.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC | libc::O_NONBLOCK) };
         if mqd < 0 {
             return Err(std::io::Error::last_os_error()).with_context(|| format!("mq_open {name}"));
         }
@@ -145,7 +148,7 @@ impl MessagePort for MqPort {
     fn send(&mut self, msg: &[u8], watch: &mut Watch) -> Result<()> {
         let q = self.tx.mqd;
         // SAFETY: valid descriptor and buffer.
-        retrying("mq_send", watch, || unsafe {
+        retrying("mq_send", Some((q, libc::POLLOUT)), watch, || unsafe {
             libc::mq_send(q, msg.as_ptr().cast(), msg.len(), 0) as isize
         })?;
         Ok(())
@@ -154,13 +157,13 @@ impl MessagePort for MqPort {
         let q = self.rx.mqd;
         if buf.len() >= self.scratch.len() {
             // SAFETY: valid descriptor and buffer (at least the queue's message size).
-            return retrying("mq_receive", watch, || unsafe {
+            return retrying("mq_receive", Some((q, libc::POLLIN)), watch, || unsafe {
                 libc::mq_receive(q, buf.as_mut_ptr().cast(), buf.len(), std::ptr::null_mut())
             });
         }
         let s = &mut self.scratch;
         // SAFETY: as above, into the scratch buffer.
-        let n = retrying("mq_receive", watch, || unsafe {
+        let n = retrying("mq_receive", Some((q, libc::POLLIN)), watch, || unsafe {
             libc::mq_receive(q, s.as_mut_ptr().cast(), s.len(), std::ptr::null_mut())
         })?;
         let k = n.min(buf.len());

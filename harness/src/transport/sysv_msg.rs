@@ -6,7 +6,7 @@
 //! A queue has no name, so its key says whose it is: [`KEY_MARK`], eight random bits, and the
 //! runner's pid in the low 22 bits. A later run can so sweep what a dead runner left.
 
-use super::message::{proc_limit, retrying, MessagePort};
+use super::message::{proc_limit, retrying, sleep_alarm, MessagePort};
 use super::{CreateOptions, Endpoint, Mechanism, Medium, Setup};
 use crate::os::watch::Watch;
 use anyhow::{bail, Context, Result};
@@ -30,7 +30,8 @@ impl Mechanism for SysvMsg {
     }
     fn how(&self) -> &'static str {
         "one System V message queue, a message type per direction; a record is one msgsnd (after \
-         a copy behind its type word), the receiver blocks in msgrcv"
+         a copy behind its type word), the receiver blocks in msgrcv (a queue has no fd to \
+         poll: a one-shot timer bounds each blocking call)"
     }
     fn refuses(&self, record_len: usize) -> Option<String> {
         let (max, mnb) = (proc_limit(MSGMAX)?, proc_limit(MSGMNB)?);
@@ -120,10 +121,20 @@ impl MessagePort for MsgPort {
         self.tx[TYPE_LEN..TYPE_LEN + msg.len()].copy_from_slice(msg);
         let (id, buf) = (self.id, self.tx.as_ptr());
         // SAFETY: a msgbuf (type word, then the data) of TYPE_LEN + msg.len() bytes.
-        retrying("msgsnd", watch, || unsafe {
-            libc::msgsnd(id, buf.cast(), msg.len(), 0) as isize
-        })?;
-        Ok(())
+        let r = retrying("msgsnd", None, watch, || unsafe {
+            let n = libc::msgsnd(id, buf.cast(), msg.len(), libc::IPC_NOWAIT);
+            if n == 0 || *libc::__errno_location() != libc::EAGAIN {
+                return n as isize;
+            }
+            // Full: block, for at most a watch slice (a queue has no fd to poll).
+            sleep_alarm(true);
+            let n = libc::msgsnd(id, buf.cast(), msg.len(), 0);
+            let e = *libc::__errno_location();
+            sleep_alarm(false);
+            *libc::__errno_location() = e;
+            n as isize
+        });
+        r.map(|_| ())
     }
     fn recv(&mut self, buf: &mut [u8], watch: &mut Watch) -> Result<usize> {
         if self.rx.len() < TYPE_LEN + buf.len() {
@@ -132,7 +143,19 @@ impl MessagePort for MsgPort {
         let (id, ty, rx) = (self.id, self.rx_type, self.rx.as_mut_ptr());
         let cap = buf.len();
         // SAFETY: room for the type word and `cap` bytes.
-        let n = retrying("msgrcv", watch, || unsafe { libc::msgrcv(id, rx.cast(), cap, ty, 0) })?;
+        let n = retrying("msgrcv", None, watch, || unsafe {
+            let n = libc::msgrcv(id, rx.cast(), cap, ty, libc::IPC_NOWAIT);
+            if n >= 0 || *libc::__errno_location() != libc::ENOMSG {
+                return n;
+            }
+            // Nothing yet: block, for at most a watch slice (a queue has no fd to poll).
+            sleep_alarm(true);
+            let n = libc::msgrcv(id, rx.cast(), cap, ty, 0);
+            let e = *libc::__errno_location();
+            sleep_alarm(false);
+            *libc::__errno_location() = e;
+            n
+        })?;
         buf[..n].copy_from_slice(&self.rx[TYPE_LEN..TYPE_LEN + n]);
         Ok(n)
     }
