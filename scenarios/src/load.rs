@@ -390,8 +390,9 @@ mod tests {
         let ids: Vec<String> = Load.cases(&named).unwrap().into_iter().map(|c| c.id).collect();
         assert_eq!(ids, ["load/memfd/fork/spin/64", "load/memfd/fork/futex/64"]);
         let full = Load.cases(&Options::default()).unwrap();
-        // 5 mapped × (fork + spawn, less anon-mmap spawn) × 2 waits + 4 streams × 2 processes.
-        assert_eq!(full.len(), (4 * 2 + 1) * 2 + 4 * 2);
+        // 5 mapped × (fork + spawn, less anon-mmap spawn) × 2 ring waits + 5 streams and 3
+        // flow-controlled message transports × 2 processes (see `stream::ring_combinations`).
+        assert_eq!(full.len(), (4 * 2 + 1) * 2 + 8 * 2);
     }
 
     #[test]
