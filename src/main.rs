@@ -20,7 +20,8 @@ Exit status:
   0    everything ran and nothing regressed
   1    a case failed, `compare` (or --baseline) found a regression, or the run could not go on
   2    bad input (command line, value or file): stderr names it and the valid choices
-  130  interrupted (Ctrl-C): the cases measured so far are kept in the result file";
+  128+N  stopped by signal N (130 Ctrl-C, 129 SIGHUP, 131 SIGQUIT, 143 SIGTERM): the cases
+       measured so far are kept in the result file, marked interrupted";
 
 #[derive(Parser)]
 #[command(name = "ipcbench", version, about, long_about = None, arg_required_else_help = true)]
@@ -213,6 +214,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match dispatch(cli.command) {
         Ok(code) => code,
+        // A closed pipe ends quietly, as any Unix tool does; a full disk gets its one line.
+        Err(e) if e.downcast_ref::<StdoutError>().is_some() => {
+            let StdoutError(io) = e.downcast_ref::<StdoutError>().expect("checked");
+            if io.kind() != std::io::ErrorKind::BrokenPipe {
+                eprintln!("error: cannot write to stdout: {io}");
+            }
+            ExitCode::FAILURE
+        }
         Err(e) if e.downcast_ref::<UsageError>().is_some() => {
             eprintln!("error: {e}");
             ExitCode::from(2)
@@ -222,6 +231,28 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// stdout could not be written (closed, full): the command ends with status 1, no panic.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write to stdout: {0}")]
+struct StdoutError(std::io::Error);
+
+/// Writes to stdout and flushes; an error (`> /dev/full`, a closed pipe) is a [`StdoutError`].
+fn write_out(args: std::fmt::Arguments) -> Result<(), StdoutError> {
+    use std::io::Write as _;
+    let mut o = std::io::stdout().lock();
+    o.write_fmt(args).and_then(|()| o.flush()).map_err(StdoutError)
+}
+
+/// `print!` whose failure ends the command through `?` (see [`StdoutError`]).
+macro_rules! out {
+    ($($t:tt)*) => { write_out(format_args!($($t)*))? };
+}
+
+/// Best-effort stdout for what follows a run that is already on disk: false if it failed.
+fn say(args: std::fmt::Arguments) -> bool {
+    write_out(args).is_ok()
 }
 
 fn usage(e: impl std::fmt::Display) -> anyhow::Error {
@@ -263,9 +294,9 @@ fn list(a: ListArgs) -> Result<ExitCode> {
         if cases.is_empty() && filter.is_some() {
             continue;
         }
-        println!("{} — {} ({} cases)", s.name(), s.about(), cases.len());
+        out!("{} — {} ({} cases)\n", s.name(), s.about(), cases.len());
         for c in cases {
-            println!("  {}", c.id);
+            out!("  {}\n", c.id);
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -281,7 +312,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Scenario(a) => scenario(a),
         Command::Report(a) => {
             let index = render_report(a.files, &a.out)?;
-            println!("report: {}", index.display());
+            out!("report: {}\n", index.display());
             Ok(ExitCode::SUCCESS)
         }
         Command::Compare(a) => {
@@ -290,13 +321,13 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             let format: Format = a.format.parse().map_err(usage)?;
             let (base, new) = (load(&a.base)?, load(&a.new)?);
             let cmp = compare::compare(&base, &new, &opts);
-            print!("{}", cmp.render(format));
+            out!("{}", cmp.render(format));
             Ok(if cmp.has_regression() { ExitCode::FAILURE } else { ExitCode::SUCCESS })
         }
         Command::Export(a) => {
             let format: ExportFormat = a.format.parse().map_err(usage)?;
             let run = load(&a.file)?;
-            println!("{}", serde_json::to_string_pretty(&export::export(&run, format))?);
+            out!("{}\n", serde_json::to_string_pretty(&export::export(&run, format))?);
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -389,23 +420,29 @@ fn scenario(a: ScenarioArgs) -> Result<ExitCode> {
     let (outcome, files) = runner::run(request)?;
     // Runs ignore SIGPIPE (a dying peer must not kill us); printing to a closed stdout must.
     ipcbench_harness::os::watch::default_sigpipe();
-    print!("{}", runner::summary(&outcome.run));
-    println!("results: {} (also {})", files.run_file.display(), files.latest.display());
+    // The run is on disk whatever happens to stdout now: a closed or full stdout (a hung-up
+    // terminal, `| head`) loses the summary, not the exit status the run earned.
+    let mut stdout_ok = say(format_args!("{}", runner::summary(&outcome.run)));
+    stdout_ok &= say(format_args!(
+        "results: {} (also {})\n",
+        files.run_file.display(),
+        files.latest.display()
+    ));
     if !a.no_report {
         match render_report(Vec::new(), &a.out) {
-            Ok(index) => println!("report: {}", index.display()),
+            Ok(index) => stdout_ok &= say(format_args!("report: {}\n", index.display())),
             Err(e) => eprintln!("warning: no report: {e}"),
         }
     }
     if let Some(path) = save_baseline {
         std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
         outcome.run.write_atomic(&path).with_context(|| format!("writing {}", path.display()))?;
-        println!("baseline saved: {}", path.display());
+        stdout_ok &= say(format_args!("baseline saved: {}\n", path.display()));
     }
     let mut regressed = false;
     if let Some(base) = baseline {
         let cmp = compare::compare(&base, &outcome.run, &CompareOptions::default());
-        print!("{}", cmp.render(Format::Table));
+        stdout_ok &= say(format_args!("{}", cmp.render(Format::Table)));
         regressed = cmp.has_regression();
     }
     if outcome.interrupted {
@@ -414,7 +451,8 @@ fn scenario(a: ScenarioArgs) -> Result<ExitCode> {
             outcome.run.cases.len(),
             files.run_file.display()
         );
-        return Ok(ExitCode::from(130));
+        let sig = ipcbench_harness::os::watch::stop_signal().unwrap_or(2);
+        return Ok(ExitCode::from(128 + sig as u8));
     }
     if outcome.failed > 0 {
         eprintln!(
@@ -424,5 +462,5 @@ fn scenario(a: ScenarioArgs) -> Result<ExitCode> {
         );
         return Ok(ExitCode::FAILURE);
     }
-    Ok(if regressed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if regressed || !stdout_ok { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }

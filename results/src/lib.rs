@@ -7,6 +7,7 @@
 
 pub mod compare;
 pub mod export;
+pub mod fs;
 pub mod histogram;
 pub mod table;
 pub mod units;
@@ -67,6 +68,10 @@ pub struct RunInfo {
     /// Set when the run ended before all its cases were measured (Ctrl-C).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interrupted: Option<String>,
+    /// True only in a file whose run ended normally (every planned case measured or failed);
+    /// a run cut short by a signal, a crash or `kill -9` leaves it false. Older files lack it.
+    #[serde(default)]
+    pub complete: bool,
     /// A test-only slow-down that was in force (see `IPCBENCH_SLOWDOWN`); never set in real runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slowdown: Option<String>,
@@ -284,22 +289,13 @@ impl RunFile {
             .map_err(|source| LoadError::Damaged { path: path.to_path_buf(), source })
     }
 
-    /// Writes the file atomically: a temp file in the same directory, then rename, so a reader
-    /// (or a crash) never sees half a file.
+    /// Writes the file atomically and safely (see [`fs::write_atomic`]): a reader (or a crash)
+    /// never sees half a file, and a symlink at `path` is replaced, never written through.
     pub fn write_atomic(&self, path: &Path) -> std::io::Result<()> {
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let mut tmp =
-            tempfile::Builder::new().prefix(".ipcbench-").suffix(".tmp").tempfile_in(dir)?;
-        use std::io::Write;
-        // Buffered: serde writes token by token, and a run file is rewritten after every case.
-        let mut w = std::io::BufWriter::with_capacity(1 << 16, tmp.as_file_mut());
-        serde_json::to_writer_pretty(&mut w, self)?;
-        w.write_all(b"\n")?;
-        w.flush()?;
-        drop(w);
-        tmp.as_file().sync_data()?;
-        tmp.persist(path).map_err(|e| e.error)?;
-        Ok(())
+        fs::write_atomic(path, |w| {
+            serde_json::to_writer_pretty(&mut *w, self)?;
+            w.write_all(b"\n")
+        })
     }
 
     pub fn case(&self, id: &str) -> Option<&CaseResult> {

@@ -121,10 +121,8 @@ fn tmpfs_dir() -> Result<tempfile::TempDir, String> {
     if !base.is_dir() {
         return Err(format!("{TMPFS_DIR} does not exist on this host"));
     }
-    // mkdir is exclusive and tempfile makes the directory 0700 with an unpredictable suffix.
-    tempfile::Builder::new()
-        .prefix(&format!("ipcbench-msync-{}-", std::process::id()))
-        .tempdir_in(base)
+    // mkdir is exclusive, the directory 0700 with an unpredictable suffix.
+    ipcbench_harness::os::leftovers::private_temp_dir(base, "msync")
         .map_err(|e| format!("cannot create a private directory in {TMPFS_DIR}: {e}"))
 }
 

@@ -3,6 +3,7 @@
 
 pub mod clock;
 pub mod futex;
+pub mod leftovers;
 pub mod mapping;
 pub mod named;
 pub mod process;

@@ -199,6 +199,8 @@ pub fn fork_worker(pin: Option<usize>, body: impl FnOnce(&mut dyn Write) -> i32)
                 return 3;
             }
         }
+        // A SIGBUS in the body (a mapping that lost its backing store) becomes its report.
+        crate::os::watch::report_bus_errors_to(tx.as_raw_fd());
         let mut out = std::fs::File::from(tx);
         let code = body(&mut out);
         let _ = out.flush();

@@ -8,23 +8,53 @@
 
 use crate::os::clock::now_ns;
 use crate::os::process::peek_exit;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
 /// How often a poll loop looks around (peer alive, Ctrl-C, stall).
 pub const LOOK_EVERY_NS: u64 = 100_000_000;
 
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+/// The signal that asked us to stop (SIGINT, SIGTERM, SIGHUP, SIGQUIT), or 0.
+static INTERRUPTED: AtomicI32 = AtomicI32::new(0);
 
-extern "C" fn on_interrupt(_: libc::c_int) {
-    INTERRUPTED.store(true, Ordering::SeqCst);
+/// The signals handled as Ctrl-C is: the run stops, keeps its cases and cleans up.
+pub const STOP_SIGNALS: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
+
+extern "C" fn on_interrupt(sig: libc::c_int) {
+    INTERRUPTED.store(sig, Ordering::SeqCst);
 }
 /// The ticker's handler does nothing: its signal is there to interrupt blocking calls.
 extern "C" fn on_tick(_: libc::c_int) {}
 
+/// Where a worker's report goes (its report pipe or stdout), or -1 in the runner.
+static REPORT_FD: AtomicI32 = AtomicI32::new(-1);
+
+/// A shared mapping whose backing store is gone (truncated by someone else, or a reservation the
+/// filesystem did not honour) faults with SIGBUS. Nothing can resume the faulting access, so
+/// the process says why and ends: a worker as a report the runner records as the case's error
+/// (exit 1), the runner with one line on stderr and the default action (its leftovers are
+/// swept by the next start). Only async-signal-safe calls: write, _exit, signal, raise.
+extern "C" fn on_bus_error(_: libc::c_int) {
+    const REPORT: &[u8] = b"{\"error\":\"SIGBUS: the shared mapping lost its backing store (the \
+file was truncated, or its filesystem is full)\"}";
+    const LINE: &[u8] = b"error: SIGBUS: a shared mapping lost its backing store (a file was \
+truncated, or its filesystem is full); what this run left is removed at the next start\n";
+    let fd = REPORT_FD.load(Ordering::SeqCst);
+    // SAFETY: async-signal-safe calls only.
+    unsafe {
+        if fd >= 0 {
+            libc::write(fd, REPORT.as_ptr().cast(), REPORT.len());
+            libc::_exit(1);
+        }
+        libc::write(2, LINE.as_ptr().cast(), LINE.len());
+        libc::signal(libc::SIGBUS, libc::SIG_DFL);
+        libc::raise(libc::SIGBUS);
+    }
+}
+
 fn set_handler(sig: libc::c_int, handler: extern "C" fn(libc::c_int)) {
-    // SAFETY: the handlers only store to atomics (async-signal-safe). No SA_RESTART, on purpose:
-    // a blocking read must return EINTR so its caller can look around.
+    // SAFETY: the handlers only store to atomics or write and exit (async-signal-safe). No
+    // SA_RESTART, on purpose: a blocking read must return EINTR so its caller can look around.
     unsafe {
         let mut sa: libc::sigaction = std::mem::zeroed();
         sa.sa_sigaction = handler as usize;
@@ -34,11 +64,13 @@ fn set_handler(sig: libc::c_int, handler: extern "C" fn(libc::c_int)) {
     }
 }
 
-/// Installs the Ctrl-C (SIGINT, SIGTERM) and tick (SIGALRM) handlers and starts the ticker.
-/// Called once by the runner and once by each worker.
+/// Installs every handler ipcbench has — stop (SIGINT, SIGTERM, SIGHUP, SIGQUIT), tick
+/// (SIGALRM), SIGBUS — and starts the ticker. Called once by the runner and once by each worker.
 pub fn install_signal_handlers() {
-    set_handler(libc::SIGINT, on_interrupt);
-    set_handler(libc::SIGTERM, on_interrupt);
+    for sig in STOP_SIGNALS {
+        set_handler(sig, on_interrupt);
+    }
+    set_handler(libc::SIGBUS, on_bus_error);
     set_handler(libc::SIGALRM, on_tick);
     // SIGPIPE would kill us when a peer dies mid-write; EPIPE is reported instead.
     // SAFETY: plain signal disposition change.
@@ -49,6 +81,12 @@ pub fn install_signal_handlers() {
     unsafe { libc::setitimer(libc::ITIMER_REAL, &timer, std::ptr::null_mut()) };
 }
 
+/// In a worker: a SIGBUS becomes a report on `fd` (its report channel) saying why, so the
+/// runner records it as the case's error.
+pub fn report_bus_errors_to(fd: libc::c_int) {
+    REPORT_FD.store(fd, Ordering::SeqCst);
+}
+
 /// Restores the default SIGPIPE disposition: a closed stdout (`ipcbench list | head`) then ends
 /// the process quietly instead of failing a print.
 pub fn default_sigpipe() {
@@ -56,9 +94,14 @@ pub fn default_sigpipe() {
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
 }
 
-/// Whether the user asked us to stop (Ctrl-C or SIGTERM).
+/// Whether the user asked us to stop (Ctrl-C, SIGTERM, SIGHUP, SIGQUIT).
 pub fn interrupted() -> bool {
-    INTERRUPTED.load(Ordering::SeqCst)
+    INTERRUPTED.load(Ordering::SeqCst) != 0
+}
+
+/// The signal that asked us to stop, if one did: the exit status is 128 + it.
+pub fn stop_signal() -> Option<i32> {
+    Some(INTERRUPTED.load(Ordering::SeqCst)).filter(|&s| s != 0)
 }
 
 /// Why a wait gave up.
@@ -126,7 +169,7 @@ impl Watch {
     #[inline(always)]
     pub fn tick(&mut self) -> Result<(), WaitError> {
         let now = now_ns();
-        if now >= self.next_look || INTERRUPTED.load(Ordering::Relaxed) {
+        if now >= self.next_look || INTERRUPTED.load(Ordering::Relaxed) != 0 {
             self.next_look = now + LOOK_EVERY_NS;
             self.check()
         } else {

@@ -11,6 +11,7 @@ pub use sink::{FileSink, MemorySink, Sink};
 
 use crate::{sysinfo, Case, CaseFilter, Context, Options, Scenario, UsageError};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use ipcbench_harness::os::leftovers;
 use ipcbench_harness::os::process::pin_to;
 use ipcbench_harness::os::watch::{install_signal_handlers, interrupted};
 use ipcbench_results::{CaseResult, RunFile, RunInfo};
@@ -86,16 +87,21 @@ pub fn plan(
     Ok(cases)
 }
 
-/// Creates `DIR/runs` and checks that files can be written there.
+/// Creates `DIR/runs` (0700 where it makes them) and checks that files can be written there
+/// safely: `DIR` and `DIR/runs` must be this user's (or root's) and closed to others, or sticky.
 pub fn prepare_out_dir(out: &Path) -> Result<PathBuf, UsageError> {
     let runs = out.join("runs");
+    let unsafe_dir = |e: ipcbench_results::fs::DirError| {
+        UsageError(format!("cannot write results to {}: {e}", out.display()))
+    };
+    ipcbench_results::fs::private_dir(out).map_err(unsafe_dir)?;
+    ipcbench_results::fs::private_dir(&runs).map_err(unsafe_dir)?;
     let bad = |e: std::io::Error| {
         UsageError(format!(
             "cannot write results to {}: {e} (choose another --out DIR)",
             out.display()
         ))
     };
-    std::fs::create_dir_all(&runs).map_err(bad)?;
     tempfile::Builder::new().prefix(".ipcbench-probe").tempfile_in(&runs).map_err(bad)?;
     tempfile::Builder::new().prefix(".ipcbench-probe").tempfile_in(out).map_err(bad)?;
     Ok(runs)
@@ -130,6 +136,7 @@ fn run_info(req: &Request, work_dir: &Path) -> RunInfo {
         command_line: req.command_line.clone(),
         quick: req.opts.quick,
         interrupted: None,
+        complete: false,
         slowdown: req.opts.slowdown.map(|(t, p)| format!("{t}:{p}")),
     }
 }
@@ -141,7 +148,12 @@ pub fn run(req: Request) -> anyhow::Result<(Outcome, FileSink)> {
     let cases = plan(&scenarios, &req.opts, req.filter.as_ref())?;
     let runs_dir = prepare_out_dir(&req.out)?;
     let base = req.opts.dir.clone().unwrap_or_else(std::env::temp_dir);
-    let work = tempfile::Builder::new().prefix("ipcbench-").tempdir_in(&base).map_err(|e| {
+    // What runners killed outright (kill -9, a crash) left: swept before this one adds its own.
+    let swept = leftovers::sweep(&[&std::env::temp_dir(), &base, Path::new("/dev/shm")]);
+    if !swept.is_empty() {
+        eprintln!("{swept}");
+    }
+    let work = leftovers::private_temp_dir(&base, "").map_err(|e| {
         UsageError(format!(
             "cannot create a private directory in {}: {e} (choose another --dir)",
             base.display()
@@ -226,11 +238,21 @@ pub fn run_cases(
     bar.finish_and_clear();
     let interrupted = stop();
     if interrupted {
-        run.run.interrupted = Some("interrupted by signal".into());
+        run.run.interrupted = Some(match ipcbench_harness::os::watch::stop_signal() {
+            Some(sig) => format!("interrupted by {}", signal_name(sig)),
+            None => "interrupted by signal".into(),
+        });
     }
+    // The plan ran to its end: the one state a reader may take as a whole run.
+    run.run.complete = !interrupted;
     run.warnings = ctx.warnings.borrow().clone();
     sink.save(&run)?;
     Ok(Outcome { run, failed, interrupted })
+}
+
+/// `SIGHUP` for 1, …
+pub fn signal_name(sig: i32) -> String {
+    nix::sys::signal::Signal::try_from(sig).map(|s| s.to_string()).unwrap_or(sig.to_string())
 }
 
 /// Runs one case; its error, or its panic's message, as one string.
