@@ -7,8 +7,8 @@ use ipcbench_results::compare::{self, CompareOptions, Format};
 use ipcbench_results::export::{self, ExportFormat};
 use ipcbench_results::RunFile;
 use ipcbench_scenarios::options::{
-    parse_duration, parse_pin, parse_processes, parse_sizes, parse_slowdown, parse_transports,
-    parse_waits,
+    parse_duration, parse_pin, parse_processes, parse_sizes, parse_transports, parse_waits,
+    check_iterations, test_knobs,
 };
 use ipcbench_scenarios::{runner, CaseFilter, Options, UsageError};
 use std::path::{Path, PathBuf};
@@ -161,7 +161,7 @@ struct ScenarioArgs {
     /// Seconds without progress after which a worker counts as hung
     #[arg(long, value_name = "SECS", default_value_t = 10.0, hide = true)]
     timeout: f64,
-    /// Tests only: inject a fault (corrupt:N or drop:N)
+    /// Tests only (a build with the `test-knobs` feature): inject a fault (corrupt:N or drop:N)
     #[arg(long, value_name = "FAULT", hide = true)]
     inject: Option<String>,
 }
@@ -369,10 +369,7 @@ fn baseline_path(out: &Path, name: &str) -> Result<PathBuf> {
 
 fn scenario(a: ScenarioArgs) -> Result<ExitCode> {
     let mut opts = options(&a.cases)?;
-    opts.iterations = match a.budget.iterations {
-        Some(0) => return Err(usage("--iterations must be at least 1")),
-        n => n,
-    };
+    opts.iterations = a.budget.iterations.map(check_iterations).transpose()?;
     opts.duration = a.budget.duration.as_deref().map(parse_duration).transpose()?;
     opts.pin = a.pin.as_deref().map(parse_pin).transpose()?;
     opts.dir = a.dir.clone();
@@ -381,11 +378,12 @@ fn scenario(a: ScenarioArgs) -> Result<ExitCode> {
         return Err(usage("--timeout must be a positive number of seconds"));
     }
     opts.timeout = std::time::Duration::from_secs_f64(a.timeout);
-    opts.fault = a.inject.as_deref().map(|f| f.parse()).transpose().map_err(usage)?;
-    if let Ok(s) = std::env::var("IPCBENCH_SLOWDOWN") {
-        opts.slowdown = Some(parse_slowdown(&s)?);
-    }
+    let slowdown = std::env::var("IPCBENCH_SLOWDOWN").ok();
+    (opts.fault, opts.slowdown) = test_knobs(a.inject.as_deref(), slowdown.as_deref())?;
     if let Some(dir) = &opts.dir {
+        if !dir.exists() {
+            return Err(usage(format!("--dir {}: does not exist", dir.display())));
+        }
         if !dir.is_dir() {
             return Err(usage(format!("--dir {}: not a directory", dir.display())));
         }

@@ -147,6 +147,9 @@ impl Scenario for Mapping {
     fn name(&self) -> &'static str {
         "mapping"
     }
+    fn two_sided(&self) -> bool {
+        false
+    }
     fn about(&self) -> &'static str {
         "set-up cost: mmap, first touch vs MAP_POPULATE, THP, hugetlb, shm_open vs memfd vs shmget, by size"
     }

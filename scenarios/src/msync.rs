@@ -68,6 +68,9 @@ impl Scenario for Msync {
     fn name(&self) -> &'static str {
         "msync"
     }
+    fn two_sided(&self) -> bool {
+        false
+    }
     fn about(&self) -> &'static str {
         "durability: msync(MS_SYNC/MS_ASYNC) against fdatasync/fsync of N dirty pages, on disk and tmpfs"
     }

@@ -175,7 +175,10 @@ pub fn run(req: Request) -> anyhow::Result<(Outcome, FileSink)> {
         work_dir: work.path().to_path_buf(),
         warnings: RefCell::new(Vec::new()),
     };
-    if req.opts.pin.is_none() {
+    let two_sided = cases.iter().any(|c| {
+        crate::by_name(c.id.split('/').next().unwrap_or_default()).is_none_or(|s| s.two_sided())
+    });
+    if req.opts.pin.is_none() && two_sided {
         ctx.warn(
             "The two sides were not pinned: the scheduler may move them, which widens spin and \
              futex figures. Use --pin 0,1 for steadier numbers.",
