@@ -9,9 +9,6 @@ use anyhow::{bail, Context, Result};
 pub struct AnonMmap;
 
 impl Mechanism for AnonMmap {
-    fn name(&self) -> &'static str {
-        "anon-mmap"
-    }
     fn is_mapped(&self) -> bool {
         true
     }

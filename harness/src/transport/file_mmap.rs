@@ -10,9 +10,6 @@ use anyhow::{Context, Result};
 pub struct FileMmap;
 
 impl Mechanism for FileMmap {
-    fn name(&self) -> &'static str {
-        "file-mmap"
-    }
     fn is_mapped(&self) -> bool {
         true
     }

@@ -18,9 +18,6 @@ use std::os::unix::fs::FileExt;
 pub struct FileRw;
 
 impl Mechanism for FileRw {
-    fn name(&self) -> &'static str {
-        "file-rw"
-    }
     fn is_mapped(&self) -> bool {
         false
     }

@@ -10,9 +10,6 @@ use std::os::fd::{AsRawFd, OwnedFd};
 pub struct Memfd;
 
 impl Mechanism for Memfd {
-    fn name(&self) -> &'static str {
-        "memfd"
-    }
     fn is_mapped(&self) -> bool {
         true
     }

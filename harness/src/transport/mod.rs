@@ -88,7 +88,6 @@ pub struct CreateOptions {
 
 /// A transport: creates its objects in the runner, opens them in a spawned peer.
 pub trait Mechanism: Sync {
-    fn name(&self) -> &'static str;
     fn is_mapped(&self) -> bool;
     /// One sentence for results and `list`: what travels where, how the receiver learns of it.
     fn how(&self) -> &'static str;
@@ -120,7 +119,6 @@ mod tests {
     fn every_name_has_a_mechanism_that_agrees_with_it() {
         for t in Transport::ALL {
             let m = mechanism(t);
-            assert_eq!(m.name(), t.name());
             assert_eq!(m.is_mapped(), t.is_mapped(), "{t}");
         }
     }

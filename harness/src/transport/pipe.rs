@@ -10,9 +10,6 @@ use std::os::fd::{AsRawFd, OwnedFd};
 pub struct Pipe;
 
 impl Mechanism for Pipe {
-    fn name(&self) -> &'static str {
-        "pipe"
-    }
     fn is_mapped(&self) -> bool {
         false
     }

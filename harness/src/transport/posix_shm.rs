@@ -10,9 +10,6 @@ use anyhow::{Context, Result};
 pub struct PosixShm;
 
 impl Mechanism for PosixShm {
-    fn name(&self) -> &'static str {
-        "posix-shm"
-    }
     fn is_mapped(&self) -> bool {
         true
     }

@@ -11,9 +11,6 @@ use anyhow::{Context, Result};
 pub struct SysvShm;
 
 impl Mechanism for SysvShm {
-    fn name(&self) -> &'static str {
-        "sysv-shm"
-    }
     fn is_mapped(&self) -> bool {
         true
     }

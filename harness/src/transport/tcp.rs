@@ -25,9 +25,6 @@ type Secret = [u8; SECRET_LEN];
 pub struct Tcp;
 
 impl Mechanism for Tcp {
-    fn name(&self) -> &'static str {
-        "tcp"
-    }
     fn is_mapped(&self) -> bool {
         false
     }

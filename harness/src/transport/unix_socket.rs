@@ -13,9 +13,6 @@ use std::path::PathBuf;
 pub struct UnixSocket;
 
 impl Mechanism for UnixSocket {
-    fn name(&self) -> &'static str {
-        "unix-socket"
-    }
     fn is_mapped(&self) -> bool {
         false
     }
