@@ -8,7 +8,7 @@
 
 use crate::os::clock::now_ns;
 use crate::os::process::peek_exit;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::time::Duration;
 
 /// How often a poll loop looks around (peer alive, Ctrl-C, stall).
@@ -29,28 +29,56 @@ extern "C" fn on_tick(_: libc::c_int) {}
 /// Where a worker's report goes (its report pipe or stdout), or -1 in the runner.
 static REPORT_FD: AtomicI32 = AtomicI32::new(-1);
 
+/// SIGBUS faults the runner survived (see [`on_bus_error`]); the runner compares it before and
+/// after a case.
+static BUS_FAULTS: AtomicU64 = AtomicU64::new(0);
+
 /// A shared mapping whose backing store is gone (truncated by someone else, or a reservation the
-/// filesystem did not honour) faults with SIGBUS. Nothing can resume the faulting access, so
-/// the process says why and ends: a worker as a report the runner records as the case's error
-/// (exit 1), the runner with one line on stderr and the default action (its leftovers are
-/// swept by the next start). Only async-signal-safe calls: write, _exit, signal, raise.
-extern "C" fn on_bus_error(_: libc::c_int) {
+/// filesystem did not honour) faults with SIGBUS. A worker says why and ends: a report the
+/// runner records as the case's error (exit 1). The runner must live on to record it and clean
+/// up, so it puts a private zero page where the lost one was (the access then completes, reads
+/// zeros — which no record verifies against — and the case fails on its own), and counts the
+/// fault for [`bus_faults`]. Only async-signal-safe calls: write, mmap, _exit, signal, raise.
+extern "C" fn on_bus_error(_: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
     const REPORT: &[u8] = b"{\"error\":\"SIGBUS: the shared mapping lost its backing store (the \
 file was truncated, or its filesystem is full)\"}";
-    const LINE: &[u8] = b"error: SIGBUS: a shared mapping lost its backing store (a file was \
-truncated, or its filesystem is full); what this run left is removed at the next start\n";
+    const LINE: &[u8] = b"error: SIGBUS outside a shared mapping; what this run left is removed \
+at the next start\n";
     let fd = REPORT_FD.load(Ordering::SeqCst);
-    // SAFETY: async-signal-safe calls only.
+    // SAFETY: async-signal-safe calls only; the page replaced is one the kernel just said has
+    // no backing store, inside a mapping of ours.
     unsafe {
         if fd >= 0 {
             libc::write(fd, REPORT.as_ptr().cast(), REPORT.len());
             libc::_exit(1);
+        }
+        let addr = (*info).si_addr() as usize & !(crate::os::mapping::PAGE - 1);
+        let page = libc::mmap(
+            addr as *mut libc::c_void,
+            crate::os::mapping::PAGE,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_FIXED | libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        if addr != 0 && page != libc::MAP_FAILED {
+            BUS_FAULTS.fetch_add(1, Ordering::SeqCst);
+            return;
         }
         libc::write(2, LINE.as_ptr().cast(), LINE.len());
         libc::signal(libc::SIGBUS, libc::SIG_DFL);
         libc::raise(libc::SIGBUS);
     }
 }
+
+/// How many lost pages the runner has papered over since it started (see [`on_bus_error`]).
+pub fn bus_faults() -> u64 {
+    BUS_FAULTS.load(Ordering::SeqCst)
+}
+
+/// What a case that took a SIGBUS failed with.
+pub const BUS_ERROR: &str = "SIGBUS: the shared mapping lost its backing store (the file was \
+truncated, or its filesystem is full)";
 
 fn set_handler(sig: libc::c_int, handler: extern "C" fn(libc::c_int)) {
     // SAFETY: the handlers only store to atomics or write and exit (async-signal-safe). No
@@ -70,7 +98,17 @@ pub fn install_signal_handlers() {
     for sig in STOP_SIGNALS {
         set_handler(sig, on_interrupt);
     }
-    set_handler(libc::SIGBUS, on_bus_error);
+    // SAFETY: see on_bus_error; SA_SIGINFO for the faulting address, SA_NODEFER so a second
+    // lost page faults again instead of being blocked.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_bus_error
+            as extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void)
+            as usize;
+        libc::sigemptyset(&mut sa.sa_mask);
+        sa.sa_flags = libc::SA_SIGINFO | libc::SA_NODEFER;
+        libc::sigaction(libc::SIGBUS, &sa, std::ptr::null_mut());
+    }
     set_handler(libc::SIGALRM, on_tick);
     // SIGPIPE would kill us when a peer dies mid-write; EPIPE is reported instead.
     // SAFETY: plain signal disposition change.

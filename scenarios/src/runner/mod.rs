@@ -13,7 +13,7 @@ use crate::{sysinfo, Case, CaseFilter, Context, Options, Scenario, UsageError};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use ipcbench_harness::os::leftovers;
 use ipcbench_harness::os::process::pin_to;
-use ipcbench_harness::os::watch::{install_signal_handlers, interrupted};
+use ipcbench_harness::os::watch::{bus_faults, install_signal_handlers, interrupted, BUS_ERROR};
 use ipcbench_results::{CaseResult, RunFile, RunInfo};
 use std::cell::RefCell;
 use std::panic::AssertUnwindSafe;
@@ -261,7 +261,13 @@ pub fn signal_name(sig: i32) -> String {
 /// Runs one case; its error, or its panic's message, as one string.
 fn measure(case: Case, ctx: &Context) -> Result<CaseResult, String> {
     let runner = std::process::id();
+    let faults = bus_faults();
     let caught = std::panic::catch_unwind(AssertUnwindSafe(|| (case.run)(ctx)));
+    // A page of the runner's mapping lost its backing store: whatever the case concluded, its
+    // figures were read through a stand-in page.
+    if bus_faults() != faults && std::process::id() == runner {
+        return Err(BUS_ERROR.to_string());
+    }
     if std::process::id() != runner {
         // A forked child unwound out of its body into the runner's loop: it must not go on
         // running the rest of the plan. The panic hook has printed why.
