@@ -7,8 +7,8 @@ use ipcbench_results::compare::{self, CompareOptions, Format};
 use ipcbench_results::export::{self, ExportFormat};
 use ipcbench_results::RunFile;
 use ipcbench_scenarios::options::{
-    parse_duration, parse_pin, parse_processes, parse_sizes, parse_transports, parse_waits,
-    check_iterations, test_knobs,
+    check_iterations, parse_duration, parse_pin, parse_processes, parse_sizes, parse_transports,
+    parse_waits, test_knobs,
 };
 use ipcbench_scenarios::{runner, CaseFilter, Options, UsageError};
 use std::path::{Path, PathBuf};
@@ -250,9 +250,12 @@ macro_rules! out {
     ($($t:tt)*) => { write_out(format_args!($($t)*))? };
 }
 
-/// Best-effort stdout for what follows a run that is already on disk: false if it failed.
-fn say(args: std::fmt::Arguments) -> bool {
-    write_out(args).is_ok()
+/// Best-effort stdout for what follows a run that is already on disk: the first failure is
+/// kept in `failed`, later writes are skipped.
+fn say(failed: &mut Option<StdoutError>, args: std::fmt::Arguments) {
+    if failed.is_none() {
+        *failed = write_out(args).err();
+    }
 }
 
 fn usage(e: impl std::fmt::Display) -> anyhow::Error {
@@ -420,27 +423,27 @@ fn scenario(a: ScenarioArgs) -> Result<ExitCode> {
     ipcbench_harness::os::watch::default_sigpipe();
     // The run is on disk whatever happens to stdout now: a closed or full stdout (a hung-up
     // terminal, `| head`) loses the summary, not the exit status the run earned.
-    let mut stdout_ok = say(format_args!("{}", runner::summary(&outcome.run)));
-    stdout_ok &= say(format_args!(
-        "results: {} (also {})\n",
-        files.run_file.display(),
-        files.latest.display()
-    ));
+    let mut stdout_err = None;
+    say(&mut stdout_err, format_args!("{}", runner::summary(&outcome.run)));
+    say(
+        &mut stdout_err,
+        format_args!("results: {} (also {})\n", files.run_file.display(), files.latest.display()),
+    );
     if !a.no_report {
         match render_report(Vec::new(), &a.out) {
-            Ok(index) => stdout_ok &= say(format_args!("report: {}\n", index.display())),
+            Ok(index) => say(&mut stdout_err, format_args!("report: {}\n", index.display())),
             Err(e) => eprintln!("warning: no report: {e}"),
         }
     }
     if let Some(path) = save_baseline {
         std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
         outcome.run.write_atomic(&path).with_context(|| format!("writing {}", path.display()))?;
-        stdout_ok &= say(format_args!("baseline saved: {}\n", path.display()));
+        say(&mut stdout_err, format_args!("baseline saved: {}\n", path.display()));
     }
     let mut regressed = false;
     if let Some(base) = baseline {
         let cmp = compare::compare(&base, &outcome.run, &CompareOptions::default());
-        stdout_ok &= say(format_args!("{}", cmp.render(Format::Table)));
+        say(&mut stdout_err, format_args!("{}", cmp.render(Format::Table)));
         regressed = cmp.has_regression();
     }
     if outcome.interrupted {
@@ -460,5 +463,10 @@ fn scenario(a: ScenarioArgs) -> Result<ExitCode> {
         );
         return Ok(ExitCode::FAILURE);
     }
-    Ok(if regressed || !stdout_ok { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    if let Some(e) = &stdout_err {
+        if e.0.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("error: {e}");
+        }
+    }
+    Ok(if regressed || stdout_err.is_some() { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }

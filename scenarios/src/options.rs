@@ -220,7 +220,9 @@ pub fn parse_sizes(s: &str) -> Result<Vec<usize>, UsageError> {
 /// (`sched_getaffinity`: under `taskset` or in a container, fewer than the host has).
 pub fn parse_pin(s: &str) -> Result<[usize; 2], UsageError> {
     let allowed: Vec<usize> = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))
-        .map(|set| (0..nix::sched::CpuSet::count()).filter(|&c| set.is_set(c).unwrap_or(false)).collect())
+        .map(|set| {
+            (0..nix::sched::CpuSet::count()).filter(|&c| set.is_set(c).unwrap_or(false)).collect()
+        })
         .unwrap_or_default();
     let list = allowed.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(",");
     let bad = || match allowed[..] {

@@ -47,7 +47,9 @@ pub fn pid_in_name(name: &str) -> Option<i32> {
 /// Whether `pid` names a live process (of any user).
 fn alive(pid: i32) -> bool {
     // SAFETY: signal 0 only checks; EPERM means it exists but is another user's.
-    pid > 0 && (unsafe { libc::kill(pid, 0) } == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM))
+    pid > 0
+        && (unsafe { libc::kill(pid, 0) } == 0
+            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM))
 }
 
 /// What a sweep removed.

@@ -18,7 +18,8 @@ pub const LOOK_EVERY_NS: u64 = 100_000_000;
 static INTERRUPTED: AtomicI32 = AtomicI32::new(0);
 
 /// The signals handled as Ctrl-C is: the run stops, keeps its cases and cleans up.
-pub const STOP_SIGNALS: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
+pub const STOP_SIGNALS: [libc::c_int; 4] =
+    [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
 
 extern "C" fn on_interrupt(sig: libc::c_int) {
     INTERRUPTED.store(sig, Ordering::SeqCst);

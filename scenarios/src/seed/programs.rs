@@ -119,11 +119,10 @@ pub fn reader_main(path: &Path, out: &mut dyn Write) -> Result<()> {
     if len == 0 {
         return Err(bad_file(path, "is empty: its mapping has no page to read").into());
     }
-    let f = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)
-        .map_err(|e| bad_file(path, &format!("cannot be opened for reading and writing: {e}")))?;
+    let f =
+        OpenOptions::new().read(true).write(true).open(path).map_err(|e| {
+            bad_file(path, &format!("cannot be opened for reading and writing: {e}"))
+        })?;
     let region = Region::map_fd(&f, MAP_LEN)?;
     for r in records_in(&region) {
         writeln!(out, "{}", r.line())?;
@@ -194,7 +193,10 @@ fn mappable_file(path: &Path) -> Result<u64, crate::UsageError> {
     if let Ok(fs) = nix::sys::statfs::statfs(path) {
         let t = fs.filesystem_type();
         if t == nix::sys::statfs::PROC_SUPER_MAGIC || t == nix::sys::statfs::SYSFS_MAGIC {
-            return Err(bad_file(path, "is a /proc or /sys file, not a regular file: nothing to map"));
+            return Err(bad_file(
+                path,
+                "is a /proc or /sys file, not a regular file: nothing to map",
+            ));
         }
     }
     Ok(meta.len())
