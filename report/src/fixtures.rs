@@ -115,6 +115,7 @@ impl Fixture {
             command_line: vec!["ipcbench".into(), "scenario".into(), "all".into()],
             quick: false,
             interrupted: None,
+            complete: true,
             slowdown: None,
         });
         if self.has("floor") {

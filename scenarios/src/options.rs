@@ -284,6 +284,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, UsageError> {
 /// with the `test-knobs` feature, which `cargo test` turns on and a normal build never does.
 pub const TEST_KNOBS: bool = cfg!(feature = "test-knobs");
 
+/// A transport and the percentage its sends are slowed by (`IPCBENCH_SLOWDOWN`).
+pub type Slowdown = (Transport, f64);
+
 /// The largest slow-down `IPCBENCH_SLOWDOWN` takes, in percent: ten times slower.
 pub const MAX_SLOWDOWN_PCT: f64 = 1000.0;
 
@@ -292,7 +295,7 @@ pub const MAX_SLOWDOWN_PCT: f64 = 1000.0;
 pub fn test_knobs(
     inject: Option<&str>,
     slowdown: Option<&str>,
-) -> Result<(Option<Fault>, Option<(Transport, f64)>), UsageError> {
+) -> Result<(Option<Fault>, Option<Slowdown>), UsageError> {
     if !TEST_KNOBS {
         return match inject {
             Some(_) => Err(UsageError(

@@ -110,11 +110,12 @@ pub fn sweep(dirs: &[&Path]) -> Swept {
                     swept.pids.insert(pid);
                     swept.dirs.push(path);
                 }
-            } else if meta.is_file() && canon == Path::new("/dev/shm") {
-                if std::fs::remove_file(&path).is_ok() {
-                    swept.pids.insert(pid);
-                    swept.shm_objects.push(path);
-                }
+            } else if meta.is_file()
+                && canon == Path::new("/dev/shm")
+                && std::fs::remove_file(&path).is_ok()
+            {
+                swept.pids.insert(pid);
+                swept.shm_objects.push(path);
             }
         }
     }
