@@ -20,8 +20,9 @@ Exit status:
   0    everything ran and nothing regressed
   1    a case failed, `compare` (or --baseline) found a regression, or the run could not go on
   2    bad input (command line, value or file): stderr names it and the valid choices
-  128+N  stopped by signal N (130 Ctrl-C, 129 SIGHUP, 131 SIGQUIT, 143 SIGTERM): the cases
-       measured so far are kept in the result file, marked interrupted";
+  130  interrupted (Ctrl-C): the cases measured so far are kept in the result file, marked
+       interrupted
+  128+N  stopped by signal N likewise (129 SIGHUP, 131 SIGQUIT, 143 SIGTERM)";
 
 #[derive(Parser)]
 #[command(name = "ipcbench", version, about, long_about = None, arg_required_else_help = true)]

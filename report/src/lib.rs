@@ -67,7 +67,10 @@ pub fn write_report(runs: &Runs, out_dir: &Path) -> Result<PathBuf, ReportError>
         let path = path.to_path_buf();
         move |source| ReportError::Io { path, source }
     };
-    ipcbench_results::fs::private_dir(out_dir).map_err(|e| ReportError::Unsafe(e.to_string()))?;
+    ipcbench_results::fs::private_dir(out_dir).map_err(|e| match e {
+        ipcbench_results::fs::DirError::Io { source, .. } => io(out_dir)(source),
+        unsafe_dir => ReportError::Unsafe(unsafe_dir.to_string()),
+    })?;
 
     let drawn = charts::draw_all(runs);
     // A chart of an earlier report whose scenario is gone now would linger unlinked and

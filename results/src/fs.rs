@@ -24,9 +24,9 @@ pub const DIR_MODE: u32 = 0o700;
 /// Why a directory cannot take ipcbench's files.
 #[derive(Debug, thiserror::Error)]
 pub enum DirError {
-    #[error("{path} is owned by another user (uid {uid}): choose a directory of your own")]
+    #[error("{path} is owned by another user (uid {uid})")]
     Foreign { path: String, uid: u32 },
-    #[error("{path} is writable by other users and has no sticky bit: choose a private directory")]
+    #[error("{path} is writable by other users and has no sticky bit")]
     Open { path: String },
     #[error("{path}: {source}")]
     Io { path: String, source: std::io::Error },

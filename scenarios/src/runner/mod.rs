@@ -92,7 +92,10 @@ pub fn plan(
 pub fn prepare_out_dir(out: &Path) -> Result<PathBuf, UsageError> {
     let runs = out.join("runs");
     let unsafe_dir = |e: ipcbench_results::fs::DirError| {
-        UsageError(format!("cannot write results to {}: {e}", out.display()))
+        UsageError(format!(
+            "cannot write results to {}: {e} (choose another --out DIR)",
+            out.display()
+        ))
     };
     ipcbench_results::fs::private_dir(out).map_err(unsafe_dir)?;
     ipcbench_results::fs::private_dir(&runs).map_err(unsafe_dir)?;
