@@ -5,6 +5,7 @@
 //! transport: ping-pong, stream, fan-out, floor probes, flush). It knows nothing of scenarios or
 //! reports.
 
+pub mod knobs;
 pub mod os;
 pub mod patterns;
 pub mod record;

@@ -9,10 +9,12 @@ pub mod compare;
 pub mod export;
 pub mod fs;
 pub mod histogram;
+pub mod probe;
 pub mod table;
 pub mod units;
 pub mod vocabulary;
 
+pub use probe::Probe;
 pub use vocabulary::{latency, Process, Scenario, Transport, Wait};
 
 use serde::{Deserialize, Serialize};
@@ -32,6 +34,11 @@ pub struct RunFile {
     /// Advice the run gave, in full sentences (too few CPUs to spin, `MS_ASYNC` is a no-op, …).
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// How each kind of floor probe moved across the run (see [`probe::drift`]): probe key
+    /// (`cache-line`, `futex-wake`, `pipe-wake`, `copy/<size>`) → min, median, max of the
+    /// probes' values (ns for a wake-up or handoff p50, bytes/s for a copy).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub probe_drift: BTreeMap<String, Spread>,
 }
 
 /// The environment of a run: enough to tell whether two runs may be compared.
@@ -116,6 +123,10 @@ pub struct CaseResult {
     /// histograms `latency_ns` pools, in order: how far a figure moves from pair to pair.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub latency_trials_ns: BTreeMap<String, Vec<Summary>>,
+    /// The floor probe each trial's pair measured right before it, in trial order (one per
+    /// pair: when a pair carries several trials, its probe serves them all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub probes: Vec<Probe>,
     /// HDR histograms (V2 + DEFLATE, base64), same keys as `latency_ns`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub histograms: BTreeMap<String, String>,
@@ -272,7 +283,13 @@ pub enum LoadError {
 
 impl RunFile {
     pub fn new(run: RunInfo) -> Self {
-        RunFile { schema: SCHEMA.to_string(), run, cases: Vec::new(), warnings: Vec::new() }
+        RunFile {
+            schema: SCHEMA.to_string(),
+            run,
+            cases: Vec::new(),
+            warnings: Vec::new(),
+            probe_drift: BTreeMap::new(),
+        }
     }
 
     /// Reads and checks a result file: valid JSON, our schema tag, our shape.

@@ -168,8 +168,14 @@ impl Wait {
 /// The keys of `latency_ns`, `latency_trials_ns` and `histograms` in a case: which latency a
 /// distribution is.
 pub mod latency {
-    /// Published → verified at the receiver, through the shared monotonic clock.
+    /// End to end: published (stamped after the payload was written, right before the release
+    /// or the notification) → verified at the receiver, through the shared monotonic clock.
     pub const ONE_WAY: &str = "one_way";
+    /// Published → first seen by the receiver (the sequence word changed; over a byte stream,
+    /// the first bytes of the record arrived): the handoff or the wake-up.
+    pub const NOTIFY: &str = "notify";
+    /// First seen → verified: reading and checking the payload.
+    pub const DELIVER: &str = "deliver";
     /// A record there and a record back, timed by the initiator.
     pub const ROUND_TRIP: &str = "round_trip";
     /// One `msync` / `fsync` / `fdatasync` of the dirtied range.

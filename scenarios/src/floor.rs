@@ -5,9 +5,9 @@
 
 use crate::table::{bytes_per_s, ns, Table};
 use crate::{Case, Options, Scenario, UsageError};
-use ipcbench_harness::patterns::floor;
+use ipcbench_harness::patterns::{floor, probe as floor_probe};
 use ipcbench_harness::record::stats::{encode, summarize};
-use ipcbench_results::{latency, CaseResult, RunFile, FLOOR_CACHE_LINE};
+use ipcbench_results::{latency, CaseResult, RunFile, Spread, Throughput, FLOOR_CACHE_LINE};
 
 /// Case id of the minimal pipe ping-pong (64 B), the floor of the `block` transports.
 pub const FLOOR_PIPE: &str = "floor/pipe/64";
@@ -21,7 +21,7 @@ impl Scenario for Floor {
     }
     fn about(&self) -> &'static str {
         "this machine's limits: cache-line handoff between two processes, clock cost, empty syscall, \
-         memcpy bandwidth"
+         cross-core copy and single-core memcpy bandwidth"
     }
     fn cases(&self, opts: &Options) -> Result<Vec<Case>, UsageError> {
         let (n, d) =
@@ -101,6 +101,7 @@ impl Scenario for Floor {
                 Ok(c)
             }),
         ];
+        cases.extend(copy_cases(opts));
         cases.extend(memcpy_cases(opts));
         Ok(cases)
     }
@@ -122,6 +123,48 @@ impl Scenario for Floor {
         (!t.is_empty() || memcpy.is_some())
             .then(|| format!("{t}{}", memcpy.map(|m| format!("\n{m}")).unwrap_or_default()))
     }
+}
+
+/// `floor/copy/<size>`: the cross-core copy for each stream size — the runner and a forked
+/// peer on the pinned CPUs, the peer writing `size`-byte blocks into a shared ring as large as
+/// the stream's, the runner copying them out; no header, no checksum. What a stream's copying
+/// reader is read against (`× copy`). 5 trials, back to back, of one pair.
+fn copy_cases(opts: &Options) -> Vec<Case> {
+    let sizes = opts.sizes.clone().unwrap_or(crate::stream::DEFAULT_SIZES.to_vec());
+    let trial = if opts.quick { Duration::from_millis(10) } else { Duration::from_millis(40) };
+    sizes
+        .into_iter()
+        .map(|size| {
+            let id = format!("floor/copy/{size}");
+            Case::new(id.clone(), move |ctx| {
+                let pin = ctx.opts.pin.map(|p| p[1]);
+                let trials = floor_probe::copy_floor(size, 5, trial, pin, ctx.opts.timeout)?;
+                let rate = |v: u64, s: f64| if s > 0.0 { v as f64 / s } else { 0.0 };
+                let mut c = CaseResult::new(id, "floor");
+                c.process = Some("fork".into());
+                c.wait = Some("spin".into());
+                c.size = Some(size as u64);
+                c.iterations = trials.iter().map(|t| t.records).sum();
+                c.throughput = Some(Throughput {
+                    records_per_s: Spread::of(
+                        &trials.iter().map(|t| rate(t.records, t.seconds)).collect::<Vec<_>>(),
+                    ),
+                    bytes_per_s: Spread::of(
+                        &trials.iter().map(|t| rate(t.bytes, t.seconds)).collect::<Vec<_>>(),
+                    ),
+                    trials,
+                    per_reader_bytes_per_s: Vec::new(),
+                });
+                c.notes.push(format!(
+                    "one process writes {size}-byte blocks into a shared ring (MAP_SHARED memfd, \
+                     as large as the stream's), the other copies each out into its own buffer; \
+                     no header, no checksum; spin; 5 trials of {} ms",
+                    trial.as_millis()
+                ));
+                Ok(c)
+            })
+        })
+        .collect()
 }
 
 /// `floor/memcpy/<size>`: single-core memcpy bandwidth for each stream size (the `--size`
@@ -153,10 +196,13 @@ fn memcpy_cases(opts: &Options) -> Vec<Case> {
 }
 
 fn memcpy_table(cases: &[&CaseResult]) -> Option<String> {
-    let mut t = Table::new(&["memcpy", "bandwidth"]);
+    let mut t = Table::new(&["copy floor", "bandwidth"]);
     for c in cases.iter().filter(|c| c.ok()) {
+        if let Some(tp) = c.throughput.as_ref().filter(|_| c.id.starts_with("floor/copy/")) {
+            t.row(vec![format!("{} (cross-core)", c.id), bytes_per_s(tp.bytes_per_s.median)]);
+        }
         if let Some(v) = c.figures.get("memcpy_bytes_per_s") {
-            t.row(vec![c.id.clone(), bytes_per_s(*v)]);
+            t.row(vec![format!("{} (1 core, in cache)", c.id), bytes_per_s(*v)]);
         }
     }
     (!t.is_empty()).then(|| t.to_string())

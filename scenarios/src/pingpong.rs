@@ -1,6 +1,8 @@
 //! Scenario `pingpong`: one record each way, the same size both ways, over every transport ×
-//! process × wait × size. Reports one-way latency (receiver's clock minus the sender's stamp,
-//! both directions), round trip, integrity, and the CPU each side spent per message.
+//! process × wait × size. Reports one-way latency split in `notify` (published → seen),
+//! `deliver` (seen → verified) and end to end (`one_way`, published → verified), through the
+//! shared clock, both directions; round trip, integrity, the CPU each side spent per message,
+//! and each trial's floor probe (see `harness::patterns::probe`), taken by the trial's own pair.
 
 use crate::table::{ns, times, Table};
 use crate::{Case, Context, Options, Scenario, UsageError};
@@ -9,10 +11,11 @@ use ipcbench_harness::os::futex::Wait;
 use ipcbench_harness::os::mapping::{round_up, PAGE};
 use ipcbench_harness::patterns::link::{pingpong_link_with, pingpong_region_len, Side};
 use ipcbench_harness::patterns::pingpong::{initiator, PingpongSpec, SideReport};
-use ipcbench_harness::patterns::worker::{run_pair, Job, Process};
+use ipcbench_harness::patterns::probe::ProbeSpec;
+use ipcbench_harness::patterns::worker::{run_trial, Job, Process};
 use ipcbench_harness::record::stats::{decode, encode, new_histogram, summarize};
 use ipcbench_harness::transport::{mechanism, Transport};
-use ipcbench_results::{latency, CaseResult, Cpu, Integrity, RunFile};
+use ipcbench_results::{latency, probe, CaseResult, Cpu, Integrity, RunFile};
 use std::time::Duration;
 
 pub const DEFAULT_SIZES: [usize; 4] = [64, 4 << 10, 64 << 10, 1 << 20];
@@ -56,31 +59,35 @@ impl Scenario for Pingpong {
         Ok(cases)
     }
 
-    fn summary(&self, cases: &[&CaseResult], run: &RunFile) -> Option<String> {
-        let floor = run.floor_one_way_ns();
-        let mut t = Table::new(&["case", "p50 one-way", "p99", "max", "× floor", "round trip p50"]);
+    fn summary(&self, cases: &[&CaseResult], _run: &RunFile) -> Option<String> {
+        let mut t = Table::new(&[
+            "case",
+            "notify p50",
+            "deliver p50",
+            "one-way p50",
+            "p99",
+            "× probe",
+            "round trip p50",
+        ]);
         for c in cases {
             let Some(s) = c.latency_ns.get(latency::ONE_WAY).filter(|_| c.error.is_none()) else {
-                t.row(vec![
-                    c.id.clone(),
-                    "failed".into(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                ]);
+                let mut row = vec![c.id.clone(), "failed".into()];
+                row.resize(7, String::new());
+                t.row(row);
                 continue;
             };
-            let times = floor.map(|f| times(s.p50 as f64 / f.max(1) as f64)).unwrap_or("-".into());
-            let rt =
-                c.latency_ns.get(latency::ROUND_TRIP).map(|r| ns(r.p50 as f64)).unwrap_or_default();
+            let p50 = |key: &str| c.p50(key).map(|v| ns(v as f64)).unwrap_or("-".into());
+            // Against the trial's own probe, and only where a handoff bounds the figure.
+            let small = c.size.is_some_and(|s| s <= probe::RATIO_MAX_SIZE);
+            let times = probe::ratio(c).filter(|_| small).map(times).unwrap_or("-".into());
             t.row(vec![
                 c.id.clone(),
+                p50(latency::NOTIFY),
+                p50(latency::DELIVER),
                 ns(s.p50 as f64),
                 ns(s.p99 as f64),
-                ns(s.max as f64),
                 times,
-                rt,
+                p50(latency::ROUND_TRIP),
             ]);
         }
         (!t.is_empty()).then(|| t.to_string())
@@ -98,6 +105,9 @@ fn file_ring_len(size: usize) -> usize {
 /// (new objects, new processes), their histograms pooled, and each pair's figures kept as a
 /// trial (`latency_trials_ns`) so that `compare` sees how far a figure moves between pairs.
 pub const TRIALS: u64 = 10;
+
+/// One of a side's encoded latency histograms.
+type SideHistogram = fn(&SideReport) -> &str;
 
 /// What one trial's two sides measured.
 struct TrialReport {
@@ -135,6 +145,7 @@ fn run_case(
     let len = if t.is_mapped() { pingpong_region_len(size) } else { file_ring_len(size) };
     let pair = ctx.pair(t, p, w, len);
     let mut reports = Vec::new();
+    let mut probes = Vec::new();
     for trial in 0..trials {
         let spec = PingpongSpec {
             size,
@@ -147,12 +158,15 @@ fn run_case(
             fault: if trial == 0 { opts.fault } else { None },
             durable: opts.durable,
         };
-        let (mine, theirs) = run_pair(&pair, &Job::Pingpong(spec.clone()), |medium, watch| {
-            let mut link = pingpong_link_with(medium, Side::Initiator, size, w, spec.durable)?;
-            initiator(link.as_mut(), &spec, watch)
-        })?;
+        let job = Job::Pingpong(spec.clone());
+        let (mine, theirs, probe) =
+            run_trial(&pair, &job, Some(ProbeSpec::for_wait(w)), |medium, watch| {
+                let mut link = pingpong_link_with(medium, Side::Initiator, size, w, spec.durable)?;
+                initiator(link.as_mut(), &spec, watch)
+            })?;
         let theirs: SideReport = serde_json::from_value(theirs).context("the worker's report")?;
         reports.push(TrialReport { mine, theirs });
+        probes.extend(probe);
     }
 
     let mut c = CaseResult::new(id, "pingpong");
@@ -161,18 +175,26 @@ fn run_case(
     c.wait = Some(w.name().into());
     c.size = Some(size as u64);
     c.warmup = warmup * trials;
-    let mut one_way = new_histogram();
+    let split: [(&str, SideHistogram); 3] = [
+        (latency::ONE_WAY, |r| &r.one_way),
+        (latency::NOTIFY, |r| &r.notify),
+        (latency::DELIVER, |r| &r.deliver),
+    ];
+    let mut pooled = [new_histogram(), new_histogram(), new_histogram()];
     let mut round_trip = new_histogram();
     let mut integrity = Integrity::default();
-    let (mut cpu_mine, mut cpu_theirs, mut measured) = (0, 0, 0);
+    let (mut cpu_mine, mut cpu_theirs, mut measured, mut negative) = (0, 0, 0, 0);
     for r in &reports {
-        let mut ow = decode(&r.mine.one_way)?;
-        ow.add(decode(&r.theirs.one_way)?).context("merging histograms")?;
+        for ((key, side), all) in split.iter().zip(&mut pooled) {
+            let mut h = decode(side(&r.mine))?;
+            h.add(decode(side(&r.theirs))?).context("merging histograms")?;
+            all.add(&h).context("merging histograms")?;
+            c.latency_trials_ns.entry((*key).into()).or_default().push(summarize(&h));
+        }
         let rt = decode(r.mine.round_trip.as_deref().unwrap_or_default())?;
-        one_way.add(&ow).context("merging histograms")?;
         round_trip.add(&rt).context("merging histograms")?;
-        c.latency_trials_ns.entry(latency::ONE_WAY.into()).or_default().push(summarize(&ow));
         c.latency_trials_ns.entry(latency::ROUND_TRIP.into()).or_default().push(summarize(&rt));
+        negative += r.mine.negative + r.theirs.negative;
         integrity.add(&r.mine.integrity);
         integrity.add(&r.theirs.integrity);
         cpu_mine += r.mine.cpu_ns;
@@ -180,10 +202,17 @@ fn run_case(
         measured += r.mine.measured;
     }
     c.iterations = measured;
-    c.latency_ns.insert(latency::ONE_WAY.into(), summarize(&one_way));
+    for ((key, _), h) in split.iter().zip(&pooled) {
+        c.latency_ns.insert((*key).into(), summarize(h));
+        c.histograms.insert((*key).into(), encode(h));
+    }
     c.latency_ns.insert(latency::ROUND_TRIP.into(), summarize(&round_trip));
-    c.histograms.insert(latency::ONE_WAY.into(), encode(&one_way));
     c.histograms.insert(latency::ROUND_TRIP.into(), encode(&round_trip));
+    c.probes = probes;
+    if let Some(r) = probe::ratio(&c) {
+        c.figures.insert("probe_ratio".into(), r);
+    }
+    c.figures.insert("negative_intervals".into(), negative as f64);
     c.integrity = Some(integrity);
     let per_msg = |cpu: u64, n: u64| cpu as f64 / (2 * n.max(1)) as f64;
     let mut cpu = Cpu::default();
@@ -199,6 +228,83 @@ fn run_case(
         });
     }
     c.notes.extend(ctx.file_note(t));
-    c.error = integrity.failure();
+    c.error = integrity.failure().or_else(|| {
+        (negative > 0).then(|| {
+            format!(
+                "{negative} records were seen before they were published: the two processes' \
+                 clocks disagree (CLOCK_MONOTONIC should be one clock on one host)"
+            )
+        })
+    });
     Ok(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::{run_cases, MemorySink};
+    use ipcbench_harness::knobs;
+    use ipcbench_results::{probe::kind, RunInfo};
+    use std::cell::RefCell;
+
+    fn probe_p50(c: &CaseResult) -> u64 {
+        let v: Vec<f64> = c.probes.iter().filter_map(|p| p.value()).collect();
+        ipcbench_results::Spread::of(&v).median as u64
+    }
+
+    /// A pair slowed on purpose (every publish, of the probe and of the records, sleeps 2 ms
+    /// after its stamp): its probe and its figure move together, and the run warns that the
+    /// probe moved.
+    #[test]
+    fn a_slowed_pair_moves_its_probe_and_its_figure_and_the_run_warns() {
+        let opts = Options {
+            transports: Some(vec![Transport::AnonMmap]),
+            processes: Some(vec![Process::Fork]),
+            waits: Some(vec![Wait::Futex]),
+            // Large records: a short warm-up under --quick.
+            sizes: Some(vec![64 << 10]),
+            iterations: Some(4),
+            quick: true,
+            ..Options::default()
+        };
+        let case = || Pingpong.cases(&opts).unwrap().pop().unwrap();
+        let (plain, slowed) = (case(), case());
+        let slowed = Case::new(format!("{}/slowed", slowed.id), move |ctx| {
+            // 2 ms: far above a futex wake-up's noise, so the direction is plain on any host.
+            knobs::set_publish_delay_ns(2_000_000);
+            let r = (slowed.run)(ctx);
+            knobs::set_publish_delay_ns(0);
+            r
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = Context {
+            opts: opts.clone(),
+            exe: "/nonexistent/ipcbench".into(),
+            work_dir: dir.path().to_path_buf(),
+            warnings: RefCell::new(Vec::new()),
+        };
+        let mut sink = MemorySink::default();
+        let bar = indicatif::ProgressBar::hidden();
+        let run = RunFile::new(RunInfo::default());
+        let out = run_cases(vec![plain, slowed], &ctx, run, &mut sink, &|| false, &bar).unwrap();
+        let run = out.run;
+        assert_eq!(out.failed, 0, "{:?}", run.cases.iter().map(|c| &c.error).collect::<Vec<_>>());
+        let (a, b) = (&run.cases[0], &run.cases[1]);
+        for c in [a, b] {
+            assert_eq!(c.probes.len(), 4, "{}: one probe per trial", c.id);
+            assert!(c.probes.iter().all(|p| p.kind == kind::FUTEX_WAKE), "{:?}", c.probes);
+            assert!(c.figures.contains_key("probe_ratio"), "{}", c.id);
+        }
+        assert!(probe_p50(b) > probe_p50(a), "probe {} → {}", probe_p50(a), probe_p50(b));
+        let notify = |c: &CaseResult| c.p50(latency::NOTIFY).unwrap();
+        assert!(notify(b) > notify(a), "notify {} → {}", notify(a), notify(b));
+        assert!(run.probe_drift.contains_key(kind::FUTEX_WAKE), "{:?}", run.probe_drift);
+        assert!(
+            run.warnings
+                .iter()
+                .any(|w| w.contains("futex-wake probe moved") && w.contains("--pin")),
+            "{:?}",
+            run.warnings
+        );
+    }
 }

@@ -10,13 +10,14 @@ use crate::table::{bytes, bytes_per_s, count, significant, Table};
 use crate::{Case, Context, Options, Scenario, UsageError};
 use anyhow::{Context as _, Result};
 use ipcbench_harness::os::futex::Wait;
+use ipcbench_harness::patterns::probe::ProbeSpec;
 use ipcbench_harness::patterns::ring::{frame_len, RingLayout};
 use ipcbench_harness::patterns::stream::{
     reader, ReadMode, ReaderReport, StreamSpec, WriterReport,
 };
-use ipcbench_harness::patterns::worker::{run_pair, Job, Process};
+use ipcbench_harness::patterns::worker::{run_trial, Job, Process};
 use ipcbench_harness::transport::{mechanism, Transport};
-use ipcbench_results::{CaseResult, Cpu, RunFile, Spread, Throughput, Trial};
+use ipcbench_results::{probe, CaseResult, Cpu, RunFile, Spread, Throughput, Trial};
 use std::time::Duration;
 
 pub const DEFAULT_SIZES: [usize; 6] = [8, 64, 512, 4 << 10, 64 << 10, 1 << 20];
@@ -118,9 +119,12 @@ fn run_case(
     // file-rw: the file ring per direction is as large as the shared ring would be.
     let len = if t.is_mapped() { spec.ring.region_len() } else { spec.ring.capacity };
     let pair = ctx.pair(t, p, w, len);
-    let (mine, theirs) = run_pair(&pair, &Job::Stream(spec.clone()), |medium, watch| {
-        reader(medium, &spec, 0, w, watch)
-    })?;
+    // The pair first measures a cross-core copy of this record size: the floor of its moment.
+    let probe = Some(ProbeSpec::Copy { size });
+    let (mine, theirs, probe) =
+        run_trial(&pair, &Job::Stream(spec.clone()), probe, |medium, watch| {
+            reader(medium, &spec, 0, w, watch)
+        })?;
     let theirs: WriterReport = serde_json::from_value(theirs).context("the writer's report")?;
     let reports = Reports {
         id,
@@ -133,6 +137,10 @@ fn run_case(
         readers: &[mine],
     };
     let mut c = result(ctx, reports);
+    c.probes.extend(probe);
+    if let Some(r) = probe::ratio(&c) {
+        c.figures.insert("probe_ratio".into(), r);
+    }
     c.process = Some(p.name().into());
     c.axes.insert("mode".into(), mode.name().into());
     c.notes.push(match mode {
@@ -252,6 +260,15 @@ fn throughput(readers: &[ReaderReport], per_reader: bool) -> Throughput {
     }
 }
 
+/// The cross-core copy floor for `size` measured by `floor` in this run (`floor/copy/<size>`).
+pub(crate) fn copy_floor(run: &RunFile, size: Option<u64>) -> Option<f64> {
+    run.case(&format!("floor/copy/{}", size?))
+        .filter(|c| c.ok())
+        .and_then(|c| c.throughput.as_ref())
+        .map(|t| t.bytes_per_s.median)
+        .filter(|v| *v > 0.0)
+}
+
 /// The single-core memcpy bandwidth for `size` measured by `floor` in this run, if any.
 pub(crate) fn memcpy_floor(run: &RunFile, size: Option<u64>) -> Option<f64> {
     run.case(&format!("floor/memcpy/{}", size?))
@@ -262,19 +279,21 @@ pub(crate) fn memcpy_floor(run: &RunFile, size: Option<u64>) -> Option<f64> {
 
 /// The stdout table of a throughput scenario.
 pub(crate) fn throughput_table(cases: &[&CaseResult], run: &RunFile) -> Option<String> {
-    let mut t =
-        Table::new(&["case", "throughput", "records/s", "CPU ns/rec writer", "reader", "× memcpy"]);
+    let mut t = Table::new(&[
+        "case",
+        "throughput",
+        "records/s",
+        "CPU ns/rec writer",
+        "reader",
+        "× copy",
+        "× memcpy (1 core, in cache)",
+    ]);
     for c in cases {
         let Some(tp) = c.throughput.as_ref().filter(|_| c.ok()) else {
             let why = if c.error.is_some() { "failed" } else { "skipped" };
-            t.row(vec![
-                c.id.clone(),
-                why.into(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-            ]);
+            let mut row = vec![c.id.clone(), why.into()];
+            row.resize(7, String::new());
+            t.row(row);
             continue;
         };
         let cpu = |side: &str| {
@@ -284,16 +303,20 @@ pub(crate) fn throughput_table(cases: &[&CaseResult], run: &RunFile) -> Option<S
                 .map(|v| format!("{v:.0}"))
                 .unwrap_or_default()
         };
-        let memcpy = memcpy_floor(run, c.size)
-            .map(|m| significant(tp.bytes_per_s.median / m))
-            .unwrap_or("-".into());
+        let versus = |floor: Option<f64>| {
+            floor.map(|m| significant(tp.bytes_per_s.median / m)).unwrap_or("-".into())
+        };
+        // The cross-core copy bounds a reader that copies: in-place readers copy nothing.
+        let copies = c.axes.get("mode").is_none_or(|m| m == "copy");
+        let copy = if copies { versus(copy_floor(run, c.size)) } else { "-".into() };
         t.row(vec![
             c.id.clone(),
             bytes_per_s(tp.bytes_per_s.median),
             count(tp.records_per_s.median),
             cpu("writer"),
             cpu("reader"),
-            memcpy,
+            copy,
+            versus(memcpy_floor(run, c.size)),
         ]);
     }
     (!t.is_empty()).then(|| t.to_string())

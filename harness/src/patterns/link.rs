@@ -9,7 +9,14 @@
 //!
 //! Over a byte stream a record is the header followed by the payload, written with one `write`
 //! and read with one `read` where the transport allows.
+//!
+//! Every record is timed in three stamps: the sender stamps it *published* once its payload is
+//! written, right before the release (or the `write`); the receiver stamps it *seen* as soon as
+//! the sequence word changed (over a byte stream: its first bytes arrived), before it reads the
+//! payload, and *verified* once every byte was checked. `notify` is published → seen (the
+//! handoff or wake-up), `deliver` seen → verified (reading and checking the payload).
 
+use crate::os::clock::now_ns;
 use crate::os::futex::{Signal, Wait, WaitStats};
 use crate::os::mapping::{round_up, Region, PAGE};
 use crate::os::watch::Watch;
@@ -21,37 +28,52 @@ use anyhow::Result;
 #[derive(Clone, Copy, Debug)]
 pub struct Outgoing {
     pub seq: u64,
-    pub sent_ns: u64,
     pub flags: u32,
     /// Tests only: damage the payload after its checksum was taken.
     pub corrupt: bool,
+    /// Tests only: wait this long between the published stamp and the publish (a slowdown).
+    pub delay_ns: u64,
 }
 
 impl Outgoing {
     /// Writes this record's payload into `payload` (damaging it if asked to) and returns its
-    /// header.
+    /// header, not yet stamped.
     #[inline]
     fn fill(&self, payloads: &Payloads, payload: &mut [u8]) -> Header {
         let checksum = payloads.write(self.seq, payload);
         if self.corrupt {
             corrupt(payload);
         }
-        Header {
-            seq: self.seq,
-            sent_ns: self.sent_ns,
-            len: payload.len() as u32,
-            flags: self.flags,
-            checksum,
-        }
+        Header { seq: self.seq, sent_ns: 0, len: payload.len() as u32, flags: self.flags, checksum }
     }
 }
 
 /// A record that arrived and was verified.
 #[derive(Clone, Copy, Debug)]
 pub struct Incoming {
+    /// `header.sent_ns` is when the sender published it.
     pub header: Header,
+    /// When the receiver first saw it, before reading the payload.
+    pub seen_ns: u64,
     /// When verification finished (every payload byte read).
     pub recv_ns: u64,
+}
+
+/// Spins until `ns` have passed since `from`; nothing when `ns` is 0.
+#[inline(always)]
+fn spin_for(from: u64, ns: u64) {
+    if ns > 0 {
+        while now_ns() < from.saturating_add(ns) {
+            std::hint::spin_loop();
+        }
+    }
+}
+
+/// What a sender does between its published stamp and the publish: nothing, but in tests.
+#[inline(always)]
+fn publish_delay(out: &Outgoing, stamp: u64) {
+    spin_for(stamp, out.delay_ns);
+    crate::knobs::publish_pause();
 }
 
 pub trait Link {
@@ -170,7 +192,10 @@ impl Link for MailboxLink {
         // sequence word is published, and does not touch it again until we publish anew.
         let payload =
             unsafe { std::slice::from_raw_parts_mut(self.tx.add(PAYLOAD_OFF), self.size) };
-        let h = out.fill(&self.payloads, payload);
+        let mut h = out.fill(&self.payloads, payload);
+        // Published: the payload is written; what follows is the release (and, durable, the
+        // flush that must precede it, which is part of telling the peer).
+        h.sent_ns = now_ns();
         // SAFETY: header slot within the first cache line of our mailbox.
         unsafe { std::ptr::write_unaligned(self.tx.add(HEADER_OFF) as *mut Header, h) };
         if self.durable {
@@ -185,6 +210,7 @@ impl Link for MailboxLink {
                 )?
             };
         }
+        publish_delay(out, h.sent_ns);
         self.sent = self.sent.wrapping_add(1);
         Self::signal(self.tx).publish(self.sent, self.wait, &mut self.stats);
         Ok(())
@@ -194,13 +220,16 @@ impl Link for MailboxLink {
     fn recv(&mut self, watch: &mut Watch) -> Result<Incoming> {
         let expect = self.received.wrapping_add(1);
         Self::signal(self.rx).wait_for(expect, self.wait, watch, &mut self.stats)?;
+        let seen_ns = now_ns();
+        crate::knobs::deliver_pause();
         self.received = expect;
         // SAFETY: published by the peer before the sequence word (acquire in wait_for).
         let header = unsafe { std::ptr::read_unaligned(self.rx.add(HEADER_OFF) as *const Header) };
         let payload = unsafe { std::slice::from_raw_parts(self.rx.add(PAYLOAD_OFF), self.size) };
         self.verifier.check(&header, payload);
+        let recv_ns = now_ns();
         watch.progress();
-        Ok(Incoming { header, recv_ns: crate::os::clock::now_ns() })
+        Ok(Incoming { header, seen_ns, recv_ns })
     }
 
     fn verifier(&self) -> &Verifier {
@@ -232,19 +261,24 @@ impl Link for StreamLink {
     #[inline]
     fn send(&mut self, out: &Outgoing, watch: &mut Watch) -> Result<()> {
         let (head, payload) = self.tx_buf.split_at_mut(HEADER_LEN);
-        let h = out.fill(&self.payloads, payload);
+        let mut h = out.fill(&self.payloads, payload);
+        h.sent_ns = now_ns();
         head.copy_from_slice(&h.to_bytes());
+        publish_delay(out, h.sent_ns);
         self.stream.write_all(&self.tx_buf, watch)
     }
 
     #[inline]
     fn recv(&mut self, watch: &mut Watch) -> Result<Incoming> {
-        // Both directions carry records of one size, so header and payload arrive in one read.
-        self.stream.read_exact(&mut self.rx_buf, watch)?;
+        // Both directions carry records of one size, so header and payload arrive in one read
+        // where the transport allows; seen is when the first bytes came.
+        let seen_ns = self.stream.read_exact_seen(&mut self.rx_buf, watch)?;
+        crate::knobs::deliver_pause();
         let header = Header::from_bytes(&self.rx_buf);
         self.verifier.check(&header, &self.rx_buf[HEADER_LEN..]);
+        let recv_ns = now_ns();
         watch.progress();
-        Ok(Incoming { header, recv_ns: crate::os::clock::now_ns() })
+        Ok(Incoming { header, seen_ns, recv_ns })
     }
 
     fn verifier(&self) -> &Verifier {

@@ -7,6 +7,7 @@ pub mod floor;
 pub mod flush;
 pub mod link;
 pub mod pingpong;
+pub mod probe;
 pub mod ring;
 pub mod session;
 pub mod stream;

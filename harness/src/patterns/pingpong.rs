@@ -1,12 +1,15 @@
 //! The ping-pong pattern: one record each way, the same size both ways.
 //!
-//! The initiator stamps a record, sends it and waits for the reply: that is a round trip. Each
-//! receiver subtracts the sender's stamp from its own clock once the record is verified: that is
-//! one way (both directions are recorded). Warm-up round trips are verified but not recorded.
+//! The initiator stamps the time, sends a record and waits for the reply: that is a round trip.
+//! Each receiver splits every record's one-way latency (both directions are recorded) by the
+//! link's three stamps: `notify` (published → seen), `deliver` (seen → verified) and the end to
+//! end `one_way` (published → verified). A stamp that runs backwards across the two processes
+//! (seen before published) is not a sample: it is counted in `negative` and fails the case.
+//! Warm-up round trips are verified but not recorded.
 
 use crate::os::clock::{now_ns, process_cpu_ns};
 use crate::os::watch::Watch;
-use crate::patterns::link::{Link, Outgoing};
+use crate::patterns::link::{Incoming, Link, Outgoing};
 use crate::record::stats::{encode, new_histogram, record};
 use crate::record::{Fault, Sequencer, FLAG_STOP};
 use anyhow::{bail, Result};
@@ -22,7 +25,7 @@ pub struct PingpongSpec {
     pub iterations: u64,
     /// Stop measuring after this long even if fewer round trips were made (0: no limit).
     pub max_duration_ns: u64,
-    /// Tests only: each side delays its sends by this percentage of its warm-up one-way p50.
+    /// Tests only: each side delays its publishes by this percentage of its warm-up one-way p50.
     #[serde(default)]
     pub slowdown_pct: f64,
     /// Tests only: a fault the initiator injects.
@@ -36,8 +39,17 @@ pub struct PingpongSpec {
 /// What one side measured.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct SideReport {
-    /// One-way latency of the records this side received (encoded histogram).
+    /// One-way latency of the records this side received, end to end (encoded histogram).
     pub one_way: String,
+    /// Published → seen, of the same records.
+    #[serde(default)]
+    pub notify: String,
+    /// Seen → verified, of the same records.
+    #[serde(default)]
+    pub deliver: String,
+    /// Records whose seen stamp came before their published stamp (clocks that disagree).
+    #[serde(default)]
+    pub negative: u64,
     /// Round trips, on the initiator only.
     #[serde(default)]
     pub round_trip: Option<String>,
@@ -48,9 +60,47 @@ pub struct SideReport {
     pub measured: u64,
 }
 
-fn spin_until(t: u64) {
-    while now_ns() < t {
-        std::hint::spin_loop();
+/// The three latencies of the received records.
+struct Split {
+    one_way: Histogram<u64>,
+    notify: Histogram<u64>,
+    deliver: Histogram<u64>,
+    negative: u64,
+}
+
+impl Split {
+    fn new() -> Split {
+        Split {
+            one_way: new_histogram(),
+            notify: new_histogram(),
+            deliver: new_histogram(),
+            negative: 0,
+        }
+    }
+
+    #[inline]
+    fn record(&mut self, got: &Incoming) {
+        let sent = got.header.sent_ns;
+        if got.seen_ns < sent {
+            self.negative += 1;
+            return;
+        }
+        record(&mut self.notify, got.seen_ns - sent);
+        record(&mut self.deliver, got.recv_ns - got.seen_ns);
+        record(&mut self.one_way, got.recv_ns - sent);
+    }
+
+    fn report(self, integrity: Integrity, cpu_ns: u64, measured: u64) -> SideReport {
+        SideReport {
+            one_way: encode(&self.one_way),
+            notify: encode(&self.notify),
+            deliver: encode(&self.deliver),
+            negative: self.negative,
+            round_trip: None,
+            integrity,
+            cpu_ns,
+            measured,
+        }
     }
 }
 
@@ -72,7 +122,7 @@ pub fn initiator(
     watch: &mut Watch,
 ) -> Result<SideReport> {
     let mut seq = Sequencer::new(spec.fault);
-    let mut one_way = new_histogram();
+    let mut split = Split::new();
     let mut round_trip = new_histogram();
     let mut warm = new_histogram();
     let mut delay = 0;
@@ -90,17 +140,14 @@ pub fn initiator(
         }
         let (n, corrupt) = seq.next_seq();
         let t0 = now_ns();
-        if delay > 0 {
-            spin_until(t0 + delay);
-        }
-        link.send(&Outgoing { seq: n, sent_ns: t0, flags: 0, corrupt }, watch)?;
+        link.send(&Outgoing { seq: n, flags: 0, corrupt, delay_ns: delay }, watch)?;
         let got = link.recv(watch)?;
         if i < spec.warmup {
             record(&mut warm, got.recv_ns.saturating_sub(got.header.sent_ns));
             continue;
         }
         record(&mut round_trip, got.recv_ns - t0);
-        record(&mut one_way, got.recv_ns.saturating_sub(got.header.sent_ns));
+        split.record(&got);
         measured += 1;
         if got.recv_ns >= deadline {
             break;
@@ -108,17 +155,13 @@ pub fn initiator(
     }
     let cpu_ns = process_cpu_ns() - cpu0;
     let (n, _) = seq.next_seq();
-    link.send(&Outgoing { seq: n, sent_ns: now_ns(), flags: FLAG_STOP, corrupt: false }, watch)?;
+    link.send(&Outgoing { seq: n, flags: FLAG_STOP, corrupt: false, delay_ns: 0 }, watch)?;
     // The stop record is not part of the ledger.
     let mut integrity = integrity(&seq, link);
     integrity.sent -= 1;
-    Ok(SideReport {
-        one_way: encode(&one_way),
-        round_trip: Some(encode(&round_trip)),
-        integrity,
-        cpu_ns,
-        measured,
-    })
+    let mut report = split.report(integrity, cpu_ns, measured);
+    report.round_trip = Some(encode(&round_trip));
+    Ok(report)
 }
 
 pub fn responder(
@@ -127,7 +170,7 @@ pub fn responder(
     watch: &mut Watch,
 ) -> Result<SideReport> {
     let mut seq = Sequencer::new(None);
-    let mut one_way = new_histogram();
+    let mut split = Split::new();
     let mut warm = new_histogram();
     let mut delay = 0;
     let mut cpu0 = process_cpu_ns();
@@ -141,15 +184,14 @@ pub fn responder(
             delay = slowdown_delay(spec, &warm);
             cpu0 = process_cpu_ns();
         }
-        let lat = got.recv_ns.saturating_sub(got.header.sent_ns);
-        record(if received < spec.warmup { &mut warm } else { &mut one_way }, lat);
+        if received < spec.warmup {
+            record(&mut warm, got.recv_ns.saturating_sub(got.header.sent_ns));
+        } else {
+            split.record(&got);
+        }
         received += 1;
         let (n, _) = seq.next_seq();
-        let t0 = now_ns();
-        if delay > 0 {
-            spin_until(t0 + delay);
-        }
-        link.send(&Outgoing { seq: n, sent_ns: t0, flags: 0, corrupt: false }, watch)?;
+        link.send(&Outgoing { seq: n, flags: 0, corrupt: false, delay_ns: delay }, watch)?;
     }
     let cpu_ns = process_cpu_ns() - cpu0;
     let mut integrity = integrity(&seq, link);
@@ -158,11 +200,66 @@ pub fn responder(
     if received < spec.warmup {
         bail!("the initiator stopped during warm-up");
     }
-    Ok(SideReport {
-        one_way: encode(&one_way),
-        round_trip: None,
-        integrity,
-        cpu_ns,
-        measured: received - spec.warmup,
-    })
+    Ok(split.report(integrity, cpu_ns, received - spec.warmup))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::knobs;
+    use crate::os::futex::Wait;
+    use crate::patterns::link::{pingpong_link, Side};
+    use crate::patterns::session::pingpong_len;
+    use crate::patterns::worker::{run_pair, Job, PairOptions, Process};
+    use crate::record::stats::decode;
+    use crate::transport::Transport;
+    use std::time::Duration;
+
+    /// Both sides' split of a short ping-pong, pooled: (notify, deliver) p50 and negatives.
+    fn split(t: Transport, wait: Wait) -> (u64, u64, u64) {
+        let spec = PingpongSpec { size: 256, warmup: 5, iterations: 30, ..PingpongSpec::default() };
+        let dir = tempfile::tempdir().unwrap();
+        let pair = PairOptions {
+            transport: t,
+            process: Process::Fork,
+            wait,
+            len: pingpong_len(t, 256),
+            dir: dir.path().to_path_buf(),
+            exe: std::path::PathBuf::new(),
+            peer_cpu: None,
+            timeout: Duration::from_secs(20),
+        };
+        let (mine, theirs) = run_pair(&pair, &Job::Pingpong(spec.clone()), |medium, watch| {
+            initiator(pingpong_link(medium, Side::Initiator, 256, wait).as_mut(), &spec, watch)
+        })
+        .unwrap();
+        let theirs: SideReport = serde_json::from_value(theirs).unwrap();
+        let pooled = |f: fn(&SideReport) -> &String| {
+            let mut h = decode(f(&mine)).unwrap();
+            h.add(decode(f(&theirs)).unwrap()).unwrap();
+            assert_eq!(h.len(), 2 * 30 - mine.negative - theirs.negative, "{t}");
+            h.value_at_quantile(0.5)
+        };
+        (pooled(|r| &r.notify), pooled(|r| &r.deliver), mine.negative + theirs.negative)
+    }
+
+    /// A delay injected between "seen" and "verified" lands in `deliver`, not in `notify`.
+    #[test]
+    fn a_delay_after_seen_grows_deliver_not_notify() {
+        // 2 ms: far beyond a wake-up's or a 256-byte check's noise on any host.
+        const DELAY: u64 = 2_000_000;
+        for (t, wait) in [(Transport::AnonMmap, Wait::Futex), (Transport::Pipe, Wait::Block)] {
+            let (notify, deliver, negative) = split(t, wait);
+            knobs::set_deliver_delay_ns(DELAY);
+            let (notify_slow, deliver_slow, negative_slow) = split(t, wait);
+            knobs::set_deliver_delay_ns(0);
+            assert_eq!(negative + negative_slow, 0, "{t}: clocks disagreed");
+            assert!(deliver_slow > deliver, "{t}: deliver {deliver} → {deliver_slow}");
+            // The delay went to deliver: notify moved by less than half of it.
+            assert!(
+                notify_slow < notify + DELAY / 2,
+                "{t}: notify {notify} → {notify_slow} (deliver {deliver} → {deliver_slow})"
+            );
+        }
+    }
 }

@@ -12,7 +12,6 @@
 //! the peer waits meanwhile, so its no-progress limit is [`SessionOptions::idle_limit`], not
 //! the runner's shorter [`SessionOptions::timeout`].
 
-use crate::os::clock::now_ns;
 use crate::os::futex::Wait;
 use crate::os::mapping::{round_up, PAGE};
 use crate::os::watch::{install_signal_handlers, interrupted, Watch};
@@ -152,7 +151,7 @@ impl Session {
         let start = Instant::now();
         for _ in 0..n {
             let (seq, _) = self.seq.next_seq();
-            let out = Outgoing { seq, sent_ns: now_ns(), flags: 0, corrupt: false };
+            let out = Outgoing { seq, flags: 0, corrupt: false, delay_ns: 0 };
             self.link.send(&out, watch)?;
             self.link.recv(watch)?;
         }
@@ -185,7 +184,7 @@ impl Session {
     /// intact.
     pub fn close(mut self) -> Result<SessionReport> {
         let (seq, _) = self.seq.next_seq();
-        let stop = Outgoing { seq, sent_ns: now_ns(), flags: FLAG_STOP, corrupt: false };
+        let stop = Outgoing { seq, flags: FLAG_STOP, corrupt: false, delay_ns: 0 };
         self.link.send(&stop, &mut self.pair.watch)?;
         let theirs: SideReport =
             serde_json::from_value(self.pair.finish()?).context("the peer's report")?;

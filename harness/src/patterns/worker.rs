@@ -6,6 +6,7 @@ use crate::os::process::{fork_worker, spawn_worker, Worker};
 use crate::os::watch::{install_signal_handlers, Watch};
 use crate::patterns::link::{pingpong_link_with, Side};
 use crate::patterns::pingpong::{self, PingpongSpec};
+use crate::patterns::probe::{Channel, Probe, ProbeSpec};
 use crate::transport::{mechanism, CreateOptions, Endpoint, Medium, Setup, Transport};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -35,6 +36,11 @@ pub struct WorkerSpec {
     pub len: usize,
     pub timeout_ms: u64,
     pub job: Job,
+    /// The floor probe to answer before the job, over the inherited `probe_fds`.
+    #[serde(default)]
+    pub probe: Option<ProbeSpec>,
+    #[serde(default)]
+    pub probe_fds: Vec<std::os::fd::RawFd>,
 }
 
 /// What a worker hands back: its side's measurements, or why it failed.
@@ -84,6 +90,11 @@ pub fn run_spawned(spec_json: &str) -> i32 {
     let r = (|| -> Result<serde_json::Value> {
         let spec: WorkerSpec = serde_json::from_str(spec_json).context("bad worker spec")?;
         let mut watch = Watch::over_parent(Duration::from_millis(spec.timeout_ms));
+        if let Some(probe) = spec.probe {
+            // SAFETY: the runner handed these fds to this process alone (see `start_trial`).
+            let channel = unsafe { Channel::adopt(probe, &spec.probe_fds)? };
+            channel.answer(&mut watch)?;
+        }
         let medium = mechanism(spec.transport).open(&spec.endpoint, spec.len)?;
         peer_side(&spec.job, medium, spec.wait, &mut watch)
     })();
@@ -115,10 +126,23 @@ pub fn run_pair<T>(
     job: &Job,
     local: impl FnOnce(Medium, &mut Watch) -> Result<T>,
 ) -> Result<(T, serde_json::Value)> {
-    let mut pair = start_pair(opts, job)?;
+    let (mine, theirs, _) = run_trial(opts, job, None, local)?;
+    Ok((mine, theirs))
+}
+
+/// [`run_pair`], and first the pair measures the floor probe `probe` (see
+/// [`crate::patterns::probe`]), returned with both sides' results.
+pub fn run_trial<T>(
+    opts: &PairOptions,
+    job: &Job,
+    probe: Option<ProbeSpec>,
+    local: impl FnOnce(Medium, &mut Watch) -> Result<T>,
+) -> Result<(T, serde_json::Value, Option<Probe>)> {
+    let mut pair = start_trial(opts, job, probe)?;
+    let probe = pair.probe()?;
     let medium = pair.local()?;
     let mine = local(medium, &mut pair.watch)?;
-    Ok((mine, pair.finish()?))
+    Ok((mine, pair.finish()?, probe))
 }
 
 /// A pair in progress: the transport's objects, the peer running its job, and the runner's
@@ -126,11 +150,21 @@ pub fn run_pair<T>(
 pub struct Pair {
     worker: Worker,
     setup: Box<dyn Setup>,
+    /// The floor probe the peer answers before its job.
+    probe: Option<Channel>,
     /// The runner's watch over the peer, for its side's waits.
     pub watch: Watch,
 }
 
 impl Pair {
+    /// Measures the pair's floor probe, if it has one; once, before [`Pair::local`].
+    pub fn probe(&mut self) -> Result<Option<Probe>> {
+        match self.probe.take() {
+            Some(c) => Ok(Some(c.measure(&mut self.watch).context("floor probe")?)),
+            None => Ok(None),
+        }
+    }
+
     /// The runner's side of the transport (accepts a connection, …); once.
     pub fn local(&mut self) -> Result<Medium> {
         self.setup.local(&mut self.watch)
@@ -157,6 +191,13 @@ impl Pair {
 /// Creates the transport and starts the peer on `job`; the runner's side follows with
 /// [`Pair::local`] and ends with [`Pair::finish`].
 pub fn start_pair(opts: &PairOptions, job: &Job) -> Result<Pair> {
+    start_trial(opts, job, None)
+}
+
+/// [`start_pair`] with a floor probe the peer answers before its job; the runner measures it
+/// with [`Pair::probe`].
+pub fn start_trial(opts: &PairOptions, job: &Job, probe: Option<ProbeSpec>) -> Result<Pair> {
+    let channel = probe.map(Channel::new).transpose()?;
     if opts.process == Process::Spawn && !opts.transport.supports_spawn() {
         bail!("{} cannot be opened by an unrelated process: use --process fork", opts.transport);
     }
@@ -167,7 +208,11 @@ pub fn start_pair(opts: &PairOptions, job: &Job) -> Result<Pair> {
         Process::Fork => fork_worker(opts.peer_cpu, |out| {
             install_signal_handlers();
             let mut watch = Watch::over_parent(opts.timeout);
-            let r = setup.forked_peer().and_then(|m| peer_side(job, m, opts.wait, &mut watch));
+            let r = channel
+                .as_ref()
+                .map_or(Ok(()), |c| c.answer(&mut watch))
+                .and_then(|()| setup.forked_peer())
+                .and_then(|m| peer_side(job, m, opts.wait, &mut watch));
             write_report(out, r)
         })?,
         Process::Spawn => {
@@ -178,11 +223,15 @@ pub fn start_pair(opts: &PairOptions, job: &Job) -> Result<Pair> {
                 len: opts.len,
                 timeout_ms,
                 job: job.clone(),
+                probe,
+                probe_fds: channel.as_ref().map(Channel::fds).unwrap_or_default(),
             };
             let json = serde_json::to_string(&spec)?;
-            spawn_worker(&opts.exe, &json, &setup.inherit_fds(), opts.peer_cpu)?
+            let mut fds = setup.inherit_fds();
+            fds.extend(&spec.probe_fds);
+            spawn_worker(&opts.exe, &json, &fds, opts.peer_cpu)?
         }
     };
     let watch = Watch::over_child(opts.timeout, worker.pid());
-    Ok(Pair { worker, setup, watch })
+    Ok(Pair { worker, setup, probe: channel, watch })
 }

@@ -18,7 +18,8 @@ use ipcbench_results::Integrity;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Header {
     pub seq: u64,
-    /// `CLOCK_MONOTONIC` ns when the sender began sending.
+    /// `CLOCK_MONOTONIC` ns when the sender published the record (its payload written, right
+    /// before the release or the `write`); 0 where nobody times it (the stream).
     pub sent_ns: u64,
     /// Payload length in bytes.
     pub len: u32,

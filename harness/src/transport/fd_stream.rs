@@ -29,12 +29,22 @@ impl ByteStream for FdStream {
         write_all_fd(self.tx.as_raw_fd(), buf, watch)
     }
 
-    fn read_exact(&mut self, mut buf: &mut [u8], watch: &mut Watch) -> Result<()> {
-        while !buf.is_empty() {
-            let n = read_some(self.rx.as_raw_fd(), buf, watch)?;
-            buf = &mut buf[n..];
+    fn read_exact(&mut self, buf: &mut [u8], watch: &mut Watch) -> Result<()> {
+        self.read_exact_seen(buf, watch).map(|_| ())
+    }
+
+    fn read_exact_seen(&mut self, buf: &mut [u8], watch: &mut Watch) -> Result<u64> {
+        if buf.is_empty() {
+            return Ok(crate::os::clock::now_ns());
         }
-        Ok(())
+        let n = read_some(self.rx.as_raw_fd(), buf, watch)?;
+        let seen = crate::os::clock::now_ns();
+        let mut rest = &mut buf[n..];
+        while !rest.is_empty() {
+            let n = read_some(self.rx.as_raw_fd(), rest, watch)?;
+            rest = &mut rest[n..];
+        }
+        Ok(seen)
     }
 }
 

@@ -178,12 +178,19 @@ impl ByteStream for FileRing {
         Ok(())
     }
 
-    fn read_exact(&mut self, mut buf: &mut [u8], watch: &mut Watch) -> Result<()> {
+    fn read_exact(&mut self, buf: &mut [u8], watch: &mut Watch) -> Result<()> {
+        self.read_exact_seen(buf, watch).map(|_| ())
+    }
+
+    /// Seen: when the first count announcing bytes of the record was taken (before its pread).
+    fn read_exact_seen(&mut self, mut buf: &mut [u8], watch: &mut Watch) -> Result<u64> {
         let cap = self.cap as u64;
+        let mut seen = None;
         while !buf.is_empty() {
             while self.announced == self.read {
                 self.announced += Self::take_counts(&self.data_rx, watch)?;
             }
+            seen.get_or_insert_with(crate::os::clock::now_ns);
             let at = self.read % cap;
             let n = (buf.len() as u64).min(self.announced - self.read).min(cap - at) as usize;
             self.file.read_exact_at(&mut buf[..n], self.rx_base + at).context("pread")?;
@@ -199,6 +206,6 @@ impl ByteStream for FileRing {
                 self.unreturned = 0;
             }
         }
-        Ok(())
+        Ok(seen.unwrap_or_else(crate::os::clock::now_ns))
     }
 }

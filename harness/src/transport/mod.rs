@@ -16,7 +16,7 @@ mod sysv_shm;
 mod tcp;
 mod unix_socket;
 
-pub use fd_stream::FdStream;
+pub use fd_stream::{read_some, write_all_fd, FdStream};
 
 use crate::os::mapping::Region;
 use crate::os::watch::Watch;
@@ -70,6 +70,12 @@ pub enum Medium {
 pub trait ByteStream: Send {
     fn write_all(&mut self, buf: &[u8], watch: &mut Watch) -> Result<()>;
     fn read_exact(&mut self, buf: &mut [u8], watch: &mut Watch) -> Result<()>;
+    /// [`ByteStream::read_exact`], returning when its first bytes arrived (`CLOCK_MONOTONIC`
+    /// ns): a record's "seen" over a byte stream.
+    fn read_exact_seen(&mut self, buf: &mut [u8], watch: &mut Watch) -> Result<u64> {
+        self.read_exact(buf, watch)?;
+        Ok(crate::os::clock::now_ns())
+    }
     /// From now on, make written bytes durable before the reader is told of them
     /// (`pingpong --durable`). Only streams over a file can.
     fn set_durable(&mut self) -> Result<()> {

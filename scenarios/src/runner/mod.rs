@@ -237,7 +237,7 @@ pub fn run_cases(
             bar.println(format!("{id}: failed: {e}"));
         }
         run.cases.push(result);
-        run.warnings = ctx.warnings.borrow().clone();
+        refresh(&mut run, ctx);
         sink.save(&run)?;
         bar.inc(1);
     }
@@ -251,7 +251,7 @@ pub fn run_cases(
     }
     // The plan ran to its end: the one state a reader may take as a whole run.
     run.run.complete = !interrupted;
-    run.warnings = ctx.warnings.borrow().clone();
+    refresh(&mut run, ctx);
     sink.save(&run)?;
     Ok(Outcome { run, failed, interrupted })
 }
@@ -259,6 +259,15 @@ pub fn run_cases(
 /// `SIGHUP` for 1, …
 pub fn signal_name(sig: i32) -> String {
     nix::sys::signal::Signal::try_from(sig).map(|s| s.to_string()).unwrap_or(sig.to_string())
+}
+
+/// What the run says beyond its cases: the advice gathered while running, then what the floor
+/// probes say (a probe that moved within the run, a case that beats its own probe), and how the
+/// probes moved.
+fn refresh(run: &mut RunFile, ctx: &Context) {
+    run.warnings = ctx.warnings.borrow().clone();
+    run.warnings.extend(ipcbench_results::probe::warnings(run));
+    run.probe_drift = ipcbench_results::probe::drift(&run.cases);
 }
 
 /// Runs one case; its error, or its panic's message, as one string.
