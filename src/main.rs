@@ -7,9 +7,10 @@ use ipcbench_results::compare::{self, CompareOptions, Format};
 use ipcbench_results::export::{self, ExportFormat};
 use ipcbench_results::RunFile;
 use ipcbench_scenarios::options::{
-    check_iterations, parse_duration, parse_pin, parse_processes, parse_sizes, parse_transports,
-    parse_waits, test_knobs,
+    check_iterations, parse_duration, parse_processes, parse_sizes, parse_transports, parse_waits,
+    test_knobs,
 };
+use ipcbench_scenarios::pinning::{parse_pin, PinRequest};
 use ipcbench_scenarios::{runner, CaseFilter, Options, UsageError};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -137,7 +138,8 @@ struct ScenarioArgs {
     cases: CaseArgs,
     #[command(flatten)]
     budget: Budget,
-    /// Pin the runner and the peer to these CPUs, e.g. 0,1
+    /// Pin the runner and the peer to these CPUs, e.g. 0,1, or `none` [default: two CPUs of
+    /// the allowed set on different cores; recorded in the result file with the reason]
     #[arg(long, value_name = "CPU,CPU")]
     pin: Option<String>,
     /// Results directory: runs land in DIR/runs/, the newest in DIR/latest.json
@@ -375,7 +377,10 @@ fn scenario(a: ScenarioArgs) -> Result<ExitCode> {
     let mut opts = options(&a.cases)?;
     opts.iterations = a.budget.iterations.map(check_iterations).transpose()?;
     opts.duration = a.budget.duration.as_deref().map(parse_duration).transpose()?;
-    opts.pin = a.pin.as_deref().map(parse_pin).transpose()?;
+    opts.pin_request = match a.pin.as_deref() {
+        Some(s) => parse_pin(s)?,
+        None => PinRequest::Auto,
+    };
     opts.dir = a.dir.clone();
     opts.durable = a.durable;
     if !(a.timeout > 0.0 && a.timeout.is_finite()) {

@@ -71,7 +71,8 @@ fn msync_has_every_method_fs_and_page_count() {
     let cases = cases(&run);
     let methods = ["msync-sync", "msync-async", "pwrite-fdatasync", "pwrite-fsync"];
     let pages = [1, 4, 16, 64, 256, 1024, 4096];
-    assert_eq!(cases.len(), methods.len() * 2 * pages.len());
+    // The plain cases, and 1 page of a 16 MiB file of each history.
+    assert_eq!(cases.len(), methods.len() * 2 * (pages.len() + 2));
     for m in methods {
         for fs in ["disk", "tmpfs"] {
             for n in pages {
@@ -83,7 +84,13 @@ fn msync_has_every_method_fs_and_page_count() {
                     assert!(c["axes"]["fstype"].as_str().is_some_and(|t| !t.is_empty()));
                     assert_eq!(c["size"], n * 4096);
                     assert_eq!(c["iterations"], 2);
-                    assert!(c["figures"]["bytes_per_s"].as_f64().is_some_and(f64::is_finite));
+                    // A rate only for a flush that reaches a device.
+                    let no_op = c["axes"]["flush"] == "no-op";
+                    assert_eq!(no_op, m == "msync-async" || fs == "tmpfs", "{}", c["id"]);
+                    assert_eq!(
+                        c["figures"]["bytes_per_s"].as_f64().is_some_and(f64::is_finite),
+                        !no_op
+                    );
                 } else {
                     assert_eq!(fs, "tmpfs", "only tmpfs may be missing");
                 }
@@ -97,6 +104,94 @@ fn msync_has_every_method_fs_and_page_count() {
     assert!(warnings.contains("MS_ASYNC") && warnings.contains("2.6.19"), "{warnings}");
     let stdout = String::from_utf8_lossy(&run.out.stdout);
     assert!(stdout.contains("msync/pwrite-fsync/disk/4096") && stdout.contains("flush p50"));
+    assert!(stdout.contains("no-op"), "{stdout}");
+}
+
+/// Whether the kernel keeps a file written with `pwrite` in `dir` in large folios: a 16 MiB
+/// file is written, mapped, and the page flags of its first page read (`/proc/self/pagemap`,
+/// `/proc/kpageflags`: compound head or tail). `Err` says why that cannot be told here.
+fn written_file_uses_large_folios(dir: &Path) -> Result<bool, String> {
+    use std::io::{Read, Seek, SeekFrom};
+    use std::os::unix::fs::FileExt;
+    let path = dir.join("folio-probe");
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(|e| e.to_string())?;
+    let _rm = scopeguard(path.clone());
+    file.write_all_at(&vec![1u8; 16 << 20], 0).map_err(|e| e.to_string())?;
+    file.sync_all().map_err(|e| e.to_string())?;
+    // SAFETY: a private read-only view of our own file, unmapped when `map` drops.
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| e.to_string())?;
+    let addr = map.as_ptr() as u64;
+    // SAFETY: inside the mapping; volatile so the fault is not optimised away.
+    let _ = unsafe { map.as_ptr().read_volatile() };
+    let read_u64 = |f: &str, at: u64| -> Result<u64, String> {
+        let mut h = std::fs::File::open(f).map_err(|e| format!("{f}: {e}"))?;
+        h.seek(SeekFrom::Start(at)).map_err(|e| format!("{f}: {e}"))?;
+        let mut b = [0u8; 8];
+        h.read_exact(&mut b).map_err(|e| format!("{f}: {e}"))?;
+        Ok(u64::from_le_bytes(b))
+    };
+    let entry = read_u64("/proc/self/pagemap", addr / 4096 * 8)?;
+    let pfn = entry & ((1 << 55) - 1);
+    if entry >> 63 == 0 || pfn == 0 {
+        return Err("the page frame is hidden (reading it needs CAP_SYS_ADMIN)".into());
+    }
+    let flags = read_u64("/proc/kpageflags", pfn * 8)?;
+    // KPF_COMPOUND_HEAD (15), KPF_COMPOUND_TAIL (16).
+    Ok(flags & (1 << 15 | 1 << 16) != 0)
+}
+
+/// Removes a file when dropped.
+struct Remove(std::path::PathBuf);
+impl Drop for Remove {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+fn scopeguard(p: std::path::PathBuf) -> Remove {
+    Remove(p)
+}
+
+/// One dirty page of a large file written with `pwrite` costs a whole folio where the kernel
+/// uses large folios; faulted in through a mapping, it costs one page.
+#[test]
+fn msync_shows_the_whole_folio_written_back() {
+    let probe_dir = tempfile::tempdir().unwrap();
+    let large = match written_file_uses_large_folios(probe_dir.path()) {
+        Ok(l) => l,
+        Err(why) => {
+            println!("SKIPPED msync write amplification: cannot tell folio sizes here: {why}");
+            return;
+        }
+    };
+    let run = scenario(&["msync", "--quick", "--filter", "msync/msync-sync/disk/1/*/16M"]);
+    let cases = cases(&run);
+    if case(&cases, "msync/msync-sync/disk/1/faulted/16M")["axes"]["flush"] == "no-op" {
+        println!("SKIPPED msync write amplification: the temp dir is not on a block device");
+        return;
+    }
+    let amp = |id: &str| {
+        let c = case(&cases, id);
+        assert!(c.get("error").is_none(), "{id}: {}", c["error"]);
+        assert!(c["axes"]["device"].as_str().is_some_and(|d| !d.is_empty()), "{id}");
+        c["figures"]["write_amplification"].as_f64().unwrap_or_else(|| panic!("{id}: no amp."))
+    };
+    let faulted = amp("msync/msync-sync/disk/1/faulted/16M");
+    let written = amp("msync/msync-sync/disk/1/written/16M");
+    // Byte counts, not times: a faulted-in page is one small folio.
+    assert!((0.99..=1.01).contains(&faulted), "faulted-in: write amplification {faulted}");
+    if large {
+        assert!(written > 1.0, "large folios, yet write amplification {written}");
+    } else {
+        println!(
+            "SKIPPED msync large-folio check: this kernel keeps a written file in small folios \
+             (written: {written:.1}×)"
+        );
+    }
 }
 
 #[test]
@@ -141,7 +236,8 @@ fn the_full_plans_list_every_case() {
     let out = Command::new(EXE).arg("list").output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     let ids = |prefix: &str| text.lines().filter(|l| l.trim().starts_with(prefix)).count();
-    assert_eq!(ids("msync/"), 4 * 2 * 7);
+    // The plain cases, and 1 page of a 16 MiB file of each history.
+    assert_eq!(ids("msync/"), 4 * 2 * (7 + 2));
     assert_eq!(ids("mapping/"), 9 * 6, "4K to 1G for every op");
     assert!(text.contains("mapping/shm-open/1073741824"));
     assert_eq!(ids("seed/"), 12);

@@ -73,7 +73,8 @@ fn a_corrupted_record_fails_the_case() {
             "--iterations",
             "500",
             "--inject",
-            "corrupt:300",
+            // Record 30 goes out in the first pair's warm-up (a turn of the ring) on any host.
+            "corrupt:30",
         ],
         dir.path(),
     );
@@ -116,8 +117,13 @@ fn stream_is_read_against_the_memcpy_floor_of_its_size() {
     let rate = case["throughput"]["bytes_per_s"]["median"].as_f64().expect("stream rate");
     // The printed figure is this case's rate over that floor, whatever either is on this host.
     let line = stdout.lines().find(|l| l.starts_with(id)).expect("summary row");
-    let printed: f64 = line.split_whitespace().last().unwrap().parse().expect("× memcpy figure");
+    let printed = line.split_whitespace().last().unwrap().trim_end_matches('×');
     let exact = rate / floor;
+    if let Some(below) = printed.strip_prefix('<') {
+        assert!(exact < below.parse::<f64>().unwrap(), "{line}: expected {exact}");
+        return;
+    }
+    let printed: f64 = printed.parse().expect("× memcpy figure");
     assert!((printed - exact).abs() <= 0.005 + 0.005 * exact, "{line}: expected {exact}");
 }
 

@@ -31,6 +31,7 @@ fn dirtied(t: Transport, wait: Wait, durable: bool, dir: &Path) -> u64 {
     let spec = PingpongSpec {
         size: 64,
         warmup: 2,
+        warmup_ns: 0,
         iterations: ROUND_TRIPS,
         max_duration_ns: 0,
         slowdown_pct: 0.0,

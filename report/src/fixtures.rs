@@ -111,6 +111,7 @@ impl Fixture {
             clock_source: "kvm-clock".into(),
             clock_overhead_ns: 21.5,
             pinning: Some(vec![0, 1]),
+            pinning_reason: None,
             ipcbench_version: "0.1.0".into(),
             command_line: vec!["ipcbench".into(), "scenario".into(), "all".into()],
             quick: false,

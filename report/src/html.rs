@@ -61,7 +61,13 @@ figure { margin: 18px 0 34px; }
 .toc { line-height: 1.9; }
 details { margin: 12px 0; }
 summary { cursor: pointer; color: var(--muted); }
-figure img { max-width: 100%; height: auto; border: 1px solid var(--line); border-radius: 4px; }
+figure svg { max-width: 100%; height: auto; border: 1px solid var(--line); border-radius: 4px; }
+.muted { color: var(--muted); font-size: 13px; }
+table.pivot, table.findings { font-size: 13px; }
+table.pivot td.num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
+td.skip { color: var(--muted); font-size: 12px; }
+#filter { width: min(32em, 100%); padding: 5px 8px; font: inherit; }
+nav a { display: inline-block; }
 figcaption { color: var(--muted); max-width: 960px; margin-top: 6px; }
 .wrap { overflow-x: auto; }
 footer { margin-top: 40px; color: var(--muted); font-size: 13px; }
@@ -70,6 +76,12 @@ footer { margin-top: 40px; color: var(--muted); font-size: 13px; }
 /// Sorts a table by the clicked column: numbers by their `data-v`, text otherwise; rows without
 /// a value stay at the bottom either way.
 const SCRIPT: &str = r#"
+const filter = document.getElementById("filter");
+if (filter) filter.addEventListener("input", () => {
+  const words = filter.value.toLowerCase().split(/\s+/).filter(w => w);
+  for (const row of document.querySelectorAll("table.cases tbody tr"))
+    row.hidden = !words.every(w => row.textContent.toLowerCase().includes(w));
+});
 for (const table of document.querySelectorAll("table.sortable")) {
   const heads = table.tHead.rows[0].cells;
   for (let col = 0; col < heads.length; col++) {
@@ -121,27 +133,61 @@ pub fn page(runs: &Runs, drawn: &Drawn) -> String {
         if info.quick { " (quick: fewer iterations, coarser figures)" } else { "" }
     );
     let failed: Vec<&CaseResult> = run.cases.iter().filter(|c| c.error.is_some()).collect();
+    let sections = scenario_sections(run);
+    let mut nav = vec![("findings".to_string(), "Findings".to_string())];
+    if !failed.is_empty() {
+        nav.insert(0, ("failures".into(), "Failed cases".into()));
+    }
+    if !run.warnings.is_empty() {
+        nav.push(("warnings".into(), "Warnings".into()));
+    }
+    nav.extend(sections.iter().map(|s| (format!("s-{s}"), s.to_string())));
+    if drawn.charts.iter().any(|c| c.file.starts_with("trend-")) {
+        nav.push(("trend".into(), "Trend".into()));
+    }
+    nav.push(("environment".into(), "Environment".into()));
+    nav.push(("cases".into(), "All cases".into()));
     let _ = writeln!(
         h,
-        "<nav>{}<a href=\"#environment\">Environment</a>{}<a href=\"#charts\">Charts</a>{}\
-         <a href=\"#cases\">Cases</a></nav>\n</header>",
-        if failed.is_empty() { "" } else { "<a href=\"#failures\">Failed cases</a>" },
-        if run.warnings.is_empty() { "" } else { "<a href=\"#warnings\">Warnings</a>" },
-        if has_claims(run) { "<a href=\"#claims\">Claims</a>" } else { "" },
+        "<nav>{}</nav>\n</header>",
+        nav.iter()
+            .map(|(id, name)| format!("<a href=\"#{}\">{}</a>", esc(id), esc(name)))
+            .collect::<String>()
     );
 
     interruption(&mut h, run);
     failures(&mut h, &failed);
-    environment(&mut h, runs);
     warnings(&mut h, run);
-    charts(&mut h, drawn);
-    claims(&mut h, run);
+    findings(&mut h, run);
+    for s in &sections {
+        let _ = writeln!(h, "<section id=\"s-{0}\">\n<h2>{0}</h2>", esc(s));
+        charts(&mut h, drawn, |file| chart_scenario(file) == *s);
+        if *s == "seed" {
+            claims(&mut h, run);
+        }
+        pivot(&mut h, run, s);
+        let _ = writeln!(h, "</section>");
+    }
+    if drawn.charts.iter().any(|c| c.file.starts_with("trend-")) {
+        let _ = writeln!(h, "<section id=\"trend\">\n<h2>Trend over runs</h2>");
+        charts(&mut h, drawn, |file| file.starts_with("trend-"));
+        let _ = writeln!(h, "</section>");
+    }
+    for f in &drawn.failures {
+        let _ = writeln!(
+            h,
+            "<p class=\"bad\">The chart {} could not be drawn: {}</p>",
+            esc(&f.file),
+            esc(&f.error)
+        );
+    }
+    environment(&mut h, runs);
     cases(&mut h, run);
 
     let _ = writeln!(
         h,
-        "<footer>Made by ipcbench-report {} from {} ({} run{} in the trend). Works offline: \
-         the charts are the SVG files beside this page.</footer>",
+        "<footer>Made by ipcbench-report {} from {} ({} run{} in the trend). One self-contained \
+         page: the charts are inline (each is also written beside it as an SVG file).</footer>",
         esc(env!("CARGO_PKG_VERSION")),
         esc(&runs.main_path.display().to_string()),
         runs.history.len(),
@@ -241,12 +287,17 @@ fn environment(h: &mut String, runs: &Runs) {
     rows.push(("Started", format!("{} ({})", esc(&info.started_at), esc(&info.id))));
     let _ = writeln!(
         h,
-        "<section id=\"environment\">\n<h2>Run environment</h2>\n<table class=\"env\">"
+        "<section id=\"environment\">\n<h2>Run environment</h2>\n<details><summary>{} on {}, \
+         {} logical CPUs, kernel {}</summary>\n<table class=\"env\">",
+        esc(&info.cpu_model),
+        esc(&info.hostname),
+        info.logical_cpus,
+        esc(&info.kernel)
     );
     for (k, v) in rows {
         let _ = writeln!(h, "<tr><th>{k}</th><td>{v}</td></tr>");
     }
-    let _ = writeln!(h, "</table>");
+    let _ = writeln!(h, "</table></details>");
     if runs.history.len() > 1 {
         let _ = writeln!(
             h,
@@ -283,44 +334,47 @@ fn warnings(h: &mut String, run: &RunFile) {
     let _ = writeln!(h, "</ul>\n</section>");
 }
 
-fn charts(h: &mut String, drawn: &Drawn) {
-    let _ = writeln!(h, "<section id=\"charts\">\n<h2>Charts</h2>");
-    if drawn.charts.is_empty() && drawn.failures.is_empty() {
-        let _ = writeln!(h, "<p>This run has no case that a chart shows; see the table below.</p>");
-    }
-    if drawn.charts.len() > 1 {
-        let toc = drawn
-            .charts
-            .iter()
-            .map(|c| format!("<a href=\"#{}\">{}</a>", esc(&chart_anchor(&c.file)), esc(&c.title)))
-            .collect::<Vec<_>>()
-            .join(" · ");
-        let _ = writeln!(h, "<p class=\"toc\">{toc}</p>");
-    }
-    for c in &drawn.charts {
-        // The title is in the picture itself; the alt text repeats it for screen readers.
+fn charts(h: &mut String, drawn: &Drawn, wanted: impl Fn(&str) -> bool) {
+    for c in drawn.charts.iter().filter(|c| wanted(&c.file)) {
+        // Inline, so the page is one file to forward; the title is in the picture itself.
+        let svg = c.svg.trim_start();
+        let svg = svg.strip_prefix("<?xml").and_then(|r| r.split_once("?>")).map_or(svg, |r| r.1);
         let _ = writeln!(
             h,
-            "<figure id=\"{}\">\n<a href=\"{}\"><img src=\"{}\" alt=\"{}\" \
-             width=\"{}\" height=\"{}\"></a>\n<figcaption>{}</figcaption>\n</figure>",
+            "<figure id=\"{}\" aria-label=\"{}\" style=\"max-width: {}px\" \
+             data-height=\"{}\">\n{}\n<figcaption>{}</figcaption>\n</figure>",
             esc(&chart_anchor(&c.file)),
-            esc(&c.file),
-            esc(&c.file),
             esc(&c.title),
             c.width,
             c.height,
+            svg.trim(),
             esc(&c.caption)
         );
     }
-    for f in &drawn.failures {
-        let _ = writeln!(
-            h,
-            "<p class=\"bad\">The chart {} could not be drawn: {}</p>",
-            esc(&f.file),
-            esc(&f.error)
-        );
+}
+
+/// The scenario a chart belongs to, by its file name.
+fn chart_scenario(file: &str) -> &'static str {
+    match file.trim_end_matches(".svg") {
+        "latency" | "percentiles" | "cpu" => "pingpong",
+        f if f.starts_with("throughput") => "stream",
+        "fanout" => "fanout",
+        "mapping" => "mapping",
+        "flush" => "msync",
+        _ => "",
     }
-    let _ = writeln!(h, "</section>");
+}
+
+/// The scenarios of the run, in reading order.
+fn scenario_sections(run: &RunFile) -> Vec<&str> {
+    let mut names: Vec<&str> = Vec::new();
+    for c in &run.cases {
+        if !names.contains(&c.scenario.as_str()) {
+            names.push(&c.scenario);
+        }
+    }
+    names.sort_by_key(|n| Scenario::sort_key(Some(n)));
+    names
 }
 
 fn chart_anchor(file: &str) -> String {
@@ -337,7 +391,7 @@ fn claims(h: &mut String, run: &RunFile) {
     }
     let _ = writeln!(
         h,
-        "<section id=\"claims\">\n<h2>Claims of the seed article, checked on this kernel</h2>\n\
+        "<div id=\"claims\">\n<h3>Claims of the seed article, checked on this kernel</h3>\n\
          <div class=\"wrap\"><table class=\"claims\">\n\
          <thead><tr><th>Claim</th><th>The article says</th><th>Observed</th><th>Holds</th></tr></thead>\n<tbody>"
     );
@@ -354,7 +408,180 @@ fn claims(h: &mut String, run: &RunFile) {
             );
         }
     }
+    let _ = writeln!(h, "</tbody></table></div>\n</div>");
+}
+
+/// Per record size: the fastest transport one way (pingpong p50) and streaming (median
+/// throughput), each with what it costs in CPU per message.
+fn findings(h: &mut String, run: &RunFile) {
+    let cpu = |c: &CaseResult| {
+        c.cpu.as_ref().map(|cpu| cpu.ns_per_message.values().sum::<f64>()).filter(|v| *v > 0.0)
+    };
+    let pattern = |c: &CaseResult| {
+        [
+            c.transport.as_deref(),
+            c.process.as_deref(),
+            c.wait.as_deref(),
+            c.axes.get("mode").map(|m| m.as_str()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ")
+    };
+    let mut sizes: Vec<u64> = run
+        .cases
+        .iter()
+        .filter(|c| c.ok() && (c.scenario == "pingpong" || c.scenario == "stream"))
+        .filter_map(|c| c.size)
+        .collect();
+    sizes.sort();
+    sizes.dedup();
+    let _ = writeln!(h, "<section id=\"findings\">\n<h2>Findings</h2>");
+    if sizes.is_empty() {
+        let _ = writeln!(h, "<p>This run has no pingpong or stream case to compare.</p></section>");
+        return;
+    }
+    let _ = writeln!(
+        h,
+        "<p class=\"sub\">Per record size, the fastest transport measured in this run, and the CPU \
+         time both sides spent per message (a spinning reader burns a CPU while it waits).</p>\n\
+         <div class=\"wrap\"><table class=\"findings\"><thead><tr><th>Size</th>\
+         <th>Fastest one way (p50)</th><th>CPU per message</th><th>Fastest stream (median)</th>\
+         <th>CPU per record</th></tr></thead>\n<tbody>"
+    );
+    for size in sizes {
+        let at = |scenario: &'static str| {
+            run.cases.iter().filter(move |c| {
+                c.ok()
+                    && c.scenario == scenario
+                    && c.size == Some(size)
+                    && !crate::charts::is_durable(c)
+            })
+        };
+        let one_way = at("pingpong")
+            .filter_map(|c| Some((c, c.p50(latency::ONE_WAY)?)))
+            .min_by_key(|(_, v)| *v);
+        let stream = at("stream")
+            .filter_map(|c| Some((c, c.throughput.as_ref()?.bytes_per_s.median)))
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        let cell = |found: Option<(&CaseResult, String)>| match found {
+            Some((c, v)) => format!(
+                "<td><b>{}</b> <span class=\"muted\">{}</span></td><td class=\"num\">{}</td>",
+                esc(&v),
+                esc(&pattern(c)),
+                cpu(c).map(|v| esc(&format::ns(v))).unwrap_or_default()
+            ),
+            None => "<td></td><td></td>".into(),
+        };
+        let _ = writeln!(
+            h,
+            "<tr><td class=\"num\">{}</td>{}{}</tr>",
+            esc(&format::bytes(size as f64)),
+            cell(one_way.map(|(c, v)| (c, format::ns(v as f64)))),
+            cell(stream.map(|(c, v)| (c, format::bytes_per_s(v)))),
+        );
+    }
     let _ = writeln!(h, "</tbody></table></div>\n</section>");
+}
+
+/// A scenario's own table: one row per pattern (the id without its size), one column per
+/// record size, each cell the case's key figure; skipped and failed cells say so, with the
+/// reason on hover and in the full table.
+fn pivot(h: &mut String, run: &RunFile, scenario: &str) {
+    let cases: Vec<&CaseResult> = {
+        let mut v: Vec<&CaseResult> = run.cases.iter().filter(|c| c.scenario == scenario).collect();
+        v.sort_by_key(|c| case_order(c));
+        v
+    };
+    let mut sizes: Vec<Option<u64>> = cases.iter().map(|c| c.size).collect();
+    sizes.sort();
+    sizes.dedup();
+    let row_of = |c: &CaseResult| match c.size {
+        Some(size) => {
+            let s = size.to_string();
+            c.id.split('/').filter(|p| *p != s).collect::<Vec<_>>().join("/")
+        }
+        None => c.id.clone(),
+    };
+    let mut rows: Vec<String> = Vec::new();
+    for c in &cases {
+        let r = row_of(c);
+        if !rows.contains(&r) {
+            rows.push(r);
+        }
+    }
+    let what = match scenario {
+        "pingpong" => "one-way p50",
+        "stream" | "fanout" => "median throughput",
+        _ => "main figure",
+    };
+    let _ = write!(
+        h,
+        "<details class=\"pivot\"{}><summary>{} case{} of {}: {} by record size</summary>\n\
+         <div class=\"wrap\"><table class=\"pivot\"><thead><tr><th>Case</th>",
+        if rows.len() <= 24 { " open" } else { "" },
+        cases.len(),
+        if cases.len() == 1 { "" } else { "s" },
+        esc(scenario),
+        what
+    );
+    for s in &sizes {
+        let _ =
+            write!(h, "<th>{}</th>", s.map(|s| esc(&format::bytes(s as f64))).unwrap_or_default());
+    }
+    let _ = writeln!(h, "</tr></thead>\n<tbody>");
+    for r in &rows {
+        let _ = write!(h, "<tr><td class=\"id\"><code>{}</code></td>", esc(r));
+        for s in &sizes {
+            match cases.iter().find(|c| c.size == *s && row_of(c) == *r) {
+                Some(c) if c.error.is_some() => {
+                    let _ = write!(
+                        h,
+                        "<td class=\"bad\" title=\"{}\">failed</td>",
+                        esc(c.error.as_deref().unwrap_or_default())
+                    );
+                }
+                Some(c) if c.skipped.is_some() => {
+                    let _ = write!(
+                        h,
+                        "<td class=\"skip\" title=\"{0}\">skipped: {1}</td>",
+                        esc(c.skipped.as_deref().unwrap_or_default()),
+                        esc(&short(c.skipped.as_deref().unwrap_or_default(), 40))
+                    );
+                }
+                Some(c) => {
+                    let _ = write!(
+                        h,
+                        "<td class=\"num\">{}</td>",
+                        esc(&key_figure(c).unwrap_or_default())
+                    );
+                }
+                None => h.push_str("<td></td>"),
+            }
+        }
+        let _ = writeln!(h, "</tr>");
+    }
+    let _ = writeln!(h, "</tbody></table></div></details>");
+}
+
+/// The figure that says most about a case.
+fn key_figure(c: &CaseResult) -> Option<String> {
+    if let Some(t) = &c.throughput {
+        return Some(format::bytes_per_s(t.bytes_per_s.median));
+    }
+    if let Some((_, s)) = main_latency(c) {
+        return Some(format::ns(s.p50 as f64));
+    }
+    c.figures.iter().next().map(|(k, v)| figure_text(k, *v))
+}
+
+fn short(s: &str, max: usize) -> String {
+    let line = s.lines().next().unwrap_or_default();
+    if line.chars().count() <= max {
+        return line.to_string();
+    }
+    line.chars().take(max).chain(std::iter::once('…')).collect()
 }
 
 fn case_order(c: &CaseResult) -> impl Ord {
@@ -411,7 +638,10 @@ fn cases(h: &mut String, run: &RunFile) {
     let floor = run.floor_one_way_ns().filter(|f| *f > 0);
     let _ = writeln!(
         h,
-        "<section id=\"cases\">\n<h2>Cases ({})</h2>\n<p class=\"sub\">Latencies in the kind named \
+        "<section id=\"cases\">\n<h2>All cases</h2>\n<details class=\"all\"><summary>The full \
+         table of all {} cases, every figure</summary>\n<p><input type=\"search\" id=\"filter\" \
+         placeholder=\"Filter rows by text, e.g. posix-shm/fork\" aria-label=\"Filter rows\"></p>\n\
+         <p class=\"sub\">Latencies in the kind named \
          in the Measure column; × floor is the pingpong one-way p50 over the cache-line handoff; \
          CPU per message is initiator / responder for pingpong, writer / reader for stream (hover \
          for names). Click a heading to sort.</p>\n<div class=\"wrap\"><table class=\"cases sortable\">\n<thead><tr>\
@@ -487,12 +717,8 @@ fn cases(h: &mut String, run: &RunFile) {
             }
             None => h.push_str("<td></td>"),
         }
-        let figures = c
-            .figures
-            .iter()
-            .map(|(k, v)| esc(&figure_text(k, *v)))
-            .collect::<Vec<_>>()
-            .join("<br>");
+        let figures =
+            c.figures.iter().map(|(k, v)| esc(&figure_text(k, *v))).collect::<Vec<_>>().join(" · ");
         let _ = write!(h, "<td>{figures}</td>");
         let mut why = Vec::new();
         if let Some(e) = &c.error {
@@ -504,22 +730,42 @@ fn cases(h: &mut String, run: &RunFile) {
         why.extend(c.notes.iter().map(|n| esc(n)));
         let _ = writeln!(h, "<td class=\"notes\">{}</td></tr>", why.join("<br>"));
     }
-    let _ = writeln!(h, "</tbody></table></div>\n</section>");
+    let _ = writeln!(h, "</tbody></table></div>\n</details>\n</section>");
 }
 
 /// A figure with its name, in the unit its key names: `memcpy 8.9 GB/s`, `240 ns per page`.
 fn figure_text(key: &str, v: f64) -> String {
+    // Known keys read as a person would say them.
+    let known = match key {
+        "memcpy_bytes_per_s" => Some(("memcpy", format::bytes_per_s(v))),
+        "memcpy_bytes_per_s_min" => Some(("memcpy slowest trial", format::bytes_per_s(v))),
+        "memcpy_bytes_per_s_max" => Some(("memcpy fastest trial", format::bytes_per_s(v))),
+        "huge_page_fraction" => Some((
+            "in huge pages",
+            format!("{} %", ipcbench_results::units::significant(v * 100.0)),
+        )),
+        "ring_bytes" => Some(("ring", format::bytes(v))),
+        "writer_sleeps_per_record" => {
+            Some(("writer sleeps per record", ipcbench_results::units::significant(v)))
+        }
+        "writer_wait_ns_per_record" => Some(("writer waits per record", format::ns(v))),
+        "reader_wait_ns_per_record" => Some(("reader waits per record", format::ns(v))),
+        _ => None,
+    };
+    if let Some((label, value)) = known {
+        return format!("{label}: {value}");
+    }
     let name = |k: &str| k.trim_matches('_').replace('_', " ");
     if let Some(what) = key.strip_prefix("ns_per_") {
         format!("{} per {}", format::ns(v), name(what))
     } else if let Some(what) = key.strip_suffix("bytes_per_s") {
-        format!("{} {}", name(what), format::bytes_per_s(v)).trim().to_string()
+        format!("{}: {}", name(what), format::bytes_per_s(v)).trim_start_matches(": ").to_string()
     } else if let Some(what) = key.strip_suffix("_ns") {
-        format!("{} {}", name(what), format::ns(v))
+        format!("{}: {}", name(what), format::ns(v))
     } else if let Some(what) = key.strip_suffix("_bytes") {
-        format!("{} {}", name(what), format::bytes(v))
+        format!("{}: {}", name(what), format::bytes(v))
     } else {
-        format!("{} {}", name(key), format::count(v))
+        format!("{}: {}", name(key), format::count(v))
     }
 }
 
@@ -534,10 +780,14 @@ mod tests {
 
     #[test]
     fn figures_are_written_in_their_unit() {
-        assert_eq!(figure_text("memcpy_bytes_per_s", 1.5e6), "memcpy 1.5 MB/s");
+        assert_eq!(figure_text("memcpy_bytes_per_s", 1.5e6), "memcpy: 1.5 MB/s");
+        assert_eq!(
+            figure_text("memcpy_bytes_per_s_max", 1.44e10),
+            "memcpy fastest trial: 14.4 GB/s"
+        );
         assert_eq!(figure_text("bytes_per_s", 2e9), "2 GB/s");
-        assert_eq!(figure_text("fault_ns", 1500.0), "fault 1.5 µs");
+        assert_eq!(figure_text("fault_ns", 1500.0), "fault: 1.5 µs");
         assert_eq!(figure_text("ns_per_page", 240.0), "240 ns per page");
-        assert_eq!(figure_text("pages", 12.0), "pages 12");
+        assert_eq!(figure_text("pages", 12.0), "pages: 12");
     }
 }

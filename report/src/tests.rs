@@ -74,7 +74,8 @@ fn a_full_run_gets_every_chart_and_every_link_resolves() {
         "latency.svg",
         "percentiles.svg",
         "cpu.svg",
-        "throughput.svg",
+        "throughput-mapped.svg",
+        "throughput-streams.svg",
         "flush.svg",
         "trend-latency.svg",
         "trend-throughput.svg",
@@ -84,7 +85,8 @@ fn a_full_run_gets_every_chart_and_every_link_resolves() {
     .collect();
     assert_eq!(svgs_in(dir), expected);
     for svg in &expected {
-        assert!(html.contains(&format!("src=\"{svg}\"")), "{svg} is not shown on the page");
+        let anchor = format!("id=\"chart-{}\"", svg.trim_end_matches(".svg"));
+        assert!(html.contains(&anchor), "{svg} is not inline on the page");
         let texts = svg_texts(&dir.join(svg));
         assert!(texts.len() > 5, "{svg} has almost no text");
     }
@@ -128,13 +130,18 @@ fn each_chart_holds_the_series_its_data_calls_for() {
         assert!(cpu.iter().any(|s| s == label), "cpu lacks {label}: {cpu:?}");
     }
 
-    let tp = svg_texts(&dir.join("throughput.svg"));
-    assert!(tp.iter().any(|s| s == "memcpy bandwidth (floor)"), "{tp:?}");
-    // Too many processes and waits for one chart: one line per transport and mode.
-    assert!(tp.iter().any(|s| s == "posix-shm spin in-place"), "{tp:?}");
-    assert!(tp.iter().any(|s| s == "pipe block copy"), "{tp:?}");
-    assert!(!tp.iter().any(|s| s.contains("futex") || s.contains("spawn")), "{tp:?}");
-    assert!(tp.iter().any(|s| s == "64 B") && tp.iter().any(|s| s == "1 MiB"), "{tp:?}");
+    // Mapped transports and read/write baselines apart; too many processes and waits for one
+    // chart: one line per transport (and mode); ticks at the measured sizes.
+    let mapped = svg_texts(&dir.join("throughput-mapped.svg"));
+    let streams = svg_texts(&dir.join("throughput-streams.svg"));
+    for tp in [&mapped, &streams] {
+        assert!(tp.iter().any(|s| s == "memcpy bandwidth (floor)"), "{tp:?}");
+        assert!(!tp.iter().any(|s| s.contains("futex") || s.contains("spawn")), "{tp:?}");
+        assert!(tp.iter().any(|s| s == "64 B") && tp.iter().any(|s| s == "1 MiB"), "{tp:?}");
+    }
+    assert!(mapped.iter().any(|s| s.starts_with("posix-shm")), "{mapped:?}");
+    assert!(!mapped.iter().any(|s| s.starts_with("pipe")), "{mapped:?}");
+    assert!(streams.iter().any(|s| s.starts_with("pipe")), "{streams:?}");
 
     let flush = svg_texts(&dir.join("flush.svg"));
     for method in ["msync-sync", "msync-async", "pwrite-fdatasync", "pwrite-fsync"] {
@@ -198,7 +205,7 @@ fn missing_scenarios_leave_their_charts_out() {
     let index = render(&opts_for(tmp.path())).unwrap();
     let html = check_links(&index);
     assert_eq!(svgs_in(index.parent().unwrap()), BTreeSet::from(["flush.svg".to_string()]));
-    assert!(!html.contains("percentiles.svg") && !html.contains("throughput.svg"));
+    assert!(!html.contains("chart-percentiles") && !html.contains("chart-throughput"));
     assert!(html.contains("msync/msync-sync/disk/1"));
 }
 
@@ -212,14 +219,14 @@ fn a_run_without_any_charted_scenario_still_gets_a_page() {
             .unwrap();
     let html = check_links(&index);
     assert!(svgs_in(index.parent().unwrap()).is_empty());
-    assert!(html.contains("no case that a chart shows"));
+    assert!(!html.contains("<svg"));
     assert!(html.contains("id=\"claims\""));
 }
 
 #[test]
 fn a_new_report_removes_charts_the_old_one_had() {
     let (tmp, index) = rendered_small(1, &["bench-a"]);
-    assert!(index.parent().unwrap().join("throughput.svg").exists());
+    assert!(index.parent().unwrap().join("throughput-mapped.svg").exists());
     let run = Fixture::small().only(&["floor", "msync"]).build();
     fixtures::write(tmp.path(), "latest.json", &run);
     let index = render(&opts_for(tmp.path())).unwrap();
@@ -265,7 +272,7 @@ fn the_page_shows_failures_warnings_claims_and_escapes_them() {
         assert!(html.contains(env), "environment lacks {env}");
     }
     // The failure list comes before the charts: it is the first thing to read.
-    assert!(html.find("id=\"failures\"").unwrap() < html.find("id=\"charts\"").unwrap());
+    assert!(html.find("id=\"failures\"").unwrap() < html.find("id=\"findings\"").unwrap());
     // Floor-relative latency is given for pingpong cases.
     assert!(html.contains("×</td>"));
 }
@@ -273,7 +280,8 @@ fn the_page_shows_failures_warnings_claims_and_escapes_them() {
 #[test]
 fn the_case_table_is_in_reading_order() {
     let (_tmp, index) = rendered_small(1, &["bench-a"]);
-    let html = std::fs::read_to_string(&index).unwrap();
+    let page = std::fs::read_to_string(&index).unwrap();
+    let html = &page[page.find("id=\"cases\"").unwrap()..];
     let pos = |id: &str| {
         html.find(&format!("<code>{id}</code></td>")).unwrap_or_else(|| panic!("{id} not in table"))
     };
@@ -448,7 +456,7 @@ fn odd_names_and_values_neither_break_the_svg_nor_the_page() {
         lat.iter().any(|t| t.starts_with("tcp<script>") && t.ends_with("… spawn block")),
         "{lat:?}"
     );
-    let tp = svg_texts(&dir.join("throughput.svg"));
+    let tp = svg_texts(&dir.join("throughput-mapped.svg"));
     assert!(!tp.iter().any(|t| t.starts_with("memfd")), "a negative rate is not drawn: {tp:?}");
 }
 
@@ -473,13 +481,16 @@ fn a_run_with_only_zero_latencies_reports_instead_of_failing() {
     assert!(!index.parent().unwrap().join("latency.svg").exists());
 }
 
-/// The page in a real browser: `.ci/browser-check.sh` (headless chromium) on a rendered fixture.
-/// Ignored by default as it needs chromium: `cargo test -p ipcbench-report -- --ignored`.
+/// The page in a real browser: `.ci/browser-check.sh` (headless chromium) on a rendered fixture,
+/// then the page measured by a script run in it (`probe.js`): its height with the full table
+/// collapsed, every chart's x ticks at the sizes it shows, and no two text boxes of a chart
+/// overlapping. Ignored by default as it needs chromium; `.ci/run` runs it
+/// (`cargo test -p ipcbench-report -- --ignored browser`).
 #[test]
 #[ignore = "needs chromium (apt-get install -y chromium)"]
 fn the_page_renders_in_a_real_browser() {
     let tmp = tempfile::tempdir().unwrap();
-    fixtures::results_dir(tmp.path(), &Fixture::small(), 3, &["bench-a"]);
+    fixtures::results_dir(tmp.path(), &Fixture::big(), 3, &["bench-a"]);
     let index = render(&opts_for(tmp.path())).unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.ci/browser-check.sh");
     let png = tmp.path().join("report.png");
@@ -487,4 +498,59 @@ fn the_page_renders_in_a_real_browser() {
         std::process::Command::new("bash").arg(&script).arg(&index).arg(&png).output().unwrap();
     println!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "browser check failed");
+
+    // The page with the probe appended, loaded at a desktop width.
+    let page = std::fs::read_to_string(&index).unwrap();
+    let probed = index.with_file_name("probed.html");
+    std::fs::write(&probed, format!("{page}<script>{}</script>", include_str!("probe.js")))
+        .unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    let dom = std::process::Command::new("chromium")
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--window-size=1400,900"])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(["--virtual-time-budget=5000", "--dump-dom"])
+        .arg(format!("file://{}", probed.display()))
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    let json = dom
+        .rsplit_once("<pre id=\"probe\">")
+        .and_then(|(_, r)| r.split_once("</pre>"))
+        .map(|(j, _)| {
+            j.replace("&quot;", "\"")
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&amp;", "&")
+        })
+        .expect("the probe ran");
+    let probe: serde_json::Value = serde_json::from_str(&json)
+        .unwrap_or_else(|e| panic!("{e}: {}", &json[..json.len().min(300)]));
+
+    // Read at a glance: the big fixture (~300 cases) fits in a few screens once the full
+    // table is collapsed (it was ~19,000 px with the table open).
+    let height = probe["height"].as_f64().unwrap();
+    assert!(height < 14_000.0, "the page is {height} px tall");
+
+    let charts = probe["charts"].as_array().unwrap();
+    assert!(charts.len() >= 6, "{charts:?}");
+    for c in charts {
+        let overlaps = c["overlaps"].as_array().unwrap();
+        assert!(overlaps.is_empty(), "{}: text boxes overlap: {overlaps:?}", c["id"]);
+    }
+    // Throughput charts: a tick label at every measured size.
+    let sizes: BTreeSet<u64> = Fixture::big()
+        .build()
+        .cases
+        .iter()
+        .filter(|c| c.scenario == "stream" && c.ok())
+        .filter_map(|c| c.size)
+        .collect();
+    for c in charts.iter().filter(|c| c["id"].as_str().unwrap().starts_with("chart-throughput")) {
+        let texts: Vec<&str> =
+            c["texts"].as_array().unwrap().iter().filter_map(|t| t.as_str()).collect();
+        for size in &sizes {
+            let label = ipcbench_results::units::bytes(*size as f64);
+            assert!(texts.contains(&label.as_str()), "{}: no tick at {label}: {texts:?}", c["id"]);
+        }
+    }
 }

@@ -68,6 +68,9 @@ pub struct RunInfo {
     /// CPUs the two sides were pinned to (`--pin`), or none.
     #[serde(default)]
     pub pinning: Option<Vec<usize>>,
+    /// Why those CPUs (or none): `--pin`, or how the default was chosen from the allowed set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinning_reason: Option<String>,
     pub ipcbench_version: String,
     pub command_line: Vec<String>,
     #[serde(default)]

@@ -8,7 +8,7 @@ use crate::stream::{result, spec, throughput_table, Reports};
 use crate::{Case, Context, Options, Scenario, UsageError};
 use anyhow::Result;
 use ipcbench_harness::os::futex::Wait;
-use ipcbench_harness::patterns::fanout::{run_fanout, supports, FanoutOptions};
+use ipcbench_harness::patterns::fanout::{run_fanout, supports, FanoutOptions, FanoutReport};
 use ipcbench_harness::patterns::stream::ReadMode;
 use ipcbench_harness::patterns::worker::Process;
 use ipcbench_harness::transport::Transport;
@@ -43,9 +43,10 @@ impl Scenario for Fanout {
             for &size in &sizes {
                 for readers in DEFAULT_READERS {
                     let id = format!("fanout/{t}/fork/{w}/{size}/{readers}");
-                    cases.push(Case::new(id.clone(), move |ctx| {
-                        run_case(ctx, id, t, w, size, readers)
-                    }));
+                    cases.push(
+                        Case::new(id.clone(), move |ctx| run_case(ctx, id, t, w, size, readers))
+                            .expecting(crate::stream::expected_time(opts)),
+                    );
                 }
             }
         }
@@ -59,12 +60,12 @@ impl Scenario for Fanout {
 
 /// Where the readers run: with `--pin`, one reader on the peer CPU, several spread over the
 /// CPUs other than the writer's when there are enough of them; otherwise unpinned.
-fn reader_cpus(pin: Option<[usize; 2]>, readers: usize, cpus: usize) -> Vec<Option<usize>> {
+fn reader_cpus(pin: Option<[usize; 2]>, readers: usize, allowed: &[usize]) -> Vec<Option<usize>> {
     let Some([writer, peer]) = pin else { return vec![None; readers] };
     if readers == 1 {
         return vec![Some(peer)];
     }
-    let others: Vec<usize> = (0..cpus).filter(|c| *c != writer).collect();
+    let others: Vec<usize> = allowed.iter().copied().filter(|c| *c != writer).collect();
     if others.len() >= readers {
         others.into_iter().take(readers).map(Some).collect()
     } else {
@@ -81,10 +82,11 @@ fn run_case(
     readers: usize,
 ) -> Result<CaseResult> {
     let opts = &ctx.opts;
-    let cpus = crate::sysinfo::logical_cpus();
+    let allowed = crate::sysinfo::allowed_cpus();
+    let cpus = allowed.len();
     if readers + 1 > cpus {
         ctx.warn(format!(
-            "Fan-out to {readers} readers runs {} processes on a host with {cpus} CPUs: they take \
+            "Fan-out to {readers} readers runs {} processes on {cpus} usable CPUs: they take \
              turns on the CPUs, so those figures include scheduling — spin waits most of all \
              (a spinner yields its CPU only after ~4096 polls). Read the futex and pipe figures, \
              or use a host with more CPUs.",
@@ -92,7 +94,7 @@ fn run_case(
         ));
     }
     let spec = spec(opts, size, readers, ReadMode::Copy)?;
-    let reader_cpus = reader_cpus(opts.pin, readers, cpus);
+    let reader_cpus = reader_cpus(opts.pin, readers, &allowed);
     let fo = FanoutOptions {
         transport: t,
         wait: w,
@@ -100,7 +102,21 @@ fn run_case(
         reader_cpus: reader_cpus.clone(),
         timeout: opts.timeout,
     };
-    let report = run_fanout(&fo, &spec)?;
+    // Each trial is a fresh group (new ring or pipes, new readers), as pingpong's pairs are.
+    let mut report = FanoutReport { writer: Default::default(), readers: Vec::new() };
+    for k in 1..=spec.trials {
+        let mut trial = spec.trial(k);
+        // An injected fault is injected once, in the first trial.
+        if k > 1 {
+            trial.fault = None;
+        }
+        let one = run_fanout(&fo, &trial)?;
+        report.writer.join(&one.writer);
+        report.readers.resize_with(one.readers.len(), Default::default);
+        for (all, r) in report.readers.iter_mut().zip(&one.readers) {
+            all.join(r);
+        }
+    }
     let reports = Reports {
         id,
         scenario: "fanout",
@@ -159,9 +175,12 @@ mod tests {
 
     #[test]
     fn readers_are_spread_over_the_cpus_the_writer_leaves() {
-        assert_eq!(reader_cpus(None, 2, 8), [None, None]);
-        assert_eq!(reader_cpus(Some([0, 1]), 1, 2), [Some(1)]);
-        assert_eq!(reader_cpus(Some([2, 3]), 3, 8), [Some(0), Some(1), Some(3)]);
-        assert_eq!(reader_cpus(Some([0, 1]), 2, 2), [None, None]);
+        let eight: Vec<usize> = (0..8).collect();
+        assert_eq!(reader_cpus(None, 2, &eight), [None, None]);
+        assert_eq!(reader_cpus(Some([0, 1]), 1, &[0, 1]), [Some(1)]);
+        assert_eq!(reader_cpus(Some([2, 3]), 3, &eight), [Some(0), Some(1), Some(3)]);
+        assert_eq!(reader_cpus(Some([0, 1]), 2, &[0, 1]), [None, None]);
+        // Only the allowed CPUs (taskset, a container's cpuset).
+        assert_eq!(reader_cpus(Some([4, 5]), 2, &[4, 5, 6, 7]), [Some(5), Some(6)]);
     }
 }

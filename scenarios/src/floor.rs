@@ -30,10 +30,11 @@ impl Scenario for Floor {
         let warmup = (n / 10).min(10_000);
         let mut cases = vec![
             Case::new(FLOOR_CACHE_LINE.into(), move |ctx| {
-                if crate::sysinfo::logical_cpus() < 2 {
+                if crate::sysinfo::allowed_cpus().len() < 2 {
                     ctx.warn(
-                        "This host has fewer than 2 CPUs: two spinning processes share one CPU, so \
-                         the cache-line floor and every spin figure measure the scheduler, not memory.",
+                        "This process may use fewer than 2 CPUs: two spinning processes share one \
+                         CPU, so the cache-line floor and every spin figure measure the scheduler, \
+                         not memory.",
                     );
                 }
                 let h = floor::cache_line_handoff(

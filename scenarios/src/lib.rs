@@ -8,6 +8,7 @@ pub mod mapping;
 pub mod msync;
 pub mod options;
 pub mod pingpong;
+pub mod pinning;
 pub mod runner;
 pub mod seed;
 pub mod stream;
@@ -28,6 +29,9 @@ pub type Measure = Box<dyn FnOnce(&Context) -> anyhow::Result<CaseResult>>;
 pub struct Case {
     pub id: String,
     pub run: Measure,
+    /// About how long the case takes, when its scenario can say (from its time budget): what
+    /// the progress's time-left starts from, refined as cases finish.
+    pub expected: Option<std::time::Duration>,
 }
 
 impl Case {
@@ -35,7 +39,13 @@ impl Case {
         id: String,
         run: impl FnOnce(&Context) -> anyhow::Result<CaseResult> + 'static,
     ) -> Case {
-        Case { id, run: Box::new(run) }
+        Case { id, run: Box::new(run), expected: None }
+    }
+
+    /// The case takes about `d` (its measured time; set-up is learnt from finished cases).
+    pub fn expecting(mut self, d: std::time::Duration) -> Case {
+        self.expected = (!d.is_zero()).then_some(d);
+        self
     }
 }
 

@@ -7,7 +7,7 @@
 //! Every iteration creates its objects and removes them again (names unlinked, segments marked
 //! `IPC_RMID`, fds closed); guards remove them on every other path out.
 
-use crate::table::{bytes, ns, Table};
+use crate::table::{bytes, not_measured, ns, Table};
 use crate::{Case, Context, Options, Scenario, UsageError};
 use anyhow::{bail, Result};
 use ipcbench_harness::os::clock::now_ns;
@@ -166,28 +166,12 @@ impl Scenario for Mapping {
 
     fn summary(&self, cases: &[&CaseResult], _run: &RunFile) -> Option<String> {
         let mut t =
-            Table::new(&["case", "size", "setup p50", "touch p50", "teardown p50", "ns/page"]);
+            Table::new(&["case", "size", "setup p50", "touch p50", "teardown p50", "per page"]);
         for c in cases {
             let size = c.size.map(bytes).unwrap_or_default();
             let p = |k: &str| c.latency_ns.get(k).map(|s| ns(s.p50 as f64)).unwrap_or_default();
-            let row = if c.skipped.is_some() {
-                vec![
-                    c.id.clone(),
-                    size,
-                    "skipped".into(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                ]
-            } else if c.error.is_some() {
-                vec![
-                    c.id.clone(),
-                    size,
-                    "failed".into(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                ]
+            let row = if let Some(why) = not_measured(c) {
+                vec![c.id.clone(), size, why]
             } else {
                 vec![
                     c.id.clone(),
@@ -195,7 +179,7 @@ impl Scenario for Mapping {
                     p(latency::SETUP),
                     p(latency::TOUCH),
                     p(latency::TEARDOWN),
-                    c.figures.get("ns_per_page").map(|v| format!("{v:.1}")).unwrap_or_default(),
+                    c.figures.get("ns_per_page").map(|v| ns(*v)).unwrap_or_default(),
                 ]
             };
             t.row(row);

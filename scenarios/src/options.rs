@@ -13,6 +13,10 @@ use std::time::Duration;
 #[error("{0}")]
 pub struct UsageError(pub String);
 
+/// Warm-up time per pair (see [`Options::warmup`]): full and `--quick`.
+pub const WARMUP: Duration = Duration::from_millis(100);
+pub const WARMUP_QUICK: Duration = Duration::from_millis(10);
+
 /// The largest record ipcbench moves (64 MiB).
 pub const MAX_SIZE: usize = 64 << 20;
 
@@ -28,7 +32,9 @@ pub struct Options {
     pub duration: Option<Duration>,
     /// Few iterations and short cases: `scenario all --quick` stays under a minute.
     pub quick: bool,
-    /// CPUs of the runner and the peer.
+    /// What `--pin` asked for; the runner resolves it into `pin` (see `pinning`).
+    pub pin_request: crate::pinning::PinRequest,
+    /// CPUs of the runner and the peer, as resolved for this run.
     pub pin: Option<[usize; 2]>,
     /// Where file-backed transports and flushes put their files (default: the system temp dir).
     pub dir: Option<PathBuf>,
@@ -52,6 +58,8 @@ impl Default for Options {
             iterations: None,
             duration: None,
             quick: false,
+            // A library caller pins by asking; the CLI asks for the default choice.
+            pin_request: crate::pinning::PinRequest::Off,
             pin: None,
             dir: None,
             durable: false,
@@ -73,6 +81,19 @@ impl Options {
             (Some(n), Some(d)) => (n, d),
             (None, Some(d)) => (u64::MAX / 4, d),
             (None, None) => (n, d),
+        }
+    }
+
+    /// How long each fresh pair (or group) warms up before it measures, discarded: its first
+    /// records fault the pages in, fill the caches and TLBs (microseconds), and let the CPU
+    /// frequency governor react to two busy CPUs (schedutil and HWP ramp within a few to tens of
+    /// milliseconds). 100 ms covers that with room; `--quick` takes 10 ms, enough for the
+    /// faults and caches and most of the ramp, so that a quick run stays short.
+    pub fn warmup(&self) -> Duration {
+        if self.quick {
+            WARMUP_QUICK
+        } else {
+            WARMUP
         }
     }
 
@@ -214,33 +235,6 @@ pub fn parse_sizes(s: &str) -> Result<Vec<usize>, UsageError> {
         return Err(UsageError("empty --size list: give sizes like 64,4K,1M".into()));
     }
     Ok(v)
-}
-
-/// `0,1`: the runner's CPU, then the peer's, both from the CPUs this process may run on
-/// (`sched_getaffinity`: under `taskset` or in a container, fewer than the host has).
-pub fn parse_pin(s: &str) -> Result<[usize; 2], UsageError> {
-    let allowed: Vec<usize> = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))
-        .map(|set| {
-            (0..nix::sched::CpuSet::count()).filter(|&c| set.is_set(c).unwrap_or(false)).collect()
-        })
-        .unwrap_or_default();
-    let list = allowed.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(",");
-    let bad = || match allowed[..] {
-        [a, b, ..] => UsageError(format!(
-            "invalid --pin '{s}': give two CPU numbers, runner then peer, from those allowed \
-             here ({list}; e.g. {a},{b})"
-        )),
-        _ => UsageError(format!(
-            "invalid --pin '{s}': only CPU {list} is allowed here, and pinning takes two \
-             (leave --pin out, or allow more CPUs)"
-        )),
-    };
-    let v: Vec<usize> =
-        s.split(',').map(|x| x.trim().parse().map_err(|_| bad())).collect::<Result<_, _>>()?;
-    match v[..] {
-        [a, b] if allowed.contains(&a) && allowed.contains(&b) => Ok([a, b]),
-        _ => Err(bad()),
-    }
 }
 
 /// The most measured messages a case takes: a billion keeps every derived figure (bytes moved

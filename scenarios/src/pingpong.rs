@@ -4,7 +4,7 @@
 //! shared clock, both directions; round trip, integrity, the CPU each side spent per message,
 //! and each trial's floor probe (see `harness::patterns::probe`), taken by the trial's own pair.
 
-use crate::table::{ns, times, Table};
+use crate::table::{not_measured, ns, ratio, Table};
 use crate::{Case, Context, Options, Scenario, UsageError};
 use anyhow::{Context as _, Result};
 use ipcbench_harness::os::futex::Wait;
@@ -48,12 +48,16 @@ impl Scenario for Pingpong {
     }
     fn cases(&self, opts: &Options) -> Result<Vec<Case>, UsageError> {
         let sizes = opts.sizes.clone().unwrap_or(DEFAULT_SIZES.to_vec());
+        let budget = budget(opts).1;
         let mut cases = Vec::new();
         for (t, p, w) in opts.combinations(allowed_transports(opts)?)? {
             for &size in &sizes {
                 let durable = if opts.durable { "/durable" } else { "" };
                 let id = format!("pingpong/{t}/{p}/{w}/{size}{durable}");
-                cases.push(Case::new(id.clone(), move |ctx| run_case(ctx, id, t, p, w, size)));
+                cases.push(
+                    Case::new(id.clone(), move |ctx| run_case(ctx, id, t, p, w, size))
+                        .expecting(budget),
+                );
             }
         }
         Ok(cases)
@@ -71,7 +75,8 @@ impl Scenario for Pingpong {
         ]);
         for c in cases {
             let Some(s) = c.latency_ns.get(latency::ONE_WAY).filter(|_| c.error.is_none()) else {
-                let mut row = vec![c.id.clone(), "failed".into()];
+                let why = not_measured(c).unwrap_or_else(|| "no one-way figure".into());
+                let mut row = vec![c.id.clone(), why];
                 row.resize(7, String::new());
                 t.row(row);
                 continue;
@@ -79,7 +84,7 @@ impl Scenario for Pingpong {
             let p50 = |key: &str| c.p50(key).map(|v| ns(v as f64)).unwrap_or("-".into());
             // Against the trial's own probe, and only where a handoff bounds the figure.
             let small = c.size.is_some_and(|s| s <= probe::RATIO_MAX_SIZE);
-            let times = probe::ratio(c).filter(|_| small).map(times).unwrap_or("-".into());
+            let times = probe::ratio(c).filter(|_| small).map(ratio).unwrap_or("-".into());
             t.row(vec![
                 c.id.clone(),
                 p50(latency::NOTIFY),
@@ -115,6 +120,11 @@ struct TrialReport {
     theirs: SideReport,
 }
 
+/// Round trips and time limit per case.
+fn budget(opts: &Options) -> (u64, Duration) {
+    opts.budget((100_000, Duration::from_secs(1)), (5_000, Duration::from_millis(60)))
+}
+
 fn run_case(
     ctx: &Context,
     id: String,
@@ -124,23 +134,20 @@ fn run_case(
     size: usize,
 ) -> Result<CaseResult> {
     let opts = &ctx.opts;
-    let (iterations, max_duration) =
-        opts.budget((100_000, Duration::from_secs(1)), (5_000, Duration::from_millis(60)));
+    let (iterations, max_duration) = budget(opts);
     // A durable round trip costs two disk flushes, milliseconds: its budget buys a few round
     // trips, not enough to share among pairs.
     let trials = if opts.durable { 1 } else { TRIALS }.min(iterations).max(1);
     let per_trial = iterations / trials;
-    let warmup = match (opts.durable, opts.quick) {
-        // A few durable round trips are enough to warm up.
-        (true, true) => 5,
-        (true, false) => 20,
-        // Warm-up faults the pages in and settles caches; a few round trips do that for large
-        // records, whose round trips take milliseconds.
-        (false, true) => (50 * 4096 / size as u64).clamp(5, 50),
-        (false, false) => (per_trial / 10).clamp(100, 2_000),
-    };
-    if w == Wait::Spin && crate::sysinfo::logical_cpus() < 2 {
-        ctx.warn("Spinning peers need a CPU each; this host has fewer than 2, so spin figures are scheduler figures.");
+    // Warm-up is by time (see `Options::warmup`), at least a few round trips: a 1 MiB or a
+    // durable one takes milliseconds.
+    let warmup = 5;
+    let warmup_ns = opts.warmup().as_nanos() as u64;
+    if w == Wait::Spin && crate::sysinfo::allowed_cpus().len() < 2 {
+        ctx.warn(
+            "Spinning peers need a CPU each; this process may use fewer than 2, so spin figures \
+             are scheduler figures.",
+        );
     }
     let len = if t.is_mapped() { pingpong_region_len(size) } else { file_ring_len(size) };
     let pair = ctx.pair(t, p, w, len);
@@ -150,6 +157,7 @@ fn run_case(
         let spec = PingpongSpec {
             size,
             warmup,
+            warmup_ns,
             // The remainder goes to the first trials, so exactly `iterations` are measured.
             iterations: per_trial + u64::from(trial < iterations % trials),
             max_duration_ns: (max_duration / trials as u32).as_nanos() as u64,
@@ -174,7 +182,6 @@ fn run_case(
     c.process = Some(p.name().into());
     c.wait = Some(w.name().into());
     c.size = Some(size as u64);
-    c.warmup = warmup * trials;
     let split: [(&str, SideHistogram); 3] = [
         (latency::ONE_WAY, |r| &r.one_way),
         (latency::NOTIFY, |r| &r.notify),
@@ -200,6 +207,7 @@ fn run_case(
         cpu_mine += r.mine.cpu_ns;
         cpu_theirs += r.theirs.cpu_ns;
         measured += r.mine.measured;
+        c.warmup += r.mine.warmup;
     }
     c.iterations = measured;
     for ((key, _), h) in split.iter().zip(&pooled) {
@@ -284,9 +292,10 @@ mod tests {
             warnings: RefCell::new(Vec::new()),
         };
         let mut sink = MemorySink::default();
-        let bar = indicatif::ProgressBar::hidden();
+        let mut bar = crate::runner::Progress::hidden(2);
         let run = RunFile::new(RunInfo::default());
-        let out = run_cases(vec![plain, slowed], &ctx, run, &mut sink, &|| false, &bar).unwrap();
+        let out =
+            run_cases(vec![plain, slowed], &ctx, run, &mut sink, &|| false, &mut bar).unwrap();
         let run = out.run;
         assert_eq!(out.failed, 0, "{:?}", run.cases.iter().map(|c| &c.error).collect::<Vec<_>>());
         let (a, b) = (&run.cases[0], &run.cases[1]);

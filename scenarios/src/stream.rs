@@ -2,11 +2,11 @@
 //! × process × wait × size, and — over mapped transports — both reader modes: `copy` (the reader
 //! copies each payload out, then verifies the copy, as `read()` would) and `in-place` (it
 //! verifies the payload where it lies in the ring). Reports records/s and payload bytes/s
-//! (median, min, max over 5 trials, every trial kept), integrity, and the CPU each side spent
+//! (median, min, max over 5 trials, each a fresh pair, every trial kept), integrity, and the CPU each side spent
 //! per record. Byte streams carry the same framing (header + payload), one `write` and one
 //! `read_exact` per record.
 
-use crate::table::{bytes, bytes_per_s, count, significant, Table};
+use crate::table::{bytes, bytes_per_s, not_measured, ns, ratio, records_per_s, Table};
 use crate::{Case, Context, Options, Scenario, UsageError};
 use anyhow::{Context as _, Result};
 use ipcbench_harness::os::futex::Wait;
@@ -49,9 +49,10 @@ impl Scenario for Stream {
             for &size in &sizes {
                 for &mode in modes(t) {
                     let id = format!("stream/{t}/{p}/{w}/{size}/{mode}");
-                    cases.push(Case::new(id.clone(), move |ctx| {
-                        run_case(ctx, id, t, p, w, size, mode)
-                    }));
+                    cases.push(
+                        Case::new(id.clone(), move |ctx| run_case(ctx, id, t, p, w, size, mode))
+                            .expecting(expected_time(opts)),
+                    );
                 }
             }
         }
@@ -72,6 +73,11 @@ pub fn modes(t: Transport) -> &'static [ReadMode] {
     }
 }
 
+/// The measured time of a stream or fanout case and its warm-up (a tenth).
+pub(crate) fn expected_time(opts: &Options) -> Duration {
+    opts.budget((u64::MAX / 4, FULL_TIME), (u64::MAX / 4, QUICK_TIME)).1 * 11 / 10
+}
+
 /// The stream both ends agree on, for `readers` readers, under the run's budget.
 pub(crate) fn spec(
     opts: &Options,
@@ -86,10 +92,10 @@ pub(crate) fn spec(
         size,
         ring,
         mode,
-        // One turn of the ring (every page touched, every cache warm), and a tenth of the
-        // measured time when time bounds the case.
+        // Each pair warms up for one turn of the ring (every page touched) and at least the
+        // run's warm-up time (frequency and caches settle: see `Options::warmup`).
         warmup_records: (ring.capacity / frame_len(size)) as u64 + 1,
-        warmup_ns: (time / 10).as_nanos() as u64,
+        warmup_ns: opts.warmup().as_nanos() as u64,
         trials: trials as u32,
         records,
         trial_ns: (time / trials as u32).as_nanos() as u64,
@@ -109,23 +115,37 @@ fn run_case(
     mode: ReadMode,
 ) -> Result<CaseResult> {
     let opts = &ctx.opts;
-    if w == Wait::Spin && crate::sysinfo::logical_cpus() < 2 {
+    if w == Wait::Spin && crate::sysinfo::allowed_cpus().len() < 2 {
         ctx.warn(
-            "Spinning peers need a CPU each; this host has fewer than 2, so spin figures are \
-             scheduler figures.",
+            "Spinning peers need a CPU each; this process may use fewer than 2, so spin figures \
+             are scheduler figures.",
         );
     }
     let spec = spec(opts, size, 1, mode)?;
     // file-rw: the file ring per direction is as large as the shared ring would be.
     let len = if t.is_mapped() { spec.ring.region_len() } else { spec.ring.capacity };
     let pair = ctx.pair(t, p, w, len);
-    // The pair first measures a cross-core copy of this record size: the floor of its moment.
-    let probe = Some(ProbeSpec::Copy { size });
-    let (mine, theirs, probe) =
-        run_trial(&pair, &Job::Stream(spec.clone()), probe, |medium, watch| {
-            reader(medium, &spec, 0, w, watch)
-        })?;
-    let theirs: WriterReport = serde_json::from_value(theirs).context("the writer's report")?;
+    // Each trial is a fresh pair (new objects, new processes), as pingpong's are, and each pair
+    // first measures a cross-core copy of this record size: the floor of its moment.
+    let mut mine = ReaderReport::default();
+    let mut theirs = WriterReport::default();
+    let mut probes = Vec::new();
+    for k in 1..=spec.trials {
+        let mut one = spec.trial(k);
+        // An injected fault is injected once, in the first trial.
+        if k > 1 {
+            one.fault = None;
+        }
+        let probe = Some(ProbeSpec::Copy { size });
+        let (r, wr, probe) =
+            run_trial(&pair, &Job::Stream(one.clone()), probe, |medium, watch| {
+                reader(medium, &one, 0, w, watch)
+            })?;
+        let wr: WriterReport = serde_json::from_value(wr).context("the writer's report")?;
+        mine.join(&r);
+        theirs.join(&wr);
+        probes.extend(probe);
+    }
     let reports = Reports {
         id,
         scenario: "stream",
@@ -137,7 +157,7 @@ fn run_case(
         readers: &[mine],
     };
     let mut c = result(ctx, reports);
-    c.probes.extend(probe);
+    c.probes.extend(probes);
     if let Some(r) = probe::ratio(&c) {
         c.figures.insert("probe_ratio".into(), r);
     }
@@ -283,28 +303,26 @@ pub(crate) fn throughput_table(cases: &[&CaseResult], run: &RunFile) -> Option<S
         "case",
         "throughput",
         "records/s",
-        "CPU ns/rec writer",
+        "CPU/record writer",
         "reader",
         "× copy",
         "× memcpy (1 core, in cache)",
     ]);
     for c in cases {
         let Some(tp) = c.throughput.as_ref().filter(|_| c.ok()) else {
-            let why = if c.error.is_some() { "failed" } else { "skipped" };
-            let mut row = vec![c.id.clone(), why.into()];
-            row.resize(7, String::new());
-            t.row(row);
+            let why = not_measured(c).unwrap_or_else(|| "no throughput figure".into());
+            t.row(vec![c.id.clone(), why]);
             continue;
         };
         let cpu = |side: &str| {
             c.cpu
                 .as_ref()
                 .and_then(|cpu| cpu.ns_per_message.get(side))
-                .map(|v| format!("{v:.0}"))
+                .map(|v| ns(*v))
                 .unwrap_or_default()
         };
         let versus = |floor: Option<f64>| {
-            floor.map(|m| significant(tp.bytes_per_s.median / m)).unwrap_or("-".into())
+            floor.map(|m| ratio(tp.bytes_per_s.median / m)).unwrap_or("-".into())
         };
         // The cross-core copy bounds a reader that copies: in-place readers copy nothing.
         let copies = c.axes.get("mode").is_none_or(|m| m == "copy");
@@ -312,7 +330,7 @@ pub(crate) fn throughput_table(cases: &[&CaseResult], run: &RunFile) -> Option<S
         t.row(vec![
             c.id.clone(),
             bytes_per_s(tp.bytes_per_s.median),
-            count(tp.records_per_s.median),
+            records_per_s(tp.records_per_s.median),
             cpu("writer"),
             cpu("reader"),
             copy,
@@ -376,12 +394,19 @@ mod tests {
     fn budget_splits_records_and_time_over_trials() {
         let opts = Options { iterations: Some(1000), ..Default::default() };
         let s = spec(&opts, 64, 1, ReadMode::Copy).unwrap();
-        assert_eq!((s.records, s.trials, s.trial_ns, s.warmup_ns), (1000, 5, 0, 0));
+        assert_eq!((s.records, s.trials, s.trial_ns), (1000, 5, 0));
+        assert_eq!(s.warmup_ns, crate::options::WARMUP.as_nanos() as u64);
+        // Each trial is a pair of its own with its share of the records.
+        assert_eq!((s.trial(1).trials, s.trial(1).records, s.trial(5).records), (1, 200, 200));
+        let s7 = StreamSpec { records: 7, ..s.clone() };
+        let shares: Vec<u64> = (1..=5).map(|k| s7.trial(k).records).collect();
+        assert_eq!(shares, [2, 2, 1, 1, 1]);
         let opts = Options { iterations: Some(3), ..Default::default() };
         assert_eq!(spec(&opts, 64, 1, ReadMode::Copy).unwrap().trials, 3);
         let s = spec(&Options { quick: true, ..Default::default() }, 1 << 20, 1, ReadMode::Copy)
             .unwrap();
         assert_eq!(s.trial_ns, 10_000_000);
+        assert_eq!(s.warmup_ns, crate::options::WARMUP_QUICK.as_nanos() as u64);
         assert_eq!(s.ring.capacity, 4 << 20);
         assert_eq!(s.warmup_records, 4);
     }

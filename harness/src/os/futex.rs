@@ -40,6 +40,17 @@ pub struct WaitStats {
     pub wait_ns: u64,
 }
 
+impl WaitStats {
+    /// Adds another side's (or pair's) counts.
+    pub fn add(&mut self, o: &WaitStats) {
+        self.waits += o.waits;
+        self.sleeps += o.sleeps;
+        self.wakes += o.wakes;
+        self.missed_wakes += o.missed_wakes;
+        self.wait_ns += o.wait_ns;
+    }
+}
+
 /// A 32-bit word and its waiters flag, side by side in shared memory (word at +0, flag at +4).
 #[derive(Clone, Copy, Debug)]
 pub struct Signal {

@@ -160,10 +160,16 @@ impl Worker {
     }
 }
 
-/// Reads until EOF, checking the watch whenever the read is interrupted.
+/// Reads until EOF, waiting in `poll` slices between reads so the watch looks around.
 pub fn read_to_end_watched(fd: RawFd, out: &mut Vec<u8>, watch: &mut Watch) -> Result<()> {
     let mut buf = [0u8; 8192];
     loop {
+        match crate::os::watch::wait_ready(fd, libc::POLLIN, watch) {
+            // A worker that has ended closed its end: the read returns what it wrote, then
+            // end-of-file. Its exit status is judged once it is reaped.
+            Err(e) if matches!(e.downcast_ref::<WaitError>(), Some(WaitError::PeerGone(_))) => {}
+            r => r?,
+        }
         // SAFETY: valid buffer and fd.
         let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
         if n > 0 {
@@ -173,14 +179,8 @@ pub fn read_to_end_watched(fd: RawFd, out: &mut Vec<u8>, watch: &mut Watch) -> R
             return Ok(());
         } else {
             let e = std::io::Error::last_os_error();
-            if e.raw_os_error() != Some(libc::EINTR) {
+            if !matches!(e.raw_os_error(), Some(libc::EINTR) | Some(libc::EAGAIN)) {
                 return Err(e).context("reading the worker's report");
-            }
-            match watch.check() {
-                // A worker that has ended closed its end: the read returns what it wrote, then
-                // end-of-file. Its exit status is judged once it is reaped.
-                Err(WaitError::PeerGone(_)) => {}
-                r => r?,
             }
         }
     }

@@ -1,10 +1,10 @@
 //! How a waiting side notices trouble: Ctrl-C, a peer that died, nothing moving for too long.
 //!
-//! Waits never block forever. Blocking calls are interrupted by an interval timer (`SIGALRM`,
-//! installed without `SA_RESTART`) and then ask their [`Watch`]; poll loops call
-//! [`Watch::tick`] every so many polls, which reads the clock and looks around every
-//! [`LOOK_EVERY_NS`]. The harness stays silent inside a measured loop: no signal is needed for a
-//! spinner to notice a dead peer.
+//! Waits never block forever, and no periodic signal reaches a measured process: poll loops
+//! call [`Watch::tick`] every so many polls, which reads the clock and looks around every
+//! [`LOOK_EVERY_NS`]; blocking calls wait in `poll(2)` or a futex sleep of at most that long and
+//! then ask their [`Watch`]. Ctrl-C (and SIGTERM, SIGHUP, SIGQUIT) sets a flag, and its handler, installed
+//! without `SA_RESTART`, makes a sleeping call return `EINTR` so that the flag is seen at once.
 
 use crate::os::clock::now_ns;
 use crate::os::process::peek_exit;
@@ -17,15 +17,14 @@ pub const LOOK_EVERY_NS: u64 = 100_000_000;
 /// The signal that asked us to stop (SIGINT, SIGTERM, SIGHUP, SIGQUIT), or 0.
 static INTERRUPTED: AtomicI32 = AtomicI32::new(0);
 
-/// The signals handled as Ctrl-C is: the run stops, keeps its cases and cleans up.
+/// The signals that ask a run to stop, handled as Ctrl-C is: each sets the flag every wait looks
+/// at; the run keeps its cases, cleans up and exits 128 + the signal.
 pub const STOP_SIGNALS: [libc::c_int; 4] =
     [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
 
 extern "C" fn on_interrupt(sig: libc::c_int) {
     INTERRUPTED.store(sig, Ordering::SeqCst);
 }
-/// The ticker's handler does nothing: its signal is there to interrupt blocking calls.
-extern "C" fn on_tick(_: libc::c_int) {}
 
 /// Where a worker's report goes (its report pipe or stdout), or -1 in the runner.
 static REPORT_FD: AtomicI32 = AtomicI32::new(-1);
@@ -82,8 +81,8 @@ pub const BUS_ERROR: &str = "SIGBUS: the shared mapping lost its backing store (
 truncated, or its filesystem is full)";
 
 fn set_handler(sig: libc::c_int, handler: extern "C" fn(libc::c_int)) {
-    // SAFETY: the handlers only store to atomics or write and exit (async-signal-safe). No
-    // SA_RESTART, on purpose: a blocking read must return EINTR so its caller can look around.
+    // SAFETY: the handler only stores to an atomic (async-signal-safe). No SA_RESTART, on
+    // purpose: a sleeping poll, read or futex wait returns EINTR and its caller looks around.
     unsafe {
         let mut sa: libc::sigaction = std::mem::zeroed();
         sa.sa_sigaction = handler as usize;
@@ -93,8 +92,9 @@ fn set_handler(sig: libc::c_int, handler: extern "C" fn(libc::c_int)) {
     }
 }
 
-/// Installs every handler ipcbench has — stop (SIGINT, SIGTERM, SIGHUP, SIGQUIT), tick
-/// (SIGALRM), SIGBUS — and starts the ticker. Called once by the runner and once by each worker.
+/// Installs the stop handlers ([`STOP_SIGNALS`]) and the SIGBUS handler, and ignores SIGPIPE.
+/// No timer: nothing of the harness interrupts a measured loop. Called once by the runner and
+/// once by each worker.
 pub fn install_signal_handlers() {
     for sig in STOP_SIGNALS {
         set_handler(sig, on_interrupt);
@@ -110,14 +110,9 @@ pub fn install_signal_handlers() {
         sa.sa_flags = libc::SA_SIGINFO | libc::SA_NODEFER;
         libc::sigaction(libc::SIGBUS, &sa, std::ptr::null_mut());
     }
-    set_handler(libc::SIGALRM, on_tick);
     // SIGPIPE would kill us when a peer dies mid-write; EPIPE is reported instead.
     // SAFETY: plain signal disposition change.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
-    let period = libc::timeval { tv_sec: 0, tv_usec: 100_000 };
-    let timer = libc::itimerval { it_interval: period, it_value: period };
-    // SAFETY: valid itimerval.
-    unsafe { libc::setitimer(libc::ITIMER_REAL, &timer, std::ptr::null_mut()) };
 }
 
 /// In a worker: a SIGBUS becomes a report on `fd` (its report channel) saying why, so the
@@ -133,7 +128,33 @@ pub fn default_sigpipe() {
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
 }
 
-/// Whether the user asked us to stop (Ctrl-C, SIGTERM, SIGHUP, SIGQUIT).
+/// Waits until `fd` is ready for `events` (`POLLIN`, `POLLOUT`), a hang-up or an error, in
+/// slices of [`LOOK_EVERY_NS`]; after each slice that ran out (or a signal) the watch looks
+/// around.
+pub fn wait_ready(
+    fd: std::os::fd::RawFd,
+    events: libc::c_short,
+    watch: &mut Watch,
+) -> anyhow::Result<()> {
+    let slice_ms = (LOOK_EVERY_NS / 1_000_000) as libc::c_int;
+    loop {
+        let mut p = libc::pollfd { fd, events, revents: 0 };
+        // SAFETY: one valid pollfd.
+        let n = unsafe { libc::poll(&mut p, 1, slice_ms) };
+        if n > 0 {
+            return Ok(());
+        }
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EINTR) {
+                return Err(anyhow::Error::from(e).context("poll"));
+            }
+        }
+        watch.check()?;
+    }
+}
+
+/// Whether the user asked us to stop (one of [`STOP_SIGNALS`]: Ctrl-C, SIGTERM, SIGHUP, SIGQUIT).
 pub fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::SeqCst) != 0
 }
@@ -216,7 +237,8 @@ impl Watch {
         }
     }
 
-    /// Looks around now: called when a blocking call returned EINTR, or by a due tick.
+    /// Looks around now: called when a bounded wait (`poll`, a futex sleep) ran out or returned
+    /// EINTR, or by a due tick.
     pub fn check(&mut self) -> Result<(), WaitError> {
         if interrupted() {
             return Err(WaitError::Interrupted);

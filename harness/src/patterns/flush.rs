@@ -4,9 +4,16 @@
 //! On Linux `msync(MS_SYNC)` is an `fdatasync` of the range (`vfs_fsync_range`), and
 //! `msync(MS_ASYNC)` has scheduled nothing since 2.6.19: dirty shared pages are already known
 //! to the kernel, which writes them back on its own schedule.
+//!
+//! What a flush writes depends on the file's history: the page cache holds a file in folios,
+//! and a folio is dirtied and written back whole. A file written with `write`/`pwrite` may sit
+//! in large folios (up to 2 MiB on ext4 since 6.x), so one dirty byte costs a large write; a
+//! file faulted in through a mapping sits in small ones. [`written_bytes`] reads what the
+//! kernel charged this thread for the device to write.
 
 use crate::os::mapping::{round_up, Region, PAGE};
 use anyhow::{Context, Result};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
@@ -82,9 +89,38 @@ pub unsafe fn msync_range(ptr: *const u8, len: usize, flags: libc::c_int) -> Res
     Ok(())
 }
 
-/// A file of `pages` 4 KiB pages with real blocks behind them, dirtied and flushed by one
-/// method. The file is created `O_EXCL`, mode 0600, with an unpredictable name, and removed on
-/// drop.
+/// How the file's pages came into the page cache before the measured flushes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum History {
+    /// Written with one `pwrite` of the whole file (large folios where the kernel makes them).
+    Written,
+    /// Space reserved (`fallocate`), then every page written through a `MAP_SHARED` mapping
+    /// (page faults bring them in, one small folio each).
+    Faulted,
+}
+
+impl History {
+    pub const ALL: [History; 2] = [History::Written, History::Faulted];
+    pub fn name(self) -> &'static str {
+        match self {
+            History::Written => "written",
+            History::Faulted => "faulted",
+        }
+    }
+}
+
+/// Bytes this thread has been charged for the device to write (`write_bytes` of
+/// `/proc/thread-self/io`): the kernel charges a folio's whole size when it becomes dirty, so
+/// the difference across dirtying and flushing is what the flush asks the device to write.
+/// `None` where the kernel does not say (no task I/O accounting).
+pub fn written_bytes() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/thread-self/io").ok()?;
+    s.lines().find_map(|l| l.strip_prefix("write_bytes:")).and_then(|v| v.trim().parse().ok())
+}
+
+/// A file of `file_pages` 4 KiB pages with real blocks behind them, of which the first `pages`
+/// are dirtied and flushed by one method. The file is created `O_EXCL`, mode 0600, with an
+/// unpredictable name, and removed on drop.
 pub struct FlushTarget {
     method: FlushMethod,
     pages: usize,
@@ -96,19 +132,57 @@ pub struct FlushTarget {
 }
 
 impl FlushTarget {
+    /// A written file of exactly `pages` pages.
     pub fn create(dir: &Path, pages: usize, method: FlushMethod) -> Result<FlushTarget> {
+        Self::create_with(dir, pages, pages, History::Written, method)
+    }
+
+    /// A file of `file_pages` pages (at least `pages`) with the given history.
+    pub fn create_with(
+        dir: &Path,
+        pages: usize,
+        file_pages: usize,
+        history: History,
+        method: FlushMethod,
+    ) -> Result<FlushTarget> {
         anyhow::ensure!(pages > 0, "a flush needs at least one page");
-        let len = pages * PAGE;
+        anyhow::ensure!(file_pages >= pages, "the file must hold the dirtied pages");
+        let len = file_pages * PAGE;
         let file = tempfile::Builder::new()
             .prefix("ipcbench-flush-")
             .tempfile_in(dir)
             .with_context(|| format!("cannot create a file in {}", dir.display()))?;
-        // Written, not ftruncated: the measured flushes overwrite allocated blocks instead of
-        // filling holes, as a long-lived shared file would.
-        let buf = vec![1u8; len];
-        file.as_file().write_all_at(&buf, 0).context("writing the file")?;
+        // Real blocks, not holes: the measured flushes overwrite allocated blocks, as a
+        // long-lived shared file would.
+        let mut map = None;
+        match history {
+            History::Written => {
+                file.as_file().write_all_at(&vec![1u8; len], 0).context("writing the file")?;
+            }
+            History::Faulted => {
+                nix::fcntl::fallocate(
+                    file.as_file().as_raw_fd(),
+                    nix::fcntl::FallocateFlags::empty(),
+                    0,
+                    len as libc::off_t,
+                )
+                .context("fallocate")?;
+                let region = Region::map_fd(file.as_file(), len)?;
+                let p = region.as_ptr();
+                for page in 0..file_pages {
+                    // SAFETY: within the mapping; each store faults its page in.
+                    unsafe { std::ptr::write_bytes(p.add(page * PAGE), 1, PAGE) };
+                }
+                map = Some(region);
+            }
+        }
         file.as_file().sync_all().context("fsync of the new file")?;
-        let map = if method.mapped() { Some(Region::map_fd(file.as_file(), len)?) } else { None };
+        if !method.mapped() {
+            map = None;
+        } else if map.is_none() {
+            map = Some(Region::map_fd(file.as_file(), len)?);
+        }
+        let buf = vec![1u8; pages * PAGE];
         Ok(FlushTarget { method, pages, file, map, buf, round: 1 })
     }
 
@@ -141,16 +215,18 @@ impl FlushTarget {
         Ok(())
     }
 
-    /// Makes the dirty pages durable (or, for `msync-async`, asks the kernel to).
+    /// Makes the dirty pages durable (or, for `msync-async`, asks the kernel to). `msync`
+    /// covers the dirtied range only: what it writes beyond is the folios' doing.
     pub fn flush(&mut self) -> Result<()> {
+        let len = self.bytes();
         match (self.method, &self.map) {
             (FlushMethod::MsyncSync, Some(r)) => unsafe {
-                // SAFETY: the whole mapping, which we own.
-                msync_range(r.as_ptr(), r.len(), libc::MS_SYNC)
+                // SAFETY: the dirtied range of the mapping, which we own.
+                msync_range(r.as_ptr(), len, libc::MS_SYNC)
             },
             (FlushMethod::MsyncAsync, Some(r)) => unsafe {
                 // SAFETY: as above.
-                msync_range(r.as_ptr(), r.len(), libc::MS_ASYNC)
+                msync_range(r.as_ptr(), len, libc::MS_ASYNC)
             },
             (FlushMethod::PwriteFdatasync, _) => {
                 self.file.as_file().sync_data().context("fdatasync")
@@ -194,6 +270,26 @@ mod tests {
             let path = t.path().to_path_buf();
             drop(t);
             assert!(!path.exists(), "{m} left {}", path.display());
+        }
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_large_file_of_either_history_flushes_its_dirtied_pages() {
+        let dir = tempfile::tempdir().unwrap();
+        for h in History::ALL {
+            for m in FlushMethod::ALL {
+                let mut t = FlushTarget::create_with(dir.path(), 2, 64, h, m).unwrap();
+                t.dirty().unwrap();
+                t.flush().unwrap();
+                let back = {
+                    let mut v = vec![0; 64 * PAGE];
+                    t.file.as_file().read_exact_at(&mut v, 0).unwrap();
+                    v
+                };
+                assert_eq!(back[PAGE], t.round(), "{} {m}", h.name());
+                assert_eq!(back[2 * PAGE], 1, "{} {m}: beyond the dirtied range", h.name());
+            }
         }
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }

@@ -5,14 +5,16 @@
 //! link's three stamps: `notify` (published → seen), `deliver` (seen → verified) and the end to
 //! end `one_way` (published → verified). A stamp that runs backwards across the two processes
 //! (seen before published) is not a sample: it is counted in `negative` and fails the case.
-//! Warm-up round trips are verified but not recorded.
+//! Warm-up round trips are verified but not recorded: the initiator makes at least `warmup` of
+//! them and goes on for at least `warmup_ns`, flagging each with [`FLAG_WARMUP`] so the
+//! responder knows where measuring starts.
 
 use crate::os::clock::{now_ns, process_cpu_ns};
 use crate::os::watch::Watch;
 use crate::patterns::link::{Incoming, Link, Outgoing};
 use crate::record::stats::{encode, new_histogram, record};
-use crate::record::{Fault, Sequencer, FLAG_STOP};
-use anyhow::{bail, Result};
+use crate::record::{Fault, Sequencer, FLAG_STOP, FLAG_WARMUP};
+use anyhow::Result;
 use hdrhistogram::Histogram;
 use ipcbench_results::Integrity;
 use serde::{Deserialize, Serialize};
@@ -20,7 +22,11 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct PingpongSpec {
     pub size: usize,
+    /// Warm-up round trips, at least.
     pub warmup: u64,
+    /// Warm-up time, at least (the scenario says why its length; 0: count only).
+    #[serde(default)]
+    pub warmup_ns: u64,
     /// Measured round trips, at most.
     pub iterations: u64,
     /// Stop measuring after this long even if fewer round trips were made (0: no limit).
@@ -58,6 +64,9 @@ pub struct SideReport {
     pub cpu_ns: u64,
     /// Measured round trips.
     pub measured: u64,
+    /// Warm-up round trips made (the initiator's count; the time decides how many).
+    #[serde(default)]
+    pub warmup: u64,
 }
 
 /// The three latencies of the received records.
@@ -100,6 +109,7 @@ impl Split {
             integrity,
             cpu_ns,
             measured,
+            warmup: 0,
         }
     }
 }
@@ -129,20 +139,26 @@ pub fn initiator(
     let mut cpu0 = process_cpu_ns();
     let mut deadline = u64::MAX;
     let mut measured = 0;
-    let total = spec.warmup + spec.iterations;
-    for i in 0..total {
-        if i == spec.warmup {
+    let warm_until = now_ns().saturating_add(spec.warmup_ns);
+    let mut warming = true;
+    let mut i: u64 = 0;
+    while measured < spec.iterations {
+        if warming && i >= spec.warmup && now_ns() >= warm_until {
+            // Measuring starts here.
+            warming = false;
             delay = slowdown_delay(spec, &warm);
             cpu0 = process_cpu_ns();
             if spec.max_duration_ns > 0 {
                 deadline = now_ns().saturating_add(spec.max_duration_ns);
             }
         }
+        i += 1;
         let (n, corrupt) = seq.next_seq();
+        let flags = if warming { FLAG_WARMUP } else { 0 };
         let t0 = now_ns();
-        link.send(&Outgoing { seq: n, flags: 0, corrupt, delay_ns: delay }, watch)?;
+        link.send(&Outgoing { seq: n, flags, corrupt, delay_ns: delay }, watch)?;
         let got = link.recv(watch)?;
-        if i < spec.warmup {
+        if warming {
             record(&mut warm, got.recv_ns.saturating_sub(got.header.sent_ns));
             continue;
         }
@@ -161,6 +177,7 @@ pub fn initiator(
     integrity.sent -= 1;
     let mut report = split.report(integrity, cpu_ns, measured);
     report.round_trip = Some(encode(&round_trip));
+    report.warmup = i - measured;
     Ok(report)
 }
 
@@ -175,21 +192,24 @@ pub fn responder(
     let mut delay = 0;
     let mut cpu0 = process_cpu_ns();
     let mut received: u64 = 0;
+    let mut warming = true;
     loop {
         let got = link.recv(watch)?;
         if got.header.flags & FLAG_STOP != 0 {
             break;
         }
-        if received == spec.warmup {
+        let warmup = got.header.flags & FLAG_WARMUP != 0;
+        if warming && !warmup {
+            warming = false;
             delay = slowdown_delay(spec, &warm);
             cpu0 = process_cpu_ns();
         }
-        if received < spec.warmup {
+        if warmup {
             record(&mut warm, got.recv_ns.saturating_sub(got.header.sent_ns));
         } else {
             split.record(&got);
+            received += 1;
         }
-        received += 1;
         let (n, _) = seq.next_seq();
         link.send(&Outgoing { seq: n, flags: 0, corrupt: false, delay_ns: delay }, watch)?;
     }
@@ -197,10 +217,7 @@ pub fn responder(
     let mut integrity = integrity(&seq, link);
     // The stop record was verified too; it is not part of the ledger.
     integrity.received -= 1;
-    if received < spec.warmup {
-        bail!("the initiator stopped during warm-up");
-    }
-    Ok(split.report(integrity, cpu_ns, received - spec.warmup))
+    Ok(split.report(integrity, cpu_ns, received))
 }
 
 #[cfg(test)]

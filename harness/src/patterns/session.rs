@@ -115,7 +115,7 @@ impl Session {
             opts.wait,
             opts.transport.waits().iter().map(|w| w.name()).collect::<Vec<_>>()
         );
-        // The runner's waits need the ticker to notice a dead or hung peer and Ctrl-C.
+        // Ctrl-C must reach the runner's waits (a dead or hung peer is seen by the watch).
         install_signal_handlers();
         let base = opts.dir.clone().unwrap_or_else(std::env::temp_dir);
         let dir = crate::os::leftovers::private_temp_dir(&base, "")

@@ -87,6 +87,37 @@ impl StreamSpec {
         let t = u64::from(self.trials.max(1));
         self.records / t + u64::from(u64::from(k - 1) < self.records % t)
     }
+
+    /// The spec of trial `k` (1-based) run by a fresh pair of its own: its own warm-up, one
+    /// trial of this spec's share. Trials are then independent draws (a pair keeps the speed
+    /// it starts with), and the reports of the pairs are joined with [`WriterReport::join`]
+    /// and [`ReaderReport::join`].
+    pub fn trial(&self, k: u32) -> StreamSpec {
+        StreamSpec { trials: 1, records: self.trial_records(k), ..self.clone() }
+    }
+}
+
+impl WriterReport {
+    /// Adds another pair's writer: the counts of both.
+    pub fn join(&mut self, o: &WriterReport) {
+        self.sent += o.sent;
+        self.warmup += o.warmup;
+        self.measured += o.measured;
+        self.cpu_ns += o.cpu_ns;
+        self.waits.add(&o.waits);
+    }
+}
+
+impl ReaderReport {
+    /// Adds another pair's reader: its trials follow this one's.
+    pub fn join(&mut self, o: &ReaderReport) {
+        self.integrity.add(&o.integrity);
+        self.trials.extend(o.trials.iter().cloned());
+        self.warmup += o.warmup;
+        self.measured += o.measured;
+        self.cpu_ns += o.cpu_ns;
+        self.waits.add(&o.waits);
+    }
 }
 
 /// What the writer measured.

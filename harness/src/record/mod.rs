@@ -31,6 +31,8 @@ pub struct Header {
 pub const HEADER_LEN: usize = std::mem::size_of::<Header>();
 /// The last record of an exchange: "no more records", not counted, not answered.
 pub const FLAG_STOP: u32 = 1;
+/// A ping-pong warm-up record: verified, not measured (the initiator decides, by time).
+pub const FLAG_WARMUP: u32 = 4;
 
 impl Header {
     pub fn to_bytes(&self) -> [u8; HEADER_LEN] {

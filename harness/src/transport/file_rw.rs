@@ -5,7 +5,7 @@
 //! pipe, then `pread`s the bytes. Room comes back through a credit pipe, returned once half the
 //! ring has been consumed, so the writer never overwrites unread bytes and rarely waits.
 
-use super::fd_stream::{read_some, write_all_fd};
+use super::fd_stream::{read_some, set_nonblocking, write_all_fd};
 use super::{ByteStream, CreateOptions, Endpoint, Mechanism, Medium, Setup};
 use crate::os::process::adopt_fd;
 use crate::os::watch::Watch;
@@ -115,6 +115,9 @@ impl FileRing {
     /// `fds`: data out, credit in, data in, credit out.
     fn new(file: File, cap: usize, tx_base: u64, rx_base: u64, fds: [OwnedFd; 4]) -> FileRing {
         let [data_tx, credit_rx, data_rx, credit_tx] = fds;
+        // The sending ends never block where the watch cannot see (see `fd_stream`).
+        let _ = set_nonblocking(data_tx.as_raw_fd());
+        let _ = set_nonblocking(credit_tx.as_raw_fd());
         FileRing {
             file,
             cap,

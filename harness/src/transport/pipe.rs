@@ -1,4 +1,4 @@
-//! `pipe`: two pipes, one each way; a blocking `read` waits. A spawned peer inherits its ends.
+//! `pipe`: two pipes, one each way; the reader waits in `poll`, then `read`s. A spawned peer inherits its ends.
 
 use super::{CreateOptions, Endpoint, FdStream, Mechanism, Medium, Setup};
 use crate::os::process::adopt_fd;
@@ -14,7 +14,7 @@ impl Mechanism for Pipe {
         false
     }
     fn how(&self) -> &'static str {
-        "two pipes, one each way; the receiver blocks in read()"
+        "two pipes, one each way; the receiver sleeps in poll(), then read()s"
     }
     fn create(&self, _: &CreateOptions) -> Result<Box<dyn Setup>> {
         let (a_rx, b_tx) = nix::unistd::pipe2(OFlag::O_CLOEXEC).context("pipe")?;

@@ -29,7 +29,7 @@ impl Mechanism for Tcp {
         false
     }
     fn how(&self) -> &'static str {
-        "a TCP connection over loopback with TCP_NODELAY; the receiver blocks in read()"
+        "a TCP connection over loopback with TCP_NODELAY; the receiver sleeps in poll(), then read()s"
     }
     fn create(&self, _: &CreateOptions) -> Result<Box<dyn Setup>> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("listen on loopback")?;
@@ -99,7 +99,8 @@ impl Setup for TcpSetup {
     }
     fn local(&mut self, watch: &mut Watch) -> Result<Medium> {
         loop {
-            let (mut s, _) = accept_watched(|| self.listener.accept(), watch)?;
+            let (mut s, _) =
+                accept_watched(self.listener.as_raw_fd(), || self.listener.accept(), watch)?;
             if self.proves_itself(&mut s) {
                 s.set_nodelay(true)?;
                 return Ok(Medium::Stream(Box::new(FdStream::socket(OwnedFd::from(s))?)));
@@ -130,7 +131,7 @@ mod tests {
         });
         pipe.read_exact(&mut secret).unwrap();
         let Medium::Stream(mut peer) = connect(port, &secret).unwrap() else { panic!() };
-        let mut watch = Watch::new(Duration::from_secs(5));
+        let mut watch = Watch::new(Duration::from_secs(60));
         let Medium::Stream(mut mine) = setup.local(&mut watch).unwrap() else { panic!() };
         peer.write_all(b"hi", &mut watch).unwrap();
         let mut buf = [0u8; 2];

@@ -6,7 +6,7 @@ use super::{CreateOptions, Endpoint, FdStream, Mechanism, Medium, Setup};
 use crate::os::named::unpredictable_name;
 use crate::os::watch::Watch;
 use anyhow::{Context, Result};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
 
@@ -17,7 +17,7 @@ impl Mechanism for UnixSocket {
         false
     }
     fn how(&self) -> &'static str {
-        "a UNIX stream socket; the peer connects by path; the receiver blocks in read()"
+        "a UNIX stream socket; the peer connects by path; the receiver sleeps in poll(), then read()s"
     }
     fn create(&self, opts: &CreateOptions) -> Result<Box<dyn Setup>> {
         let path = opts.dir.join(format!("{}.sock", unpredictable_name("ipcbench")));
@@ -46,7 +46,7 @@ impl Setup for UnixSetup {
         self.open_peer()
     }
     fn local(&mut self, watch: &mut Watch) -> Result<Medium> {
-        let (s, _) = accept_watched(|| self.listener.accept(), watch)?;
+        let (s, _) = accept_watched(self.listener.as_raw_fd(), || self.listener.accept(), watch)?;
         s.set_nonblocking(false)?;
         Ok(Medium::Stream(Box::new(FdStream::socket(OwnedFd::from(s))?)))
     }

@@ -62,6 +62,7 @@ pub(crate) fn plan(run: &RunFile) -> Option<Planned> {
             look: Look::of(family, variants.index(family, k[1..].to_vec())),
             points: pts,
             marks: None,
+            whiskers: Vec::new(),
         })
         .collect();
 

@@ -68,6 +68,7 @@ pub(crate) fn plan(run: &RunFile) -> Option<Planned> {
             look: Look::of(family, variant),
             points: curve.points,
             marks: Some(curve.marks),
+            whiskers: Vec::new(),
         });
     }
     if series.is_empty() {

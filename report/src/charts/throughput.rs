@@ -9,23 +9,50 @@ use super::{
 use crate::format;
 use ipcbench_results::{CaseResult, RunFile};
 
-pub const FILE: &str = "throughput.svg";
+pub const MAPPED_FILE: &str = "throughput-mapped.svg";
+pub const STREAMS_FILE: &str = "throughput-streams.svg";
 /// More lines than this and they cannot be told apart.
-const MAX_LINES: usize = 16;
+const MAX_LINES: usize = 8;
 
-pub(crate) fn plan(run: &RunFile) -> Option<Planned> {
-    let cases: Vec<&CaseResult> =
-        measured(run, "stream").filter(|c| c.size.is_some() && bytes_per_s(c).is_some()).collect();
+/// Two charts, so that each has few enough lines to follow: the mapped transports, and the
+/// read/write baselines.
+pub(crate) fn plan(run: &RunFile) -> Vec<Planned> {
+    [(true, MAPPED_FILE, "mapped transports"), (false, STREAMS_FILE, "read/write baselines")]
+        .into_iter()
+        .filter_map(|(mapped, file, what)| plan_one(run, mapped, file, what))
+        .collect()
+}
+
+fn plan_one(run: &RunFile, mapped: bool, file: &'static str, what: &str) -> Option<Planned> {
+    let is_mapped = |c: &CaseResult| {
+        c.transport
+            .as_deref()
+            .and_then(ipcbench_results::Transport::from_name)
+            .is_some_and(|t| t.is_mapped())
+    };
+    let cases: Vec<&CaseResult> = measured(run, "stream")
+        .filter(|c| c.size.is_some() && bytes_per_s(c).is_some() && is_mapped(c) == mapped)
+        .collect();
     if cases.is_empty() {
         return None;
     }
-    // One line per transport and mode when every process and wait would be too many.
-    let (mut cases, thinned) = at_most(cases, MAX_LINES, |c| {
+    let sizes = {
+        let mut s: Vec<f64> = cases.iter().filter_map(|c| c.size).map(|s| s as f64).collect();
+        s.sort_by(f64::total_cmp);
+        s.dedup();
+        s
+    };
+    // One line per transport and mode when every process and wait would be too many; one per
+    // transport when that is still too many.
+    let (cases, thinned) = at_most(cases, MAX_LINES, |c| {
         vec![
             c.transport.clone().unwrap_or_default(),
             c.axes.get("mode").cloned().unwrap_or_default(),
         ]
     });
+    let (mut cases, thinned_more) =
+        at_most(cases, MAX_LINES, |c| vec![c.transport.clone().unwrap_or_default()]);
+    let thinned = thinned || thinned_more;
     cases.sort_by_key(|c| (pattern_order(c), c.size));
 
     // One series per transport/process/wait/mode, its points in size order.
@@ -52,12 +79,20 @@ pub(crate) fn plan(run: &RunFile) -> Option<Planned> {
             look: Look::of(family, variant),
             points: cs.iter().filter_map(|c| Some((c.size? as f64, bytes_per_s(c)?))).collect(),
             marks: None,
+            whiskers: cs
+                .iter()
+                .filter_map(|c| {
+                    let s = &c.throughput.as_ref()?.bytes_per_s;
+                    (s.min > 0.0 && s.max > s.min).then_some((c.size? as f64, s.min, s.max))
+                })
+                .collect(),
         });
     }
 
     let mut memcpy: Vec<(f64, f64)> = measured(run, "floor")
         .filter(|c| c.id.starts_with("floor/memcpy/"))
         .filter_map(|c| Some((c.size? as f64, *c.figures.get("memcpy_bytes_per_s")?)))
+        .filter(|(size, _)| sizes.contains(size))
         .collect();
     memcpy.sort_by(|a, b| a.0.total_cmp(&b.0));
     let mut refs = Vec::new();
@@ -73,13 +108,16 @@ pub(crate) fn plan(run: &RunFile) -> Option<Planned> {
             look: Look::reference(),
             points: memcpy,
             marks: None,
+            whiskers: Vec::new(),
         });
     }
 
-    let mut caption = "Median throughput over the trials of each stream case (one writer flooding \
-                       one reader) against record size; the black dashed line is this machine's \
-                       memcpy bandwidth at the same size, which no copying transport can beat."
-        .to_string();
+    let mut caption = format!(
+        "Stream throughput of the {what}: the median over the trials of each case (one writer \
+         flooding one reader) against record size, with a whisker from the slowest to the \
+         fastest trial; the black dashed line is this machine's memcpy bandwidth at the same \
+         size, which no copying transport can beat."
+    );
     if thinned {
         caption.push_str(
             " To keep the lines apart, each transport and mode is drawn once, with the first \
@@ -88,11 +126,12 @@ pub(crate) fn plan(run: &RunFile) -> Option<Planned> {
         );
     }
     Some(Planned {
-        file: FILE,
+        file,
         caption,
         plot: Plot::Lines(LinePlot {
-            title: "Stream throughput by record size".into(),
-            x: Axis::new("record size (bytes, log scale)", Scale::LogBinary, format::bytes),
+            title: format!("Stream throughput by record size: {what}"),
+            x: Axis::new("record size (bytes, log scale)", Scale::LogBinary, format::bytes)
+                .ticks(sizes),
             y: Axis::new("throughput (bytes/s, log scale)", Scale::Log, format::bytes_per_s),
             series,
             refs,

@@ -202,7 +202,13 @@ fn trend_plot(history: &[RunFile], figures: &[Figure], title: &str, y: Axis) -> 
             } else {
                 figure.label.clone()
             };
-            series.push(Series { label, look: Look::of(fi, hi), points, marks: None });
+            series.push(Series {
+                label,
+                look: Look::of(fi, hi),
+                points,
+                marks: None,
+                whiskers: Vec::new(),
+            });
         }
     }
     // A trend needs two points on one line at least.

@@ -3,14 +3,16 @@
 //! user named, the result file on disk, Ctrl-C); `run_cases` is its loop, which takes the cases,
 //! the sink and the stop signal as arguments so that its logic is tested with mock cases.
 
+mod eta;
+mod progress;
 mod sink;
 #[cfg(test)]
 mod tests;
 
+pub use progress::{key_figure, outcome, short, Progress};
 pub use sink::{FileSink, MemorySink, Sink};
 
 use crate::{sysinfo, Case, CaseFilter, Context, Options, Scenario, UsageError};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use ipcbench_harness::os::leftovers;
 use ipcbench_harness::os::process::pin_to;
 use ipcbench_harness::os::watch::{bus_faults, install_signal_handlers, interrupted, BUS_ERROR};
@@ -135,6 +137,7 @@ fn run_info(req: &Request, work_dir: &Path) -> RunInfo {
         clock_source: ipcbench_harness::os::clock::clock_source(),
         clock_overhead_ns: ipcbench_harness::os::clock::overhead_ns(),
         pinning: req.opts.pin.map(|p| p.to_vec()),
+        pinning_reason: None,
         ipcbench_version: env!("CARGO_PKG_VERSION").to_string(),
         command_line: req.command_line.clone(),
         quick: req.opts.quick,
@@ -149,6 +152,10 @@ fn run_info(req: &Request, work_dir: &Path) -> RunInfo {
 pub fn run(req: Request) -> anyhow::Result<(Outcome, FileSink)> {
     let scenarios = resolve(&req.scenarios)?;
     let cases = plan(&scenarios, &req.opts, req.filter.as_ref())?;
+    let ids: Vec<&str> = cases.iter().map(|c| c.id.as_str()).collect();
+    let pinning = crate::pinning::resolve(req.opts.pin_request, &ids)?;
+    let mut req = req;
+    req.opts.pin = pinning.cpus;
     let runs_dir = prepare_out_dir(&req.out)?;
     let base = req.opts.dir.clone().unwrap_or_else(std::env::temp_dir);
     // What runners killed outright (kill -9, a crash) left: swept before this one adds its own.
@@ -167,7 +174,8 @@ pub fn run(req: Request) -> anyhow::Result<(Outcome, FileSink)> {
     if let Some([runner, _]) = req.opts.pin {
         pin_to(runner)?;
     }
-    let run = RunFile::new(run_info(&req, work.path()));
+    let mut run = RunFile::new(run_info(&req, work.path()));
+    run.run.pinning_reason = Some(pinning.reason.clone());
     let mut sink = FileSink {
         run_file: runs_dir.join(format!("{}.json", run.run.id)),
         latest: req.out.join("latest.json"),
@@ -178,22 +186,24 @@ pub fn run(req: Request) -> anyhow::Result<(Outcome, FileSink)> {
         work_dir: work.path().to_path_buf(),
         warnings: RefCell::new(Vec::new()),
     };
+    // One-process scenarios (mapping, msync) have no second side to keep apart.
     let two_sided = cases.iter().any(|c| {
         crate::by_name(c.id.split('/').next().unwrap_or_default()).is_none_or(|s| s.two_sided())
     });
     if req.opts.pin.is_none() && two_sided {
-        ctx.warn(
-            "The two sides were not pinned: the scheduler may move them, which widens spin and \
-             futex figures. Use --pin 0,1 for steadier numbers.",
-        );
+        ctx.warn(format!(
+            "The two sides were not pinned ({}): the scheduler may move them, which widens spin \
+             and futex figures. Pin two CPUs (--pin A,B) for steadier numbers.",
+            pinning.reason
+        ));
     }
 
-    let bar = ProgressBar::with_draw_target(Some(cases.len() as u64), ProgressDrawTarget::stderr());
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30.cyan/blue} {pos}/{len} {elapsed_precise} {wide_msg}")
-            .expect("valid template"),
-    );
-    let outcome = run_cases(cases, &ctx, run, &mut sink, &interrupted, &bar)?;
+    let plan = cases
+        .iter()
+        .map(|c| (c.id.split('/').next().unwrap_or_default().to_string(), c.expected))
+        .collect();
+    let mut progress = Progress::stderr(plan);
+    let outcome = run_cases(cases, &ctx, run, &mut sink, &interrupted, &mut progress)?;
     Ok((outcome, sink))
 }
 
@@ -207,19 +217,19 @@ pub fn run_cases(
     mut run: RunFile,
     sink: &mut dyn Sink,
     stop: &dyn Fn() -> bool,
-    bar: &ProgressBar,
+    progress: &mut Progress,
 ) -> anyhow::Result<Outcome> {
     let mut failed = 0;
     for case in cases {
         if stop() {
             break;
         }
-        bar.set_message(case.id.clone());
+        progress.start(&case.id);
         let start = Instant::now();
         let id = case.id.clone();
         let measured = measure(case, ctx);
         if stop() {
-            bar.println(format!(
+            progress.println(&format!(
                 "interrupted during {id}: keeping the {} cases measured",
                 run.cases.len()
             ));
@@ -232,16 +242,15 @@ pub fn run_cases(
             r
         });
         result.elapsed_s = start.elapsed().as_secs_f64();
-        if let Some(e) = &result.error {
+        if result.error.is_some() {
             failed += 1;
-            bar.println(format!("{id}: failed: {e}"));
         }
+        progress.finish(&result);
         run.cases.push(result);
         refresh(&mut run, ctx);
         sink.save(&run)?;
-        bar.inc(1);
     }
-    bar.finish_and_clear();
+    progress.finish_all();
     let interrupted = stop();
     if interrupted {
         run.run.interrupted = Some(match ipcbench_harness::os::watch::stop_signal() {
@@ -300,9 +309,52 @@ fn measure(case: Case, ctx: &Context) -> Result<CaseResult, String> {
     }
 }
 
+/// What was run, how long it took, what failed, the floor and how many warnings: the first
+/// lines of the summary, so the outcome is read before the tables.
+pub fn headline(run: &RunFile) -> String {
+    let mut scenarios: Vec<&str> = Vec::new();
+    for c in &run.cases {
+        if !scenarios.contains(&c.scenario.as_str()) {
+            scenarios.push(&c.scenario);
+        }
+    }
+    let failed = run.cases.iter().filter(|c| c.error.is_some()).count();
+    let skipped = run.cases.iter().filter(|c| c.error.is_none() && c.skipped.is_some()).count();
+    let spent: f64 = run.cases.iter().map(|c| c.elapsed_s).sum();
+    let mut out = format!(
+        "ipcbench: {} cases of {} in {}{}: {} measured, {} skipped, {} failed\n",
+        run.cases.len(),
+        scenarios.join(", "),
+        eta::clock(spent),
+        if run.run.quick { " (--quick)" } else { "" },
+        run.cases.len() - failed - skipped,
+        skipped,
+        failed,
+    );
+    for c in run.cases.iter().filter(|c| c.error.is_some()) {
+        out.push_str(&format!(
+            "  failed: {}: {}\n",
+            c.id,
+            short(c.error.as_deref().unwrap_or(""), 60)
+        ));
+    }
+    match run.floor_one_way_ns() {
+        Some(f) => out.push_str(&format!(
+            "floor: a cache line hands over one way in {} (p50) on this machine\n",
+            ipcbench_results::units::ns(f as f64)
+        )),
+        None => out.push_str("floor: not measured in this run (scenario floor)\n"),
+    }
+    if !run.warnings.is_empty() {
+        out.push_str(&format!("{} warning(s), listed at the end\n", run.warnings.len()));
+    }
+    out
+}
+
 /// The summary tables of every scenario present in the run, for stdout.
 pub fn summary(run: &RunFile) -> String {
-    let mut out = String::new();
+    let mut out = headline(run);
+    out.push('\n');
     for s in crate::all() {
         let cases: Vec<&CaseResult> = run.cases.iter().filter(|c| c.scenario == s.name()).collect();
         if cases.is_empty() {

@@ -5,7 +5,6 @@
 use super::*;
 use crate::{pingpong, Options};
 use anyhow::Context as _;
-use indicatif::ProgressBar;
 use std::cell::Cell;
 use std::rc::Rc;
 
@@ -47,7 +46,7 @@ fn run_mock(cases: Vec<Case>) -> (Outcome, MemorySink) {
         RunFile::new(RunInfo::default()),
         &mut sink,
         &|| false,
-        &ProgressBar::hidden(),
+        &mut Progress::hidden(0),
     )
     .unwrap();
     (outcome, sink)
@@ -118,7 +117,7 @@ fn an_interrupt_during_a_case_drops_that_case_and_runs_no_more() {
         RunFile::new(RunInfo::default()),
         &mut sink,
         &|| stop.get(),
-        &ProgressBar::hidden(),
+        &mut Progress::hidden(0),
     )
     .unwrap();
     assert!(outcome.interrupted);
@@ -140,7 +139,7 @@ fn an_interrupt_before_the_first_case_saves_an_empty_interrupted_run() {
         RunFile::new(RunInfo::default()),
         &mut sink,
         &|| true,
-        &ProgressBar::hidden(),
+        &mut Progress::hidden(0),
     )
     .unwrap();
     assert!(!ran.get());
@@ -179,7 +178,7 @@ fn a_sink_that_cannot_save_ends_the_run_with_its_error() {
         RunFile::new(RunInfo::default()),
         &mut FullDisk,
         &|| false,
-        &ProgressBar::hidden(),
+        &mut Progress::hidden(0),
     )
     .unwrap_err();
     assert!(err.to_string().contains("No space left"), "{err}");
@@ -223,7 +222,7 @@ fn the_file_sink_rewrites_both_files_whole_after_every_case() {
         RunFile::new(RunInfo::default()),
         &mut sink,
         &|| false,
-        &ProgressBar::hidden(),
+        &mut Progress::hidden(0),
     )
     .unwrap();
     assert_eq!(*seen.borrow(), [None, Some((1, 1)), Some((2, 2))]);

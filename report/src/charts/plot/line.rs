@@ -16,6 +16,8 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
     /// Where to put markers; `None`: at every point.
     pub marks: Option<Vec<(f64, f64)>>,
+    /// Spread over the trials at a point: `(x, low, high)`, drawn as a capped vertical line.
+    pub whiskers: Vec<(f64, f64, f64)>,
 }
 
 pub struct LinePlot {
@@ -34,6 +36,7 @@ pub fn line_plot(p: &LinePlot) -> Res<Svg> {
     let xs: Vec<f64> = p.series.iter().flat_map(|s| s.points.iter().map(|pt| pt.0)).collect();
     let mut ys: Vec<f64> = p.series.iter().flat_map(|s| s.points.iter().map(|pt| pt.1)).collect();
     ys.extend(p.refs.iter().map(|r| r.value));
+    ys.extend(p.series.iter().flat_map(|s| s.whiskers.iter().flat_map(|w| [w.1, w.2])));
     let mut xp = plan(&p.x, &xs, 0.0)?;
     let yp = plan(&p.y, &ys, 0.0)?;
 
@@ -70,6 +73,19 @@ pub fn line_plot(p: &LinePlot) -> Res<Svg> {
                 None => pts.clone(),
             };
             draw_line(&mut chart, &pts, &s.look)?;
+            for &(x, lo, hi) in &s.whiskers {
+                let (Some(a), Some(b)) = (to((x, lo)), to((x, hi))) else { continue };
+                let (a, b) = (chart.backend_coord(&a), chart.backend_coord(&b));
+                let colour = ShapeStyle::from(&s.look.color).stroke_width(1);
+                root.draw(&PathElement::new(vec![a, b], colour)).map_err(err)?;
+                for end in [a, b] {
+                    root.draw(&PathElement::new(
+                        vec![(end.0 - 4, end.1), (end.0 + 4, end.1)],
+                        colour,
+                    ))
+                    .map_err(err)?;
+                }
+            }
             for m in marks {
                 let px = chart.backend_coord(&m);
                 draw_marker_px(&root, &s.look, px)?;

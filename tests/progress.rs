@@ -1,0 +1,82 @@
+//! Progress as a user sees it: one plain line per case when stderr is a pipe (a CI log), and a
+//! clock that ticks while a case runs on a terminal.
+
+mod common;
+use common::*;
+use std::process::Command;
+
+#[test]
+fn piped_stderr_gets_one_line_per_case_as_it_ends() {
+    let out = tempfile::tempdir().unwrap();
+    let (o, run) = run_into(
+        out.path(),
+        &["scenario", "floor", "--quick", "--filter", "floor/memcpy/*", "--no-report"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let ids: Vec<String> =
+        cases(&run.unwrap()).iter().map(|c| c["id"].as_str().unwrap().to_string()).collect();
+    let err = stderr(&o);
+    // `[ 2/6] floor/memcpy/64  ok  12.3 GB/s  51 ms  ETA 0s`
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with('[')).collect();
+    assert_eq!(lines.len(), ids.len(), "{err}");
+    for (k, (line, id)) in lines.iter().zip(&ids).enumerate() {
+        let n = format!("{}/{}]", k + 1, ids.len());
+        assert!(line.contains(&n), "{line} lacks {n}");
+        assert!(line.contains(&format!(" {id}  ok  ")), "{line} lacks {id}");
+        assert!(line.contains("B/s") && line.contains("ETA "), "{line}");
+    }
+    assert!(!err.contains('\x1b'), "escape codes in a log: {err:?}");
+}
+
+/// Text a terminal would show, without colour and cursor codes, split into the frames the bar
+/// drew (each redraw starts at a carriage return or a new line).
+fn frames(raw: &str) -> Vec<String> {
+    let mut text = String::new();
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            // CSI: ESC [ parameters final-letter. Colours (`m`) are dropped; cursor moves and
+            // erases end a frame.
+            let mut last = ' ';
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for d in chars.by_ref() {
+                    if d.is_ascii_alphabetic() {
+                        last = d;
+                        break;
+                    }
+                }
+            }
+            if last != 'm' {
+                text.push('\n');
+            }
+        } else {
+            text.push(c);
+        }
+    }
+    text.split(['\r', '\n']).map(str::to_string).collect()
+}
+
+#[test]
+fn the_clock_ticks_while_a_case_runs_on_a_terminal() {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: `script` (util-linux) is needed to give ipcbench a pseudo-terminal");
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    // One case measured for 2 s: the bar draws on its own only when the case starts and ends,
+    // so a frame showing a clock past 1 s with 0 of 1 done was drawn by the tick.
+    let cmd = format!(
+        "{} scenario pingpong --transport pipe --size 64 --process fork --duration 2s \
+         --no-report --out {}",
+        env!("CARGO_BIN_EXE_ipcbench"),
+        out.path().display()
+    );
+    let o = Command::new("script").args(["-qefc", &cmd, "/dev/null"]).output().unwrap();
+    let raw = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(o.status.success(), "{raw}\n{}", stderr(&o));
+    let frames = frames(&raw);
+    let ticked =
+        frames.iter().any(|f| f.contains("00:00:01") && f.contains(" 0/1 ") && f.contains("ETA"));
+    assert!(ticked, "no frame drawn while the case ran past 1 s: {frames:#?}");
+}
