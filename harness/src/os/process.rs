@@ -275,7 +275,7 @@ mod tests {
             0
         })
         .unwrap();
-        let mut watch = Watch::over_child(Duration::from_secs(5), w.pid());
+        let mut watch = Watch::over_child(Duration::from_secs(60), w.pid());
         assert_eq!(w.finish(&mut watch).unwrap(), b"hello");
     }
 
@@ -287,7 +287,7 @@ mod tests {
             0
         })
         .unwrap();
-        let mut watch = Watch::over_child(Duration::from_secs(5), w.pid());
+        let mut watch = Watch::over_child(Duration::from_secs(60), w.pid());
         let err = w.finish(&mut watch).unwrap_err().to_string();
         assert!(err.contains("killed by SIGKILL"), "{err}");
     }
@@ -309,7 +309,7 @@ mod tests {
         })
         .unwrap();
         until_ended(w.pid());
-        let mut watch = Watch::over_child(Duration::from_secs(5), w.pid());
+        let mut watch = Watch::over_child(Duration::from_secs(60), w.pid());
         watch.check().expect("a clean exit is not an error");
         assert_eq!(w.finish(&mut watch).unwrap(), b"done");
     }
@@ -318,7 +318,7 @@ mod tests {
     fn a_worker_that_failed_is_reported_by_a_tick() {
         let w = fork_worker(None, |_| 1).unwrap();
         until_ended(w.pid());
-        let mut watch = Watch::over_child(Duration::from_secs(5), w.pid());
+        let mut watch = Watch::over_child(Duration::from_secs(60), w.pid());
         let err = watch.check().unwrap_err().to_string();
         assert!(err.contains("exited with status 1"), "{err}");
     }
