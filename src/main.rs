@@ -7,8 +7,8 @@ use ipcbench_results::compare::{self, CompareOptions, Format};
 use ipcbench_results::export::{self, ExportFormat};
 use ipcbench_results::RunFile;
 use ipcbench_scenarios::options::{
-    check_iterations, parse_duration, parse_processes, parse_sizes, parse_transports, parse_waits,
-    test_knobs,
+    check_iterations, parse_duration, parse_processes, parse_rates, parse_sizes, parse_transports,
+    parse_waits, test_knobs,
 };
 use ipcbench_scenarios::pinning::{parse_pin, PinRequest};
 use ipcbench_scenarios::{runner, CaseFilter, Options, UsageError};
@@ -24,6 +24,17 @@ Exit status:
   130  interrupted (Ctrl-C): the cases measured so far are kept in the result file, marked
        interrupted
   128+N  stopped by signal N likewise (129 SIGHUP, 131 SIGQUIT, 143 SIGTERM)";
+
+/// The exit statuses of `compare` and `ab` (docs/compare.md says more).
+const COMPARE_EXIT_STATUS: &str = "\
+Exit status:
+  0    the new run is whole and nothing regressed
+  1    a figure regressed (beyond its threshold and the runs' spread)
+  2    bad input (command line, a file missing, unreadable or not a result file)
+  3    the new run is unusable: a case failed, it has no cases, it was interrupted or is not
+       complete (3 wins over 1)
+
+The method: `ipcbench compare --explain`, or docs/compare.md.";
 
 #[derive(Parser)]
 #[command(name = "ipcbench", version, about, long_about = None, arg_required_else_help = true)]
@@ -41,12 +52,15 @@ enum Command {
     List(ListArgs),
     /// Run scenarios (or `all`) and write a result file under --out
     #[command(after_help = EXIT_STATUS)]
-    Scenario(ScenarioArgs),
+    Scenario(Box<ScenarioArgs>),
     /// Render SVG charts and an HTML page from result files
     Report(ReportArgs),
-    /// Compare two result files; exit 1 if anything regressed
-    #[command(long_about = compare_help(), after_help = EXIT_STATUS)]
+    /// Compare two result files; exit 1 if anything regressed, 3 if the new run is unusable
+    #[command(after_help = COMPARE_EXIT_STATUS)]
     Compare(CompareArgs),
+    /// Run two builds' trials interleaved on this host and judge the paired ratios (for CI)
+    #[command(after_help = COMPARE_EXIT_STATUS)]
+    Ab(AbArgs),
     /// Export a result file for a CI dashboard
     Export(ExportArgs),
     /// The seed article's two programs: `seed writer PATH` (map_normalfile1), `seed reader PATH`
@@ -161,6 +175,10 @@ struct ScenarioArgs {
     /// file-mmap, fdatasync for file-rw); only those two transports run
     #[arg(long)]
     durable: bool,
+    /// load: offered rates, as percentages of each case's measured saturation or records/s
+    /// (e.g. 10%,50%,90% or 100k,1M) [default: 10,25,50,75,90,100,110 %; --quick 10,50,90 %]
+    #[arg(long, value_name = "RATES")]
+    rate: Option<String>,
     /// Seconds without progress after which a worker counts as hung
     #[arg(long, value_name = "SECS", default_value_t = 10.0, hide = true)]
     timeout: f64,
@@ -183,19 +201,60 @@ struct ReportArgs {
 #[derive(Args)]
 struct CompareArgs {
     /// The earlier run
-    base: PathBuf,
+    #[arg(required_unless_present = "explain")]
+    base: Option<PathBuf>,
     /// The run to judge
-    new: PathBuf,
-    /// Smallest change in percent that may count (4× for latency that waits on a wake-up or
-    /// moves 1 MiB or more; p99 twice that)
+    #[arg(required_unless_present = "explain")]
+    new: Option<PathBuf>,
+    /// Smallest change in percent that may count (2× for throughput, 8× for latency that
+    /// waits on a wake-up or moves 1 MiB or more; p99 twice its figure's)
     #[arg(long, value_name = "PCT", default_value_t = compare::DEFAULT_THRESHOLD_PCT)]
     threshold: f64,
     /// Let p99 count too (by default it is reported, not counted)
     #[arg(long)]
     gate_p99: bool,
-    /// Output: table, markdown (for a pull-request comment) or json
+    #[command(flatten)]
+    output: CompareOutput,
+    /// Print how a verdict is reached and exit
+    #[arg(long)]
+    explain: bool,
+}
+
+/// How a comparison is printed.
+#[derive(Args)]
+struct CompareOutput {
+    /// Output: table, markdown (for a pull-request comment, under 65,536 characters) or json
     #[arg(long, value_name = "FORMAT", default_value = "table")]
     format: String,
+    /// Show only the figures that regressed or improved (and cases failed or on one side)
+    #[arg(long)]
+    only_changed: bool,
+}
+
+#[derive(Args)]
+struct AbArgs {
+    /// The base build's ipcbench binary
+    old: PathBuf,
+    /// The build to judge
+    new: PathBuf,
+    /// Scenario names (see `ipcbench list`), or `all`
+    #[arg(value_name = "NAME", required = true)]
+    names: Vec<String>,
+    #[command(flatten)]
+    cases: CaseArgs,
+    #[command(flatten)]
+    budget: Budget,
+    /// Pin each invocation's two sides to these CPUs, e.g. 0,1
+    #[arg(long, value_name = "CPU,CPU")]
+    pin: Option<String>,
+    /// Pairs of invocations per case (6 at least for an interval)
+    #[arg(long, value_name = "N", default_value_t = compare::AB_DEFAULT_PAIRS)]
+    pairs: usize,
+    /// Smallest change of the median pair, in percent, that may count
+    #[arg(long, value_name = "PCT", default_value_t = compare::AB_DEFAULT_THRESHOLD_PCT)]
+    threshold: f64,
+    #[command(flatten)]
+    output: CompareOutput,
 }
 
 #[derive(Args)]
@@ -205,10 +264,6 @@ struct ExportArgs {
     /// github-action-benchmark or bencher
     #[arg(long, value_name = "FORMAT")]
     format: String,
-}
-
-fn compare_help() -> String {
-    format!("Compare two result files; exit 1 if anything regressed.\n\n{}", compare::METHOD)
 }
 
 fn main() -> ExitCode {
@@ -315,28 +370,82 @@ fn dispatch(command: Command) -> Result<ExitCode> {
         }
         Command::Seed(cmd) => seed(cmd),
         Command::List(a) => list(a),
-        Command::Scenario(a) => scenario(a),
+        Command::Scenario(a) => scenario(*a),
         Command::Report(a) => {
             let index = render_report(a.files, &a.out)?;
             out!("report: {}\n", index.display());
             Ok(ExitCode::SUCCESS)
         }
         Command::Compare(a) => {
+            if a.explain {
+                out!("{}\n", compare::METHOD);
+                return Ok(ExitCode::SUCCESS);
+            }
             let mut opts = CompareOptions::new(a.threshold).map_err(usage)?;
             opts.gate_p99 = a.gate_p99;
-            let format: Format = a.format.parse().map_err(usage)?;
-            let (base, new) = (load(&a.base)?, load(&a.new)?);
-            let cmp = compare::compare(&base, &new, &opts);
-            out!("{}", cmp.render(format));
-            Ok(if cmp.has_regression() { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+            let format: Format = a.output.format.parse().map_err(usage)?;
+            let (Some(base), Some(new)) = (&a.base, &a.new) else {
+                return Err(usage("compare needs BASE.json and NEW.json"));
+            };
+            let cmp = compare::compare(&load(base)?, &load(new)?, &opts);
+            print_comparison(&cmp, format, a.output.only_changed)
         }
+        Command::Ab(a) => ab(a),
         Command::Export(a) => {
             let format: ExportFormat = a.format.parse().map_err(usage)?;
             let run = load(&a.file)?;
-            out!("{}\n", serde_json::to_string_pretty(&export::export(&run, format))?);
+            out!("{}", export::render(&run, format));
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Prints a comparison and gives the exit status its gate says (0, 1 or 3).
+fn print_comparison(
+    cmp: &compare::Comparison,
+    format: Format,
+    only_changed: bool,
+) -> Result<ExitCode> {
+    let shown = if only_changed { cmp.only_changed() } else { cmp.clone() };
+    out!("{}", shown.render(format));
+    Ok(ExitCode::from(cmp.gate().exit_code()))
+}
+
+/// `ab OLD NEW NAME...`: the cases of the named scenarios, each run by both builds in turn.
+fn ab(a: AbArgs) -> Result<ExitCode> {
+    let format: Format = a.output.format.parse().map_err(usage)?;
+    CompareOptions::new(a.threshold).map_err(usage)?;
+    if a.pairs == 0 {
+        return Err(usage("--pairs must be at least 1 (6 or more for an interval)"));
+    }
+    let mut pass_through = Vec::new();
+    if a.cases.quick {
+        pass_through.push("--quick".to_string());
+    }
+    if let Some(pin) = &a.pin {
+        parse_pin(pin)?;
+        pass_through.extend(["--pin".to_string(), pin.clone()]);
+    }
+    if let Some(n) = a.budget.iterations {
+        check_iterations(n)?;
+        pass_through.extend(["--iterations".to_string(), n.to_string()]);
+    }
+    if let Some(d) = &a.budget.duration {
+        parse_duration(d)?;
+        pass_through.extend(["--duration".to_string(), d.clone()]);
+    }
+    let req = ipcbench_scenarios::ab::Request {
+        old: a.old.clone(),
+        new: a.new.clone(),
+        scenarios: a.names.clone(),
+        opts: options(&a.cases)?,
+        filter: filter(&a.cases)?,
+        pairs: a.pairs,
+        threshold_pct: a.threshold,
+        pass_through,
+    };
+    let cmp = ipcbench_scenarios::ab::run(&req, &mut |line| eprintln!("{line}"))?;
+    print_comparison(&cmp, format, a.output.only_changed)
 }
 
 fn render_report(inputs: Vec<PathBuf>, results_dir: &Path) -> Result<PathBuf> {
@@ -383,6 +492,7 @@ fn scenario(a: ScenarioArgs) -> Result<ExitCode> {
     };
     opts.dir = a.dir.clone();
     opts.durable = a.durable;
+    opts.rates = a.rate.as_deref().map(parse_rates).transpose()?;
     if !(a.timeout > 0.0 && a.timeout.is_finite()) {
         return Err(usage("--timeout must be a positive number of seconds"));
     }
@@ -450,7 +560,8 @@ fn scenario(a: ScenarioArgs) -> Result<ExitCode> {
     if let Some(base) = baseline {
         let cmp = compare::compare(&base, &outcome.run, &CompareOptions::default());
         say(&mut stdout_err, format_args!("{}", cmp.render(Format::Table)));
-        regressed = cmp.has_regression();
+        // A failed or interrupted run exits 1 or 128+N below; a regression exits 1.
+        regressed = cmp.gate() != compare::Gate::Clean;
     }
     if outcome.interrupted {
         eprintln!(

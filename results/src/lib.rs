@@ -9,6 +9,7 @@ pub mod compare;
 pub mod export;
 pub mod fs;
 pub mod histogram;
+pub mod load;
 pub mod probe;
 pub mod table;
 pub mod units;

@@ -119,6 +119,8 @@ names! {
         Stream = "stream",
         /// One writer, several readers.
         Fanout = "fanout",
+        /// Open loop: records sent on a schedule; latency by offered rate, and the knee.
+        Load = "load",
         /// What durability costs: `msync` against `fsync`.
         Msync = "msync",
         /// What setting up, touching and tearing down a mapping costs.
@@ -190,6 +192,10 @@ pub mod latency {
     pub const TOUCH: &str = "touch";
     /// Unmapping and releasing a region.
     pub const TEARDOWN: &str = "teardown";
+    /// Open loop: the instant a record was due → verified (no coordinated omission).
+    pub const CORRECTED: &str = "corrected";
+    /// Open loop: the instant a record was actually sent → verified.
+    pub const UNCORRECTED: &str = "uncorrected";
 }
 
 #[cfg(test)]

@@ -1,9 +1,11 @@
 //! The experiments of ipcbench: one file per scenario, each a list of cases built on the
 //! harness. `runner` runs a plan of cases and writes the result file after every case.
 
+pub mod ab;
 pub mod fanout;
 mod filter;
 pub mod floor;
+pub mod load;
 pub mod mapping;
 pub mod msync;
 pub mod options;
@@ -128,6 +130,8 @@ pub fn all() -> Vec<&'static dyn Scenario> {
         // Throughput: one reader, then several.
         &stream::Stream,
         &fanout::Fanout,
+        // Latency under an offered load: read against pingpong's and stream's figures.
+        &load::Load,
         // Durability, then the cost and semantics of mappings.
         &msync::Msync,
         &mapping::Mapping,

@@ -40,6 +40,8 @@ pub struct Options {
     pub dir: Option<PathBuf>,
     /// `pingpong --durable`: the writer flushes each record before it notifies.
     pub durable: bool,
+    /// `load --rate`: the offered rates (default: a sweep of fractions of saturation).
+    pub rates: Option<Vec<OfferedRate>>,
     /// Tests only: a fault to inject.
     pub fault: Option<Fault>,
     /// Tests only: slow one transport's sends down by a percentage (`IPCBENCH_SLOWDOWN`).
@@ -63,6 +65,7 @@ impl Default for Options {
             pin: None,
             dir: None,
             durable: false,
+            rates: None,
             fault: None,
             slowdown: None,
             timeout: Duration::from_secs(10),
@@ -274,6 +277,49 @@ pub fn parse_duration(s: &str) -> Result<Duration, UsageError> {
     Ok(d)
 }
 
+/// A rate `load` offers: a fraction of the case's measured saturation, or records per second.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum OfferedRate {
+    Fraction(f64),
+    PerSecond(f64),
+}
+
+/// `10%,50%,110%` (fractions of saturation) or `100k,1M,2500` (records per second), mixed at will.
+pub fn parse_rates(s: &str) -> Result<Vec<OfferedRate>, UsageError> {
+    let bad = |x: &str| {
+        UsageError(format!(
+            "invalid rate '{x}': give a percentage of the measured saturation (10%, 110%) or \
+             records per second with an optional k or M suffix (2500, 100k, 1M)"
+        ))
+    };
+    let mut out = Vec::new();
+    for x in s.split(',').map(str::trim).filter(|x| !x.is_empty()) {
+        let rate = if let Some(p) = x.strip_suffix('%') {
+            OfferedRate::Fraction(p.trim().parse::<f64>().map_err(|_| bad(x))? / 100.0)
+        } else {
+            let (digits, mult) = match x.as_bytes()[x.len() - 1] {
+                b'k' | b'K' => (&x[..x.len() - 1], 1e3),
+                b'm' | b'M' => (&x[..x.len() - 1], 1e6),
+                _ => (x, 1.0),
+            };
+            OfferedRate::PerSecond(digits.trim().parse::<f64>().map_err(|_| bad(x))? * mult)
+        };
+        let v = match rate {
+            OfferedRate::Fraction(v) | OfferedRate::PerSecond(v) => v,
+        };
+        if !(v.is_finite() && v > 0.0) {
+            return Err(bad(x));
+        }
+        if !out.contains(&rate) {
+            out.push(rate);
+        }
+    }
+    if out.is_empty() {
+        return Err(UsageError("empty --rate list: give rates like 10%,50% or 100k,1M".into()));
+    }
+    Ok(out)
+}
+
 /// Whether this build has the test-only knobs (`--inject`, `IPCBENCH_SLOWDOWN`): only a build
 /// with the `test-knobs` feature, which `cargo test` turns on and a normal build never does.
 pub const TEST_KNOBS: bool = cfg!(feature = "test-knobs");
@@ -351,6 +397,18 @@ mod tests {
         assert_eq!(parse_slowdown("pipe:30").unwrap(), (Transport::Pipe, 30.0));
         for bad in ["pipe:NaN", "pipe:inf", "pipe:-50", "pipe:1e9", "pipe", "pipe:x"] {
             assert!(parse_slowdown(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn rates_take_fractions_and_records_per_second() {
+        use OfferedRate::*;
+        assert_eq!(
+            parse_rates("10%, 110%,100k,1M,2500,10%").unwrap(),
+            [Fraction(0.1), Fraction(1.1), PerSecond(1e5), PerSecond(1e6), PerSecond(2500.0)]
+        );
+        for bad in ["0%", "-5%", "fast", "k", "1G", ""] {
+            assert!(parse_rates(bad).is_err(), "{bad}");
         }
     }
 

@@ -2,7 +2,7 @@
 //! stdout, in `compare` and in the report.
 
 pub use ipcbench_results::table::Table;
-pub use ipcbench_results::units::{bytes_per_s, ns, records_per_s, times};
+pub use ipcbench_results::units::{bytes_per_s, ns, records_per_s, significant, times};
 
 /// A byte count (record, ring or file size) as [`ipcbench_results::units::bytes`] prints it.
 pub fn bytes(v: u64) -> String {

@@ -215,6 +215,20 @@ impl Producer {
         self.head.publish(self.pos, self.wait, &mut self.stats);
     }
 
+    /// Publishes every committed frame and waits until every consumer has taken them all and
+    /// published its tail (a start handshake: the consumer is there and reading).
+    pub fn wait_drained(&mut self, watch: &mut Watch) -> Result<()> {
+        self.flush();
+        loop {
+            let (slowest, tail) = self.slowest_tail();
+            if tail == self.pos {
+                return Ok(());
+            }
+            let pos = self.pos;
+            wait_on(self.tails[slowest], move |t| t == pos, self.wait, watch, &mut self.stats)?;
+        }
+    }
+
     /// Reloads the tails; if the slowest still leaves less than `need` bytes, publishes what
     /// was written (the consumers may be waiting for it) and waits on that slowest tail.
     #[inline(never)]

@@ -147,8 +147,34 @@ pub struct ReaderReport {
     pub waits: WaitStats,
 }
 
+/// What a writer puts in each header's `sent_ns`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Stamp {
+    /// Nothing (0): a throughput stream times trials, not records.
+    #[default]
+    None,
+    /// The instant the record is handed over: after a ring slot was found and the payload
+    /// written, right before it is published; before the `write` of a byte stream.
+    Now,
+    /// A value the caller chose (an open-loop writer's schedule origin).
+    At(u64),
+}
+
+impl Stamp {
+    #[inline]
+    fn value(self) -> u64 {
+        match self {
+            Stamp::None => 0,
+            Stamp::Now => now_ns(),
+            Stamp::At(ns) => ns,
+        }
+    }
+}
+
 /// The writing end of a stream, whatever carries it.
 pub trait RecordWriter {
+    /// What the following records carry in `sent_ns` (default [`Stamp::None`]).
+    fn set_stamp(&mut self, stamp: Stamp);
     /// Sends record `seq`; `damage` flips a payload byte after the checksum was taken.
     fn send(&mut self, seq: u64, flags: u32, damage: bool, watch: &mut Watch) -> Result<()>;
     /// Makes everything sent so far visible to the readers.
@@ -161,12 +187,17 @@ pub trait RecordWriter {
     fn waits(&self) -> WaitStats {
         WaitStats::default()
     }
+    /// Waits until the reader has taken every record sent so far and acknowledged it
+    /// ([`RecordReader::acknowledge`]): both ends are there.
+    fn await_reader(&mut self, watch: &mut Watch) -> Result<()>;
 }
 
 /// The reading end: hands back each record's header once its payload was verified.
 pub trait RecordReader {
     fn recv(&mut self, watch: &mut Watch) -> Result<Header>;
     fn verifier(&self) -> &Verifier;
+    /// Tells the writer that every record so far was taken (see [`RecordWriter::await_reader`]).
+    fn acknowledge(&mut self, watch: &mut Watch) -> Result<()>;
     /// After the stop record: tells the writer it may go.
     fn finish(&mut self, _watch: &mut Watch) -> Result<()> {
         Ok(())
@@ -176,23 +207,27 @@ pub trait RecordReader {
     }
 }
 
-fn header(seq: u64, size: usize, flags: u32, checksum: u64) -> Header {
-    Header { seq, sent_ns: 0, len: size as u32, flags, checksum }
+fn header(seq: u64, size: usize, flags: u32, checksum: u64, stamp: Stamp) -> Header {
+    Header { seq, sent_ns: stamp.value(), len: size as u32, flags, checksum }
 }
 
 /// Writes records straight into the ring.
 pub struct RingWriter {
     producer: Producer,
     payloads: Payloads,
+    stamp: Stamp,
 }
 
 impl RingWriter {
     pub fn new(producer: Producer, size: usize) -> RingWriter {
-        RingWriter { producer, payloads: Payloads::new(size) }
+        RingWriter { producer, payloads: Payloads::new(size), stamp: Stamp::None }
     }
 }
 
 impl RecordWriter for RingWriter {
+    fn set_stamp(&mut self, stamp: Stamp) {
+        self.stamp = stamp;
+    }
     #[inline]
     fn send(&mut self, seq: u64, flags: u32, damage: bool, watch: &mut Watch) -> Result<()> {
         let size = self.payloads.len();
@@ -203,7 +238,7 @@ impl RecordWriter for RingWriter {
         if damage {
             corrupt(payload);
         }
-        head.copy_from_slice(&header(seq, size, flags, checksum).to_bytes());
+        head.copy_from_slice(&header(seq, size, flags, checksum, self.stamp).to_bytes());
         self.producer.commit();
         Ok(())
     }
@@ -213,6 +248,9 @@ impl RecordWriter for RingWriter {
     }
     fn waits(&self) -> WaitStats {
         self.producer.stats
+    }
+    fn await_reader(&mut self, watch: &mut Watch) -> Result<()> {
+        self.producer.wait_drained(watch)
     }
 }
 
@@ -255,6 +293,10 @@ impl RecordReader for RingReader {
     fn waits(&self) -> WaitStats {
         self.consumer.stats
     }
+    fn acknowledge(&mut self, _: &mut Watch) -> Result<()> {
+        self.consumer.flush();
+        Ok(())
+    }
 }
 
 /// Writes each record (header + payload, one `write_all`) to every stream in turn: one for a
@@ -263,15 +305,24 @@ pub struct StreamWriter {
     streams: Vec<Box<dyn ByteStream>>,
     payloads: Payloads,
     buf: Vec<u8>,
+    stamp: Stamp,
 }
 
 impl StreamWriter {
     pub fn new(streams: Vec<Box<dyn ByteStream>>, size: usize) -> StreamWriter {
-        StreamWriter { streams, payloads: Payloads::new(size), buf: vec![0; HEADER_LEN + size] }
+        StreamWriter {
+            streams,
+            payloads: Payloads::new(size),
+            buf: vec![0; HEADER_LEN + size],
+            stamp: Stamp::None,
+        }
     }
 }
 
 impl RecordWriter for StreamWriter {
+    fn set_stamp(&mut self, stamp: Stamp) {
+        self.stamp = stamp;
+    }
     #[inline]
     fn send(&mut self, seq: u64, flags: u32, damage: bool, watch: &mut Watch) -> Result<()> {
         let size = self.payloads.len();
@@ -280,7 +331,7 @@ impl RecordWriter for StreamWriter {
         if damage {
             corrupt(payload);
         }
-        head.copy_from_slice(&header(seq, size, flags, checksum).to_bytes());
+        head.copy_from_slice(&header(seq, size, flags, checksum, self.stamp).to_bytes());
         for s in &mut self.streams {
             s.write_all(&self.buf, watch)?;
         }
@@ -292,6 +343,9 @@ impl RecordWriter for StreamWriter {
     /// A writer that left early would close its ends under a reader still reading (file-rw's
     /// reader then fails to return room): wait for each reader's one-byte acknowledgement.
     fn finish(&mut self, watch: &mut Watch) -> Result<()> {
+        self.await_reader(watch)
+    }
+    fn await_reader(&mut self, watch: &mut Watch) -> Result<()> {
         for s in &mut self.streams {
             s.read_exact(&mut [0u8], watch)?;
         }
@@ -324,6 +378,9 @@ impl RecordReader for StreamReader {
         &self.verifier
     }
     fn finish(&mut self, watch: &mut Watch) -> Result<()> {
+        self.acknowledge(watch)
+    }
+    fn acknowledge(&mut self, watch: &mut Watch) -> Result<()> {
         self.stream.write_all(&[0xAC], watch)
     }
 }

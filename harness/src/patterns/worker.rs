@@ -24,6 +24,8 @@ pub enum Job {
     Pingpong(PingpongSpec),
     /// The peer writes the stream; the runner reads it.
     Stream(crate::patterns::stream::StreamSpec),
+    /// The peer writes records on a schedule; the runner reads them.
+    Load(crate::patterns::load::LoadSpec),
 }
 
 /// Everything a spawned worker needs, passed as JSON on its command line.
@@ -67,6 +69,9 @@ fn peer_side(
         }
         Job::Stream(spec) => {
             Ok(serde_json::to_value(crate::patterns::stream::writer(medium, spec, wait, watch)?)?)
+        }
+        Job::Load(spec) => {
+            Ok(serde_json::to_value(crate::patterns::load::writer(medium, spec, wait, watch)?)?)
         }
     }
 }

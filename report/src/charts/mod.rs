@@ -4,6 +4,7 @@
 mod cpu;
 mod flush;
 mod latency;
+mod load;
 mod percentiles;
 pub(crate) mod plot;
 mod throughput;
@@ -41,6 +42,7 @@ pub const ALL_FILES: &[&str] = &[
     cpu::FILE,
     throughput::MAPPED_FILE,
     throughput::STREAMS_FILE,
+    load::FILE,
     flush::FILE,
     trend::LATENCY_FILE,
     trend::THROUGHPUT_FILE,
@@ -66,6 +68,7 @@ pub fn draw_all(runs: &Runs) -> Drawn {
     planned.extend(percentiles::plan(main));
     planned.extend(cpu::plan(main));
     planned.extend(throughput::plan(main));
+    planned.extend(load::plan(main));
     planned.extend(flush::plan(main));
     planned.extend(trend::plan(&runs.history, main));
 

@@ -101,6 +101,7 @@ pub fn run(id: &str, cases: Vec<CaseResult>) -> RunFile {
         cpu_model: "Test CPU".into(),
         logical_cpus: 2,
         ipcbench_version: "0.1.0".into(),
+        complete: true,
         ..Default::default()
     });
     f.cases = cases;

@@ -1,9 +1,10 @@
 //! How each figure is judged: cases matched by id, the thresholds of [`METHOD`] applied, the
 //! interval that decides whether a move counts.
 
+use super::floor::{floor_change, FloorChange};
 use super::method::*;
 use super::model::*;
-use super::stats;
+use super::{probes, stats, usable};
 use crate::{histogram, CaseResult, Integrity, RunFile, RunInfo, Wait};
 
 /// The latency kind a case is judged on: the first of [`LATENCY_KINDS`] it measured, else the
@@ -18,10 +19,11 @@ pub fn headline_latency_kind(case: &CaseResult) -> Option<&str> {
 
 /// Matches cases by id and judges each figure; see [`METHOD`].
 pub fn compare(base: &RunFile, new: &RunFile, opts: &CompareOptions) -> Comparison {
+    let floor = floor_change(base, new);
     let mut cases = Vec::new();
     for b in &base.cases {
         cases.push(match new.case(&b.id) {
-            Some(n) => compare_case(b, n, opts),
+            Some(n) => compare_case(b, n, opts, floor.as_ref()),
             None => one_side(&b.id, CaseStatus::OnlyInBase),
         });
     }
@@ -29,6 +31,15 @@ pub fn compare(base: &RunFile, new: &RunFile, opts: &CompareOptions) -> Comparis
         cases.push(one_side(&n.id, CaseStatus::OnlyInNew));
     }
     let summary = tally(&cases);
+    let mut warnings = warnings(&base.run, &new.run);
+    if let Some(f) = floor.as_ref().filter(|f| f.change_pct.abs() > opts.threshold_pct) {
+        warnings.push(format!(
+            "The floor ({}) moved from {:.0} ns to {:.0} ns ({:+.1} %) between the runs: the host \
+             was in another state. Handoff figures without per-trial probes are judged against \
+             it; pin (--pin) and run on a quiet host for figures that travel.",
+            f.source, f.base_ns, f.new_ns, f.change_pct
+        ));
+    }
     Comparison {
         schema: COMPARE_SCHEMA.to_string(),
         threshold_pct: opts.threshold_pct,
@@ -38,9 +49,12 @@ pub fn compare(base: &RunFile, new: &RunFile, opts: &CompareOptions) -> Comparis
         confidence: CONFIDENCE,
         base: RunRef::of(&base.run),
         new: RunRef::of(&new.run),
-        warnings: warnings(&base.run, &new.run),
+        warnings,
         summary,
         cases,
+        floor,
+        unusable: usable::reasons(new),
+        paired: None,
     }
 }
 
@@ -109,7 +123,12 @@ fn warnings(base: &RunInfo, new: &RunInfo) -> Vec<String> {
     w
 }
 
-fn compare_case(base: &CaseResult, new: &CaseResult, opts: &CompareOptions) -> CaseComparison {
+fn compare_case(
+    base: &CaseResult,
+    new: &CaseResult,
+    opts: &CompareOptions,
+    floor: Option<&FloorChange>,
+) -> CaseComparison {
     let mut c = one_side(&base.id, CaseStatus::Compared);
     let side_detail = |what: &str, b: &Option<String>, n: &Option<String>| {
         let parts: Vec<String> = [("base", b), ("new", n)]
@@ -141,9 +160,43 @@ fn compare_case(base: &CaseResult, new: &CaseResult, opts: &CompareOptions) -> C
             nk.unwrap_or("none")
         ));
     }
-    c.figures.extend(latency_figures(base, new, opts));
+    c.figures.extend(latency_figures(base, new, opts, floor));
     c.figures.extend(throughput_figure(base, new, opts));
+    c.figures.extend(knee_figure(base, new, opts));
     c
+}
+
+/// An open-loop case's knee (`load`): a step on its sweep of rates, so judged on the threshold
+/// alone, and counted like p99 (only with `--gate-p99`): it moves with the tail.
+fn knee_figure(
+    base: &CaseResult,
+    new: &CaseResult,
+    opts: &CompareOptions,
+) -> Option<FigureComparison> {
+    let key = crate::load::KNEE;
+    let (b, n) = (*base.figures.get(key)?, *new.figures.get(key)?);
+    if !(b > 0.0 && n.is_finite()) {
+        return None;
+    }
+    let spread = (Basis::ThresholdOnly, None, Some("a step of the sweep: no spread".to_string()));
+    let mut f = figure(
+        format!("figures.{key}"),
+        "knee".into(),
+        "records/s",
+        Better::Higher,
+        (b, n),
+        (n / b - 1.0) * 100.0,
+        opts.threshold_pct,
+        spread,
+    );
+    if !opts.gate_p99 {
+        f.gates = false;
+        if f.verdict != Verdict::NoChange {
+            f.verdict = Verdict::Noise;
+        }
+        f.note = Some("a step of the sweep; the knee does not count without --gate-p99".into());
+    }
+    Some(f)
 }
 
 fn integrity_note(side: &str, i: &Integrity) -> String {
@@ -158,6 +211,7 @@ fn latency_figures(
     base: &CaseResult,
     new: &CaseResult,
     opts: &CompareOptions,
+    floor: Option<&FloorChange>,
 ) -> Vec<FigureComparison> {
     let Some(kind) = headline_latency_kind(base).filter(|k| new.latency_ns.contains_key(*k)) else {
         return Vec::new();
@@ -175,6 +229,7 @@ fn latency_figures(
     let quantiles = [("p50", 0.5, bs.p50, ns.p50, 1.0), ("p99", 0.99, bs.p99, ns.p99, 2.0)];
     let shared = waits_on_shared(base);
     let class_factor = if shared { SHARED_THRESHOLD_FACTOR } else { 1.0 };
+    let no_op = no_op(base);
     let mut out = Vec::new();
     for (label, q, b, n, factor) in quantiles {
         if b == 0 {
@@ -182,28 +237,33 @@ fn latency_figures(
         }
         let threshold = opts.threshold_pct * factor * class_factor;
         let key = format!("latency_ns.{kind}.{label}");
+        let pooled = (n as f64 / b as f64 - 1.0) * 100.0;
         let tail = bs.count.min(ns.count) as f64 * (1.0 - q);
-        let (basis, ci, note) = if tail < MIN_TAIL_SAMPLES as f64 {
+        let trials = trial_values(base, new, kind, label, !shared);
+        let (basis, change, ci, note) = if tail < MIN_TAIL_SAMPLES as f64 {
             let note = format!(
                 "too few samples beyond {label} ({} and {}) to resolve it",
                 bs.count, ns.count
             );
-            (Basis::TailUnresolved, None, Some(note))
-        } else if let Some(ci) = trial_interval(base, new, kind, label).filter(|_| shared) {
-            (Basis::Trials, Some(ci), None)
+            (Basis::TailUnresolved, pooled, None, Some(note))
+        } else if let Some((e, how)) = trials {
+            (Basis::Trials, e.change_pct, Some(e.ci_pct), how)
         } else {
             match (&be, &ne) {
                 (Some(be), Some(ne)) => {
                     let seed = BOOTSTRAP_SEED ^ fnv1a(&base.id) ^ fnv1a(&key).rotate_left(17);
-                    let ci = stats::bootstrap_quantile_change(be, ne, q, seed);
-                    (Basis::Bootstrap, Some(ci), None)
+                    let [lo, hi] = stats::bootstrap_quantile_change(be, ne, q, seed);
+                    // A percentile interval of a discrete quantile can miss the observed
+                    // ratio by a bucket; an interval that leaves out its own estimate is
+                    // wrong, so it is widened to it.
+                    (Basis::Bootstrap, pooled, Some([lo.min(pooled), hi.max(pooled)]), None)
                 }
                 _ => {
                     let note = match &unreadable {
                         Some(e) => format!("no spread stored (histogram unreadable: {e})"),
                         None => "no spread stored".to_string(),
                     };
-                    (Basis::ThresholdOnly, None, Some(note))
+                    (Basis::ThresholdOnly, pooled, None, Some(note))
                 }
             }
         };
@@ -213,35 +273,90 @@ fn latency_figures(
             "ns",
             Better::Lower,
             (b as f64, n as f64),
+            change,
             threshold,
             (basis, ci, note),
         );
-        if !shared {
-            if let Some(lq) = lower_quartile_change(base, new, kind, label) {
-                let moved = if f.change_pct > 0.0 { lq > threshold } else { lq < -threshold };
-                if matches!(f.verdict, Verdict::Regressed | Verdict::Improved) && !moved {
-                    f.verdict = Verdict::Noise;
-                    f.note = Some(format!(
-                        "its fastest pairs moved {lq:+.1} %: more pairs than in the other run \
-                         landed in a slower state of the machine"
-                    ));
-                }
+        // Only a spinning handoff is bounded by the cache-line floor.
+        let handoff = !shared && base.wait.as_deref() == Some(Wait::Spin.name());
+        if handoff && !has_probes(base, new, kind) {
+            if let Some(fl) = floor {
+                floor_relative(&mut f, fl);
             }
         }
+        if let Some(why) = &no_op {
+            set_not_gating(&mut f, why);
+        }
         if label == "p99" && !opts.gate_p99 {
-            f.gates = false;
-            if f.verdict != Verdict::NoChange {
-                f.verdict = Verdict::Noise;
-            }
-            let why = "p99 does not count without --gate-p99";
-            f.note = Some(match f.note.take() {
-                Some(n) => format!("{n}; {why}"),
-                None => why.to_string(),
-            });
+            set_not_gating(&mut f, "p99 does not count without --gate-p99");
         }
         out.push(f);
     }
     out
+}
+
+/// A figure reported and judged but never counted: moved beyond its threshold, it is noise.
+fn set_not_gating(f: &mut FigureComparison, why: &str) {
+    f.gates = false;
+    if f.verdict != Verdict::NoChange {
+        f.verdict = Verdict::Noise;
+    }
+    f.note = Some(match f.note.take() {
+        Some(n) => format!("{n}; {why}"),
+        None => why.to_string(),
+    });
+}
+
+/// A handoff figure that moved, judged without probes, against the run's floor: when the
+/// floor moved about as much (the change relative to the floor is within the threshold), the
+/// host changed state between the runs, not the code.
+fn floor_relative(f: &mut FigureComparison, floor: &FloorChange) {
+    if !matches!(f.verdict, Verdict::Regressed | Verdict::Improved) {
+        return;
+    }
+    // A figure that beat its run's floor ran in another state of the host than the floor was
+    // measured in (two vCPUs sharing a core hand a cache line over faster): that run's floor
+    // says nothing about it, and the move cannot be told from a change of state.
+    let beaten = |value: f64, floor_ns: f64| value < floor_ns * (1.0 - f.threshold_pct / 100.0);
+    for (side, value, floor_ns) in [("base", f.base, floor.base_ns), ("new", f.new, floor.new_ns)] {
+        if beaten(value, floor_ns) {
+            f.verdict = Verdict::Noise;
+            f.note = Some(format!(
+                "the {side} run's figure beat its floor ({:.0} ns < {floor_ns:.0} ns): the host \
+                 was in another state than its floor shows; per-trial probes or `ab` can tell",
+                value
+            ));
+            return;
+        }
+    }
+    let relative = ((1.0 + f.change_pct / 100.0) / (1.0 + floor.change_pct / 100.0) - 1.0) * 100.0;
+    if relative.abs() <= f.threshold_pct || relative.signum() != f.change_pct.signum() {
+        f.verdict = Verdict::Noise;
+        f.note = Some(format!(
+            "the cache-line floor moved {:+.1} % too ({relative:+.1} % relative to it): the host \
+             changed state between the runs",
+            floor.change_pct
+        ));
+    }
+}
+
+/// Why a case is a no-op that is never judged: `msync(MS_ASYNC)` schedules nothing on Linux,
+/// and a flush on tmpfs has nothing to write, so their figures are the cost of a call whose
+/// work the kernel skips — any move is the host's.
+pub fn no_op(case: &CaseResult) -> Option<String> {
+    if case.scenario != "msync" && !case.id.starts_with("msync/") {
+        return None;
+    }
+    let part = |axis: &str, at: usize| {
+        case.axes.get(axis).cloned().or_else(|| case.id.split('/').nth(at).map(String::from))
+    };
+    if part("method", 1).as_deref() == Some("msync-async") {
+        Some("a no-op (msync(MS_ASYNC) writes nothing): reported, never counted".into())
+    } else if part("fs", 2).as_deref() == Some("tmpfs") {
+        Some("a no-op (a flush on tmpfs writes nothing): reported, never counted".into())
+    } else {
+        None
+    }
 }
 
 /// Whether a case's latency waits on what the whole host shares: a wake-up by the scheduler
@@ -251,49 +366,53 @@ pub fn waits_on_shared(case: &CaseResult) -> bool {
         || case.size.is_some_and(|s| s >= LARGE_RECORD_BYTES)
 }
 
-/// The change (in %) of the lower quartile of a quantile over the runs' trials — what the
-/// faster pairs measured — when both runs stored enough trials for quartiles (4).
-fn lower_quartile_change(
-    base: &CaseResult,
-    new: &CaseResult,
-    kind: &str,
-    label: &str,
-) -> Option<f64> {
-    let lq = |c: &CaseResult| -> Option<f64> {
-        let mut v: Vec<u64> = c
-            .latency_trials_ns
-            .get(kind)?
+/// Each trial's quantile (`p50` or `p99`) of `kind`, divided by the trial's probe when the
+/// case stored one per trial: a trial's figure relative to the floor of its own moment.
+fn per_trial(c: &CaseResult, kind: &str, label: &str) -> Vec<f64> {
+    let values = c.latency_trials_ns.get(kind).into_iter().flatten();
+    let values: Vec<f64> =
+        values.map(|s| if label == "p50" { s.p50 } else { s.p99 } as f64).collect();
+    match probes::per_trial_ns(c, kind) {
+        Some(p) if p.len() == values.len() => values
             .iter()
-            .map(|s| if label == "p50" { s.p50 } else { s.p99 })
-            .filter(|v| *v > 0)
-            .collect();
-        if v.len() < 4 {
-            return None;
-        }
-        v.sort_unstable();
-        Some(v[(v.len() - 1) / 4] as f64)
-    };
-    Some((lq(new)? / lq(base)? - 1.0) * 100.0)
+            .zip(&p)
+            .filter(|(v, p)| **v > 0.0 && **p > 0.0)
+            .map(|(v, p)| v / p)
+            .collect(),
+        _ => values.into_iter().filter(|v| *v > 0.0).collect(),
+    }
 }
 
-/// The interval of a quantile's change from the runs' trials — each a fresh pair of
-/// processes and objects — when both runs stored enough of them for [`CONFIDENCE`].
-fn trial_interval(
+fn has_probes(base: &CaseResult, new: &CaseResult, kind: &str) -> bool {
+    probes::per_trial_ns(base, kind).is_some() && probes::per_trial_ns(new, kind).is_some()
+}
+
+/// The change of a quantile over the runs' trials — each a fresh pair of processes and
+/// objects, the unit of replication — and a note on how it was taken, when both runs stored
+/// enough trials for [`CONFIDENCE`]. A handoff figure without probes (`fastest_half`) is read
+/// on each run's faster half of trials: a pair keeps the state of the machine it starts in,
+/// and a real regression slows the fastest pairs too.
+fn trial_values(
     base: &CaseResult,
     new: &CaseResult,
     kind: &str,
     label: &str,
-) -> Option<[f64; 2]> {
-    let values = |c: &CaseResult| -> Vec<f64> {
-        c.latency_trials_ns
-            .get(kind)
-            .into_iter()
-            .flatten()
-            .map(|s| if label == "p50" { s.p50 } else { s.p99 } as f64)
-            .filter(|v| *v > 0.0)
-            .collect()
-    };
-    stats::rank_ratio_change(&values(base), &values(new))
+    fastest_half: bool,
+) -> Option<(stats::Estimate, Option<String>)> {
+    let (mut bv, mut nv) = (per_trial(base, kind, label), per_trial(new, kind, label));
+    if has_probes(base, new, kind) {
+        let e = stats::rank_ratio_change(&bv, &nv)?;
+        return Some((e, Some("relative to each trial's own floor probe".into())));
+    }
+    if fastest_half && bv.len() >= 2 * MIN_HALF_TRIALS && nv.len() >= 2 * MIN_HALF_TRIALS {
+        for v in [&mut bv, &mut nv] {
+            v.sort_by(f64::total_cmp);
+            v.truncate(v.len().div_ceil(2));
+        }
+        let e = stats::rank_ratio_change(&bv, &nv)?;
+        return Some((e, Some("on the faster half of each run's trials".into())));
+    }
+    stats::rank_ratio_change(&bv, &nv).map(|e| (e, None))
 }
 
 fn throughput_figure(
@@ -314,10 +433,11 @@ fn throughput_figure(
             .collect()
     };
     let (btr, ntr) = (per_trial(bt), per_trial(nt));
-    let spread = match stats::rank_ratio_change(&btr, &ntr) {
-        Some(ci) => (Basis::Trials, Some(ci), None),
+    let pooled = (n / b - 1.0) * 100.0;
+    let (change, spread) = match stats::rank_ratio_change(&btr, &ntr) {
+        Some(e) => (e.change_pct, (Basis::Trials, Some(e.ci_pct), None)),
         None if btr.len() < 2 || ntr.len() < 2 => {
-            (Basis::ThresholdOnly, None, Some("no spread stored".to_string()))
+            (pooled, (Basis::ThresholdOnly, None, Some("no spread stored".to_string())))
         }
         None => {
             let note = format!(
@@ -326,7 +446,7 @@ fn throughput_figure(
                 ntr.len(),
                 CONFIDENCE * 100.0
             );
-            (Basis::ThresholdOnly, None, Some(note))
+            (pooled, (Basis::ThresholdOnly, None, Some(note)))
         }
     };
     Some(figure(
@@ -335,21 +455,23 @@ fn throughput_figure(
         "bytes/s",
         Better::Higher,
         (b, n),
-        opts.threshold_pct,
+        change,
+        opts.threshold_pct * THROUGHPUT_THRESHOLD_FACTOR,
         spread,
     ))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn figure(
     key: String,
     name: String,
     unit: &str,
     better: Better,
     (base, new): (f64, f64),
+    change_pct: f64,
     threshold_pct: f64,
     (basis, ci_pct, note): (Basis, Option<[f64; 2]>, Option<String>),
 ) -> FigureComparison {
-    let change_pct = (new - base) / base * 100.0;
     let verdict = judge(change_pct, ci_pct, basis, threshold_pct, better);
     FigureComparison {
         key,
@@ -365,6 +487,7 @@ fn figure(
         verdict,
         note,
         gates: true,
+        pair_ratios: Vec::new(),
     }
 }
 

@@ -1,52 +1,73 @@
-//! What `compare` promises: the method as readers get it (`--help`, the README) and the
+//! What `compare` promises: the method as readers get it (`--explain`, docs/compare.md) and the
 //! parameters it states, kept in step by a test.
 
 use crate::latency;
 
-/// How a verdict is reached, for `ipcbench compare --help` and the README. The numbers in it are
-/// the constants below (a test keeps them in step).
+/// How a verdict is reached, for `ipcbench compare --explain` and docs/compare.md. The numbers
+/// in it are the constants below (a test keeps them in step).
 pub const METHOD: &str = "\
-Cases are matched by id. For each case, whichever were measured: p50 and p99 latency (one-way; \
-else round trip, flush, call, or failing those the first kind stored) and median throughput \
-(bytes/s, higher is better). \
-A figure's change is (new - base) / base. It counts as regressed or improved only when it is \
-beyond its threshold AND the whole 95 % confidence interval of the change lies beyond that \
-threshold as well. A change beyond the threshold whose interval reaches back inside it is \
-reported as noise; a change within the threshold as no change. \
-Thresholds: --threshold, default 20 %, for figures set by the cache-line handoff (a spinning \
-receiver, records under 1 MiB) and for throughput; 4 times that (80 % by default) for latency \
-that waits on what the whole host shares: a wake-up by the scheduler (futex, block) or a record \
-of 1 MiB or more through memory. Between two runs on a shared host, these move with whatever \
-else runs, by tens of percent; a figure's own run cannot show that drift, so its threshold must \
-absorb it. Raise --threshold on a noisier host, lower it on a quiet dedicated one. \
-p99 is reported and judged against twice its threshold, but counts only with --gate-p99 \
-(otherwise a move beyond it is shown as noise): a run's tail is set by what else ran during it. \
-Latency intervals: a case measured over several trials (each a fresh pair of processes and \
-objects) is judged, for wake-up and 1 MiB figures, on the trials: the distribution-free \
-interval of the ratio that inverts the Mann-Whitney rank test over the trials' quantiles (order \
-statistics of the pairwise log-ratios, Hodges-Lehmann), so a change must show in the pairs, not \
-in one disturbed stretch of the run. Handoff figures, and cases without trials, are judged on \
-their pooled histograms: percentile bootstrap of the ratio new/base of the quantile, 5000 \
-resamples drawn from the two stored HDR histograms, each resample the size of its run (the \
-resampled quantile is drawn exactly through its order statistic, U(k) ~ Beta(k, n+1-k)), with \
-a fixed seed so the same files always give the same verdicts. The pooled p50 of many pairs holds \
-steady while a minority of pairs land in a slower state of the machine, which a rank interval \
-over the pairs would mistake for spread; when a majority did, the pooled p50 jumps, so a handoff \
-figure with trials counts only if the lower quartile of its trials moved beyond the threshold \
-too (a regression slows every pair, the fastest as well). A quantile with fewer than 10 samples beyond it is not \
-resolved by its run: it is reported but never counts (noise). \
-Throughput intervals: the same rank interval over the per-trial throughputs, exact for small \
-samples; it needs enough trials on each side (4 and 4 will do). \
-Without histograms or enough trials the change is judged on the threshold alone \
-(\"no spread stored\").";
+How `compare BASE NEW` judges a change
 
-/// Default `--threshold`, in percent. Two back-to-back quick runs of one build on a shared
-/// 2-CPU VM moved 64-byte spin p50s by up to 15 % (see README, "Tracking performance in CI").
-pub const DEFAULT_THRESHOLD_PCT: f64 = 20.0;
+Cases are matched by id. Each matched case is judged on whichever it measured: p50 and p99 of \
+its headline latency (one-way; else round trip, flush, call, or the first kind stored) and its \
+median throughput (bytes/s, higher is better).
+
+Unit. Trials are the unit of replication: each trial is a fresh pair of processes and objects, \
+and samples within a pair are not independent (a pair keeps the state of the machine it starts \
+in). A figure with 4 or more trials on each side is judged on the trials: its change is the \
+Hodges-Lehmann estimate of the ratio new/base (the median of the pairwise log-ratios of the \
+trials' quantiles) and its 95 % interval the one that inverts the Mann-Whitney rank test over \
+them (Moses), so the interval always contains the estimate. A handoff figure (a spinning \
+receiver, records under 1 MiB) is judged on the faster half of each run's trials when it has \
+8 or more: pairs that land in a slower state of the host are the host's, and a real regression \
+slows the fastest pairs as well. Only cases without trials fall back on their pooled HDR \
+histograms (percentile bootstrap of the quantile's ratio, 5000 resamples, fixed seed; the \
+interval is widened to its estimate if a bucket's width left it out), and cases with neither \
+on the threshold alone (\"no spread stored\").
+
+Verdict. A figure regressed (or improved) when its change is beyond its threshold AND its whole \
+interval lies beyond that threshold too; beyond the threshold with the interval reaching back \
+inside it is noise; within the threshold, no change.
+
+Thresholds. --threshold, default 10 %, for handoff latency; 2 times that (20 % by default) for \
+throughput; 8 times that (80 % by default) for latency that waits on what the whole host \
+shares (a wake-up by the scheduler: futex, block; or a record of 1 MiB or more). Between two \
+runs made apart these move with whatever else runs, and a run's own trials cannot show that \
+drift. p99 gets twice its figure's threshold and counts only with --gate-p99: a run's tail is \
+set by what else ran. A quantile with fewer than 10 samples beyond it is not resolved (noise).
+
+The host's state. When a trial stored its own floor probe (the cache-line handoff its pair \
+measured right before it), a handoff figure is judged as its ratio to its trial's probe. \
+Without probes, when both runs measured floor/cache-line, a handoff figure that moved counts \
+only if it also moved beyond its threshold relative to that floor, and a floor that moved \
+beyond the threshold is reported as a warning: the host was in another state.
+
+No-ops. msync(MS_ASYNC) and any flush on tmpfs write nothing: they are reported, never \
+counted.
+
+Exit status: 0 the new run is whole and nothing regressed; 1 a figure regressed; 2 bad input \
+(a file missing, unreadable or not a result file); 3 the new run cannot pass a gate: a case \
+failed, it has no cases, or it was interrupted or is not complete (3 wins over 1).
+
+A/B mode (`ipcbench ab OLD_BINARY NEW_BINARY`): the two builds run each case's trials \
+interleaved on one host (old, new, new, old, ...), each trial a separate invocation. A pair of \
+invocations saw the same state of the host, so its ratio new/old cancels it. A figure's change \
+is the median of the pairs' log-ratios and its 95 % interval the sign test's (order statistics \
+of the log-ratios; at least 6 pairs), as tango-bench judges paired runs. It counts when the \
+change is beyond --threshold (default 5 %) and the whole interval lies on that side of no \
+change. Exit status as above.";
+
+/// Default `--threshold`, in percent, of handoff latency (a spinning receiver). Two quick runs
+/// of one build made back to back moved the trials' 64-byte spin p50s by a few percent, and
+/// the bar asks for a 20 % slowdown to be caught: its interval must clear the threshold.
+pub const DEFAULT_THRESHOLD_PCT: f64 = 10.0;
 /// Latency that waits on what the whole host shares (a wake-up by the scheduler, a 1 MiB copy
-/// through memory) must move this many thresholds: on the same VM such p50s moved by up to
-/// 77 % between two runs of one build.
-pub const SHARED_THRESHOLD_FACTOR: f64 = 4.0;
+/// through memory) must move this many thresholds: on a shared 2-CPU VM such p50s moved by up
+/// to 77 % between two runs of one build.
+pub const SHARED_THRESHOLD_FACTOR: f64 = 8.0;
+/// Throughput must move this many thresholds: stream trials are windows of one pair, and a
+/// copy's rate follows the host's memory traffic.
+pub const THROUGHPUT_THRESHOLD_FACTOR: f64 = 2.0;
 /// Records of this size or more are copies through memory: [`SHARED_THRESHOLD_FACTOR`].
 pub const LARGE_RECORD_BYTES: u64 = 1 << 20;
 /// p99 must move this many thresholds (of its figure's kind): tail latency drifts more between
@@ -54,6 +75,15 @@ pub const LARGE_RECORD_BYTES: u64 = 1 << 20;
 pub const P99_THRESHOLD_FACTOR: f64 = 2.0;
 /// Confidence level of every interval.
 pub const CONFIDENCE: f64 = 0.95;
+/// A handoff figure is read on the faster half of each run's trials when that half holds at
+/// least this many (4 and 4 allow a 95 % rank interval).
+pub const MIN_HALF_TRIALS: usize = 4;
+/// `ipcbench ab`'s default `--threshold`, in percent: the pairs cancel the host's drift.
+pub const AB_DEFAULT_THRESHOLD_PCT: f64 = 5.0;
+/// The fewest pairs that give a 95 % sign-test interval (2 · 2⁻⁶ = 3.1 %).
+pub const AB_MIN_PAIRS: usize = 6;
+/// `ipcbench ab`'s default number of pairs.
+pub const AB_DEFAULT_PAIRS: usize = 10;
 /// Bootstrap resamples per figure: enough for stable 2.5 % / 97.5 % bounds, cheap because each
 /// resampled quantile is one Beta draw and one binary search.
 pub const BOOTSTRAP_RESAMPLES: usize = 5000;

@@ -8,17 +8,26 @@
 //! - `model`: options, verdicts, the comparison a run pair yields;
 //! - `judging`: matching cases and judging each figure;
 //! - `stats`: the intervals behind the verdicts (bootstrap, rank interval);
+//! - `floor`, `probes`: the host's state in each run, so a move of the host is not a regression;
+//! - `usable`: whether the new run measured enough to pass a gate at all;
+//! - `paired`: the A/B mode's verdicts from interleaved pairs of runs (`ipcbench ab`);
 //! - `render`: the table and markdown forms.
 
+mod floor;
 mod judging;
 mod method;
 mod model;
+mod paired;
+mod probes;
 mod render;
 mod stats;
+mod usable;
 
-pub use judging::{compare, headline_latency_kind, waits_on_shared};
+pub use floor::FloorChange;
+pub use judging::{compare, headline_latency_kind, no_op, waits_on_shared};
 pub use method::*;
 pub use model::*;
+pub use paired::{paired_comparison, PairedCase};
 
 #[cfg(test)]
 pub(crate) mod fixtures;

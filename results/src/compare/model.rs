@@ -1,6 +1,7 @@
 //! What a comparison is: the options it takes, the verdict of each figure, and the outcome
 //! that `render` prints and the CLI's exit status reads.
 
+use super::floor::FloorChange;
 use super::method::DEFAULT_THRESHOLD_PCT;
 use super::render::{render_markdown, render_table};
 use crate::RunInfo;
@@ -118,6 +119,8 @@ pub enum Basis {
     ThresholdOnly,
     /// Too few samples beyond the quantile in a run: reported, never counted.
     TailUnresolved,
+    /// A/B mode: the median of the pairs' ratios new/old, with the sign test's interval.
+    Paired,
 }
 
 /// One figure of one case, base against new.
@@ -147,6 +150,9 @@ pub struct FigureComparison {
     /// gate is shown as noise when it moved beyond its threshold.
     #[serde(default = "gates_by_default")]
     pub gates: bool,
+    /// A/B mode (`ipcbench ab`): each pair's ratio new/old, in the order the pairs ran.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pair_ratios: Vec<f64>,
 }
 
 fn gates_by_default() -> bool {
@@ -188,7 +194,7 @@ pub struct RunRef {
 }
 
 impl RunRef {
-    pub(super) fn of(run: &RunInfo) -> RunRef {
+    pub fn of(run: &RunInfo) -> RunRef {
         RunRef {
             id: run.id.clone(),
             started_at: run.started_at.clone(),
@@ -234,12 +240,66 @@ pub struct Comparison {
     pub summary: Tally,
     /// Base's cases in its order, then those only in new.
     pub cases: Vec<CaseComparison>,
+    /// The cache-line floor of both runs, when both measured it: how the host's state moved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub floor: Option<FloorChange>,
+    /// Why the new run cannot pass a gate (failed cases, no cases, interrupted, not
+    /// complete); empty when it can. Exit status 3.
+    #[serde(default)]
+    pub unusable: Vec<String>,
+    /// Set by `ipcbench ab`: how many pairs of invocations ran, old and new interleaved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paired: Option<usize>,
+}
+
+/// What the CLI's exit status says about a comparison.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Gate {
+    /// Exit 0: the new run is whole and nothing regressed.
+    Clean,
+    /// Exit 1: a figure regressed beyond its threshold and the runs' spread.
+    Regressed,
+    /// Exit 3: the new run cannot show that nothing regressed — a case failed, it has no
+    /// cases, or it was interrupted or is not complete. Takes precedence over a regression.
+    Unusable,
+}
+
+impl Gate {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Gate::Clean => 0,
+            Gate::Regressed => 1,
+            Gate::Unusable => 3,
+        }
+    }
 }
 
 impl Comparison {
     /// A figure regressed beyond threshold and spread: the CLI exits 1.
     pub fn has_regression(&self) -> bool {
         self.figures().any(|(_, f)| f.gates && f.verdict == Verdict::Regressed)
+    }
+
+    /// The exit status's meaning: see [`Gate`].
+    pub fn gate(&self) -> Gate {
+        if !self.unusable.is_empty() {
+            Gate::Unusable
+        } else if self.has_regression() {
+            Gate::Regressed
+        } else {
+            Gate::Clean
+        }
+    }
+
+    /// The same comparison with only the figures that regressed or improved (`--only-changed`);
+    /// cases that failed or are on one side only stay listed, the summary still counts all.
+    pub fn only_changed(&self) -> Comparison {
+        let mut c = self.clone();
+        for k in &mut c.cases {
+            k.figures.retain(|f| matches!(f.verdict, Verdict::Regressed | Verdict::Improved));
+        }
+        c.cases.retain(|k| k.status != CaseStatus::Compared || !k.figures.is_empty());
+        c
     }
 
     /// Every compared figure with its case id, in case order.

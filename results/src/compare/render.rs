@@ -59,11 +59,21 @@ fn summary_line(c: &Comparison) -> String {
 }
 
 fn rule_line(c: &Comparison) -> String {
+    if let Some(pairs) = c.paired {
+        return format!(
+            "A/B: {pairs} pairs of invocations, old and new interleaved on this host; a change \
+             counts when the median pair moved beyond {} % and the whole {:.0} % interval lies \
+             on that side of no change.",
+            c.threshold_pct,
+            c.confidence * 100.0
+        );
+    }
     format!(
-        "A change counts when it exceeds {} % ({} % for latency that waits on a wake-up or \
-         moves 1 MiB or more) and its whole {:.0} % confidence interval does too; p99 (twice \
-         that) {}.",
+        "A change counts when it exceeds {} % ({} % for throughput, {} % for latency that waits \
+         on a wake-up or moves 1 MiB or more) and its whole {:.0} % confidence interval does \
+         too; p99 (twice that) {}. `compare --explain` says how.",
         c.threshold_pct,
+        c.threshold_pct * super::THROUGHPUT_THRESHOLD_FACTOR,
         c.shared_threshold_pct,
         c.confidence * 100.0,
         if c.gate_p99 { "counts too (--gate-p99)" } else { "counts only with --gate-p99" }
@@ -79,8 +89,36 @@ fn figure_cells(id: &str, f: &FigureComparison) -> [String; 8] {
         fmt_change(f.change_pct),
         fmt_ci(f.ci_pct),
         f.verdict.to_string(),
-        f.note.clone().unwrap_or_default(),
+        note(f),
     ]
+}
+
+/// The note, and in A/B mode each pair's ratio new/old (`×1.02 ×0.98 …`).
+fn note(f: &FigureComparison) -> String {
+    let mut parts: Vec<String> = f.note.iter().cloned().collect();
+    if !f.pair_ratios.is_empty() {
+        let r: Vec<String> = f.pair_ratios.iter().map(|r| format!("×{r:.3}")).collect();
+        parts.push(format!("pairs new/old: {}", r.join(" ")));
+    }
+    parts.join("; ")
+}
+
+/// Lines that say what the run pair shows beyond the figures: the floor, an unusable run.
+fn state_lines(c: &Comparison) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Some(f) = &c.floor {
+        lines.push(format!(
+            "floor ({}): {} → {} ({:+.1} %)",
+            f.source,
+            units::ns(f.base_ns),
+            units::ns(f.new_ns),
+            f.change_pct
+        ));
+    }
+    for why in &c.unusable {
+        lines.push(format!("new run unusable (exit 3): {why}"));
+    }
+    lines
 }
 
 /// The figures table: words left, numbers right.
@@ -104,6 +142,9 @@ pub(super) fn render_table(c: &Comparison) -> String {
     let _ = writeln!(out, "base: {}", run_line(&c.base, ""));
     let _ = writeln!(out, "new:  {}", run_line(&c.new, ""));
     let _ = writeln!(out, "{}", rule_line(c));
+    for l in state_lines(c) {
+        let _ = writeln!(out, "{l}");
+    }
     for w in &c.warnings {
         let _ = writeln!(out, "warning: {w}");
     }
@@ -143,7 +184,33 @@ fn md(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
+/// GitHub refuses a comment (and a step summary) of 65,536 characters or more.
+pub const MARKDOWN_LIMIT: usize = 65_536;
+
+/// Markdown for a PR comment, cut at a line to stay under [`MARKDOWN_LIMIT`] with a note
+/// saying so (an open `<details>` is closed).
 pub(super) fn render_markdown(c: &Comparison) -> String {
+    let full = markdown_full(c);
+    if full.len() < MARKDOWN_LIMIT {
+        return full;
+    }
+    let note = "\n**Truncated** to stay under GitHub's 65,536 characters: `--only-changed` \
+                shortens it; `--format table` or `--format json` has every figure.\n";
+    let budget = MARKDOWN_LIMIT - note.len() - "\n</details>\n".len() - 1;
+    let mut end = budget;
+    while !full.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut cut = full[..end].to_string();
+    cut.truncate(cut.rfind('\n').map_or(0, |i| i + 1));
+    if cut.matches("<details>").count() > cut.matches("</details>").count() {
+        cut.push_str("\n</details>\n");
+    }
+    cut.push_str(note);
+    cut
+}
+
+fn markdown_full(c: &Comparison) -> String {
     let mut out = String::new();
     let t = &c.summary;
     let head = if t.regressed > 0 { format!("**{} regressed**", t.regressed) } else { "".into() };
@@ -161,6 +228,9 @@ pub(super) fn render_markdown(c: &Comparison) -> String {
         md(&run_line(&c.new, "`")),
         rule_line(c)
     );
+    for l in state_lines(c) {
+        let _ = writeln!(out, "{}\n", md(&l));
+    }
     for w in &c.warnings {
         let _ = writeln!(out, "> **Warning:** {}\n", md(w));
     }

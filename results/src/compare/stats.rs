@@ -122,20 +122,80 @@ pub fn bootstrap_quantile_change(base: &Empirical, new: &Empirical, q: f64, seed
     [at(alpha / 2.0), at(1.0 - alpha / 2.0)]
 }
 
-/// Distribution-free interval of the change (new/base − 1, in %) of per-trial throughputs:
-/// the Mann–Whitney test inverted (Moses' interval around the Hodges–Lehmann shift) on the
-/// logarithms, so a shift is a ratio. `None` when the trials are too few for the confidence.
-pub fn rank_ratio_change(base: &[f64], new: &[f64]) -> Option<[f64; 2]> {
+/// A change (new/base − 1, in %) with its [`CONFIDENCE`] interval; the estimate always lies
+/// inside the interval (both come from the same ordered differences).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Estimate {
+    pub change_pct: f64,
+    pub ci_pct: [f64; 2],
+}
+
+fn pct(log_ratio: f64) -> f64 {
+    (log_ratio.exp() - 1.0) * 100.0
+}
+
+/// The median of sorted values (the mean of the two middle ones for an even count).
+fn median_sorted(v: &[f64]) -> f64 {
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// Two independent sets of trials (each a fresh pair of processes): the Hodges–Lehmann
+/// estimate of the ratio new/base (median of the pairwise log-ratios) and the distribution-free
+/// interval around it that inverts the Mann–Whitney test (Moses). `None` when the trials are
+/// too few for the confidence, or a value is not positive.
+pub fn rank_ratio_change(base: &[f64], new: &[f64]) -> Option<Estimate> {
     let (m, n) = (base.len(), new.len());
-    if m == 0 || n == 0 {
+    if m == 0 || n == 0 || !base.iter().chain(new).all(|v| *v > 0.0 && v.is_finite()) {
         return None;
     }
     let c = mann_whitney_critical(m, n, (1.0 - CONFIDENCE) / 2.0)?;
     let mut d: Vec<f64> =
         new.iter().flat_map(|y| base.iter().map(move |x| y.ln() - x.ln())).collect();
     d.sort_by(f64::total_cmp);
-    let pct = |l: f64| (l.exp() - 1.0) * 100.0;
-    Some([pct(d[c - 1]), pct(d[m * n - c])])
+    // c ≤ ⌈mn/2⌉, so the median of d lies between the c-th smallest and the c-th largest.
+    Some(Estimate {
+        change_pct: pct(median_sorted(&d)),
+        ci_pct: [pct(d[c - 1]), pct(d[m * n - c])],
+    })
+}
+
+/// Paired trials (old and new run side by side, one ratio new/old per pair): the median of
+/// the log-ratios and the sign-test interval around it (order statistics of the log-ratios,
+/// exact binomial), as tango-bench judges paired runs. A host that changes state moves both
+/// sides of a pair together, so the ratio cancels it. `None` below 6 pairs (the fewest for a
+/// 95 % sign-test interval).
+pub fn paired_ratio_change(ratios: &[f64]) -> Option<Estimate> {
+    if !ratios.iter().all(|r| *r > 0.0 && r.is_finite()) {
+        return None;
+    }
+    let mut l: Vec<f64> = ratios.iter().map(|r| r.ln()).collect();
+    l.sort_by(f64::total_cmp);
+    let k = sign_test_critical(l.len(), (1.0 - CONFIDENCE) / 2.0)?;
+    let n = l.len();
+    Some(Estimate { change_pct: pct(median_sorted(&l)), ci_pct: [pct(l[k - 1]), pct(l[n - k])] })
+}
+
+/// The largest k ≥ 1 with P(B ≤ k − 1) ≤ `tail`, B ~ Binomial(n, ½): the interval of the
+/// median is then the k-th smallest to the k-th largest value. `None` when even k = 1 fails.
+pub fn sign_test_critical(n: usize, tail: f64) -> Option<usize> {
+    // P(B = j) by the recurrence C(n, j) = C(n, j − 1)·(n − j + 1)/j, scaled by 2⁻ⁿ.
+    let mut p = 0.5f64.powi(n as i32);
+    let mut below = 0.0;
+    let mut k = 0;
+    for j in 0..n.div_ceil(2) {
+        below += p;
+        if below > tail {
+            break;
+        }
+        k = j + 1;
+        p *= (n - j) as f64 / (j + 1) as f64;
+    }
+    (k >= 1).then_some(k)
 }
 
 /// The largest c ≥ 1 with P(U ≤ c − 1) ≤ `tail` under the null, U the Mann–Whitney count of
@@ -259,5 +319,34 @@ mod tests {
         let c = mann_whitney_critical(60, 60, 0.025).unwrap();
         // 1800 − 1.96 · √(60·60·121/12) ≈ 1426.6, plus ½ for continuity.
         assert_eq!(c, 1427);
+    }
+
+    #[test]
+    fn sign_test_matches_the_binomial_tables() {
+        // Two-sided 5 %: n = 6 is the first with an interval (min to max, 2/64 = 3.1 %).
+        assert_eq!(sign_test_critical(5, 0.025), None);
+        assert_eq!(sign_test_critical(6, 0.025), Some(1));
+        assert_eq!(sign_test_critical(9, 0.025), Some(2)); // P(B ≤ 1) = 10/512
+        assert_eq!(sign_test_critical(10, 0.025), Some(2)); // P(B ≤ 2) = 56/1024 > 2.5 %
+        assert_eq!(sign_test_critical(20, 0.025), Some(6)); // P(B ≤ 5) = 0.0207
+    }
+
+    proptest::proptest! {
+        /// Whatever the trials, an estimate lies inside its own interval.
+        #[test]
+        fn estimates_lie_inside_their_intervals(
+            base in proptest::collection::vec(1.0f64..1e9, 1..25),
+            new in proptest::collection::vec(1.0f64..1e9, 1..25),
+        ) {
+            if let Some(e) = rank_ratio_change(&base, &new) {
+                let [lo, hi] = e.ci_pct;
+                proptest::prop_assert!(lo <= e.change_pct && e.change_pct <= hi, "{e:?}");
+            }
+            let ratios: Vec<f64> = base.iter().zip(&new).map(|(b, n)| n / b).collect();
+            if let Some(e) = paired_ratio_change(&ratios) {
+                let [lo, hi] = e.ci_pct;
+                proptest::prop_assert!(lo <= e.change_pct && e.change_pct <= hi, "{e:?}");
+            }
+        }
     }
 }

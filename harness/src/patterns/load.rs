@@ -1,0 +1,481 @@
+//! The open-loop load pattern: one writer sends records on a schedule — record i is due at
+//! t0 + i / rate — whatever the reader does, and the reader times each record twice: from the
+//! instant it was due (corrected: what a user of the system sees, no coordinated omission) and
+//! from the instant it was actually sent (uncorrected: what a closed-loop benchmark reports).
+//!
+//! It reuses the stream pattern's ends ([`RingWriter`]/[`RingReader`] over a mapped transport's
+//! [`ring`](crate::patterns::ring), [`StreamWriter`]/[`StreamReader`] over a byte stream); only
+//! the loops differ. The writer publishes each record at once (a ring would otherwise hand
+//! records over in batches), and never skips one: when it falls behind, it sends the late
+//! records back to back until it is on schedule again.
+//!
+//! **Start.** The writer sends a hello record and waits until the reader has taken it, so the
+//! schedule starts when both ends are there, not when the peer happened to start.
+//!
+//! **Times on the wire.** The header's `sent_ns` carries each record's actual send time. Its due
+//! time is the schedule's: the first record (flag [`FLAG_SCHEDULE`], not counted) carries the
+//! origin t0 in its `sent_ns`, and both sides compute record k's due time from t0 and the rate
+//! with the same arithmetic ([`due_ns`]). So the 32-byte header and the checksummed payload stay
+//! as they are, and the reader checks that no record was sent before it was due.
+
+use crate::os::clock::{now_ns, process_cpu_ns};
+use crate::os::futex::{Wait, WaitStats};
+use crate::os::watch::Watch;
+use crate::patterns::ring::{Consumer, Producer, RingLayout};
+use crate::patterns::stream::{
+    ReadMode, RecordReader, RecordWriter, RingReader, RingWriter, Stamp, StreamReader, StreamWriter,
+};
+use crate::record::stats::{encode, new_histogram, record};
+use crate::record::{Sequencer, FLAG_STOP};
+use crate::transport::Medium;
+use anyhow::{bail, Result};
+use ipcbench_results::Integrity;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// The first record: the reader acknowledges it, so the schedule starts only once both ends
+/// are there (a peer may start long before the runner reads). Verified, not counted.
+pub const FLAG_HELLO: u32 = 8;
+/// The second record: its `sent_ns` is the schedule's origin t0. Verified, not counted.
+pub const FLAG_SCHEDULE: u32 = 4;
+
+/// A futex or blocking writer sleeps until this long before a record is due, then spins: a
+/// sleep overshoots by the timer slack and the wake-up (the writer sets its slack to 1 µs).
+pub const SLEEP_AHEAD: Duration = Duration::from_micros(50);
+/// The schedule starts this long after the writer is ready, so record 0 is not born late.
+const LEAD: Duration = Duration::from_micros(200);
+
+/// What both ends of an open-loop run agree on.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LoadSpec {
+    /// Payload bytes per record.
+    pub size: usize,
+    /// The ring (mapped transports).
+    pub ring: RingLayout,
+    /// Offered rate, records per second.
+    pub rate_per_s: f64,
+    /// Records at the start of the schedule that are sent and verified but not timed.
+    pub warmup_records: u64,
+    /// Timed records after the warm-up.
+    pub records: u64,
+}
+
+/// How the writer waits for a record's due time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pace {
+    /// Polls the clock: no wake-up to miss, a CPU burnt (spin waits).
+    Spin,
+    /// Sleeps until [`SLEEP_AHEAD`] before the due time, then polls (futex and block waits,
+    /// whose readers sleep too).
+    SleepThenSpin,
+}
+
+impl Pace {
+    pub fn of(wait: Wait) -> Pace {
+        if wait == Wait::Spin {
+            Pace::Spin
+        } else {
+            Pace::SleepThenSpin
+        }
+    }
+
+    /// One sentence for case notes.
+    pub fn describe(self) -> String {
+        match self {
+            Pace::Spin => "the writer spins on the clock until each record is due".into(),
+            Pace::SleepThenSpin => format!(
+                "the writer sleeps until {} µs before each record is due (timer slack 1 µs), \
+                 then spins on the clock",
+                SLEEP_AHEAD.as_micros()
+            ),
+        }
+    }
+
+    /// Returns at `due` (at once if it has passed).
+    #[inline]
+    fn until(self, due: u64) {
+        if self == Pace::SleepThenSpin {
+            let ahead = SLEEP_AHEAD.as_nanos() as u64;
+            loop {
+                let now = now_ns();
+                if now + ahead >= due {
+                    break;
+                }
+                std::thread::sleep(Duration::from_nanos(due - now - ahead));
+            }
+        }
+        while now_ns() < due {
+            std::hint::spin_loop();
+        }
+    }
+}
+
+/// When record `k` of the schedule (0-based, warm-up included) is due. Both sides compute it
+/// this way, so they agree to the nanosecond.
+#[inline]
+pub fn due_ns(t0: u64, rate_per_s: f64, k: u64) -> u64 {
+    t0 + (k as f64 * (1e9 / rate_per_s)) as u64
+}
+
+/// What the writer measured.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct LoadWriterReport {
+    /// Scheduled records handed out (not the hello, schedule or stop record).
+    pub sent: u64,
+    /// CPU ns this process spent on the timed records.
+    pub cpu_ns: u64,
+    /// The latest the writer ever sent a record after it was due, ns: how far behind it fell.
+    pub max_lag_ns: u64,
+    #[serde(default)]
+    pub waits: WaitStats,
+}
+
+/// What the reader measured over the timed records.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct LoadReaderReport {
+    /// `sent` is left 0: the writer knows it.
+    pub integrity: Integrity,
+    pub warmup: u64,
+    pub measured: u64,
+    /// verified − due, ns (HDR histogram, encoded).
+    pub corrected: String,
+    /// verified − sent, ns.
+    pub uncorrected: String,
+    /// Timed records verified per second, from the first to the last.
+    pub achieved_per_s: f64,
+    /// How far behind the schedule the reader ended: the last record's corrected latency, in
+    /// records (its lateness × the rate).
+    pub backlog_records: f64,
+    /// Records stamped as sent before they were due: the schedule was broken (must be 0).
+    pub early: u64,
+    pub cpu_ns: u64,
+    #[serde(default)]
+    pub waits: WaitStats,
+}
+
+/// Tests only: the reader stops once, for `ns`, after timed record `after`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Stall {
+    pub after: u64,
+    pub ns: u64,
+}
+
+/// The writer's loop: the schedule record, every record on its due time, the stop record.
+pub fn write_load<W: RecordWriter + ?Sized>(
+    w: &mut W,
+    spec: &LoadSpec,
+    pace: Pace,
+    watch: &mut Watch,
+) -> Result<LoadWriterReport> {
+    if !(spec.rate_per_s.is_finite() && spec.rate_per_s > 0.0) {
+        bail!("offered rate {} records/s is not a positive number", spec.rate_per_s);
+    }
+    if pace == Pace::SleepThenSpin {
+        // A sleep otherwise ends up to 50 µs late (the default slack).
+        // SAFETY: prctl with an integer argument; affects this thread only.
+        unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1000 as libc::c_ulong) };
+    }
+    let mut seq = Sequencer::new(None);
+    w.send(seq.next_seq().0, FLAG_HELLO, false, watch)?;
+    w.flush(watch)?;
+    w.await_reader(watch)?;
+    let t0 = now_ns() + LEAD.as_nanos() as u64;
+    w.set_stamp(Stamp::At(t0));
+    w.send(seq.next_seq().0, FLAG_SCHEDULE, false, watch)?;
+    w.flush(watch)?;
+    w.set_stamp(Stamp::Now);
+    let mut report = LoadWriterReport::default();
+    let total = spec.warmup_records + spec.records;
+    let mut cpu0 = process_cpu_ns();
+    for k in 0..total {
+        let due = due_ns(t0, spec.rate_per_s, k);
+        pace.until(due);
+        if k == spec.warmup_records {
+            cpu0 = process_cpu_ns();
+        }
+        report.max_lag_ns = report.max_lag_ns.max(now_ns().saturating_sub(due));
+        w.send(seq.next_seq().0, 0, false, watch)?;
+        // Each record goes out now: a ring would otherwise publish in batches.
+        w.flush(watch)?;
+        watch.progress();
+    }
+    report.cpu_ns = process_cpu_ns() - cpu0;
+    report.sent = total;
+    w.set_stamp(Stamp::None);
+    w.send(seq.next_seq().0, FLAG_STOP, false, watch)?;
+    w.flush(watch)?;
+    w.finish(watch)?;
+    report.waits = w.waits();
+    Ok(report)
+}
+
+/// The reader's loop: verifies every record, times the timed ones from their due and their
+/// send time, stops at the stop record.
+pub(crate) fn read_load<R: RecordReader + ?Sized>(
+    r: &mut R,
+    spec: &LoadSpec,
+    stall: Option<Stall>,
+    watch: &mut Watch,
+) -> Result<LoadReaderReport> {
+    if r.recv(watch)?.flags & FLAG_HELLO == 0 {
+        bail!("the writer's first record is not its hello");
+    }
+    r.acknowledge(watch)?;
+    let first = r.recv(watch)?;
+    if first.flags & FLAG_SCHEDULE == 0 {
+        bail!("the writer's first record does not carry the schedule");
+    }
+    let t0 = first.sent_ns;
+    let (mut corrected, mut uncorrected) = (new_histogram(), new_histogram());
+    let mut report = LoadReaderReport::default();
+    let (mut v_first, mut v_last, mut last_due) = (0, 0, 0);
+    let mut cpu0 = process_cpu_ns();
+    loop {
+        let h = r.recv(watch)?;
+        let verified = now_ns();
+        if h.flags & FLAG_STOP != 0 {
+            r.finish(watch)?;
+            break;
+        }
+        watch.progress();
+        // Record k of the schedule has sequence number k + 2 (after hello and schedule).
+        let k = h.seq.saturating_sub(2);
+        let due = due_ns(t0, spec.rate_per_s, k);
+        if h.sent_ns < due {
+            report.early += 1;
+        }
+        if k < spec.warmup_records {
+            report.warmup += 1;
+            continue;
+        }
+        if report.measured == 0 {
+            cpu0 = process_cpu_ns();
+            v_first = verified;
+        }
+        report.measured += 1;
+        record(&mut corrected, verified.saturating_sub(due));
+        record(&mut uncorrected, verified.saturating_sub(h.sent_ns));
+        (v_last, last_due) = (verified, due);
+        if let Some(s) = stall.filter(|s| s.after + 1 == report.measured) {
+            std::thread::sleep(Duration::from_nanos(s.ns));
+        }
+    }
+    report.cpu_ns = process_cpu_ns().saturating_sub(cpu0);
+    if report.measured > 1 && v_last > v_first {
+        report.achieved_per_s = (report.measured - 1) as f64 * 1e9 / (v_last - v_first) as f64;
+    }
+    report.backlog_records = v_last.saturating_sub(last_due) as f64 * spec.rate_per_s / 1e9;
+    report.corrected = encode(&corrected);
+    report.uncorrected = encode(&uncorrected);
+    report.integrity = r.verifier().counts;
+    // The hello, schedule and stop records were verified too; they are not in the ledger.
+    report.integrity.received = report.integrity.received.saturating_sub(3);
+    report.waits = r.waits();
+    Ok(report)
+}
+
+/// The writer over whatever the transport gave (the peer's side of
+/// [`crate::patterns::worker::Job::Load`]).
+pub fn writer(
+    medium: Medium,
+    spec: &LoadSpec,
+    wait: Wait,
+    watch: &mut Watch,
+) -> Result<LoadWriterReport> {
+    let pace = Pace::of(wait);
+    match medium {
+        Medium::Mapped(region) => {
+            let producer = Producer::new(region, spec.ring, spec.size, wait)?;
+            write_load(&mut RingWriter::new(producer, spec.size), spec, pace, watch)
+        }
+        Medium::Stream(s) => {
+            write_load(&mut StreamWriter::new(vec![s], spec.size), spec, pace, watch)
+        }
+    }
+}
+
+/// The reader over whatever the transport gave: a ring reader copies each payload out and
+/// verifies the copy (what `read()` does), as a byte stream's reader must.
+pub fn reader(
+    medium: Medium,
+    spec: &LoadSpec,
+    wait: Wait,
+    watch: &mut Watch,
+) -> Result<LoadReaderReport> {
+    read_with(medium, spec, wait, None, watch)
+}
+
+fn read_with(
+    medium: Medium,
+    spec: &LoadSpec,
+    wait: Wait,
+    stall: Option<Stall>,
+    watch: &mut Watch,
+) -> Result<LoadReaderReport> {
+    match medium {
+        Medium::Mapped(region) => {
+            let consumer = Consumer::new(region, spec.ring, 0, spec.size, wait)?;
+            let mut r = RingReader::new(consumer, spec.size, ReadMode::Copy);
+            read_load(&mut r, spec, stall, watch)
+        }
+        Medium::Stream(s) => read_load(&mut StreamReader::new(s, spec.size), spec, stall, watch),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::patterns::stream::{self, StreamSpec};
+    use crate::patterns::worker::{run_pair, Job, PairOptions, Process};
+    use crate::record::stats::{decode, summarize};
+    use crate::transport::Transport;
+    use hdrhistogram::Histogram;
+
+    fn pair(t: Transport, w: Wait, ring: RingLayout, dir: &std::path::Path) -> PairOptions {
+        PairOptions {
+            transport: t,
+            process: Process::Fork,
+            wait: w,
+            len: if t.is_mapped() { ring.region_len() } else { ring.capacity },
+            dir: dir.to_path_buf(),
+            exe: Default::default(),
+            peer_cpu: None,
+            timeout: Duration::from_secs(20),
+        }
+    }
+
+    /// An open-loop run between this process (reader) and a forked writer.
+    fn run(
+        t: Transport,
+        w: Wait,
+        spec: &LoadSpec,
+        stall: Option<Stall>,
+    ) -> (LoadReaderReport, LoadWriterReport) {
+        let dir = tempfile::tempdir().unwrap();
+        let (mine, theirs) =
+            run_pair(&pair(t, w, spec.ring, dir.path()), &Job::Load(spec.clone()), |m, watch| {
+                read_with(m, spec, w, stall, watch)
+            })
+            .unwrap();
+        (mine, serde_json::from_value(theirs).unwrap())
+    }
+
+    fn spec(size: usize, ring: usize, rate_per_s: f64, seconds: f64) -> LoadSpec {
+        let records = (rate_per_s * seconds) as u64;
+        LoadSpec {
+            size,
+            ring: RingLayout::new(ring, 1).unwrap(),
+            rate_per_s,
+            warmup_records: records / 20,
+            records,
+        }
+    }
+
+    fn intact(r: &LoadReaderReport, w: &LoadWriterReport, what: &str) {
+        let i = r.integrity;
+        assert_eq!((i.received, i.lost, i.reordered, i.corrupted), (w.sent, 0, 0, 0), "{what}");
+        assert_eq!(r.warmup + r.measured, w.sent, "{what}");
+        assert_eq!(r.early, 0, "{what}: a record left before it was due");
+    }
+
+    fn above(h: &Histogram<u64>, ns: u64) -> u64 {
+        h.len() - h.count_between(0, ns)
+    }
+
+    /// The saturation throughput of the closed-loop stream of the same shape (records/s).
+    fn saturation(t: Transport, w: Wait, size: usize, ring: RingLayout) -> f64 {
+        let s = StreamSpec {
+            size,
+            ring,
+            mode: ReadMode::Copy,
+            warmup_records: 1000,
+            warmup_ns: 0,
+            trials: 3,
+            records: 60_000,
+            trial_ns: 0,
+            fault: None,
+            writer_delay_ns: 0,
+            reader_delay_ns: vec![],
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let (mine, _) =
+            run_pair(&pair(t, w, ring, dir.path()), &Job::Stream(s.clone()), |m, wa| {
+                stream::reader(m, &s, 0, w, wa)
+            })
+            .unwrap();
+        let best = mine.trials.iter().map(|t| t.records as f64 / t.seconds).fold(0.0, f64::max);
+        assert!(best.is_finite() && best > 0.0);
+        best
+    }
+
+    /// A reader that stops once for 20 ms at 100 k records/s: every record due during the stall
+    /// waits, which the corrected histogram counts (records due in the first half of the stall
+    /// wait more than 10 ms: about 1000) and the uncorrected one does not (only the few the
+    /// buffer held were sent before the stall; the writer then blocks, and its records count
+    /// from when it got to send them). 4 KiB records: a 64 KiB ring or pipe holds about 15,
+    /// so the uncorrected count is an order of magnitude below the corrected one.
+    #[test]
+    fn a_stalled_reader_shows_in_the_corrected_histogram_only() {
+        let ms = 1_000_000;
+        for (t, w) in [(Transport::PosixShm, Wait::Futex), (Transport::Pipe, Wait::Block)] {
+            let s = spec(4096, 64 << 10, 100_000.0, 0.06);
+            let stall = Stall { after: 1000, ns: 20 * ms };
+            let (r, wr) = run(t, w, &s, Some(stall));
+            intact(&r, &wr, t.name());
+            let (c, u) = (decode(&r.corrected).unwrap(), decode(&r.uncorrected).unwrap());
+            let (c10, u10) = (above(&c, 10 * ms), above(&u, 10 * ms));
+            // On a quiet host u10 is about 15; a busy one that deschedules the reader for
+            // more than 10 ms adds ~15 per time to it, and more to the corrected count.
+            assert!(c10 >= 500, "{t}: corrected counts {c10} records above 10 ms");
+            assert!(
+                u10 * 10 <= c10,
+                "{t}: uncorrected counts {u10} records above 10 ms, corrected {c10}"
+            );
+            assert!(u10 >= 1, "{t}: the record sent into the stall waited 20 ms");
+            assert!(wr.max_lag_ns >= 10 * ms, "{t}: the writer never fell behind");
+        }
+    }
+
+    /// Far below saturation the writer keeps the schedule: records are delivered at the
+    /// offered rate, whatever the host's speed.
+    #[test]
+    fn far_below_saturation_the_achieved_rate_is_the_offered_one() {
+        for (t, w) in [(Transport::Memfd, Wait::Futex), (Transport::UnixSocket, Wait::Block)] {
+            let s = spec(64, 256 << 10, 5_000.0, 0.5);
+            let (r, wr) = run(t, w, &s, None);
+            intact(&r, &wr, t.name());
+            let off = (r.achieved_per_s / s.rate_per_s - 1.0).abs();
+            assert!(off < 0.01, "{t}: achieved {} of {} records/s", r.achieved_per_s, s.rate_per_s);
+        }
+    }
+
+    /// Above saturation the backlog, and with it the corrected latency, grows with the run's
+    /// length; far below saturation it does not. Medians, not tails: a busy host's stalls move
+    /// a p99 by milliseconds, a median only if it stalls for most of the run.
+    #[test]
+    fn corrected_latency_grows_with_the_run_only_above_saturation() {
+        let (t, w, size) = (Transport::AnonMmap, Wait::Futex, 256);
+        let ring = RingLayout::new(64 << 10, 1).unwrap();
+        let sat = saturation(t, w, size, ring);
+        let p50 = |rate: f64, seconds: f64| {
+            let mut s = spec(size, 64 << 10, rate, seconds);
+            s.ring = ring;
+            let (r, wr) = run(t, w, &s, None);
+            intact(&r, &wr, "load");
+            summarize(&decode(&r.corrected).unwrap()).p50
+        };
+        // At 4 × the best saturation trial, record k is delivered no sooner than k / sat after
+        // t0 but is due at k / (4 sat): its lateness grows with k, so a run three times as long
+        // is about three times as late at its median.
+        let (short, long) = (p50(4.0 * sat, 0.05), p50(4.0 * sat, 0.15));
+        assert!(
+            long > short * 3 / 2,
+            "over saturation: p50 {short} ns over 0.05 s, {long} over 0.15 s"
+        );
+        // Far below saturation a record's lateness does not depend on when it is due: the
+        // longer run's median is nowhere near the overloaded one's.
+        let below = p50(5_000f64.min(sat / 10.0), 0.3);
+        assert!(below < long / 10, "below saturation: p50 {below} ns, overloaded {long} ns");
+    }
+}

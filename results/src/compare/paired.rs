@@ -1,0 +1,262 @@
+//! The A/B mode's verdicts (`ipcbench ab OLD NEW`): the two builds ran their trials
+//! interleaved on one host — old, new, new, old, … — so each pair of invocations saw the same
+//! state of the host, and the ratio new/old of a pair cancels it. A figure's change is the
+//! median of the pairs' log-ratios, its interval the sign test's (see [`stats::paired_ratio_change`]),
+//! as tango-bench judges paired runs.
+
+use super::method::{AB_MIN_PAIRS, COMPARE_SCHEMA, CONFIDENCE};
+use super::model::*;
+use super::stats;
+use crate::{CaseResult, Spread};
+
+/// One figure of one case over the pairs: `[old, new]` per pair, in the order they ran.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PairedFigure {
+    pub key: String,
+    pub name: String,
+    pub unit: &'static str,
+    pub better: Better,
+    pub pairs: Vec<[f64; 2]>,
+}
+
+/// One case of an A/B run.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PairedCase {
+    pub id: String,
+    pub figures: Vec<PairedFigure>,
+    /// Why the case failed on either side (then it is not judged).
+    pub failed: Option<String>,
+    /// Why the case is a no-op that is never counted ([`super::no_op`]).
+    pub no_op: Option<String>,
+}
+
+impl PairedCase {
+    /// Adds one pair's figures, matched by key; a figure missing on a side is left out.
+    pub fn add_pair(&mut self, old: &CaseResult, new: &CaseResult) {
+        for (key, name, unit, better, o) in headline_figures(old) {
+            let Some(n) = headline_figures(new).into_iter().find(|f| f.0 == key).map(|f| f.4)
+            else {
+                continue;
+            };
+            match self.figures.iter_mut().find(|f| f.key == key) {
+                Some(f) => f.pairs.push([o, n]),
+                None => {
+                    self.figures.push(PairedFigure { key, name, unit, better, pairs: vec![[o, n]] })
+                }
+            }
+        }
+    }
+}
+
+/// The figures a pair is judged on, from one invocation's case: the p50 of its headline
+/// latency (the median of its trials' p50s when it has trials — each trial a fresh pair of
+/// processes — else the pooled p50) and its median throughput.
+pub fn headline_figures(c: &CaseResult) -> Vec<(String, String, &'static str, Better, f64)> {
+    let mut out = Vec::new();
+    if let Some(kind) = super::headline_latency_kind(c) {
+        let trials: Vec<f64> = c
+            .latency_trials_ns
+            .get(kind)
+            .into_iter()
+            .flatten()
+            .map(|s| s.p50 as f64)
+            .filter(|v| *v > 0.0)
+            .collect();
+        let v = if trials.is_empty() {
+            c.latency_ns[kind].p50 as f64
+        } else {
+            Spread::of(&trials).median
+        };
+        if v > 0.0 {
+            let name = format!("p50 {}", kind.replace('_', "-"));
+            out.push((format!("latency_ns.{kind}.p50"), name, "ns", Better::Lower, v));
+        }
+    }
+    if let Some(t) = c.throughput.as_ref().filter(|t| t.bytes_per_s.median > 0.0) {
+        let key = "throughput.bytes_per_s.median".to_string();
+        out.push((
+            key,
+            "median throughput".into(),
+            "bytes/s",
+            Better::Higher,
+            t.bytes_per_s.median,
+        ));
+    }
+    out
+}
+
+/// The rule of the A/B mode: a change counts when the median pair moved beyond the threshold
+/// and the whole interval lies on that side of no change. The pairs cancel the host's drift,
+/// so the interval need not clear the threshold as well (as it must between two runs made
+/// apart); fewer than [`AB_MIN_PAIRS`] pairs give no interval, and then nothing counts.
+pub fn judge_paired(
+    change_pct: f64,
+    ci_pct: Option<[f64; 2]>,
+    threshold_pct: f64,
+    better: Better,
+) -> Verdict {
+    if change_pct.abs() <= threshold_pct {
+        return Verdict::NoChange;
+    }
+    let up = change_pct > 0.0;
+    let established = match ci_pct {
+        Some([lo, hi]) => (up && lo > 0.0) || (!up && hi < 0.0),
+        None => false,
+    };
+    match (established, up == (better == Better::Lower)) {
+        (false, _) => Verdict::Noise,
+        (true, true) => Verdict::Regressed,
+        (true, false) => Verdict::Improved,
+    }
+}
+
+fn paired_figure(f: &PairedFigure, threshold_pct: f64, no_op: Option<&str>) -> FigureComparison {
+    let ratios: Vec<f64> =
+        f.pairs.iter().filter(|[o, n]| *o > 0.0 && *n > 0.0).map(|[o, n]| n / o).collect();
+    let median = |i: usize| Spread::of(&f.pairs.iter().map(|p| p[i]).collect::<Vec<_>>()).median;
+    let est = stats::paired_ratio_change(&ratios);
+    let (change_pct, ci_pct, mut note) = match est {
+        Some(e) => (e.change_pct, Some(e.ci_pct), None),
+        None => {
+            let med = Spread::of(&ratios.iter().map(|r| r.ln()).collect::<Vec<_>>()).median;
+            let note = format!(
+                "{} pairs: too few for a {:.0} % interval (at least {AB_MIN_PAIRS}), so it does not count",
+                ratios.len(),
+                CONFIDENCE * 100.0
+            );
+            ((med.exp() - 1.0) * 100.0, None, Some(note))
+        }
+    };
+    let mut verdict = judge_paired(change_pct, ci_pct, threshold_pct, f.better);
+    let mut gates = true;
+    if let Some(why) = no_op {
+        gates = false;
+        if verdict != Verdict::NoChange {
+            verdict = Verdict::Noise;
+        }
+        note = Some(why.to_string());
+    }
+    FigureComparison {
+        key: f.key.clone(),
+        name: f.name.clone(),
+        unit: f.unit.to_string(),
+        better: f.better,
+        base: median(0),
+        new: median(1),
+        change_pct,
+        ci_pct,
+        threshold_pct,
+        basis: Basis::Paired,
+        verdict,
+        note,
+        gates,
+        pair_ratios: ratios,
+    }
+}
+
+/// The comparison an A/B run yields; rendered and gated like [`super::compare`]'s.
+pub fn paired_comparison(
+    (old, new): (RunRef, RunRef),
+    cases: &[PairedCase],
+    threshold_pct: f64,
+    pairs: usize,
+    unusable: Vec<String>,
+    warnings: Vec<String>,
+) -> Comparison {
+    let mut out = Vec::new();
+    let mut summary = Tally::default();
+    for c in cases {
+        let mut k = CaseComparison {
+            id: c.id.clone(),
+            status: CaseStatus::Compared,
+            figures: Vec::new(),
+            detail: None,
+            notes: Vec::new(),
+        };
+        if let Some(why) = &c.failed {
+            k.status = CaseStatus::Failed;
+            k.detail = Some(why.clone());
+            summary.failed += 1;
+        } else {
+            summary.cases_compared += 1;
+            k.figures = c
+                .figures
+                .iter()
+                .map(|f| paired_figure(f, threshold_pct, c.no_op.as_deref()))
+                .collect();
+        }
+        for f in &k.figures {
+            match f.verdict {
+                Verdict::Regressed => summary.regressed += 1,
+                Verdict::Improved => summary.improved += 1,
+                Verdict::NoChange => summary.no_change += 1,
+                Verdict::Noise => summary.noise += 1,
+            }
+        }
+        out.push(k);
+    }
+    Comparison {
+        schema: COMPARE_SCHEMA.to_string(),
+        threshold_pct,
+        p99_threshold_pct: threshold_pct,
+        shared_threshold_pct: threshold_pct,
+        gate_p99: false,
+        confidence: CONFIDENCE,
+        base: old,
+        new,
+        warnings,
+        summary,
+        cases: out,
+        floor: None,
+        unusable,
+        paired: Some(pairs),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn figure(ratios: &[f64]) -> PairedFigure {
+        PairedFigure {
+            key: "latency_ns.one_way.p50".into(),
+            name: "p50 one-way".into(),
+            unit: "ns",
+            better: Better::Lower,
+            pairs: ratios.iter().map(|r| [100.0, 100.0 * r]).collect(),
+        }
+    }
+
+    #[test]
+    fn pairs_that_all_moved_are_a_regression_and_mixed_ones_are_not() {
+        let slower = figure(&[1.11, 1.09, 1.12, 1.10, 1.08, 1.13, 1.10, 1.09, 1.11, 1.10]);
+        let f = paired_figure(&slower, 5.0, None);
+        assert_eq!((f.basis, f.verdict), (Basis::Paired, Verdict::Regressed), "{f:?}");
+        assert_eq!(f.pair_ratios.len(), 10);
+        let [lo, hi] = f.ci_pct.unwrap();
+        assert!(lo <= f.change_pct && f.change_pct <= hi, "{f:?}");
+        let mixed = figure(&[1.11, 0.92, 1.12, 0.95, 1.08, 0.9, 1.10, 0.99, 1.11, 0.97]);
+        assert_ne!(paired_figure(&mixed, 5.0, None).verdict, Verdict::Regressed);
+        // Too few pairs for an interval: reported, never counted.
+        let few = paired_figure(&figure(&[1.5, 1.6]), 5.0, None);
+        assert_eq!((few.verdict, few.ci_pct), (Verdict::Noise, None), "{few:?}");
+        // A no-op never counts.
+        let noop = paired_figure(&slower, 5.0, Some("a no-op"));
+        assert_eq!((noop.verdict, noop.gates), (Verdict::Noise, false));
+    }
+
+    #[test]
+    fn a_failed_case_makes_a_paired_comparison_unusable_only_through_its_reasons() {
+        let run = RunRef {
+            id: "r".into(),
+            started_at: "t".into(),
+            hostname: "h".into(),
+            git_commit: None,
+            ipcbench_version: "0".into(),
+        };
+        let case = PairedCase { id: "x".into(), failed: Some("boom".into()), ..Default::default() };
+        let c =
+            paired_comparison((run.clone(), run), &[case], 5.0, 10, vec!["boom".into()], vec![]);
+        assert_eq!((c.summary.failed, c.gate()), (1, Gate::Unusable));
+    }
+}

@@ -1,0 +1,21 @@
+//! Where `compare` finds a trial's own floor probe: the floor measured by the trial's pair
+//! right before it, on the CPUs it ran on. A figure divided by its trial's probe no longer
+//! moves with the state the host was in when that pair ran.
+
+use crate::probe::{kind, of_trial};
+use crate::CaseResult;
+
+/// The cache-line probe (ns) that served each trial of `kind`, in trial order, when the case
+/// stored one for every trial: the floor of a spinning handoff. Result files without per-trial
+/// probes (or with wake-up or copy probes) have none: `compare` then falls back on the run's
+/// `floor/cache-line` case ([`super::floor`]).
+pub fn per_trial_ns(case: &CaseResult, latency_kind: &str) -> Option<Vec<f64>> {
+    let n = case.latency_trials_ns.get(latency_kind)?.len();
+    (0..n)
+        .map(|k| {
+            let p = of_trial(&case.probes, k, n)?;
+            (p.kind == kind::CACHE_LINE).then_some(())?;
+            p.p50_ns.map(|v| v as f64).filter(|v| *v > 0.0)
+        })
+        .collect()
+}

@@ -1,0 +1,200 @@
+//! `ipcbench ab OLD NEW`: two builds measured side by side on one host, so drift cannot fool
+//! the verdict. For each pair, every case runs once with each binary — old then new, then new
+//! then old for the next pair, so neither side always goes first — each invocation a separate
+//! `scenario NAME --filter <exact id>` writing to a private temp directory. A host that changes
+//! state moves both sides of a pair together, and the pair's ratio new/old cancels it
+//! ([`ipcbench_results::compare::paired_comparison`] judges the ratios).
+
+use crate::{runner, CaseFilter, Options, UsageError};
+use anyhow::{Context as _, Result};
+use ipcbench_results::compare::{self, Comparison, PairedCase, RunRef};
+use ipcbench_results::RunFile;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// What `ab` was asked.
+pub struct Request {
+    pub old: PathBuf,
+    pub new: PathBuf,
+    /// Scenario names (or `all`) and the options that pick cases, as for `scenario`.
+    pub scenarios: Vec<String>,
+    pub opts: Options,
+    pub filter: Option<CaseFilter>,
+    /// Pairs of invocations per case.
+    pub pairs: usize,
+    pub threshold_pct: f64,
+    /// Arguments handed to every invocation as they are (`--quick`, `--pin 0,1`, …).
+    pub pass_through: Vec<String>,
+}
+
+/// A glob that matches `id` whole: a plain `--filter` is a substring and would also pick
+/// `…/65536/copy` for `…/65536`. The last character in brackets makes it a glob.
+pub fn exact_filter(id: &str) -> String {
+    let escaped = glob::Pattern::escape(id);
+    match escaped.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphanumeric() || c == '-' => {
+            format!("{}[{c}]", &escaped[..i])
+        }
+        _ => escaped,
+    }
+}
+
+/// One invocation's outcome for one case.
+enum Invocation {
+    Measured(Box<RunFile>),
+    /// The case failed or the run did not complete: why.
+    Failed(String),
+}
+
+fn invoke(bin: &Path, id: &str, req: &Request, out: &Path) -> Result<Invocation> {
+    let scenario = id.split('/').next().unwrap_or_default();
+    let status = Command::new(bin)
+        .arg("scenario")
+        .arg(scenario)
+        .arg("--filter")
+        .arg(exact_filter(id))
+        .arg("--out")
+        .arg(out)
+        .arg("--no-report")
+        .args(&req.pass_through)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .with_context(|| format!("cannot run {}", bin.display()))?;
+    let stderr = String::from_utf8_lossy(&status.stderr);
+    let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string();
+    match status.status.code() {
+        Some(2) => {
+            return Err(
+                UsageError(format!("{} refused the case {id}: {last}", bin.display())).into()
+            )
+        }
+        Some(130) | None => {
+            return Ok(Invocation::Failed(format!("{} was interrupted ({last})", bin.display())))
+        }
+        _ => {}
+    }
+    let run = match RunFile::load(&out.join("latest.json")) {
+        Ok(r) => r,
+        Err(e) => {
+            return Ok(Invocation::Failed(format!("{}: no result ({e}); {last}", bin.display())))
+        }
+    };
+    match run.case(id) {
+        Some(c) if c.error.is_some() => Ok(Invocation::Failed(format!(
+            "{}: {}",
+            bin.display(),
+            c.error.as_deref().unwrap_or_default()
+        ))),
+        Some(_) if run.run.complete || run.run.interrupted.is_none() => {
+            Ok(Invocation::Measured(Box::new(run)))
+        }
+        Some(_) => Ok(Invocation::Failed(format!("{}: the run was interrupted", bin.display()))),
+        None => Ok(Invocation::Failed(format!("{}: the case did not run; {last}", bin.display()))),
+    }
+}
+
+/// Runs the pairs and judges them. `progress` gets one line per pair of invocations.
+pub fn run(req: &Request, progress: &mut dyn FnMut(&str)) -> Result<Comparison> {
+    for bin in [&req.old, &req.new] {
+        if !bin.is_file() {
+            return Err(UsageError(format!("{}: no such binary", bin.display())).into());
+        }
+    }
+    let scenarios = runner::resolve(&req.scenarios)?;
+    let ids: Vec<String> = runner::plan(&scenarios, &req.opts, req.filter.as_ref())?
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    let mut cases: Vec<PairedCase> =
+        ids.iter().map(|id| PairedCase { id: id.clone(), ..Default::default() }).collect();
+    let work = tempfile::Builder::new().prefix("ipcbench-ab-").tempdir()?;
+    let (mut old_ref, mut new_ref): (Option<RunRef>, Option<RunRef>) = (None, None);
+    let mut unusable = Vec::new();
+    'pairs: for pair in 0..req.pairs {
+        // Cases in turn within a pair, so each case's pairs spread over the whole run.
+        for case in cases.iter_mut().filter(|c| c.failed.is_none()) {
+            let order = if pair % 2 == 0 { [false, true] } else { [true, false] };
+            let mut got: [Option<RunFile>; 2] = [None, None];
+            for is_new in order {
+                let bin = if is_new { &req.new } else { &req.old };
+                let out = work.path().join(format!("{pair}-{}", usize::from(is_new)));
+                let result = invoke(bin, &case.id, req, &out)?;
+                let _ = std::fs::remove_dir_all(&out);
+                match result {
+                    Invocation::Measured(r) => got[usize::from(is_new)] = Some(*r),
+                    Invocation::Failed(why) => {
+                        let side = if is_new { "new" } else { "old" };
+                        let interrupted = why.contains("interrupted");
+                        case.failed = Some(format!("failed in the {side} build: {why}"));
+                        unusable.push(format!("{}: {why}", case.id));
+                        if interrupted {
+                            unusable.push("the A/B run was interrupted".into());
+                            break 'pairs;
+                        }
+                        break;
+                    }
+                }
+            }
+            if let [Some(o), Some(n)] = &got {
+                old_ref.get_or_insert_with(|| RunRef::of(&o.run));
+                new_ref.get_or_insert_with(|| RunRef::of(&n.run));
+                let (oc, nc) =
+                    (o.case(&case.id).expect("checked"), n.case(&case.id).expect("checked"));
+                case.no_op = compare::no_op(nc);
+                case.add_pair(oc, nc);
+                let ratios: Vec<String> = case
+                    .figures
+                    .iter()
+                    .filter_map(|f| {
+                        f.pairs.last().map(|[o, n]| format!("{} ×{:.3}", f.name, n / o))
+                    })
+                    .collect();
+                progress(&format!(
+                    "pair {}/{} {}: {}",
+                    pair + 1,
+                    req.pairs,
+                    case.id,
+                    ratios.join(", ")
+                ));
+            }
+        }
+    }
+    let placeholder = |bin: &Path| RunRef {
+        id: "-".into(),
+        started_at: "-".into(),
+        hostname: crate::sysinfo::hostname(),
+        git_commit: None,
+        ipcbench_version: bin.display().to_string(),
+    };
+    let refs = (
+        old_ref.unwrap_or_else(|| placeholder(&req.old)),
+        new_ref.unwrap_or_else(|| placeholder(&req.new)),
+    );
+    if cases.iter().all(|c| c.figures.is_empty()) && unusable.is_empty() {
+        unusable.push("no case measured a figure to compare".into());
+    }
+    let warnings = vec![format!(
+        "old: {}, new: {} — each case ran {} times per build, interleaved.",
+        req.old.display(),
+        req.new.display(),
+        req.pairs
+    )];
+    Ok(compare::paired_comparison(refs, &cases, req.threshold_pct, req.pairs, unusable, warnings))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::exact_filter;
+    use crate::CaseFilter;
+
+    #[test]
+    fn an_exact_filter_matches_the_id_and_nothing_longer() {
+        for id in ["floor/clock", "stream/posix-shm/fork/spin/65536", "pingpong/pipe/fork/block/64"]
+        {
+            let f: CaseFilter = exact_filter(id).parse().unwrap();
+            assert!(f.matches(id), "{id}");
+            assert!(!f.matches(&format!("{id}/copy")) && !f.matches(&format!("x{id}")), "{id}");
+        }
+    }
+}
