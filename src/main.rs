@@ -7,8 +7,8 @@ use ipcbench_results::compare::{self, CompareOptions, Format};
 use ipcbench_results::export::{self, ExportFormat};
 use ipcbench_results::RunFile;
 use ipcbench_scenarios::options::{
-    parse_duration, parse_processes, parse_rates, parse_sizes, parse_slowdown, parse_transports,
-    parse_waits,
+    check_iterations, parse_duration, parse_processes, parse_rates, parse_sizes, parse_transports,
+    parse_waits, test_knobs,
 };
 use ipcbench_scenarios::pinning::{parse_pin, PinRequest};
 use ipcbench_scenarios::{runner, CaseFilter, Options, UsageError};
@@ -21,7 +21,9 @@ Exit status:
   0    everything ran and nothing regressed
   1    a case failed, `compare` (or --baseline) found a regression, or the run could not go on
   2    bad input (command line, value or file): stderr names it and the valid choices
-  130  interrupted (Ctrl-C): the cases measured so far are kept in the result file";
+  130  interrupted (Ctrl-C): the cases measured so far are kept in the result file, marked
+       interrupted
+  128+N  stopped by signal N likewise (129 SIGHUP, 131 SIGQUIT, 143 SIGTERM)";
 
 /// The exit statuses of `compare` and `ab` (docs/compare.md says more).
 const COMPARE_EXIT_STATUS: &str = "\
@@ -180,7 +182,7 @@ struct ScenarioArgs {
     /// Seconds without progress after which a worker counts as hung
     #[arg(long, value_name = "SECS", default_value_t = 10.0, hide = true)]
     timeout: f64,
-    /// Tests only: inject a fault (corrupt:N or drop:N)
+    /// Tests only (a build with the `test-knobs` feature): inject a fault (corrupt:N or drop:N)
     #[arg(long, value_name = "FAULT", hide = true)]
     inject: Option<String>,
 }
@@ -270,6 +272,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match dispatch(cli.command) {
         Ok(code) => code,
+        // A closed pipe ends quietly, as any Unix tool does; a full disk gets its one line.
+        Err(e) if e.downcast_ref::<StdoutError>().is_some() => {
+            let StdoutError(io) = e.downcast_ref::<StdoutError>().expect("checked");
+            if io.kind() != std::io::ErrorKind::BrokenPipe {
+                eprintln!("error: cannot write to stdout: {io}");
+            }
+            ExitCode::FAILURE
+        }
         Err(e) if e.downcast_ref::<UsageError>().is_some() => {
             eprintln!("error: {e}");
             ExitCode::from(2)
@@ -278,6 +288,31 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// stdout could not be written (closed, full): the command ends with status 1, no panic.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write to stdout: {0}")]
+struct StdoutError(std::io::Error);
+
+/// Writes to stdout and flushes; an error (`> /dev/full`, a closed pipe) is a [`StdoutError`].
+fn write_out(args: std::fmt::Arguments) -> Result<(), StdoutError> {
+    use std::io::Write as _;
+    let mut o = std::io::stdout().lock();
+    o.write_fmt(args).and_then(|()| o.flush()).map_err(StdoutError)
+}
+
+/// `print!` whose failure ends the command through `?` (see [`StdoutError`]).
+macro_rules! out {
+    ($($t:tt)*) => { write_out(format_args!($($t)*))? };
+}
+
+/// Best-effort stdout for what follows a run that is already on disk: the first failure is
+/// kept in `failed`, later writes are skipped.
+fn say(failed: &mut Option<StdoutError>, args: std::fmt::Arguments) {
+    if failed.is_none() {
+        *failed = write_out(args).err();
     }
 }
 
@@ -320,9 +355,9 @@ fn list(a: ListArgs) -> Result<ExitCode> {
         if cases.is_empty() && filter.is_some() {
             continue;
         }
-        println!("{} — {} ({} cases)", s.name(), s.about(), cases.len());
+        out!("{} — {} ({} cases)\n", s.name(), s.about(), cases.len());
         for c in cases {
-            println!("  {}", c.id);
+            out!("  {}\n", c.id);
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -338,12 +373,12 @@ fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Scenario(a) => scenario(*a),
         Command::Report(a) => {
             let index = render_report(a.files, &a.out)?;
-            println!("report: {}", index.display());
+            out!("report: {}\n", index.display());
             Ok(ExitCode::SUCCESS)
         }
         Command::Compare(a) => {
             if a.explain {
-                println!("{}", compare::METHOD);
+                out!("{}\n", compare::METHOD);
                 return Ok(ExitCode::SUCCESS);
             }
             let mut opts = CompareOptions::new(a.threshold).map_err(usage)?;
@@ -353,23 +388,27 @@ fn dispatch(command: Command) -> Result<ExitCode> {
                 return Err(usage("compare needs BASE.json and NEW.json"));
             };
             let cmp = compare::compare(&load(base)?, &load(new)?, &opts);
-            Ok(print_comparison(&cmp, format, a.output.only_changed))
+            print_comparison(&cmp, format, a.output.only_changed)
         }
         Command::Ab(a) => ab(a),
         Command::Export(a) => {
             let format: ExportFormat = a.format.parse().map_err(usage)?;
             let run = load(&a.file)?;
-            print!("{}", export::render(&run, format));
+            out!("{}", export::render(&run, format));
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
 /// Prints a comparison and gives the exit status its gate says (0, 1 or 3).
-fn print_comparison(cmp: &compare::Comparison, format: Format, only_changed: bool) -> ExitCode {
+fn print_comparison(
+    cmp: &compare::Comparison,
+    format: Format,
+    only_changed: bool,
+) -> Result<ExitCode> {
     let shown = if only_changed { cmp.only_changed() } else { cmp.clone() };
-    print!("{}", shown.render(format));
-    ExitCode::from(cmp.gate().exit_code())
+    out!("{}", shown.render(format));
+    Ok(ExitCode::from(cmp.gate().exit_code()))
 }
 
 /// `ab OLD NEW NAME...`: the cases of the named scenarios, each run by both builds in turn.
@@ -388,6 +427,7 @@ fn ab(a: AbArgs) -> Result<ExitCode> {
         pass_through.extend(["--pin".to_string(), pin.clone()]);
     }
     if let Some(n) = a.budget.iterations {
+        check_iterations(n)?;
         pass_through.extend(["--iterations".to_string(), n.to_string()]);
     }
     if let Some(d) = &a.budget.duration {
@@ -405,7 +445,7 @@ fn ab(a: AbArgs) -> Result<ExitCode> {
         pass_through,
     };
     let cmp = ipcbench_scenarios::ab::run(&req, &mut |line| eprintln!("{line}"))?;
-    Ok(print_comparison(&cmp, format, a.output.only_changed))
+    print_comparison(&cmp, format, a.output.only_changed)
 }
 
 fn render_report(inputs: Vec<PathBuf>, results_dir: &Path) -> Result<PathBuf> {
@@ -444,10 +484,7 @@ fn baseline_path(out: &Path, name: &str) -> Result<PathBuf> {
 
 fn scenario(a: ScenarioArgs) -> Result<ExitCode> {
     let mut opts = options(&a.cases)?;
-    opts.iterations = match a.budget.iterations {
-        Some(0) => return Err(usage("--iterations must be at least 1")),
-        n => n,
-    };
+    opts.iterations = a.budget.iterations.map(check_iterations).transpose()?;
     opts.duration = a.budget.duration.as_deref().map(parse_duration).transpose()?;
     opts.pin_request = match a.pin.as_deref() {
         Some(s) => parse_pin(s)?,
@@ -460,11 +497,12 @@ fn scenario(a: ScenarioArgs) -> Result<ExitCode> {
         return Err(usage("--timeout must be a positive number of seconds"));
     }
     opts.timeout = std::time::Duration::from_secs_f64(a.timeout);
-    opts.fault = a.inject.as_deref().map(|f| f.parse()).transpose().map_err(usage)?;
-    if let Ok(s) = std::env::var("IPCBENCH_SLOWDOWN") {
-        opts.slowdown = Some(parse_slowdown(&s)?);
-    }
+    let slowdown = std::env::var("IPCBENCH_SLOWDOWN").ok();
+    (opts.fault, opts.slowdown) = test_knobs(a.inject.as_deref(), slowdown.as_deref())?;
     if let Some(dir) = &opts.dir {
+        if !dir.exists() {
+            return Err(usage(format!("--dir {}: does not exist", dir.display())));
+        }
         if !dir.is_dir() {
             return Err(usage(format!("--dir {}: not a directory", dir.display())));
         }
@@ -499,24 +537,30 @@ fn scenario(a: ScenarioArgs) -> Result<ExitCode> {
     let (outcome, files) = runner::run(request)?;
     // Runs ignore SIGPIPE (a dying peer must not kill us); printing to a closed stdout must.
     ipcbench_harness::os::watch::default_sigpipe();
-    print!("{}", runner::summary(&outcome.run));
-    println!("results: {} (also {})", files.run_file.display(), files.latest.display());
+    // The run is on disk whatever happens to stdout now: a closed or full stdout (a hung-up
+    // terminal, `| head`) loses the summary, not the exit status the run earned.
+    let mut stdout_err = None;
+    say(&mut stdout_err, format_args!("{}", runner::summary(&outcome.run)));
+    say(
+        &mut stdout_err,
+        format_args!("results: {} (also {})\n", files.run_file.display(), files.latest.display()),
+    );
     if !a.no_report {
         match render_report(Vec::new(), &a.out) {
-            Ok(index) => println!("report: {}", index.display()),
+            Ok(index) => say(&mut stdout_err, format_args!("report: {}\n", index.display())),
             Err(e) => eprintln!("warning: no report: {e}"),
         }
     }
     if let Some(path) = save_baseline {
         std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
         outcome.run.write_atomic(&path).with_context(|| format!("writing {}", path.display()))?;
-        println!("baseline saved: {}", path.display());
+        say(&mut stdout_err, format_args!("baseline saved: {}\n", path.display()));
     }
     let mut regressed = false;
     if let Some(base) = baseline {
         let cmp = compare::compare(&base, &outcome.run, &CompareOptions::default());
-        print!("{}", cmp.render(Format::Table));
-        // A failed or interrupted run exits 1 or 130 below; a regression exits 1.
+        say(&mut stdout_err, format_args!("{}", cmp.render(Format::Table)));
+        // A failed or interrupted run exits 1 or 128+N below; a regression exits 1.
         regressed = cmp.gate() != compare::Gate::Clean;
     }
     if outcome.interrupted {
@@ -525,7 +569,8 @@ fn scenario(a: ScenarioArgs) -> Result<ExitCode> {
             outcome.run.cases.len(),
             files.run_file.display()
         );
-        return Ok(ExitCode::from(130));
+        let sig = ipcbench_harness::os::watch::stop_signal().unwrap_or(2);
+        return Ok(ExitCode::from(128 + sig as u8));
     }
     if outcome.failed > 0 {
         eprintln!(
@@ -535,5 +580,10 @@ fn scenario(a: ScenarioArgs) -> Result<ExitCode> {
         );
         return Ok(ExitCode::FAILURE);
     }
-    Ok(if regressed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    if let Some(e) = &stdout_err {
+        if e.0.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("error: {e}");
+        }
+    }
+    Ok(if regressed || stdout_err.is_some() { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }

@@ -13,6 +13,7 @@ mod runs;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
 
+use ipcbench_results::fs::write_bytes;
 use std::path::{Path, PathBuf};
 
 pub use runs::Runs;
@@ -35,6 +36,9 @@ pub enum ReportError {
     /// A missing, foreign or damaged result file, or no results at all.
     #[error("{0}")]
     BadInput(String),
+    /// The report directory is not safe to write into (another user's, or open to all).
+    #[error("cannot write the report: {0}")]
+    Unsafe(String),
     /// The report directory or one of its files could not be written.
     #[error("cannot write {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
@@ -63,7 +67,10 @@ pub fn write_report(runs: &Runs, out_dir: &Path) -> Result<PathBuf, ReportError>
         let path = path.to_path_buf();
         move |source| ReportError::Io { path, source }
     };
-    std::fs::create_dir_all(out_dir).map_err(io(out_dir))?;
+    ipcbench_results::fs::private_dir(out_dir).map_err(|e| match e {
+        ipcbench_results::fs::DirError::Io { source, .. } => io(out_dir)(source),
+        unsafe_dir => ReportError::Unsafe(unsafe_dir.to_string()),
+    })?;
 
     let drawn = charts::draw_all(runs);
     // A chart of an earlier report whose scenario is gone now would linger unlinked and
@@ -78,11 +85,11 @@ pub fn write_report(runs: &Runs, out_dir: &Path) -> Result<PathBuf, ReportError>
     }
     for chart in &drawn.charts {
         let path = out_dir.join(&chart.file);
-        std::fs::write(&path, &chart.svg).map_err(io(&path))?;
+        write_bytes(&path, chart.svg.as_bytes()).map_err(io(&path))?;
     }
     let index = out_dir.join("index.html");
     let page = html::page(runs, &drawn);
-    std::fs::write(&index, page).map_err(io(&index))?;
+    write_bytes(&index, page.as_bytes()).map_err(io(&index))?;
     Ok(index)
 }
 

@@ -7,6 +7,7 @@
 
 pub mod compare;
 pub mod export;
+pub mod fs;
 pub mod histogram;
 pub mod load;
 pub mod probe;
@@ -309,22 +310,13 @@ impl RunFile {
             .map_err(|source| LoadError::Damaged { path: path.to_path_buf(), source })
     }
 
-    /// Writes the file atomically: a temp file in the same directory, then rename, so a reader
-    /// (or a crash) never sees half a file.
+    /// Writes the file atomically and safely (see [`fs::write_atomic`]): a reader (or a crash)
+    /// never sees half a file, and a symlink at `path` is replaced, never written through.
     pub fn write_atomic(&self, path: &Path) -> std::io::Result<()> {
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let mut tmp =
-            tempfile::Builder::new().prefix(".ipcbench-").suffix(".tmp").tempfile_in(dir)?;
-        use std::io::Write;
-        // Buffered: serde writes token by token, and a run file is rewritten after every case.
-        let mut w = std::io::BufWriter::with_capacity(1 << 16, tmp.as_file_mut());
-        serde_json::to_writer_pretty(&mut w, self)?;
-        w.write_all(b"\n")?;
-        w.flush()?;
-        drop(w);
-        tmp.as_file().sync_data()?;
-        tmp.persist(path).map_err(|e| e.error)?;
-        Ok(())
+        fs::write_atomic(path, |w| {
+            serde_json::to_writer_pretty(&mut *w, self)?;
+            w.write_all(b"\n")
+        })
     }
 
     pub fn case(&self, id: &str) -> Option<&CaseResult> {

@@ -92,8 +92,8 @@ fn run_case(
         ctx.warn(format!(
             "Fan-out to {readers} readers runs {} processes on {cpus} usable CPUs: they take \
              turns on the CPUs, so those figures include scheduling — spin waits most of all \
-             (a spinner yields its CPU only after ~4096 polls). Read the futex and pipe figures, \
-             or use a host with more CPUs.",
+             (a spinner never yields: it holds its CPU until the scheduler preempts it). Read \
+             the futex and pipe figures, or use a host with more CPUs.",
             readers + 1
         ));
     }

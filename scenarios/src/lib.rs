@@ -144,6 +144,11 @@ pub trait Scenario: Sync {
     fn about(&self) -> &'static str;
     /// The cases under these options; an impossible combination is a usage error.
     fn cases(&self, opts: &Options) -> Result<Vec<Case>, UsageError>;
+    /// Whether its cases time two processes handing each other work, whose placement on CPUs
+    /// (`--pin`) moves their figures. One-process scenarios (msync, mapping, seed) say no.
+    fn two_sided(&self) -> bool {
+        true
+    }
     /// A table for stdout after the run, from this scenario's cases in the result file.
     fn summary(&self, _cases: &[&CaseResult], _run: &RunFile) -> Option<String> {
         None

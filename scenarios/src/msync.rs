@@ -79,6 +79,9 @@ impl Scenario for Msync {
     fn name(&self) -> &'static str {
         "msync"
     }
+    fn two_sided(&self) -> bool {
+        false
+    }
     fn about(&self) -> &'static str {
         "durability: msync(MS_SYNC/MS_ASYNC) against fdatasync/fsync of N dirty pages, on disk and tmpfs"
     }
@@ -163,10 +166,8 @@ fn tmpfs_dir() -> Result<tempfile::TempDir, String> {
     if !base.is_dir() {
         return Err(format!("{TMPFS_DIR} does not exist on this host"));
     }
-    // mkdir is exclusive and tempfile makes the directory 0700 with an unpredictable suffix.
-    tempfile::Builder::new()
-        .prefix(&format!("ipcbench-msync-{}-", std::process::id()))
-        .tempdir_in(base)
+    // mkdir is exclusive, the directory 0700 with an unpredictable suffix.
+    ipcbench_harness::os::leftovers::private_temp_dir(base, "msync")
         .map_err(|e| format!("cannot create a private directory in {TMPFS_DIR}: {e}"))
 }
 

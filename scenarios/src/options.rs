@@ -166,17 +166,19 @@ fn list_of<T: PartialEq>(
     parse: impl Fn(&str) -> Option<T>,
     valid: &str,
 ) -> Result<Vec<T>, UsageError> {
+    // "processes", not "processs".
+    let whats = if what.ends_with('s') { format!("{what}es") } else { format!("{what}s") };
     let mut out = Vec::new();
     for x in s.split(',').map(str::trim).filter(|x| !x.is_empty()) {
         let v = parse(x).ok_or_else(|| {
-            UsageError(format!("unknown {what} '{x}': valid {what}s are {valid}"))
+            UsageError(format!("unknown {what} '{x}': valid {whats} are {valid}"))
         })?;
         if !out.contains(&v) {
             out.push(v);
         }
     }
     if out.is_empty() {
-        return Err(UsageError(format!("empty --{what} list: valid {what}s are {valid}")));
+        return Err(UsageError(format!("empty --{what} list: valid {whats} are {valid}")));
     }
     Ok(out)
 }
@@ -238,12 +240,39 @@ pub fn parse_sizes(s: &str) -> Result<Vec<usize>, UsageError> {
     Ok(v)
 }
 
+/// The most measured messages a case takes: a billion keeps every derived figure (bytes moved
+/// at 64 MiB a record, nanoseconds summed, sequence numbers) far from overflowing a u64.
+pub const MAX_ITERATIONS: u64 = 1_000_000_000;
+/// The shortest `--duration`: a case splits its time over up to 10 trials, and each needs at
+/// least a millisecond to measure anything (a limit that rounds to 0 would mean none).
+pub const MIN_DURATION: Duration = Duration::from_millis(10);
+/// The longest `--duration` per case: an hour.
+pub const MAX_DURATION: Duration = Duration::from_secs(3600);
+
+/// `--iterations N`: 1 to [`MAX_ITERATIONS`].
+pub fn check_iterations(n: u64) -> Result<u64, UsageError> {
+    if (1..=MAX_ITERATIONS).contains(&n) {
+        Ok(n)
+    } else {
+        Err(UsageError(format!("invalid --iterations {n}: give 1 to {MAX_ITERATIONS}")))
+    }
+}
+
+/// `--duration`: `2s`, `500ms`, `1.5` (seconds), from [`MIN_DURATION`] to [`MAX_DURATION`].
 pub fn parse_duration(s: &str) -> Result<Duration, UsageError> {
+    let bad = || {
+        UsageError(format!(
+            "invalid duration '{s}': give e.g. 2s, 500ms or 1.5, from {} to {}",
+            humantime::format_duration(MIN_DURATION),
+            humantime::format_duration(MAX_DURATION)
+        ))
+    };
     let d = humantime::parse_duration(s)
-        .or_else(|_| s.parse::<f64>().map(Duration::from_secs_f64).map_err(|_| ()))
-        .map_err(|_| UsageError(format!("invalid duration '{s}': give e.g. 2s, 500ms or 1.5")))?;
-    if d.is_zero() {
-        return Err(UsageError(format!("invalid duration '{s}': must be positive")));
+        .ok()
+        .or_else(|| s.trim().parse::<f64>().ok().and_then(|x| Duration::try_from_secs_f64(x).ok()))
+        .ok_or_else(bad)?;
+    if !(MIN_DURATION..=MAX_DURATION).contains(&d) {
+        return Err(bad());
     }
     Ok(d)
 }
@@ -291,12 +320,51 @@ pub fn parse_rates(s: &str) -> Result<Vec<OfferedRate>, UsageError> {
     Ok(out)
 }
 
-/// `IPCBENCH_SLOWDOWN=pipe:30`: a test-only knob that makes one transport 30 % slower.
+/// Whether this build has the test-only knobs (`--inject`, `IPCBENCH_SLOWDOWN`): only a build
+/// with the `test-knobs` feature, which `cargo test` turns on and a normal build never does.
+pub const TEST_KNOBS: bool = cfg!(feature = "test-knobs");
+
+/// A transport and the percentage its sends are slowed by (`IPCBENCH_SLOWDOWN`).
+pub type Slowdown = (Transport, f64);
+
+/// The largest slow-down `IPCBENCH_SLOWDOWN` takes, in percent: ten times slower.
+pub const MAX_SLOWDOWN_PCT: f64 = 1000.0;
+
+/// The test-only knobs, from `--inject` and `IPCBENCH_SLOWDOWN`. A normal build has none:
+/// `--inject` is refused as an unknown argument and the variable is ignored, like any other.
+pub fn test_knobs(
+    inject: Option<&str>,
+    slowdown: Option<&str>,
+) -> Result<(Option<Fault>, Option<Slowdown>), UsageError> {
+    if !TEST_KNOBS {
+        return match inject {
+            Some(_) => Err(UsageError(
+                "unexpected argument '--inject' found (see ipcbench scenario --help)".into(),
+            )),
+            None => Ok((None, None)),
+        };
+    }
+    let fault = inject
+        .map(|f| f.parse().map_err(|e| UsageError(format!("invalid --inject '{f}': {e}"))))
+        .transpose()?;
+    Ok((fault, slowdown.map(parse_slowdown).transpose()?))
+}
+
+/// `IPCBENCH_SLOWDOWN=pipe:30`: a test-only knob that makes one transport 30 % slower
+/// (0 to [`MAX_SLOWDOWN_PCT`]; NaN, infinities and negatives refused).
 pub fn parse_slowdown(s: &str) -> Result<(Transport, f64), UsageError> {
-    let bad = || UsageError(format!("invalid IPCBENCH_SLOWDOWN '{s}': expected TRANSPORT:PERCENT"));
+    let bad = || {
+        UsageError(format!(
+            "invalid IPCBENCH_SLOWDOWN '{s}': expected TRANSPORT:PERCENT, percent from 0 to \
+             {MAX_SLOWDOWN_PCT}"
+        ))
+    };
     let (t, p) = s.split_once(':').ok_or_else(bad)?;
     let t = parse_transports(t)?.pop().ok_or_else(bad)?;
-    let p: f64 = p.parse().map_err(|_| bad())?;
+    let p: f64 = p.trim().parse().map_err(|_| bad())?;
+    if !(0.0..=MAX_SLOWDOWN_PCT).contains(&p) {
+        return Err(bad());
+    }
     Ok((t, p))
 }
 
@@ -310,6 +378,26 @@ mod tests {
         assert!(parse_size("0").unwrap_err().0.contains("at least 1 byte"));
         assert!(parse_size("65M").unwrap_err().0.contains("largest"));
         assert!(parse_size("ten").unwrap_err().0.contains("64, 4K, 1M"));
+    }
+
+    #[test]
+    fn limits_have_a_floor_and_a_ceiling() {
+        assert_eq!(parse_duration("2s").unwrap(), Duration::from_secs(2));
+        assert_eq!(parse_duration("0.5").unwrap(), Duration::from_millis(500));
+        for bad in ["1ns", "0", "-1", "NaN", "inf", "2h", "soon"] {
+            assert!(parse_duration(bad).unwrap_err().0.contains("from 10ms to 1h"), "{bad}");
+        }
+        assert!(check_iterations(0).is_err());
+        assert!(check_iterations(u64::MAX).unwrap_err().0.contains("1000000000"));
+        assert_eq!(check_iterations(MAX_ITERATIONS).unwrap(), MAX_ITERATIONS);
+    }
+
+    #[test]
+    fn slowdowns_are_bounded_numbers() {
+        assert_eq!(parse_slowdown("pipe:30").unwrap(), (Transport::Pipe, 30.0));
+        for bad in ["pipe:NaN", "pipe:inf", "pipe:-50", "pipe:1e9", "pipe", "pipe:x"] {
+            assert!(parse_slowdown(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
@@ -332,6 +420,12 @@ mod tests {
         );
         assert_eq!(parse_sizes("64,64,1K,1024").unwrap(), [64, 1024]);
         assert_eq!(parse_waits("spin,spin").unwrap(), [Wait::Spin]);
+    }
+
+    #[test]
+    fn plural_of_process_is_processes() {
+        let e = parse_processes("x").unwrap_err().0;
+        assert!(e.contains("valid processes are fork, spawn"), "{e}");
     }
 
     #[test]

@@ -38,7 +38,8 @@ pub fn parse_pin(s: &str) -> Result<PinRequest, UsageError> {
             cpu_list(&allowed),
             match allowed[..] {
                 [a, b, ..] => format!(" (e.g. {a},{b})"),
-                _ => String::new(),
+                // One CPU cannot keep the two sides apart.
+                _ => " (only one here: give none, leave --pin out, or allow more CPUs)".into(),
             }
         ))
     };

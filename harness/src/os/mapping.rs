@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use nix::sys::memfd::{memfd_create, MemFdCreateFlag};
 use nix::sys::mman::{madvise, mmap, mmap_anonymous, MapFlags, MmapAdvise, ProtFlags};
 use std::num::NonZeroUsize;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::ptr::NonNull;
 
 #[derive(Debug)]
@@ -158,9 +158,37 @@ impl Drop for Region {
     }
 }
 
-/// A `memfd` of `len` bytes: an anonymous file to map, whose fd a peer may inherit.
+/// A `memfd` of `len` bytes, its memory reserved: an anonymous file to map, whose fd a peer
+/// may inherit.
 pub fn memfd(len: usize) -> Result<OwnedFd> {
     let fd = memfd_create(c"ipcbench", MemFdCreateFlag::MFD_CLOEXEC).context("memfd_create")?;
-    nix::unistd::ftruncate(&fd, len as i64).context("ftruncate")?;
+    reserve(&fd, len, "a memfd")?;
     Ok(fd)
+}
+
+/// Sizes a file, shm object or memfd to `len` bytes and reserves its backing store
+/// (`posix_fallocate`), so that a full filesystem (`/dev/shm`, a disk under `--dir`) is this
+/// error now, not a SIGBUS at the first touch of a page the filesystem cannot supply.
+/// `what` names the object in the error: "a POSIX shared-memory object", "a file in /tmp/…".
+pub fn reserve(fd: impl AsFd, len: usize, what: &str) -> Result<()> {
+    let fd = fd.as_fd();
+    nix::unistd::ftruncate(fd, len as i64).with_context(|| format!("sizing {what}"))?;
+    match nix::fcntl::posix_fallocate(fd.as_raw_fd(), 0, len as i64) {
+        Ok(()) => Ok(()),
+        // A filesystem that cannot reserve (fallocate unsupported): the size alone must do.
+        Err(nix::errno::Errno::EOPNOTSUPP) | Err(nix::errno::Errno::EINVAL) => Ok(()),
+        Err(e) => Err(anyhow::anyhow!(
+            "cannot reserve {} for {what}: {} (its filesystem is full or limited)",
+            human_bytes(len),
+            e.desc()
+        )),
+    }
+}
+
+fn human_bytes(n: usize) -> String {
+    match n {
+        n if n >= 1 << 20 => format!("{:.1} MiB", n as f64 / (1u64 << 20) as f64),
+        n if n >= 1 << 10 => format!("{:.1} KiB", n as f64 / 1024.0),
+        n => format!("{n} bytes"),
+    }
 }

@@ -6,6 +6,7 @@ pub mod clock;
 pub mod condvar;
 pub mod eventfd;
 pub mod futex;
+pub mod leftovers;
 pub mod mapping;
 pub mod named;
 pub mod process;

@@ -26,7 +26,7 @@ pub struct ShmObject {
 }
 
 impl ShmObject {
-    /// Creates `/{prefix}-{pid}-{random}` (`O_CREAT | O_EXCL`, 0600) of `len` bytes.
+    /// Creates `/{prefix}-{pid}-{random}` (`O_CREAT | O_EXCL`, 0600) of `len` bytes, reserved.
     pub fn create(prefix: &str, len: usize) -> Result<ShmObject> {
         let name = format!("/{}", unpredictable_name(prefix));
         let fd = shm_open(
@@ -37,7 +37,7 @@ impl ShmObject {
         .with_context(|| format!("shm_open({name})"))?;
         // From here on drop unlinks the name, whatever happens next.
         let shm = ShmObject { name, fd };
-        nix::unistd::ftruncate(&shm.fd, len as i64).context("ftruncate")?;
+        crate::os::mapping::reserve(&shm.fd, len, "a POSIX shared-memory object in /dev/shm")?;
         Ok(shm)
     }
 

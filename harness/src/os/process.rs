@@ -199,6 +199,8 @@ pub fn fork_worker(pin: Option<usize>, body: impl FnOnce(&mut dyn Write) -> i32)
                 return 3;
             }
         }
+        // A SIGBUS in the body (a mapping that lost its backing store) becomes its report.
+        crate::os::watch::report_bus_errors_to(tx.as_raw_fd());
         let mut out = std::fs::File::from(tx);
         let code = body(&mut out);
         let _ = out.flush();
@@ -273,7 +275,7 @@ mod tests {
             0
         })
         .unwrap();
-        let mut watch = Watch::over_child(Duration::from_secs(5), w.pid());
+        let mut watch = Watch::over_child(Duration::from_secs(60), w.pid());
         assert_eq!(w.finish(&mut watch).unwrap(), b"hello");
     }
 
@@ -285,7 +287,7 @@ mod tests {
             0
         })
         .unwrap();
-        let mut watch = Watch::over_child(Duration::from_secs(5), w.pid());
+        let mut watch = Watch::over_child(Duration::from_secs(60), w.pid());
         let err = w.finish(&mut watch).unwrap_err().to_string();
         assert!(err.contains("killed by SIGKILL"), "{err}");
     }
@@ -307,7 +309,7 @@ mod tests {
         })
         .unwrap();
         until_ended(w.pid());
-        let mut watch = Watch::over_child(Duration::from_secs(5), w.pid());
+        let mut watch = Watch::over_child(Duration::from_secs(60), w.pid());
         watch.check().expect("a clean exit is not an error");
         assert_eq!(w.finish(&mut watch).unwrap(), b"done");
     }
@@ -316,7 +318,7 @@ mod tests {
     fn a_worker_that_failed_is_reported_by_a_tick() {
         let w = fork_worker(None, |_| 1).unwrap();
         until_ended(w.pid());
-        let mut watch = Watch::over_child(Duration::from_secs(5), w.pid());
+        let mut watch = Watch::over_child(Duration::from_secs(60), w.pid());
         let err = watch.check().unwrap_err().to_string();
         assert!(err.contains("exited with status 1"), "{err}");
     }

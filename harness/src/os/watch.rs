@@ -3,25 +3,82 @@
 //! Waits never block forever, and no periodic signal reaches a measured process: poll loops
 //! call [`Watch::tick`] every so many polls, which reads the clock and looks around every
 //! [`LOOK_EVERY_NS`]; blocking calls wait in `poll(2)` or a futex sleep of at most that long and
-//! then ask their [`Watch`]. Ctrl-C (SIGINT, SIGTERM) sets a flag, and its handler, installed
+//! then ask their [`Watch`]. Ctrl-C (and SIGTERM, SIGHUP, SIGQUIT) sets a flag, and its handler, installed
 //! without `SA_RESTART`, makes a sleeping call return `EINTR` so that the flag is seen at once.
 
 use crate::os::clock::now_ns;
 use crate::os::process::peek_exit;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::time::Duration;
 
 /// How often a poll loop looks around (peer alive, Ctrl-C, stall).
 pub const LOOK_EVERY_NS: u64 = 100_000_000;
 
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+/// The signal that asked us to stop (SIGINT, SIGTERM, SIGHUP, SIGQUIT), or 0.
+static INTERRUPTED: AtomicI32 = AtomicI32::new(0);
 
-extern "C" fn on_interrupt(_: libc::c_int) {
-    INTERRUPTED.store(true, Ordering::SeqCst);
+/// The signals that ask a run to stop, handled as Ctrl-C is: each sets the flag every wait looks
+/// at; the run keeps its cases, cleans up and exits 128 + the signal.
+pub const STOP_SIGNALS: [libc::c_int; 4] =
+    [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
+
+extern "C" fn on_interrupt(sig: libc::c_int) {
+    INTERRUPTED.store(sig, Ordering::SeqCst);
 }
 
-/// The signals that ask a run to stop: each sets the flag every wait looks at.
-const STOP_SIGNALS: [libc::c_int; 2] = [libc::SIGINT, libc::SIGTERM];
+/// Where a worker's report goes (its report pipe or stdout), or -1 in the runner.
+static REPORT_FD: AtomicI32 = AtomicI32::new(-1);
+
+/// SIGBUS faults the runner survived (see [`on_bus_error`]); the runner compares it before and
+/// after a case.
+static BUS_FAULTS: AtomicU64 = AtomicU64::new(0);
+
+/// A shared mapping whose backing store is gone (truncated by someone else, or a reservation the
+/// filesystem did not honour) faults with SIGBUS. A worker says why and ends: a report the
+/// runner records as the case's error (exit 1). The runner must live on to record it and clean
+/// up, so it puts a private zero page where the lost one was (the access then completes, reads
+/// zeros — which no record verifies against — and the case fails on its own), and counts the
+/// fault for [`bus_faults`]. Only async-signal-safe calls: write, mmap, _exit, signal, raise.
+extern "C" fn on_bus_error(_: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
+    const REPORT: &[u8] = b"{\"error\":\"SIGBUS: the shared mapping lost its backing store (the \
+file was truncated, or its filesystem is full)\"}";
+    const LINE: &[u8] = b"error: SIGBUS outside a shared mapping; what this run left is removed \
+at the next start\n";
+    let fd = REPORT_FD.load(Ordering::SeqCst);
+    // SAFETY: async-signal-safe calls only; the page replaced is one the kernel just said has
+    // no backing store, inside a mapping of ours.
+    unsafe {
+        if fd >= 0 {
+            libc::write(fd, REPORT.as_ptr().cast(), REPORT.len());
+            libc::_exit(1);
+        }
+        let addr = (*info).si_addr() as usize & !(crate::os::mapping::PAGE - 1);
+        let page = libc::mmap(
+            addr as *mut libc::c_void,
+            crate::os::mapping::PAGE,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_FIXED | libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        if addr != 0 && page != libc::MAP_FAILED {
+            BUS_FAULTS.fetch_add(1, Ordering::SeqCst);
+            return;
+        }
+        libc::write(2, LINE.as_ptr().cast(), LINE.len());
+        libc::signal(libc::SIGBUS, libc::SIG_DFL);
+        libc::raise(libc::SIGBUS);
+    }
+}
+
+/// How many lost pages the runner has papered over since it started (see [`on_bus_error`]).
+pub fn bus_faults() -> u64 {
+    BUS_FAULTS.load(Ordering::SeqCst)
+}
+
+/// What a case that took a SIGBUS failed with.
+pub const BUS_ERROR: &str = "SIGBUS: the shared mapping lost its backing store (the file was \
+truncated, or its filesystem is full)";
 
 fn set_handler(sig: libc::c_int, handler: extern "C" fn(libc::c_int)) {
     // SAFETY: the handler only stores to an atomic (async-signal-safe). No SA_RESTART, on
@@ -35,15 +92,33 @@ fn set_handler(sig: libc::c_int, handler: extern "C" fn(libc::c_int)) {
     }
 }
 
-/// Installs the stop handlers ([`STOP_SIGNALS`]) and ignores SIGPIPE. No timer: nothing of the
-/// harness interrupts a measured loop. Called once by the runner and once by each worker.
+/// Installs the stop handlers ([`STOP_SIGNALS`]) and the SIGBUS handler, and ignores SIGPIPE.
+/// No timer: nothing of the harness interrupts a measured loop. Called once by the runner and
+/// once by each worker.
 pub fn install_signal_handlers() {
     for sig in STOP_SIGNALS {
         set_handler(sig, on_interrupt);
     }
+    // SAFETY: see on_bus_error; SA_SIGINFO for the faulting address, SA_NODEFER so a second
+    // lost page faults again instead of being blocked.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_bus_error
+            as extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void)
+            as usize;
+        libc::sigemptyset(&mut sa.sa_mask);
+        sa.sa_flags = libc::SA_SIGINFO | libc::SA_NODEFER;
+        libc::sigaction(libc::SIGBUS, &sa, std::ptr::null_mut());
+    }
     // SIGPIPE would kill us when a peer dies mid-write; EPIPE is reported instead.
     // SAFETY: plain signal disposition change.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+}
+
+/// In a worker: a SIGBUS becomes a report on `fd` (its report channel) saying why, so the
+/// runner records it as the case's error.
+pub fn report_bus_errors_to(fd: libc::c_int) {
+    REPORT_FD.store(fd, Ordering::SeqCst);
 }
 
 /// Restores the default SIGPIPE disposition: a closed stdout (`ipcbench list | head`) then ends
@@ -79,9 +154,14 @@ pub fn wait_ready(
     }
 }
 
-/// Whether the user asked us to stop (Ctrl-C or SIGTERM).
+/// Whether the user asked us to stop (one of [`STOP_SIGNALS`]: Ctrl-C, SIGTERM, SIGHUP, SIGQUIT).
 pub fn interrupted() -> bool {
-    INTERRUPTED.load(Ordering::SeqCst)
+    INTERRUPTED.load(Ordering::SeqCst) != 0
+}
+
+/// The signal that asked us to stop, if one did: the exit status is 128 + it.
+pub fn stop_signal() -> Option<i32> {
+    Some(INTERRUPTED.load(Ordering::SeqCst)).filter(|&s| s != 0)
 }
 
 /// Why a wait gave up.
@@ -149,7 +229,7 @@ impl Watch {
     #[inline(always)]
     pub fn tick(&mut self) -> Result<(), WaitError> {
         let now = now_ns();
-        if now >= self.next_look || INTERRUPTED.load(Ordering::Relaxed) {
+        if now >= self.next_look || INTERRUPTED.load(Ordering::Relaxed) != 0 {
             self.next_look = now + LOOK_EVERY_NS;
             self.check()
         } else {

@@ -228,18 +228,19 @@ pub fn memcpy_bandwidth(size: usize, trials: usize, trial_time: Duration) -> Res
 mod tests {
     use super::*;
 
+    /// Guards a hang, not speed: two unpinned spinners on a loaded host can wait seconds for a CPU.
+    const TEST_TIMEOUT: Duration = Duration::from_secs(60);
+
     #[test]
     fn handoff_measures_both_directions() {
-        let h = cache_line_handoff(10, 200, Duration::from_secs(5), None, Duration::from_secs(5))
-            .unwrap();
+        let h = cache_line_handoff(10, 200, Duration::from_secs(5), None, TEST_TIMEOUT).unwrap();
         assert_eq!(h.round_trip.len(), 200);
         assert_eq!(h.one_way.len(), 400);
     }
 
     #[test]
     fn pipe_pingpong_round_trips() {
-        let h = pipe_pingpong(64, 10, 100, Duration::from_secs(5), None, Duration::from_secs(5))
-            .unwrap();
+        let h = pipe_pingpong(64, 10, 100, Duration::from_secs(5), None, TEST_TIMEOUT).unwrap();
         assert_eq!(h.len(), 100);
     }
 

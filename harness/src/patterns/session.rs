@@ -118,9 +118,7 @@ impl Session {
         // Ctrl-C must reach the runner's waits (a dead or hung peer is seen by the watch).
         install_signal_handlers();
         let base = opts.dir.clone().unwrap_or_else(std::env::temp_dir);
-        let dir = tempfile::Builder::new()
-            .prefix("ipcbench-")
-            .tempdir_in(&base)
+        let dir = crate::os::leftovers::private_temp_dir(&base, "")
             .with_context(|| format!("cannot create a directory in {}", base.display()))?;
         let pair_opts = PairOptions {
             transport: opts.transport,

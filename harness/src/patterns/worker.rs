@@ -124,6 +124,8 @@ fn write_report(out: &mut dyn Write, r: Result<serde_json::Value>) -> i32 {
 /// The hidden `ipcbench worker --spec JSON` subcommand. Returns the exit status.
 pub fn run_spawned(spec_json: &str) -> i32 {
     install_signal_handlers();
+    // Its report goes to stdout; so does a SIGBUS's.
+    crate::os::watch::report_bus_errors_to(libc::STDOUT_FILENO);
     let r = (|| -> Result<serde_json::Value> {
         let spec: WorkerSpec = serde_json::from_str(spec_json).context("bad worker spec")?;
         let mut watch = Watch::over_parent(Duration::from_millis(spec.timeout_ms));

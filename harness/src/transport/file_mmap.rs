@@ -3,7 +3,7 @@
 //! is created `O_EXCL`, mode 0600, with an unpredictable name, and is removed with the setup.
 
 use super::{CreateOptions, Endpoint, Mechanism, Medium, Setup};
-use crate::os::mapping::Region;
+use crate::os::mapping::{reserve, Region};
 use crate::os::watch::Watch;
 use anyhow::{Context, Result};
 
@@ -22,7 +22,7 @@ impl Mechanism for FileMmap {
             .suffix(".map")
             .tempfile_in(&opts.dir)
             .with_context(|| format!("cannot create a file in {}", opts.dir.display()))?;
-        file.as_file().set_len(opts.len as u64).context("sizing the mapped file")?;
+        reserve(file.as_file(), opts.len, &format!("a file in {}", opts.dir.display()))?;
         let region = Region::map_fd(file.as_file(), opts.len)?;
         Ok(Box::new(FileSetup { file, region: Some(region) }))
     }

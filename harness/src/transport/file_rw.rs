@@ -31,7 +31,9 @@ impl Mechanism for FileRw {
             .suffix(".rw")
             .tempfile_in(&opts.dir)
             .with_context(|| format!("cannot create a file in {}", opts.dir.display()))?;
-        file.as_file().set_len(2 * opts.len as u64)?;
+        // Reserved like a mapped file's: a full disk is this error, not a failed pwrite later.
+        let what = format!("a file in {}", opts.dir.display());
+        crate::os::mapping::reserve(file.as_file(), 2 * opts.len, &what)?;
         let p = || nix::unistd::pipe2(OFlag::O_CLOEXEC).context("pipe");
         let (data_ab_r, data_ab_w) = p()?;
         let (credit_ab_r, credit_ab_w) = p()?;

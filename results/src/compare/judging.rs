@@ -5,7 +5,7 @@ use super::floor::{floor_change, FloorChange};
 use super::method::*;
 use super::model::*;
 use super::{probes, stats, usable};
-use crate::{histogram, CaseResult, Integrity, RunFile, RunInfo, Wait};
+use crate::{histogram, CaseResult, Integrity, RunFile, RunInfo, Scenario, Wait};
 
 /// The latency kind a case is judged on: the first of [`LATENCY_KINDS`] it measured, else the
 /// first kind it has (by name), so no measured latency goes unjudged.
@@ -163,6 +163,13 @@ fn compare_case(
     c.figures.extend(latency_figures(base, new, opts, floor));
     c.figures.extend(throughput_figure(base, new, opts));
     c.figures.extend(knee_figure(base, new, opts));
+    // A floor is what this host cannot beat: its change is the host's, reported and used to
+    // read the other figures, never counted against the code.
+    if base.scenario == Scenario::Floor.name() {
+        for f in &mut c.figures {
+            set_not_gating(f, "a floor describes the host, not the code");
+        }
+    }
     c
 }
 
@@ -277,6 +284,26 @@ fn latency_figures(
             threshold,
             (basis, ci, note),
         );
+        // Against its probe a figure carries the probe's own noise too: a move counts only
+        // when the figure itself also moved beyond the threshold the same way (a slower code
+        // path moves the figure, never the probe; a host that changed state moves the probe).
+        let moved = matches!(f.verdict, Verdict::Regressed | Verdict::Improved);
+        if moved && has_probes(base, new, kind) {
+            let same_way = if f.verdict == Verdict::Regressed {
+                pooled > threshold
+            } else {
+                pooled < -threshold
+            };
+            if !same_way {
+                set_not_gating(
+                    &mut f,
+                    &format!(
+                        "moved against its probe, while the figure itself moved {pooled:+.1} %: \
+                         the host's state, not the code"
+                    ),
+                );
+            }
+        }
         // Only a spinning handoff is bounded by the cache-line floor.
         let handoff = !shared && base.wait.as_deref() == Some(Wait::Spin.name());
         if handoff && !has_probes(base, new, kind) {

@@ -637,6 +637,25 @@ fn a_spin_figure_is_judged_against_its_trials_probes() {
     // The code slowed down: the probes did not move.
     let code = run("n", vec![probed(2, 300.0, 60.0)]);
     assert!(compare(&base, &code, &CompareOptions::default()).has_regression());
+    // The probes got faster, the figure did not move: the ratio rose, but the code did not
+    // slow down. Noise, with the reason.
+    let faster_probes = run("n", vec![probed(2, 200.0, 40.0)]);
+    let c = compare(&base, &faster_probes, &CompareOptions::default());
+    let p50 = figure(&c, "p50 one-way");
+    assert!(!c.has_regression(), "{p50:?}");
+    assert_eq!(p50.verdict, Verdict::Noise, "{p50:?}");
+    assert!(p50.note.as_deref().unwrap().contains("the host's state"), "{p50:?}");
+}
+
+/// A floor is the host's: however far it moved, it is reported, never a regression.
+#[test]
+fn a_floor_never_regresses() {
+    let base = run("b", vec![latency_case("floor/cache-line", &latencies(1, 2000, 60.0, 0.05))]);
+    let new = run("n", vec![latency_case("floor/cache-line", &latencies(2, 2000, 240.0, 0.05))]);
+    let c = compare(&base, &new, &CompareOptions::default());
+    assert!(!c.has_regression(), "{}", c.render(Format::Table));
+    let p50 = c.cases[0].figures.iter().find(|f| f.name.starts_with("p50")).unwrap();
+    assert!(p50.note.as_deref().unwrap().contains("describes the host"), "{p50:?}");
 }
 
 /// A `load` case is judged on its headline corrected latency, like any latency, and on its

@@ -13,8 +13,9 @@ pub use progress::{key_figure, outcome, short, Progress};
 pub use sink::{FileSink, MemorySink, Sink};
 
 use crate::{sysinfo, Case, CaseFilter, Context, Options, Scenario, UsageError};
+use ipcbench_harness::os::leftovers;
 use ipcbench_harness::os::process::pin_to;
-use ipcbench_harness::os::watch::{install_signal_handlers, interrupted};
+use ipcbench_harness::os::watch::{bus_faults, install_signal_handlers, interrupted, BUS_ERROR};
 use ipcbench_results::{CaseResult, RunFile, RunInfo};
 use std::cell::RefCell;
 use std::panic::AssertUnwindSafe;
@@ -88,16 +89,24 @@ pub fn plan(
     Ok(cases)
 }
 
-/// Creates `DIR/runs` and checks that files can be written there.
+/// Creates `DIR/runs` (0700 where it makes them) and checks that files can be written there
+/// safely: `DIR` and `DIR/runs` must be this user's (or root's) and closed to others, or sticky.
 pub fn prepare_out_dir(out: &Path) -> Result<PathBuf, UsageError> {
     let runs = out.join("runs");
+    let unsafe_dir = |e: ipcbench_results::fs::DirError| {
+        UsageError(format!(
+            "cannot write results to {}: {e} (choose another --out DIR)",
+            out.display()
+        ))
+    };
+    ipcbench_results::fs::private_dir(out).map_err(unsafe_dir)?;
+    ipcbench_results::fs::private_dir(&runs).map_err(unsafe_dir)?;
     let bad = |e: std::io::Error| {
         UsageError(format!(
             "cannot write results to {}: {e} (choose another --out DIR)",
             out.display()
         ))
     };
-    std::fs::create_dir_all(&runs).map_err(bad)?;
     tempfile::Builder::new().prefix(".ipcbench-probe").tempfile_in(&runs).map_err(bad)?;
     tempfile::Builder::new().prefix(".ipcbench-probe").tempfile_in(out).map_err(bad)?;
     Ok(runs)
@@ -149,7 +158,12 @@ pub fn run(req: Request) -> anyhow::Result<(Outcome, FileSink)> {
     req.opts.pin = pinning.cpus;
     let runs_dir = prepare_out_dir(&req.out)?;
     let base = req.opts.dir.clone().unwrap_or_else(std::env::temp_dir);
-    let work = tempfile::Builder::new().prefix("ipcbench-").tempdir_in(&base).map_err(|e| {
+    // What runners killed outright (kill -9, a crash) left: swept before this one adds its own.
+    let swept = leftovers::sweep(&[&std::env::temp_dir(), &base, Path::new("/dev/shm")]);
+    if !swept.is_empty() {
+        eprintln!("{swept}");
+    }
+    let work = leftovers::private_temp_dir(&base, "").map_err(|e| {
         UsageError(format!(
             "cannot create a private directory in {}: {e} (choose another --dir)",
             base.display()
@@ -172,7 +186,11 @@ pub fn run(req: Request) -> anyhow::Result<(Outcome, FileSink)> {
         work_dir: work.path().to_path_buf(),
         warnings: RefCell::new(Vec::new()),
     };
-    if req.opts.pin.is_none() {
+    // One-process scenarios (mapping, msync) have no second side to keep apart.
+    let two_sided = cases.iter().any(|c| {
+        crate::by_name(c.id.split('/').next().unwrap_or_default()).is_none_or(|s| s.two_sided())
+    });
+    if req.opts.pin.is_none() && two_sided {
         ctx.warn(format!(
             "The two sides were not pinned ({}): the scheduler may move them, which widens spin \
              and futex figures. Pin two CPUs (--pin A,B) for steadier numbers.",
@@ -235,13 +253,21 @@ pub fn run_cases(
     progress.finish_all();
     let interrupted = stop();
     if interrupted {
-        run.run.interrupted = Some("interrupted by signal".into());
+        run.run.interrupted = Some(match ipcbench_harness::os::watch::stop_signal() {
+            Some(sig) => format!("interrupted by {}", signal_name(sig)),
+            None => "interrupted by signal".into(),
+        });
     }
     // The plan ran to its end: the one state a reader may take as a whole run.
     run.run.complete = !interrupted;
     refresh(&mut run, ctx);
     sink.save(&run)?;
     Ok(Outcome { run, failed, interrupted })
+}
+
+/// `SIGHUP` for 1, …
+pub fn signal_name(sig: i32) -> String {
+    nix::sys::signal::Signal::try_from(sig).map(|s| s.to_string()).unwrap_or(sig.to_string())
 }
 
 /// What the run says beyond its cases: the advice gathered while running, then what the floor
@@ -256,7 +282,13 @@ fn refresh(run: &mut RunFile, ctx: &Context) {
 /// Runs one case; its error, or its panic's message, as one string.
 fn measure(case: Case, ctx: &Context) -> Result<CaseResult, String> {
     let runner = std::process::id();
+    let faults = bus_faults();
     let caught = std::panic::catch_unwind(AssertUnwindSafe(|| (case.run)(ctx)));
+    // A page of the runner's mapping lost its backing store: whatever the case concluded, its
+    // figures were read through a stand-in page.
+    if bus_faults() != faults && std::process::id() == runner {
+        return Err(BUS_ERROR.to_string());
+    }
     if std::process::id() != runner {
         // A forked child unwound out of its body into the runner's loop: it must not go on
         // running the rest of the plan. The panic hook has printed why.

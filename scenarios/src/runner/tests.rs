@@ -259,3 +259,29 @@ fn the_filter_keeps_the_cases_whose_id_matches() {
     let err = plan(&scenarios, &opts, Some(&none)).err().expect("nothing to run is an error");
     assert!(err.to_string().contains("ipcbench list"), "{err}");
 }
+
+/// Case ids are unique in every plan: every scenario, with and without --quick, with repeated
+/// filter values, under every single transport.
+#[test]
+fn case_ids_are_unique_in_every_plan() {
+    use crate::options::{parse_processes, parse_sizes, parse_transports, parse_waits};
+    use std::collections::HashSet;
+    let mut variants = vec![Options::default(), Options { quick: true, ..Options::default() }];
+    variants.push(Options {
+        transports: Some(parse_transports("pipe,pipe,posix-shm,pipe").unwrap()),
+        processes: Some(parse_processes("fork,fork,spawn").unwrap()),
+        waits: Some(parse_waits("spin,block,spin,futex,block").unwrap()),
+        sizes: Some(parse_sizes("64,64,1K,1024").unwrap()),
+        ..Options::default()
+    });
+    for t in ipcbench_harness::transport::Transport::ALL {
+        variants.push(Options { transports: Some(vec![t]), ..Options::default() });
+    }
+    for opts in &variants {
+        let cases = plan(&crate::all(), opts, None).unwrap();
+        let mut seen = HashSet::new();
+        for c in &cases {
+            assert!(seen.insert(c.id.clone()), "duplicate id {} under {opts:?}", c.id);
+        }
+    }
+}

@@ -55,6 +55,9 @@ impl Scenario for Seed {
     fn name(&self) -> &'static str {
         "seed"
     }
+    fn two_sided(&self) -> bool {
+        false
+    }
     fn about(&self) -> &'static str {
         "the seed article's mmap experiments, each claim checked on this kernel"
     }

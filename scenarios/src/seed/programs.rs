@@ -2,7 +2,7 @@
 //! `map_normalfile2` (`ipcbench seed reader PATH`) — with its record layout and output lines,
 //! so either can be swapped for the article's C program.
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{Context as _, Result};
 use ipcbench_harness::os::mapping::Region;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
@@ -115,17 +115,14 @@ pub fn writer_main(path: &Path, hold: Duration, out: &mut dyn Write) -> Result<(
 /// prints them. Unlike the article's program it does not create a missing file, and refuses an
 /// empty one (touching its mapping would raise SIGBUS).
 pub fn reader_main(path: &Path, out: &mut dyn Write) -> Result<()> {
-    let f = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)
-        .with_context(|| format!("cannot open {}", path.display()))?;
-    if f.metadata()?.len() == 0 {
-        bail!(
-            "{} is empty: its mapping has no page to read (touching it raises SIGBUS)",
-            path.display()
-        );
+    let len = mappable_file(path)?;
+    if len == 0 {
+        return Err(bad_file(path, "is empty: its mapping has no page to read").into());
     }
+    let f =
+        OpenOptions::new().read(true).write(true).open(path).map_err(|e| {
+            bad_file(path, &format!("cannot be opened for reading and writing: {e}"))
+        })?;
     let region = Region::map_fd(&f, MAP_LEN)?;
     for r in records_in(&region) {
         writeln!(out, "{}", r.line())?;
@@ -138,7 +135,8 @@ pub fn reader_main(path: &Path, out: &mut dyn Write) -> Result<()> {
 /// `ipcbench seed reader --read PATH`: the same records through `read()` instead of a mapping —
 /// prints `read N bytes`, then a line for each whole record read.
 pub fn read_main(path: &Path, out: &mut dyn Write) -> Result<()> {
-    let mut f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    mappable_file(path)?;
+    let mut f = File::open(path).map_err(|e| bad_file(path, &format!("cannot be opened: {e}")))?;
     // Room for twice what the writer maps: read() decides how much there is.
     let mut buf = [0u8; 2 * MAP_LEN];
     let mut n = 0;
@@ -160,6 +158,48 @@ pub fn read_main(path: &Path, out: &mut dyn Write) -> Result<()> {
     }
     out.flush()?;
     Ok(())
+}
+
+fn bad_file(path: &Path, why: &str) -> crate::UsageError {
+    crate::UsageError(format!("{} {why}", path.display()))
+}
+
+/// The size of `path` if it is a regular file with pages to map; else a usage error naming
+/// what it is (a FIFO, a device, a directory, a /proc or /sys file, missing).
+fn mappable_file(path: &Path) -> Result<u64, crate::UsageError> {
+    use std::os::unix::fs::FileTypeExt;
+    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => bad_file(path, "does not exist"),
+        _ => bad_file(path, &format!("cannot be read: {e}")),
+    })?;
+    let t = meta.file_type();
+    let what = if t.is_dir() {
+        "is a directory"
+    } else if t.is_fifo() {
+        "is a FIFO"
+    } else if t.is_socket() {
+        "is a socket"
+    } else if t.is_char_device() {
+        "is a character device"
+    } else if t.is_block_device() {
+        "is a block device"
+    } else {
+        ""
+    };
+    if !what.is_empty() {
+        return Err(bad_file(path, &format!("{what}, not a regular file: nothing to map")));
+    }
+    // /proc and /sys files say 0 bytes whatever they hold, and have no pages to map.
+    if let Ok(fs) = nix::sys::statfs::statfs(path) {
+        let t = fs.filesystem_type();
+        if t == nix::sys::statfs::PROC_SUPER_MAGIC || t == nix::sys::statfs::SYSFS_MAGIC {
+            return Err(bad_file(
+                path,
+                "is a /proc or /sys file, not a regular file: nothing to map",
+            ));
+        }
+    }
+    Ok(meta.len())
 }
 
 /// Record i as the article writes it: name the i-th letter, age 20 + i.
