@@ -66,23 +66,15 @@ impl Scenario for Stream {
 
 /// The transport × process × wait combinations a flood can run: the ring's waits
 /// ([`Wait::in_flood`]) over flow-controlled transports ([`Transport::flow_controlled`]). Naming
-/// only combinations it cannot run is a usage error that says why.
+/// only combinations it cannot run leaves it without cases.
 pub(crate) fn ring_combinations(
     opts: &Options,
     allowed: &[Transport],
 ) -> Result<Vec<(Transport, Process, Wait)>, UsageError> {
     let all = opts.combinations(allowed)?;
-    let kept: Vec<_> =
-        all.iter().copied().filter(|(t, _, w)| w.in_flood() && t.flow_controlled()).collect();
-    if kept.is_empty() && !all.is_empty() && (opts.transports.is_some() || opts.waits.is_some()) {
-        return Err(UsageError(
-            "a flood (stream, fanout) waits by spin, futex or block only (eventfd and condvar are \
-             ping-pong waits: the ring's head has a waiter per reader), and not over udp or iceoryx2 \
-             (no reliable flow control: a flood would measure loss)"
-                .into(),
-        ));
-    }
-    Ok(kept)
+    // Like any scenario that cannot run a named transport, it then simply has no such cases
+    // (so that `scenario all --transport udp` runs ping-pong).
+    Ok(all.into_iter().filter(|(t, _, w)| w.in_flood() && t.flow_controlled()).collect())
 }
 
 /// Reader modes a transport offers: a byte stream can only be read by copying.
