@@ -26,12 +26,15 @@ pub struct Fixture {
     pub pingpong_sizes: Vec<u64>,
     pub stream_sizes: Vec<u64>,
     pub pages: Vec<u64>,
+    pub mapping_sizes: Vec<u64>,
     /// Measured messages per pingpong case (and so histogram counts).
     pub iterations: u64,
     /// Store histograms with the pingpong cases (else only the summaries).
     pub histograms: bool,
     /// Add a failed case, a skipped case, warnings and claims.
     pub trouble: bool,
+    /// Mark the run as made with `--quick`.
+    pub quick: bool,
 }
 
 impl Fixture {
@@ -44,9 +47,11 @@ impl Fixture {
             pingpong_sizes: vec![64, 4096],
             stream_sizes: vec![64, 4096, 65536, 1 << 20],
             pages: vec![1, 16, 256],
+            mapping_sizes: vec![4096, 1 << 20, 16 << 20],
             iterations: 100_000,
             histograms: true,
             trouble: true,
+            quick: false,
         }
     }
 
@@ -56,12 +61,18 @@ impl Fixture {
             pingpong_sizes: vec![64, 1024, 16384, 262_144],
             stream_sizes: vec![64, 256, 1024, 4096, 16384, 65536, 1 << 20, 16 << 20],
             pages: vec![1, 4, 16, 64, 256, 1024],
+            mapping_sizes: vec![4096, 65536, 1 << 20, 16 << 20, 256 << 20, 1 << 30],
             ..Fixture::small()
         }
     }
 
     pub fn nth(mut self, index: u64) -> Fixture {
         self.index = index;
+        self
+    }
+
+    pub fn quick(mut self, quick: bool) -> Fixture {
+        self.quick = quick;
         self
     }
 
@@ -114,7 +125,7 @@ impl Fixture {
             pinning_reason: None,
             ipcbench_version: "0.1.0".into(),
             command_line: vec!["ipcbench".into(), "scenario".into(), "all".into()],
-            quick: false,
+            quick: self.quick,
             interrupted: None,
             complete: true,
             slowdown: None,
@@ -232,6 +243,12 @@ impl Fixture {
         c.latency_ns.insert(latency::ONE_WAY.into(), summary(base, tail, self.iterations));
         c.latency_ns
             .insert(latency::ROUND_TRIP.into(), summary(2.0 * base + 30.0, tail, self.iterations));
+        // Each trial a fresh pair: its median a few per cent off the pooled one.
+        let trials = [0.96, 1.0, 1.07]
+            .iter()
+            .map(|f| summary(base * f, tail, self.iterations / 3))
+            .collect();
+        c.latency_trials_ns.insert(latency::ONE_WAY.into(), trials);
         if self.histograms {
             c.histograms.insert(latency::ONE_WAY.into(), histogram(base, tail, self.iterations));
             c.histograms.insert(
@@ -293,20 +310,25 @@ impl Fixture {
     }
 
     fn fanout(&self, run: &mut RunFile) {
-        for transport in ["posix-shm", "memfd"] {
-            for readers in [1u64, 2, 3] {
-                let size = 4096;
-                let id = format!("fanout/{transport}/fork/spin/{size}/{readers}");
-                let mut c = CaseResult::new(&id, "fanout");
-                set_axes(&mut c, transport, "fork", "spin", size);
-                c.axes.insert("readers".into(), readers.to_string());
-                let per = stream_bw(transport, "spin", "copy", size) / (readers as f64).sqrt();
-                let mut t = throughput(per * readers as f64, size);
-                t.per_reader_bytes_per_s = (0..readers)
-                    .map(|r| Spread::of(&[per * (1.0 - 0.02 * r as f64), per, per * 1.01]))
-                    .collect();
-                c.throughput = Some(t);
-                run.cases.push(c);
+        for (transport, wait) in [("posix-shm", "spin"), ("posix-shm", "futex"), ("pipe", "block")]
+        {
+            for size in [64u64, 4096, 65536] {
+                for readers in [1u64, 2, 4] {
+                    let id = format!("fanout/{transport}/fork/{wait}/{size}/{readers}");
+                    let mut c = CaseResult::new(&id, "fanout");
+                    set_axes(&mut c, transport, "fork", wait, size);
+                    c.axes.insert("readers".into(), readers.to_string());
+                    // A shared ring is read by every reader at once; pipes are written once each.
+                    let share =
+                        if transport == "pipe" { readers as f64 } else { (readers as f64).sqrt() };
+                    let per = stream_bw(transport, wait, "copy", size) / share * self.jitter(&id);
+                    let mut t = throughput(per * readers as f64, size);
+                    t.per_reader_bytes_per_s = (0..readers)
+                        .map(|r| Spread::of(&[per * (1.0 - 0.02 * r as f64), per, per * 1.01]))
+                        .collect();
+                    c.throughput = Some(t);
+                    run.cases.push(c);
+                }
             }
         }
     }
@@ -340,19 +362,61 @@ impl Fixture {
     }
 
     fn mapping(&self, run: &mut RunFile) {
-        let mut c = CaseResult::new("mapping/page-fault/file-mmap/4096", "mapping");
-        c.transport = Some("file-mmap".into());
-        c.size = Some(4096);
-        c.figures.insert("ns_per_page".into(), 240.0 * self.jitter(&c.id));
-        run.cases.push(c);
-        let mut c = CaseResult::new("mapping/visibility/anon-mmap/fork", "mapping");
-        c.transport = Some("anon-mmap".into());
-        c.latency_ns.insert("handoff".into(), summary(90.0, 0.2, 10_000));
-        run.cases.push(c);
-        if self.trouble {
-            let mut c = CaseResult::new("mapping/hugepages/posix-shm", "mapping");
-            c.skipped = Some("no huge pages reserved (vm.nr_hugepages is 0)".into());
-            run.cases.push(c);
+        const OPS: &[&str] = &[
+            "mmap",
+            "touch",
+            "touch-private",
+            "populate",
+            "thp",
+            "hugetlb",
+            "shm-open",
+            "memfd",
+            "shmget",
+        ];
+        for op in OPS {
+            for &size in &self.mapping_sizes {
+                let id = format!("mapping/{op}/{size}");
+                let mut c = CaseResult::new(&id, "mapping");
+                c.size = Some(size);
+                c.axes.insert("op".into(), op.to_string());
+                let pages = (size / 4096).max(1) as f64;
+                c.figures.insert("pages".into(), pages);
+                if *op == "hugetlb" || (*op == "thp" && size < 2 << 20) {
+                    c.skipped = Some(if *op == "thp" {
+                        "smaller than one huge page (2 MiB): THP cannot apply".into()
+                    } else {
+                        "no huge pages reserved (vm.nr_hugepages is 0)".into()
+                    });
+                    run.cases.push(c);
+                    continue;
+                }
+                let j = self.jitter(&id);
+                let (setup, per_page) = match *op {
+                    "mmap" => (1_500.0, 0.0),
+                    "populate" => (1_500.0 + 90.0 * pages, 0.0),
+                    "thp" => (1_800.0, 12.0),
+                    "shm-open" => (6_000.0, 260.0),
+                    "memfd" => (4_000.0, 250.0),
+                    "shmget" => (5_000.0, 245.0),
+                    "touch-private" => (1_600.0, 180.0),
+                    _ => (1_500.0, 240.0),
+                };
+                let iterations = 50;
+                c.latency_ns.insert(latency::SETUP.into(), summary(setup * j, 0.3, iterations));
+                c.latency_ns.insert(
+                    latency::TEARDOWN.into(),
+                    summary((900.0 + 40.0 * pages) * j, 0.3, iterations),
+                );
+                if per_page > 0.0 {
+                    let touch = per_page * pages * j;
+                    c.latency_ns.insert(latency::TOUCH.into(), summary(touch, 0.3, iterations));
+                    c.latency_ns
+                        .insert("ready".into(), summary(setup * j + touch, 0.3, iterations));
+                    c.figures.insert("ns_per_page".into(), per_page * j);
+                }
+                c.iterations = iterations;
+                run.cases.push(c);
+            }
         }
     }
 

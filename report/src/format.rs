@@ -11,17 +11,6 @@ pub fn utc_minute(unix_s: u64) -> String {
     format!("{y:04}-{m:02}-{d:02} {:02}:{:02}", secs / 3600, secs / 60 % 60)
 }
 
-/// Seconds since the epoch as `MM-DD HH:MM` (UTC), for axis ticks.
-pub fn utc_tick(unix_s: u64, with_time: bool) -> String {
-    let (_, m, d) = civil_from_days((unix_s / 86_400) as i64);
-    let secs = unix_s % 86_400;
-    if with_time {
-        format!("{m:02}-{d:02} {:02}:{:02}", secs / 3600, secs / 60 % 60)
-    } else {
-        format!("{m:02}-{d:02}")
-    }
-}
-
 /// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -44,6 +33,5 @@ mod tests {
     fn dates_are_utc() {
         assert_eq!(utc_minute(0), "1970-01-01 00:00");
         assert_eq!(utc_minute(1_700_000_000), "2023-11-14 22:13");
-        assert_eq!(utc_tick(1_700_000_000, false), "11-14");
     }
 }

@@ -302,20 +302,30 @@ fn environment(h: &mut String, runs: &Runs) {
         let _ = writeln!(
             h,
             "<details><summary>{} runs feed the trend charts</summary>\n<table class=\"runs\">\n\
-             <thead><tr><th>Started (UTC)</th><th>Host</th><th>Commit</th><th>Cases</th>\
-             <th>Run</th></tr></thead>\n<tbody>",
+             <thead><tr><th>Run</th><th>Started (UTC)</th><th>Host</th><th>Commit</th>\
+             <th>Cases</th><th>Id</th></tr></thead>\n<tbody>",
             runs.history.len()
         );
+        // The run numbers of the trend charts: full and quick runs are counted apart.
+        let mut counted = [0usize; 2];
         for r in &runs.history {
+            counted[usize::from(r.run.quick)] += 1;
+            let number = counted[usize::from(r.run.quick)];
             let _ = writeln!(
                 h,
-                "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td><code>{}</code>{}</td></tr>",
+                "<tr><td class=\"num\">{}</td><td>{}</td><td>{}</td><td><code>{}</code></td>\
+                 <td>{}</td><td><code>{}</code>{}</td></tr>",
+                if r.run.quick { format!("quick {number}") } else { number.to_string() },
                 esc(&format::utc_minute(r.run.started_unix_s)),
                 esc(&r.run.hostname),
                 esc(r.run.git_commit.as_deref().unwrap_or("")),
                 r.cases.len(),
                 esc(&r.run.id),
-                if r.run.id == info.id && r.run.hostname == info.hostname { " (this run)" } else { "" }
+                if r.run.id == info.id && r.run.hostname == info.hostname {
+                    " (this run)"
+                } else {
+                    ""
+                }
             );
         }
         let _ = writeln!(h, "</tbody></table></details>");
@@ -356,8 +366,9 @@ fn charts(h: &mut String, drawn: &Drawn, wanted: impl Fn(&str) -> bool) {
 /// The scenario a chart belongs to, by its file name.
 fn chart_scenario(file: &str) -> &'static str {
     match file.trim_end_matches(".svg") {
-        "latency" | "percentiles" | "cpu" => "pingpong",
+        f if ["latency", "percentiles", "cpu"].iter().any(|p| f.starts_with(p)) => "pingpong",
         f if f.starts_with("throughput") => "stream",
+        "load" => "load",
         "fanout" => "fanout",
         "mapping" => "mapping",
         "flush" => "msync",

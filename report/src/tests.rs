@@ -212,7 +212,7 @@ fn missing_scenarios_leave_their_charts_out() {
 #[test]
 fn a_run_without_any_charted_scenario_still_gets_a_page() {
     let tmp = tempfile::tempdir().unwrap();
-    let run = Fixture::small().only(&["mapping", "seed"]).build();
+    let run = Fixture::small().only(&["floor", "seed"]).build();
     let path = fixtures::write(tmp.path(), "r.json", &run);
     let index =
         render(&Options { inputs: vec![path], results_dir: tmp.path().into(), out_dir: None })

@@ -1,73 +1,102 @@
-//! CPU time each side spends per message, beside the p50 latency of the same case: a spinning
-//! receiver answers fast because it burns a whole CPU waiting, and this chart shows that bill.
+//! CPU time each side spends per message, beside the p50 latency of the same case, at every
+//! record size (pingpong): a spinning receiver answers fast because it burns a whole CPU
+//! waiting, and this chart shows that bill.
 
-use super::plot::{Axis, BarGroup, BarPlot, Look, Scale};
-use super::{chosen_size, measured, pattern_key, pattern_order, Labeller, Planned, Plot};
+use super::plot::{key, Axis, DotGroup, DotPlot, Dots, Look, Marker, Scale};
+use super::{is_mapped, measured, pattern_rows, sizes_of, Labeller, Planned, Plot, FAMILIES};
 use crate::format;
-use ipcbench_results::{latency, RunFile};
+use ipcbench_results::{latency, CaseResult, RunFile};
 
-pub const FILE: &str = "cpu.svg";
+pub const MAPPED_FILE: &str = "cpu-mapped.svg";
+pub const STREAMS_FILE: &str = "cpu-streams.svg";
 
 /// Sides in the order they act; others follow alphabetically.
 const SIDES: &[&str] = &["initiator", "responder", "writer", "reader"];
+/// A side's marker, by its place among the sides; the latency is a cross.
+const SIDE_MARKERS: [Marker; 4] =
+    [Marker::Circle, Marker::Triangle, Marker::Square, Marker::Diamond];
+const LATENCY_MARKER: Marker = Marker::Cross;
 
-pub(crate) fn plan(run: &RunFile) -> Option<Planned> {
-    let size = chosen_size(run)?;
-    let mut cases: Vec<_> = measured(run, "pingpong")
-        .filter(|c| c.size == Some(size))
+/// One chart per family: the mapped transports, and the read/write baselines.
+pub(crate) fn plan(run: &RunFile) -> Vec<Planned> {
+    FAMILIES
+        .into_iter()
+        .filter_map(|(mapped, what)| {
+            let file = if mapped { MAPPED_FILE } else { STREAMS_FILE };
+            plan_one(run, mapped, file, what)
+        })
+        .collect()
+}
+
+fn plan_one(run: &RunFile, mapped: bool, file: &'static str, what: &str) -> Option<Planned> {
+    let cases: Vec<&CaseResult> = measured(run, "pingpong")
+        .filter(|c| is_mapped(c) == mapped)
         .filter(|c| c.cpu.as_ref().is_some_and(|cpu| !cpu.ns_per_message.is_empty()))
         .collect();
-    if cases.is_empty() {
+    let sizes = sizes_of(&cases);
+    if cases.is_empty() || sizes.is_empty() {
         return None;
     }
-    cases.sort_by_key(|c| pattern_order(c));
     let mut sides: Vec<String> = cases
         .iter()
-        .flat_map(|c| {
-            c.cpu
-                .as_ref()
-                .map(|cpu| cpu.ns_per_message.keys().cloned().collect::<Vec<_>>())
-                .unwrap_or_default()
-        })
+        .flat_map(|c| c.cpu.iter().flat_map(|cpu| cpu.ns_per_message.keys().cloned()))
         .collect();
     sides.sort_by_key(|s| super::rank(SIDES, Some(s)));
     sides.dedup();
+    sides.truncate(SIDE_MARKERS.len());
 
-    let labeller = Labeller::new(cases.iter().map(|c| pattern_key(c)).collect());
-    let mut groups = vec![BarGroup {
-        label: "p50 one-way latency".into(),
-        color: Look::color(0),
-        values: cases.iter().map(|c| c.p50(latency::ONE_WAY).map(|v| v as f64)).collect(),
-    }];
-    for (i, side) in sides.iter().enumerate() {
-        groups.push(BarGroup {
-            label: format!("CPU per message, {side}"),
-            color: Look::color(3 + i),
-            values: cases
+    let rows = pattern_rows(cases);
+    let labeller = Labeller::new(rows.iter().map(|r| r.0.clone()).collect());
+    let marks = rows
+        .iter()
+        .map(|(_, members)| {
+            sizes
                 .iter()
-                .map(|c| c.cpu.as_ref().and_then(|cpu| cpu.ns_per_message.get(side).copied()))
-                .collect(),
-        });
-    }
+                .map(|size| {
+                    let c = members.iter().find(|c| c.size == Some(*size))?;
+                    let cpu = c.cpu.as_ref()?;
+                    let mut points: Vec<(f64, Marker)> = sides
+                        .iter()
+                        .zip(SIDE_MARKERS)
+                        .filter_map(|(side, m)| Some((*cpu.ns_per_message.get(side)?, m)))
+                        .collect();
+                    if let Some(p50) = c.p50(latency::ONE_WAY) {
+                        points.push((p50 as f64, LATENCY_MARKER));
+                    }
+                    let lo = points.iter().map(|p| p.0).fold(f64::MAX, f64::min);
+                    let hi = points.iter().map(|p| p.0).fold(f64::MIN, f64::max);
+                    Some(Dots { line: Some((lo, hi)), cap: false, band: None, points })
+                })
+                .collect()
+        })
+        .collect();
+    let mut legend_key: Vec<(String, Look)> = sides
+        .iter()
+        .zip(SIDE_MARKERS)
+        .map(|(side, m)| key(format!("CPU per message, {side}"), m, false))
+        .collect();
+    legend_key.push(key("p50 one-way latency", LATENCY_MARKER, false));
+
     Some(Planned {
-        file: FILE,
-        caption: "CPU time (user + system) each side spent per message, beside the median one-way \
-                  latency of the same case. A spinning waiter is fast because it keeps a CPU busy; \
-                  a futex or blocking wait gives the CPU back and pays in latency."
-            .into(),
-        plot: Plot::Bars(BarPlot {
-            title: format!(
-                "CPU time per message and p50 latency, {} records (pingpong)",
-                format::bytes(size as f64)
-            ),
-            categories: cases.iter().map(|c| labeller.label(&pattern_key(c))).collect(),
-            groups,
-            x: Axis {
-                from_decade: true,
-                ..Axis::new("time per message (ns, log scale)", Scale::Log, format::ns)
-            },
+        file,
+        caption: format!(
+            "CPU time (user + system) each side of the {what} spent per message, beside the \
+             median one-way latency of the same case (the cross), one colour per record size. \
+             A spinning waiter is fast because it keeps a CPU busy; a futex or blocking wait \
+             gives the CPU back and pays in latency."
+        ),
+        plot: Plot::Dots(DotPlot {
+            title: format!("CPU time per message and p50 latency (pingpong): {what}"),
+            categories: rows.iter().map(|(k, _)| labeller.label(k)).collect(),
+            groups: sizes
+                .iter()
+                .enumerate()
+                .map(|(i, s)| DotGroup { label: format::bytes(*s as f64), color: Look::color(i) })
+                .collect(),
+            marks,
+            key: legend_key,
+            x: Axis::new("time per message (ns, log scale)", Scale::Log, format::ns),
             refs: Vec::new(),
-            value_label: format::ns,
         }),
     })
 }

@@ -1,60 +1,99 @@
-//! p50 and p99 one-way latency of each transport and wait (pingpong, one record size), with the
-//! cache-line handoff floor beside them: how far each mechanism is from what the machine allows.
+//! One-way latency of each transport, process and wait at every record size (pingpong), as
+//! interval marks — a dot at p50, a line to p99, a band over the trials' p50s — with the
+//! cache-line handoff floor across: how far each mechanism is from what the machine allows.
 
-use super::plot::{Axis, BarGroup, BarPlot, Look, RefLine, Scale};
-use super::{chosen_size, measured, pattern_key, pattern_order, Labeller, Planned, Plot};
+use super::plot::{band_key, key, Axis, DotGroup, DotPlot, Dots, Look, Marker, RefLine, Scale};
+use super::{is_mapped, measured, pattern_rows, sizes_of, Labeller, Planned, Plot, FAMILIES};
 use crate::format;
-use ipcbench_results::{latency, RunFile};
+use ipcbench_results::{latency, CaseResult, RunFile};
 
-pub const FILE: &str = "latency.svg";
+pub const MAPPED_FILE: &str = "latency-mapped.svg";
+pub const STREAMS_FILE: &str = "latency-streams.svg";
 
-pub(crate) fn plan(run: &RunFile) -> Option<Planned> {
-    let size = chosen_size(run)?;
-    let mut cases: Vec<_> = measured(run, "pingpong")
-        .filter(|c| c.size == Some(size) && c.latency_ns.contains_key(latency::ONE_WAY))
+/// One chart per family: the mapped transports, and the read/write baselines.
+pub(crate) fn plan(run: &RunFile) -> Vec<Planned> {
+    FAMILIES
+        .into_iter()
+        .filter_map(|(mapped, what)| {
+            let file = if mapped { MAPPED_FILE } else { STREAMS_FILE };
+            plan_one(run, mapped, file, what)
+        })
+        .collect()
+}
+
+fn plan_one(run: &RunFile, mapped: bool, file: &'static str, what: &str) -> Option<Planned> {
+    let cases: Vec<&CaseResult> = measured(run, "pingpong")
+        .filter(|c| is_mapped(c) == mapped && c.latency_ns.contains_key(latency::ONE_WAY))
         .collect();
-    if cases.is_empty() {
+    let sizes = sizes_of(&cases);
+    if cases.is_empty() || sizes.is_empty() {
         return None;
     }
-    cases.sort_by_key(|c| pattern_order(c));
-    let labeller = Labeller::new(cases.iter().map(|c| pattern_key(c)).collect());
-    let summary = |c: &&ipcbench_results::CaseResult| c.latency_ns[latency::ONE_WAY];
+    let rows = pattern_rows(cases);
+    let labeller = Labeller::new(rows.iter().map(|r| r.0.clone()).collect());
+    let marks = rows
+        .iter()
+        .map(|(_, members)| {
+            sizes
+                .iter()
+                .map(|size| members.iter().find(|c| c.size == Some(*size)).map(|c| dots(c)))
+                .collect()
+        })
+        .collect();
 
-    let mut x = Axis::new("one-way latency (ns, log scale)", Scale::Log, format::ns);
-    x.from_decade = true;
+    let x = Axis::new("one-way latency (ns, log scale)", Scale::Log, format::ns);
     let mut refs = Vec::new();
     if let Some(floor) = run.floor_one_way_ns() {
         refs.push(RefLine {
             label: format!("floor: cache-line handoff p50 ({})", format::ns(floor as f64)),
             value: floor as f64,
         });
-        x.include.push(floor as f64);
     }
-    let plot = BarPlot {
-        title: format!("One-way latency, {} records (pingpong)", format::bytes(size as f64)),
-        categories: cases.iter().map(|c| labeller.label(&pattern_key(c))).collect(),
-        groups: vec![
-            BarGroup {
-                label: "p50".into(),
-                color: Look::color(0),
-                values: cases.iter().map(|c| Some(summary(c).p50 as f64)).collect(),
-            },
-            BarGroup {
-                label: "p99".into(),
-                color: Look::color(1),
-                values: cases.iter().map(|c| Some(summary(c).p99 as f64)).collect(),
-            },
+    let plot = DotPlot {
+        title: format!("One-way latency by record size (pingpong): {what}"),
+        categories: rows.iter().map(|(k, _)| labeller.label(k)).collect(),
+        groups: sizes
+            .iter()
+            .enumerate()
+            .map(|(i, s)| DotGroup { label: format::bytes(*s as f64), color: Look::color(i) })
+            .collect(),
+        marks,
+        key: vec![
+            key("p50, line to p99", Marker::Circle, true),
+            band_key("p50 range over the trials"),
         ],
         x,
         refs,
-        value_label: format::ns,
     };
     Some(Planned {
-        file: FILE,
-        caption: "Median and 99th percentile of the one-way latency (sender's clock read to \
-                  receiver's, CLOCK_MONOTONIC) per transport, process start and wait. The dashed \
-                  line is the machine's floor: a cache line handed between two processes."
-            .into(),
-        plot: Plot::Bars(plot),
+        file,
+        caption: format!(
+            "One-way latency (sender's clock read to receiver's, CLOCK_MONOTONIC) of the {what}, \
+             one row per transport, process start and wait, one colour per record size: the dot \
+             is the median, the line reaches the 99th percentile, the light band spans the \
+             medians of the slowest and the fastest trial (a fresh pair of processes each). The \
+             dashed line is the machine's floor: a cache line handed between two processes. \
+             Exact figures are in the table below."
+        ),
+        plot: Plot::Dots(plot),
     })
+}
+
+/// The marks of one case: p50 to p99, and the spread of the trials' p50s.
+fn dots(c: &CaseResult) -> Dots {
+    let s = &c.latency_ns[latency::ONE_WAY];
+    let trial_p50s: Vec<f64> = c
+        .latency_trials_ns
+        .get(latency::ONE_WAY)
+        .map(|t| t.iter().map(|s| s.p50 as f64).collect())
+        .unwrap_or_default();
+    let band = (trial_p50s.len() >= 2).then(|| {
+        trial_p50s.iter().fold((f64::MAX, f64::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)))
+    });
+    Dots {
+        line: Some((s.p50 as f64, s.p99 as f64)),
+        cap: true,
+        band,
+        points: vec![(s.p50 as f64, Marker::Circle)],
+    }
 }

@@ -2,9 +2,11 @@
 //! absent, so a partial run gets a partial report rather than empty frames.
 
 mod cpu;
+mod fanout;
 mod flush;
 mod latency;
 mod load;
+mod mapping;
 mod percentiles;
 pub(crate) mod plot;
 mod throughput;
@@ -36,16 +38,29 @@ pub struct Drawn {
 }
 
 /// Every file name a chart may have, so a new report can remove what an older one left.
+/// Names of earlier versions are listed too.
 pub const ALL_FILES: &[&str] = &[
-    percentiles::FILE,
-    latency::FILE,
-    cpu::FILE,
+    latency::MAPPED_FILE,
+    latency::STREAMS_FILE,
+    percentiles::SPIN_FILE,
+    percentiles::FUTEX_FILE,
+    percentiles::BLOCK_FILE,
+    cpu::MAPPED_FILE,
+    cpu::STREAMS_FILE,
     throughput::MAPPED_FILE,
     throughput::STREAMS_FILE,
+    fanout::FILE,
     load::FILE,
     flush::FILE,
+    mapping::FILE,
     trend::LATENCY_FILE,
     trend::THROUGHPUT_FILE,
+    trend::QUICK_LATENCY_FILE,
+    trend::QUICK_THROUGHPUT_FILE,
+    "latency.svg",
+    "cpu.svg",
+    "percentiles.svg",
+    "throughput.svg",
 ];
 
 /// What a chart module produces before it is drawn: the plot, and how to read it.
@@ -57,7 +72,7 @@ pub(crate) struct Planned {
 
 pub(crate) enum Plot {
     Lines(plot::LinePlot),
-    Bars(plot::BarPlot),
+    Dots(plot::DotPlot),
 }
 
 /// Draws every chart the runs have data for, in reading order.
@@ -68,15 +83,17 @@ pub fn draw_all(runs: &Runs) -> Drawn {
     planned.extend(percentiles::plan(main));
     planned.extend(cpu::plan(main));
     planned.extend(throughput::plan(main));
+    planned.extend(fanout::plan(main));
     planned.extend(load::plan(main));
     planned.extend(flush::plan(main));
+    planned.extend(mapping::plan(main));
     planned.extend(trend::plan(&runs.history, main));
 
     let mut drawn = Drawn { charts: Vec::new(), failures: Vec::new() };
     for p in planned {
         let (title, result) = match &p.plot {
             Plot::Lines(l) => (l.title.clone(), plot::line_plot(l)),
-            Plot::Bars(b) => (b.title.clone(), plot::bar_plot(b)),
+            Plot::Dots(d) => (d.title.clone(), plot::dot_plot(d)),
         };
         match result {
             Ok(svg) => drawn.charts.push(Chart {
@@ -109,7 +126,47 @@ pub fn measured<'a>(run: &'a RunFile, scenario: &'a str) -> impl Iterator<Item =
     run.cases.iter().filter(move |c| c.scenario == scenario && c.ok())
 }
 
-/// The record size the latency charts show: 64 B when measured, else the smallest present.
+/// The two families most charts draw apart, so that each chart has few enough series to
+/// follow: the mapped transports (`true`) and the read/write baselines, with words for titles.
+pub const FAMILIES: [(bool, &str); 2] =
+    [(true, "mapped transports"), (false, "read/write baselines")];
+
+/// Whether the case's transport is a mapped one.
+pub fn is_mapped(c: &CaseResult) -> bool {
+    c.transport.as_deref().and_then(Transport::from_name).is_some_and(|t| t.is_mapped())
+}
+
+/// At most this many groups (sizes) or series in one chart.
+pub const MAX_SERIES: usize = 8;
+
+/// The distinct sizes of `cases`, ascending; when there are more than [`MAX_SERIES`], that many
+/// spread over the range, the smallest and the largest kept.
+pub fn sizes_of(cases: &[&CaseResult]) -> Vec<u64> {
+    let mut sizes: Vec<u64> = cases.iter().filter_map(|c| c.size).collect();
+    sizes.sort();
+    sizes.dedup();
+    if sizes.len() <= MAX_SERIES {
+        return sizes;
+    }
+    let last = sizes.len() - 1;
+    (0..MAX_SERIES).map(|i| sizes[i * last / (MAX_SERIES - 1)]).collect()
+}
+
+/// Cases in rows, one per [`pattern_key`] (the case without its size), in the usual order.
+pub fn pattern_rows<'a>(mut cases: Vec<&'a CaseResult>) -> Vec<(Vec<String>, Vec<&'a CaseResult>)> {
+    cases.sort_by_key(|c| (pattern_order(c), c.size));
+    let mut rows: Vec<(Vec<String>, Vec<&CaseResult>)> = Vec::new();
+    for c in cases {
+        let key = pattern_key(c);
+        match rows.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, members)) => members.push(c),
+            None => rows.push((key, vec![c])),
+        }
+    }
+    rows
+}
+
+/// The record size the percentile chart shows: 64 B when measured, else the smallest present.
 pub fn chosen_size(run: &RunFile) -> Option<u64> {
     let sizes: Vec<u64> = measured(run, "pingpong").filter_map(|c| c.size).collect();
     if sizes.contains(&64) {

@@ -1,27 +1,41 @@
 //! One-way latency by percentile, drawn the HdrHistogram way: x is `1/(1−p)` on a log scale, so
 //! each further nine (99 %, 99.9 %, 99.99 %) gets the same room as the median, and the tail —
 //! where spinning, futex wake-ups and the scheduler differ most — is as visible as the middle.
+//! One chart per way of waiting (spin, futex, block): the lines of one wait lie close together,
+//! the waits decades apart, and each chart keeps few enough lines to tell apart.
 
 use super::plot::{Axis, LinePlot, Look, RefLine, Scale, Series};
 use super::{
     at_most, chosen_size, measured, pattern_key, pattern_order, transport_family, Labeller,
-    Planned, Plot, Variants,
+    Planned, Plot, Variants, MAX_SERIES,
 };
 use crate::format;
 use hdrhistogram::Histogram;
-use ipcbench_results::{histogram, latency, CaseResult, RunFile, Summary};
+use ipcbench_results::{histogram, latency, CaseResult, RunFile, Summary, Wait};
 
-pub const FILE: &str = "percentiles.svg";
+pub const SPIN_FILE: &str = "percentiles-spin.svg";
+pub const FUTEX_FILE: &str = "percentiles-futex.svg";
+pub const BLOCK_FILE: &str = "percentiles-block.svg";
 
 /// Points per decade of `1/(1−p)`: enough for a smooth curve, few enough for a small file.
 const STEPS_PER_DECADE: f64 = 16.0;
-/// More lines than this and the tails cannot be told apart.
-const MAX_LINES: usize = 16;
 
-pub(crate) fn plan(run: &RunFile) -> Option<Planned> {
-    let size = chosen_size(run)?;
+fn file(wait: Wait) -> &'static str {
+    match wait {
+        Wait::Spin => SPIN_FILE,
+        Wait::Futex => FUTEX_FILE,
+        Wait::Block => BLOCK_FILE,
+    }
+}
+
+pub(crate) fn plan(run: &RunFile) -> Vec<Planned> {
+    let Some(size) = chosen_size(run) else { return Vec::new() };
+    Wait::ALL.into_iter().filter_map(|w| plan_one(run, size, w)).collect()
+}
+
+fn plan_one(run: &RunFile, size: u64, wait: Wait) -> Option<Planned> {
     let cases: Vec<&CaseResult> = measured(run, "pingpong")
-        .filter(|c| c.size == Some(size))
+        .filter(|c| c.size == Some(size) && c.wait.as_deref() == Some(wait.name()))
         .filter(|c| {
             c.histograms.contains_key(latency::ONE_WAY)
                 || c.latency_ns.contains_key(latency::ONE_WAY)
@@ -31,7 +45,7 @@ pub(crate) fn plan(run: &RunFile) -> Option<Planned> {
         return None;
     }
     // Lines for every way a peer starts would crowd the tail: beyond this, fork only.
-    let (mut cases, thinned) = at_most(cases, MAX_LINES, |c| {
+    let (mut cases, thinned) = at_most(cases, MAX_SERIES, |c| {
         let mut k = pattern_key(c);
         k.remove(1);
         k
@@ -75,7 +89,8 @@ pub(crate) fn plan(run: &RunFile) -> Option<Planned> {
         return None;
     }
     let mut refs = Vec::new();
-    if let Some(floor) = run.floor_one_way_ns() {
+    // The floor is a spinning handoff: beside the sleeping waits it would only stretch the axis.
+    if let Some(floor) = run.floor_one_way_ns().filter(|_| wait == Wait::Spin) {
         refs.push(RefLine {
             label: format!("floor: cache-line handoff p50 ({})", format::ns(floor as f64)),
             value: floor as f64,
@@ -93,10 +108,12 @@ pub(crate) fn plan(run: &RunFile) -> Option<Planned> {
     })
     .ticks(ticks);
     let y = Axis::new("one-way latency (ns, log scale)", Scale::Log, format::ns);
-    let mut caption = "One-way latency at each percentile, one line per transport, process start \
-                       and wait; markers at 50 %, 90 %, 99 %, 99.9 %, 99.99 %. The last point of \
-                       each line is the largest sample."
-        .to_string();
+    let mut caption = format!(
+        "One-way latency at each percentile of the cases that wait by {}, one line per \
+         transport and process start; markers at 50 %, 90 %, 99 %, 99.9 %, 99.99 %. The last \
+         point of each line is the largest sample.",
+        wait.name()
+    );
     if thinned {
         caption.push_str(
             " To keep the lines apart, only the first way of starting the peer (fork) is drawn; \
@@ -109,12 +126,13 @@ pub(crate) fn plan(run: &RunFile) -> Option<Planned> {
         );
     }
     Some(Planned {
-        file: FILE,
+        file: file(wait),
         caption,
         plot: Plot::Lines(LinePlot {
             title: format!(
-                "One-way latency by percentile, {} records (pingpong)",
-                format::bytes(size as f64)
+                "One-way latency by percentile, {} records, {} wait (pingpong)",
+                format::bytes(size as f64),
+                wait.name()
             ),
             x,
             y,

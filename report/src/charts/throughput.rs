@@ -3,33 +3,28 @@
 
 use super::plot::{Axis, LinePlot, Look, RefLine, Scale, Series};
 use super::{
-    at_most, measured, pattern_key, pattern_order, transport_family, Labeller, Planned, Plot,
-    Variants,
+    at_most, is_mapped, measured, pattern_key, pattern_order, transport_family, Labeller, Planned,
+    Plot, Variants, FAMILIES, MAX_SERIES,
 };
 use crate::format;
 use ipcbench_results::{CaseResult, RunFile};
 
 pub const MAPPED_FILE: &str = "throughput-mapped.svg";
 pub const STREAMS_FILE: &str = "throughput-streams.svg";
-/// More lines than this and they cannot be told apart.
-const MAX_LINES: usize = 8;
 
 /// Two charts, so that each has few enough lines to follow: the mapped transports, and the
 /// read/write baselines.
 pub(crate) fn plan(run: &RunFile) -> Vec<Planned> {
-    [(true, MAPPED_FILE, "mapped transports"), (false, STREAMS_FILE, "read/write baselines")]
+    FAMILIES
         .into_iter()
-        .filter_map(|(mapped, file, what)| plan_one(run, mapped, file, what))
+        .filter_map(|(mapped, what)| {
+            let file = if mapped { MAPPED_FILE } else { STREAMS_FILE };
+            plan_one(run, mapped, file, what)
+        })
         .collect()
 }
 
 fn plan_one(run: &RunFile, mapped: bool, file: &'static str, what: &str) -> Option<Planned> {
-    let is_mapped = |c: &CaseResult| {
-        c.transport
-            .as_deref()
-            .and_then(ipcbench_results::Transport::from_name)
-            .is_some_and(|t| t.is_mapped())
-    };
     let cases: Vec<&CaseResult> = measured(run, "stream")
         .filter(|c| c.size.is_some() && bytes_per_s(c).is_some() && is_mapped(c) == mapped)
         .collect();
@@ -44,14 +39,14 @@ fn plan_one(run: &RunFile, mapped: bool, file: &'static str, what: &str) -> Opti
     };
     // One line per transport and mode when every process and wait would be too many; one per
     // transport when that is still too many.
-    let (cases, thinned) = at_most(cases, MAX_LINES, |c| {
+    let (cases, thinned) = at_most(cases, MAX_SERIES, |c| {
         vec![
             c.transport.clone().unwrap_or_default(),
             c.axes.get("mode").cloned().unwrap_or_default(),
         ]
     });
     let (mut cases, thinned_more) =
-        at_most(cases, MAX_LINES, |c| vec![c.transport.clone().unwrap_or_default()]);
+        at_most(cases, MAX_SERIES, |c| vec![c.transport.clone().unwrap_or_default()]);
     let thinned = thinned || thinned_more;
     cases.sort_by_key(|c| (pattern_order(c), c.size));
 

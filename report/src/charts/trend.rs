@@ -1,6 +1,8 @@
-//! A few chosen figures across runs, by run start time, each run marked with its short commit:
-//! how latency and throughput moved from commit to commit. With several hosts each host gets
-//! its own line per figure, since runs on different machines are not comparable point to point.
+//! A few chosen figures across runs, by run index (oldest first), each run marked with its short
+//! commit: how latency and throughput moved from commit to commit. Quick runs (`--quick`) and
+//! full runs get charts of their own, since a quick figure is coarser and not comparable with a
+//! full one. With several hosts each host gets its own line per figure, since runs on different
+//! machines are not comparable point to point.
 
 use super::plot::{Axis, LinePlot, Look, Scale, Series};
 use super::{chosen_size, measured, pattern_order, Planned, Plot};
@@ -9,6 +11,10 @@ use ipcbench_results::{latency, CaseResult, Process, RunFile, Transport, Wait};
 
 pub const LATENCY_FILE: &str = "trend-latency.svg";
 pub const THROUGHPUT_FILE: &str = "trend-throughput.svg";
+pub const QUICK_LATENCY_FILE: &str = "trend-latency-quick.svg";
+pub const QUICK_THROUGHPUT_FILE: &str = "trend-throughput-quick.svg";
+/// At most this many run indices are labelled on the x axis.
+const MAX_X_LABELS: usize = 12;
 
 /// Pingpong cases followed when present: the fastest mapped way, its sleeping twin, and the
 /// read/write baselines.
@@ -36,39 +42,51 @@ struct Figure {
 }
 
 pub(crate) fn plan(history: &[RunFile], main: &RunFile) -> Vec<Planned> {
-    if history.len() < 2 {
-        return Vec::new();
-    }
-    let mut out = Vec::new();
     let latency = latency_figures(main);
-    if let Some(plot) = trend_plot(
-        history,
-        &latency,
-        "Latency across runs (p50)",
-        Axis::new("p50 latency (ns, log scale)", Scale::Log, format::ns),
-    ) {
-        out.push(Planned {
-            file: LATENCY_FILE,
-            caption: "Median one-way latency of chosen cases in every run, by the run's start \
-                      time (UTC); the label above each run is its short git commit."
-                .into(),
-            plot: Plot::Lines(plot),
-        });
-    }
     let throughput = throughput_figures(main);
-    if let Some(plot) = trend_plot(
-        history,
-        &throughput,
-        "Throughput across runs (median)",
-        Axis::new("throughput (bytes/s, log scale)", Scale::Log, format::bytes_per_s),
-    ) {
-        out.push(Planned {
-            file: THROUGHPUT_FILE,
-            caption: "Median stream throughput of chosen cases, and memcpy bandwidth, in every \
-                      run; the label above each run is its short git commit."
-                .into(),
-            plot: Plot::Lines(plot),
-        });
+    let mut out = Vec::new();
+    for quick in [false, true] {
+        let runs: Vec<&RunFile> = history.iter().filter(|r| r.run.quick == quick).collect();
+        if runs.len() < 2 {
+            continue;
+        }
+        let (kind, files) = if quick {
+            (" (quick runs)", (QUICK_LATENCY_FILE, QUICK_THROUGHPUT_FILE))
+        } else {
+            ("", (LATENCY_FILE, THROUGHPUT_FILE))
+        };
+        let which = if quick { "quick run (--quick)" } else { "full run" };
+        if let Some(plot) = trend_plot(
+            &runs,
+            &latency,
+            &format!("Latency across runs (p50){kind}"),
+            Axis::new("p50 latency (ns, log scale)", Scale::Log, format::ns),
+        ) {
+            out.push(Planned {
+                file: files.0,
+                caption: format!(
+                    "Median one-way latency of chosen cases in every {which}, by run number \
+                     (oldest first, as listed under Run environment); the label above a run is \
+                     its short git commit, written where the commit changes."
+                ),
+                plot: Plot::Lines(plot),
+            });
+        }
+        if let Some(plot) = trend_plot(
+            &runs,
+            &throughput,
+            &format!("Throughput across runs (median){kind}"),
+            Axis::new("throughput (bytes/s, log scale)", Scale::Log, format::bytes_per_s),
+        ) {
+            out.push(Planned {
+                file: files.1,
+                caption: format!(
+                    "Median stream throughput of chosen cases, and memcpy bandwidth, in every \
+                     {which}, by run number; the label above a run is its short git commit."
+                ),
+                plot: Plot::Lines(plot),
+            });
+        }
     }
     out
 }
@@ -176,22 +194,25 @@ fn pattern_label(c: &CaseResult) -> String {
         .join(" ")
 }
 
-fn trend_plot(history: &[RunFile], figures: &[Figure], title: &str, y: Axis) -> Option<LinePlot> {
+fn trend_plot(runs: &[&RunFile], figures: &[Figure], title: &str, y: Axis) -> Option<LinePlot> {
     if figures.is_empty() {
         return None;
     }
-    let mut hosts: Vec<&str> = history.iter().map(|r| r.run.hostname.as_str()).collect();
+    let mut hosts: Vec<&str> = runs.iter().map(|r| r.run.hostname.as_str()).collect();
     hosts.sort();
     hosts.dedup();
+    // Run numbers from 1, oldest first: evenly spaced however far apart the runs were taken.
+    let number = |i: usize| (i + 1) as f64;
     let mut series = Vec::new();
     for (fi, figure) in figures.iter().enumerate() {
         for (hi, host) in hosts.iter().enumerate() {
-            let points: Vec<(f64, f64)> = history
+            let points: Vec<(f64, f64)> = runs
                 .iter()
-                .filter(|r| r.run.hostname == *host)
-                .filter_map(|r| {
+                .enumerate()
+                .filter(|(_, r)| r.run.hostname == *host)
+                .filter_map(|(i, r)| {
                     let c = r.case(&figure.case_id).filter(|c| c.ok())?;
-                    Some((r.run.started_unix_s as f64, (figure.value)(c)?))
+                    Some((number(i), (figure.value)(c)?))
                 })
                 .collect();
             if points.is_empty() {
@@ -215,71 +236,20 @@ fn trend_plot(history: &[RunFile], figures: &[Figure], title: &str, y: Axis) -> 
     if !series.iter().any(|s| s.points.len() >= 2) {
         return None;
     }
-    let starts: Vec<u64> = history.iter().map(|r| r.run.started_unix_s).collect();
-    let (ticks, with_time) = time_ticks(
-        starts.iter().copied().min().unwrap_or(0),
-        starts.iter().copied().max().unwrap_or(0),
-    );
-    let mut x = Axis::new("run start (UTC)", Scale::Linear, move |v: f64| {
-        format::utc_tick(v.max(0.0) as u64, with_time)
-    })
-    .ticks(ticks);
-    // Runs started within minutes of each other still get an axis of a few hours.
-    x.min_span = Some(4.0 * 3600.0);
-    let top_labels = history
-        .iter()
-        .filter_map(|r| {
-            let commit = r.run.git_commit.as_deref()?;
-            Some((r.run.started_unix_s as f64, commit.chars().take(7).collect()))
-        })
-        .collect();
+    let step = runs.len().div_ceil(MAX_X_LABELS).max(1);
+    let ticks: Vec<f64> = (0..runs.len()).filter(|i| i % step == 0).map(number).collect();
+    let mut x =
+        Axis::new("run (oldest first)", Scale::Linear, |v: f64| format!("{v:.0}")).ticks(ticks);
+    x.min_span = Some(2.0);
+    // A commit is written where it changes: reruns of one commit share its label.
+    let mut last: Option<&str> = None;
+    let mut top_labels = Vec::new();
+    for (i, r) in runs.iter().enumerate() {
+        let Some(commit) = r.run.git_commit.as_deref() else { continue };
+        if last != Some(commit) {
+            top_labels.push((number(i), commit.chars().take(7).collect()));
+        }
+        last = Some(commit);
+    }
     Some(LinePlot { title: title.into(), x, y, series, refs: Vec::new(), top_labels })
-}
-
-/// Round UTC times between `lo` and `hi` (seconds), at most about six of them, and whether the
-/// labels need the time of day.
-fn time_ticks(lo: u64, hi: u64) -> (Vec<f64>, bool) {
-    const STEPS: &[u64] = &[
-        60,
-        300,
-        900,
-        1800,
-        3600,
-        3 * 3600,
-        6 * 3600,
-        12 * 3600,
-        86_400,
-        2 * 86_400,
-        7 * 86_400,
-        14 * 86_400,
-        30 * 86_400,
-        91 * 86_400,
-        365 * 86_400,
-    ];
-    // The axis reaches a little past the runs; tick over that reach.
-    let pad = ((hi - lo) / 20).max(60);
-    let (lo, hi) = (lo.saturating_sub(pad), hi + pad);
-    let step = STEPS.iter().copied().find(|s| (hi - lo) / s <= 6).unwrap_or(365 * 86_400);
-    let mut t = lo.div_ceil(step) * step;
-    let mut ticks = Vec::new();
-    while t <= hi {
-        ticks.push(t as f64);
-        t += step;
-    }
-    (ticks, step < 86_400)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn time_ticks_are_few_and_round() {
-        let (ticks, with_time) = time_ticks(1_700_000_000, 1_700_000_000 + 9 * 86_400);
-        assert!(ticks.len() <= 7 && ticks.len() >= 2, "{ticks:?}");
-        assert!(ticks.iter().all(|t| (*t as u64).is_multiple_of(86_400)));
-        assert!(!with_time);
-        let (_, with_time) = time_ticks(1_700_000_000, 1_700_000_000 + 3600);
-        assert!(with_time);
-    }
 }

@@ -43,8 +43,6 @@ pub struct Axis {
     /// The least span the axis shows (data units, linear axes; log axes show 0.6 decades at
     /// least), so a single value is not blown up to fill the plot.
     pub min_span: Option<f64>,
-    /// Start a log axis at the decade below its smallest value, so bars begin at a labelled tick.
-    pub from_decade: bool,
 }
 
 impl Axis {
@@ -60,7 +58,6 @@ impl Axis {
             ticks: None,
             include: Vec::new(),
             min_span: None,
-            from_decade: false,
         }
     }
     pub fn ticks(mut self, ticks: Vec<f64>) -> Self {
@@ -93,9 +90,8 @@ impl Planned {
     }
 }
 
-/// Range and ticks for `axis` over `values` (data space). `pad_hi` is extra room at the top
-/// end, as a fraction of the span (value labels at bar ends).
-pub(super) fn plan(axis: &Axis, values: &[f64], pad_hi: f64) -> Res<Planned> {
+/// Range and ticks for `axis` over `values` (data space).
+pub(super) fn plan(axis: &Axis, values: &[f64]) -> Res<Planned> {
     let ts: Vec<f64> =
         values.iter().chain(&axis.include).filter_map(|&v| axis.scale.to_plot(v)).collect();
     if ts.is_empty() {
@@ -114,13 +110,11 @@ pub(super) fn plan(axis: &Axis, values: &[f64], pad_hi: f64) -> Res<Planned> {
     }
     let span = hi - lo;
     lo -= span * 0.04;
-    hi += span * (0.04 + pad_hi);
+    hi += span * 0.04;
     if axis.scale == Scale::Linear && lo < 0.0 && ts.iter().all(|&t| t >= 0.0) {
         lo = 0.0;
     }
-    if axis.from_decade && axis.scale == Scale::Log {
-        lo = (lo + span * 0.04).floor();
-    } else if axis.scale == Scale::Log && axis.ticks.is_none() && hi - lo < 3.0 {
+    if axis.scale == Scale::Log && axis.ticks.is_none() && hi - lo < 3.0 {
         // A narrow log axis ends on its outermost 1-2-5 ticks, so both ends are labelled.
         lo = snap_125(lo, true);
         hi = snap_125(hi, false);
@@ -313,7 +307,7 @@ mod tests {
     #[test]
     fn crowded_tick_labels_are_thinned() {
         let axis = Axis::new("x", Scale::Linear, |v| format!("label number {v}"));
-        let mut p = plan(&axis, &(0..100).map(f64::from).collect::<Vec<_>>(), 0.0).unwrap();
+        let mut p = plan(&axis, &(0..100).map(f64::from).collect::<Vec<_>>()).unwrap();
         let before = p.labels.len();
         thin_x(&mut p, 300.0);
         assert!(p.labels.len() < before);

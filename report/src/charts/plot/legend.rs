@@ -1,5 +1,5 @@
-//! The legend: one entry per series (a sample of its line or bar, then its label), laid out in
-//! a column beside a line plot or in rows above a bar plot.
+//! The legend: one entry per series (a sample of its line and marker, then its label), laid out
+//! in a column beside a line plot or in rows above interval marks.
 
 use super::{err, style, text_px, Look, Marker, Res, LABEL_SIZE};
 use plotters::prelude::*;
@@ -36,7 +36,9 @@ fn draw_sample<DB: DrawingBackend>(
     y: i32,
 ) -> Res<()> {
     let line = ShapeStyle::from(&look.color).stroke_width(look.width);
-    if look.dashed {
+    if look.width == 0 {
+        // A marker alone (a shape in a chart's key).
+    } else if look.dashed {
         for k in 0..3 {
             area.draw(&PathElement::new(vec![(x + k * 11, y), (x + k * 11 + 6, y)], line))
                 .map_err(|e| e.to_string())?;
@@ -69,7 +71,7 @@ pub(super) fn draw_marker_px<DB: DrawingBackend>(
     res.map_err(|e| e.to_string())
 }
 
-/// Draws legend entries at pixel positions of `area`: a sample of the line or bar, then its label.
+/// Draws legend entries at pixel positions of `area`: a sample of the line and marker, then its label.
 pub(super) fn draw_legend(
     area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
     entries: &[(String, Look)],

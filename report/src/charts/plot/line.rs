@@ -37,8 +37,8 @@ pub fn line_plot(p: &LinePlot) -> Res<Svg> {
     let mut ys: Vec<f64> = p.series.iter().flat_map(|s| s.points.iter().map(|pt| pt.1)).collect();
     ys.extend(p.refs.iter().map(|r| r.value));
     ys.extend(p.series.iter().flat_map(|s| s.whiskers.iter().flat_map(|w| [w.1, w.2])));
-    let mut xp = plan(&p.x, &xs, 0.0)?;
-    let yp = plan(&p.y, &ys, 0.0)?;
+    let mut xp = plan(&p.x, &xs)?;
+    let yp = plan(&p.y, &ys)?;
 
     let mut entries: Vec<(String, Look)> =
         p.series.iter().map(|s| (clip(&s.label), s.look)).collect();

@@ -1,7 +1,7 @@
-//! The two kinds of picture the charts are made of — lines over two numeric axes, and horizontal
-//! bars per category — drawn with plotters into an SVG string: `axes` plans ranges and ticks,
-//! `look` and `legend` say which series is which, `frame` lays out the title, plot and legend,
-//! and `line` and `bar` draw the two kinds.
+//! The two kinds of picture the charts are made of — lines over two numeric axes, and interval
+//! marks per category (a forest plot) — drawn with plotters into an SVG string: `axes` plans
+//! ranges and ticks, `look` and `legend` say which series is which, `frame` lays out the title,
+//! plot and legend, and `line` and `dots` draw the two kinds.
 //!
 //! Log axes are drawn by plotting `log10(value)` on a linear axis with ticks placed and labelled
 //! here, so every chart picks its own ticks (`50 %`, `1 µs`, `64 KiB`), can thin them so labels
@@ -9,14 +9,14 @@
 //! never over the data.
 
 mod axes;
-mod bar;
+mod dots;
 mod frame;
 mod legend;
 mod line;
 mod look;
 
 pub use axes::{Axis, Scale};
-pub use bar::{bar_plot, BarGroup, BarPlot};
+pub use dots::{band_key, dot_plot, key, DotGroup, DotPlot, Dots};
 pub use line::{line_plot, LinePlot, Series};
 pub use look::{Look, Marker};
 
@@ -28,7 +28,6 @@ const FONT: &str = "sans-serif";
 const TITLE_SIZE: f64 = 24.0;
 const LABEL_SIZE: f64 = 16.0;
 const DESC_SIZE: f64 = 17.0;
-const VALUE_SIZE: f64 = 14.0;
 /// Pixels per character of `size`, a little wider than a real sans-serif so estimates err on
 /// the side of room.
 fn char_px(size: f64) -> f64 {
@@ -47,7 +46,7 @@ fn err<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
 }
 
-/// A horizontal line across a line plot, or a vertical one across a bar plot.
+/// A horizontal line across a line plot, or a vertical one across interval marks.
 pub struct RefLine {
     pub label: String,
     pub value: f64,
