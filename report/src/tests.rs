@@ -5,6 +5,8 @@ use crate::{render, Options, ReportError};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+const MAPPED_TRANSPORTS: [&str; 5] = ["file-mmap", "anon-mmap", "posix-shm", "sysv-shm", "memfd"];
+
 fn opts_for(results: &Path) -> Options {
     Options { inputs: Vec::new(), results_dir: results.to_path_buf(), out_dir: None }
 }
@@ -71,12 +73,18 @@ fn a_full_run_gets_every_chart_and_every_link_resolves() {
     let html = check_links(&index);
     let dir = index.parent().unwrap();
     let expected: BTreeSet<String> = [
-        "latency.svg",
-        "percentiles.svg",
-        "cpu.svg",
+        "latency-mapped.svg",
+        "latency-streams.svg",
+        "percentiles-spin.svg",
+        "percentiles-futex.svg",
+        "percentiles-block.svg",
+        "cpu-mapped.svg",
+        "cpu-streams.svg",
         "throughput-mapped.svg",
         "throughput-streams.svg",
+        "fanout.svg",
         "flush.svg",
+        "mapping.svg",
         "trend-latency.svg",
         "trend-throughput.svg",
     ]
@@ -97,38 +105,69 @@ fn each_chart_holds_the_series_its_data_calls_for() {
     let (_tmp, index) = rendered_small(2, &["bench-a"]);
     let dir = index.parent().unwrap();
 
-    // One line per transport/process/wait at 64 B; every transport of the fixture is named.
-    let pct = svg_texts(&dir.join("percentiles.svg"));
-    for t in [
-        "file-mmap",
-        "anon-mmap",
-        "posix-shm",
-        "sysv-shm",
-        "memfd",
-        "pipe",
-        "unix-socket",
-        "tcp",
-        "file-rw",
+    // One chart per wait, one line per transport and process at 64 B; every transport of the
+    // fixture is named in the chart of its wait.
+    for (file, transports) in [
+        ("percentiles-spin.svg", &MAPPED_TRANSPORTS[..]),
+        ("percentiles-futex.svg", &MAPPED_TRANSPORTS[..]),
+        ("percentiles-block.svg", &["pipe", "unix-socket", "tcp", "file-rw"][..]),
     ] {
-        assert!(pct.iter().any(|s| s.starts_with(t)), "percentiles lacks {t}: {pct:?}");
+        let pct = svg_texts(&dir.join(file));
+        for t in transports {
+            assert!(pct.iter().any(|s| s.starts_with(t)), "{file} lacks {t}: {pct:?}");
+        }
+        for tick in ["50 %", "90 %", "99 %", "99.9 %", "99.99 %"] {
+            assert!(pct.iter().any(|s| s == tick), "percentile tick {tick} missing: {pct:?}");
+        }
+        assert!(!pct.iter().any(|s| s.contains("(summary)")), "histograms were stored: {pct:?}");
+        // The spinning floor only where it is of the same kind.
+        let floor = pct.iter().any(|s| s.starts_with("floor: cache-line handoff"));
+        assert_eq!(floor, file == "percentiles-spin.svg", "{file}: {pct:?}");
     }
-    for tick in ["50 %", "90 %", "99 %", "99.9 %", "99.99 %"] {
-        assert!(pct.iter().any(|s| s == tick), "percentile tick {tick} missing: {pct:?}");
-    }
-    assert!(pct.iter().any(|s| s.starts_with("floor: cache-line handoff")));
-    assert!(!pct.iter().any(|s| s.contains("(summary)")), "histograms were stored: {pct:?}");
 
-    let lat = svg_texts(&dir.join("latency.svg"));
-    assert!(lat.iter().any(|s| s == "p50") && lat.iter().any(|s| s == "p99"));
+    // Interval marks at every size: one legend entry per record size, one row per case.
+    let lat = svg_texts(&dir.join("latency-mapped.svg"));
+    for label in ["64 B", "4 KiB", "p50, line to p99", "p50 range over the trials"] {
+        assert!(lat.iter().any(|s| s == label), "latency lacks {label}: {lat:?}");
+    }
     assert!(lat.iter().any(|s| s == "posix-shm fork spin"), "{lat:?}");
-    assert!(lat.iter().any(|s| s == "file-rw fork block durable"), "{lat:?}");
     assert!(lat.iter().any(|s| s.starts_with("floor: cache-line handoff")));
+    assert!(!lat.iter().any(|s| s.starts_with("pipe")), "{lat:?}");
+    let lat = svg_texts(&dir.join("latency-streams.svg"));
+    // Every row waits by blocking: the wait is left out of the labels.
+    assert!(lat.iter().any(|s| s == "file-rw fork durable"), "{lat:?}");
+    assert!(lat.iter().any(|s| s == "pipe spawn"), "{lat:?}");
 
-    let cpu = svg_texts(&dir.join("cpu.svg"));
-    for label in ["p50 one-way latency", "CPU per message, initiator", "CPU per message, responder"]
-    {
+    let cpu = svg_texts(&dir.join("cpu-mapped.svg"));
+    for label in [
+        "64 B",
+        "4 KiB",
+        "p50 one-way latency",
+        "CPU per message, initiator",
+        "CPU per message, responder",
+    ] {
         assert!(cpu.iter().any(|s| s == label), "cpu lacks {label}: {cpu:?}");
     }
+
+    // Fan-out: an aggregate and a per-reader line per case, ticks at the reader counts.
+    let fanout = svg_texts(&dir.join("fanout.svg"));
+    for label in ["posix-shm spin aggregate", "posix-shm futex per reader", "pipe block aggregate"]
+    {
+        assert!(fanout.iter().any(|s| s == label), "fanout lacks {label}: {fanout:?}");
+    }
+    for tick in ["1", "2", "4"] {
+        assert!(fanout.iter().any(|s| s == tick), "fanout lacks the tick {tick}: {fanout:?}");
+    }
+
+    // Mapping: a line per way that makes memory usable, ticks at the measured sizes; the bare
+    // mmap (nothing touched) and the skipped hugetlb are not drawn.
+    let mapping = svg_texts(&dir.join("mapping.svg"));
+    for label in
+        ["touch", "populate", "thp", "shm-open", "memfd", "shmget", "4 KiB", "1 MiB", "16 MiB"]
+    {
+        assert!(mapping.iter().any(|s| s == label), "mapping lacks {label}: {mapping:?}");
+    }
+    assert!(!mapping.iter().any(|s| s == "mmap" || s == "hugetlb"), "{mapping:?}");
 
     // Mapped transports and read/write baselines apart; too many processes and waits for one
     // chart: one line per transport (and mode); ticks at the measured sizes.
@@ -159,15 +198,14 @@ fn each_chart_holds_the_series_its_data_calls_for() {
 
 #[test]
 fn series_counts_follow_the_data() {
-    // Only two pingpong transports: exactly two lines, labelled by what differs between them.
+    // Only two spinning pingpong transports: exactly two lines, labelled by what differs.
     let tmp = tempfile::tempdir().unwrap();
     let mut run = Fixture::small().only(&["floor", "pingpong"]).build();
     run.cases.retain(|c| {
         c.scenario != "pingpong"
-            || (matches!(c.transport.as_deref(), Some("posix-shm") | Some("pipe"))
+            || (matches!(c.transport.as_deref(), Some("posix-shm") | Some("sysv-shm"))
                 && c.process.as_deref() == Some("fork")
-                && matches!(c.wait.as_deref(), Some("spin") | Some("block"))
-                && !c.id.ends_with("durable"))
+                && c.wait.as_deref() == Some("spin"))
     });
     let path = fixtures::write(tmp.path(), "run.json", &run);
     let out = tmp.path().join("out");
@@ -177,16 +215,23 @@ fn series_counts_follow_the_data() {
         out_dir: Some(out.clone()),
     })
     .unwrap();
-    let pct = svg_texts(&out.join("percentiles.svg"));
-    // Labelled by what differs between them: the transport and the wait.
+    assert_eq!(
+        svgs_in(&out),
+        ["cpu-mapped.svg", "latency-mapped.svg", "percentiles-spin.svg"]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        "no chart for the families and waits without cases"
+    );
+    let pct = svg_texts(&out.join("percentiles-spin.svg"));
     let legend: Vec<&String> =
-        pct.iter().filter(|s| *s == "posix-shm spin" || *s == "pipe block").collect();
+        pct.iter().filter(|s| *s == "posix-shm" || *s == "sysv-shm").collect();
     assert_eq!(legend.len(), 2, "{pct:?}");
-    let text = std::fs::read_to_string(out.join("percentiles.svg")).unwrap();
+    let text = std::fs::read_to_string(out.join("percentiles-spin.svg")).unwrap();
     let doc = roxmltree::Document::parse(&text).unwrap();
     // Solid lines are one <polyline> each, in their transport's colour; the legend sample adds
     // one more.
-    for family in [2, 5] {
+    for family in [2, 3] {
         let c = crate::charts::plot::Look::color(family);
         let hex = format!("#{:02X}{:02X}{:02X}", c.0, c.1, c.2);
         let lines = doc
@@ -195,6 +240,9 @@ fn series_counts_follow_the_data() {
             .count();
         assert_eq!(lines, 2, "one line and one legend sample in {hex}");
     }
+    // Two rows in the latency chart, labelled by the transport alone.
+    let lat = svg_texts(&out.join("latency-mapped.svg"));
+    assert!(lat.iter().any(|s| s == "posix-shm") && lat.iter().any(|s| s == "sysv-shm"), "{lat:?}");
 }
 
 #[test]
@@ -249,9 +297,11 @@ fn missing_histograms_fall_back_to_summaries() {
     let index =
         render(&Options { inputs: vec![path], results_dir: tmp.path().into(), out_dir: None })
             .unwrap();
-    let pct = svg_texts(&index.parent().unwrap().join("percentiles.svg"));
+    let dir = index.parent().unwrap();
+    let pct = svg_texts(&dir.join("percentiles-block.svg"));
     assert!(pct.iter().any(|s| s.starts_with("tcp") && s.ends_with("(summary)")), "{pct:?}");
     assert!(pct.iter().any(|s| s.starts_with("pipe") && s.ends_with("(summary)")), "{pct:?}");
+    let pct = svg_texts(&dir.join("percentiles-spin.svg"));
     assert!(pct.iter().any(|s| s.starts_with("posix-shm") && !s.ends_with("(summary)")));
 }
 
@@ -446,16 +496,10 @@ fn odd_names_and_values_neither_break_the_svg_nor_the_page() {
         // An overlong name is cut, not allowed to squeeze the plot.
         assert!(texts.iter().all(|t| t.chars().count() <= 80), "{svg}: {texts:?}");
     }
-    let lat = svg_texts(&dir.join("latency.svg"));
+    let lat = svg_texts(&dir.join("latency-streams.svg"));
     // Cut part by part, so the fork and spawn cases still tell apart.
-    assert!(
-        lat.iter().any(|t| t.starts_with("tcp<script>") && t.ends_with("… fork block")),
-        "{lat:?}"
-    );
-    assert!(
-        lat.iter().any(|t| t.starts_with("tcp<script>") && t.ends_with("… spawn block")),
-        "{lat:?}"
-    );
+    assert!(lat.iter().any(|t| t.starts_with("tcp<script>") && t.ends_with("… fork")), "{lat:?}");
+    assert!(lat.iter().any(|t| t.starts_with("tcp<script>") && t.ends_with("… spawn")), "{lat:?}");
     let tp = svg_texts(&dir.join("throughput-mapped.svg"));
     assert!(!tp.iter().any(|t| t.starts_with("memfd")), "a negative rate is not drawn: {tp:?}");
 }
@@ -468,6 +512,7 @@ fn a_run_with_only_zero_latencies_reports_instead_of_failing() {
         for s in c.latency_ns.values_mut() {
             *s = Default::default();
         }
+        c.latency_trials_ns.clear();
         c.histograms.clear();
         c.cpu = None;
     }
@@ -478,7 +523,7 @@ fn a_run_with_only_zero_latencies_reports_instead_of_failing() {
     let html = check_links(&index);
     // Nothing can be drawn on a log axis; the page says so rather than showing empty frames.
     assert!(html.contains("could not be drawn"), "the page names the charts it could not draw");
-    assert!(!index.parent().unwrap().join("latency.svg").exists());
+    assert!(!index.parent().unwrap().join("latency-mapped.svg").exists());
 }
 
 /// The page in a real browser: `.ci/browser-check.sh` (headless chromium) on a rendered fixture,

@@ -3,7 +3,7 @@
 //! shared ring gives every reader the same bytes once, pipes copy them once per reader.
 
 use super::plot::{Axis, LinePlot, Look, Scale, Series};
-use super::{at_most, measured, transport_family, Labeller, Planned, Plot, MAX_SERIES};
+use super::{at_most, measured, transport_family, Labeller, Planned, Plot, Variants, MAX_SERIES};
 use crate::format;
 use ipcbench_results::{CaseResult, RunFile, Spread};
 
@@ -31,6 +31,7 @@ pub(crate) fn plan(run: &RunFile) -> Option<Planned> {
     let labeller = Labeller::new(rows.iter().map(|r| r.0.clone()).collect());
     let mut series = Vec::new();
     let mut ticks: Vec<f64> = Vec::new();
+    let mut variants = Variants::default();
     for (key, members) in &rows {
         let mut members = members.clone();
         members.sort_by(|a, b| {
@@ -38,16 +39,19 @@ pub(crate) fn plan(run: &RunFile) -> Option<Planned> {
         });
         let family = transport_family(members[0].transport.as_deref());
         let label = labeller.label(key);
+        // Within a transport's colour, each wait gets a pair of looks: solid for the aggregate,
+        // dashed for the rate per reader.
+        let variant = 2 * variants.index(family, key[1..].to_vec());
         let mut aggregate = Series {
             label: join(&label, "aggregate"),
-            look: Look::of(family, 0),
+            look: Look::of(family, variant),
             points: Vec::new(),
             marks: None,
             whiskers: Vec::new(),
         };
         let mut per_reader = Series {
             label: join(&label, "per reader"),
-            look: Look::of(family, 1),
+            look: Look::of(family, variant + 1),
             points: Vec::new(),
             marks: None,
             whiskers: Vec::new(),

@@ -42,8 +42,8 @@ pub struct DotPlot {
 
 /// The grey of the legend's key entries: shapes, whatever their colour in the plot.
 pub const KEY_GREY: RGBColor = RGBColor(90, 90, 90);
-const SUB_ROW_PX: f64 = 11.0;
-const ROW_PAD_PX: f64 = 12.0;
+const SUB_ROW_PX: f64 = 10.0;
+const ROW_PAD_PX: f64 = 10.0;
 
 /// Draws the interval marks and returns the SVG.
 pub fn dot_plot(p: &DotPlot) -> Res<Svg> {
@@ -112,7 +112,8 @@ pub fn dot_plot(p: &DotPlot) -> Res<Svg> {
             chart
                 .draw_series(std::iter::once(Rectangle::new(
                     [(xp.lo, top - 1.0), (xp.hi, top)],
-                    ShapeStyle::from(&RGBColor(246, 247, 249)).filled(),
+                    // Translucent, so the grid shows through.
+                    ShapeStyle::from(&RGBColor(90, 110, 140).mix(0.07)).filled(),
                 )))
                 .map_err(err)?;
         }
