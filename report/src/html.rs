@@ -62,6 +62,13 @@ figure { margin: 18px 0 34px; }
 details { margin: 12px 0; }
 summary { cursor: pointer; color: var(--muted); }
 figure svg { max-width: 100%; height: auto; border: 1px solid var(--line); border-radius: 4px; }
+/* On a phone a chart scaled to the screen has unreadable text: keep it wide enough to read and
+   let it scroll sideways. */
+@media (max-width: 760px) {
+  figure { overflow-x: auto; }
+  figure svg { max-width: none; width: 760px; }
+  body { padding: 14px 12px 40px; }
+}
 .muted { color: var(--muted); font-size: 13px; }
 table.pivot, table.findings { font-size: 13px; }
 table.pivot td.num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }

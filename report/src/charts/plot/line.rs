@@ -66,7 +66,17 @@ pub fn line_plot(p: &LinePlot) -> Res<Svg> {
         let mut chart = build_frame(&plot_area, &p.title, &layout, &xp, &yp, true)?;
 
         let to = |(x, y): (f64, f64)| Some((p.x.scale.to_plot(x)?, p.y.scale.to_plot(y)?));
+        // Whiskers of series at the same x are set a few pixels apart, so each can be told
+        // from the others and followed to its line.
+        let with_whiskers = p.series.iter().filter(|s| !s.whiskers.is_empty()).count() as i32;
+        let mut whiskered = 0;
         for s in &p.series {
+            let dodge = if s.whiskers.is_empty() {
+                0
+            } else {
+                whiskered += 1;
+                (2 * whiskered - with_whiskers - 1) * 2
+            };
             let pts: Vec<(f64, f64)> = s.points.iter().filter_map(|&pt| to(pt)).collect();
             let marks: Vec<(f64, f64)> = match &s.marks {
                 Some(m) => m.iter().filter_map(|&pt| to(pt)).collect(),
@@ -76,6 +86,7 @@ pub fn line_plot(p: &LinePlot) -> Res<Svg> {
             for &(x, lo, hi) in &s.whiskers {
                 let (Some(a), Some(b)) = (to((x, lo)), to((x, hi))) else { continue };
                 let (a, b) = (chart.backend_coord(&a), chart.backend_coord(&b));
+                let (a, b) = ((a.0 + dodge, a.1), (b.0 + dodge, b.1));
                 let colour = ShapeStyle::from(&s.look.color).stroke_width(1);
                 root.draw(&PathElement::new(vec![a, b], colour)).map_err(err)?;
                 for end in [a, b] {
