@@ -2,7 +2,8 @@
 //! browser (`.ci/browser-check.sh`) without running a benchmark:
 //!
 //! ```sh
-//! cargo run -p ipcbench-report --features fixtures --example render -- /tmp/ipcbench-demo [big]
+//! cargo run -p ipcbench-report --features fixtures --example render -- /tmp/ipcbench-demo \
+//!     [small|big] [FULL_RUNS] [QUICK_RUNS]
 //! ```
 //!
 //! Prints the path of `index.html`.
@@ -18,7 +19,10 @@ fn main() {
         Some("big") => Fixture::big(),
         _ => Fixture::small(),
     };
-    fixtures::results_dir(&dir, &fixture, 6, &["bench-a"]);
+    let mut count = || args.next().and_then(|n| n.parse::<u64>().ok());
+    let (full, quick) = (count().unwrap_or(6), count().unwrap_or(0));
+    fixtures::results_dir(&dir, &fixture, full, &["bench-a"]);
+    fixtures::add_quick_runs(&dir, &fixture, full, quick);
     match render(&Options { inputs: Vec::new(), results_dir: dir, out_dir: None }) {
         Ok(index) => println!("{}", index.display()),
         Err(e) => {

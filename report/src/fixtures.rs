@@ -471,6 +471,15 @@ pub fn results_dir(dir: &Path, fixture: &Fixture, count: u64, hosts: &[&str]) {
     }
 }
 
+/// Adds `count` runs made with `--quick` to `dir/runs`, after the `after` runs that
+/// [`results_dir`] wrote (later starts, other commits); `latest.json` stays as it was.
+pub fn add_quick_runs(dir: &Path, fixture: &Fixture, after: u64, count: u64) {
+    for i in after..after + count {
+        let run = fixture.clone().nth(i).quick(true).build();
+        write(&dir.join("runs"), &format!("{}.json", run.run.id), &run);
+    }
+}
+
 fn combos() -> Vec<(&'static str, &'static str, &'static str)> {
     let mut out = Vec::new();
     for t in MAPPED {

@@ -431,6 +431,48 @@ fn named_inputs_make_the_last_the_main_run_and_all_the_trend() {
 }
 
 #[test]
+fn quick_and_full_runs_have_trends_apart_by_run_number() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fixture = Fixture::small().only(&["floor", "pingpong", "stream"]);
+    fixtures::results_dir(tmp.path(), &fixture, 3, &["bench-a"]);
+    fixtures::add_quick_runs(tmp.path(), &fixture, 3, 2);
+    let index = render(&opts_for(tmp.path())).unwrap();
+    let dir = index.parent().unwrap();
+    let commits = |texts: &[String]| -> Vec<String> {
+        texts
+            .iter()
+            .filter(|s| s.len() == 7 && s.chars().all(|c| c.is_ascii_hexdigit()))
+            .cloned()
+            .collect()
+    };
+    let commit_of =
+        |i: u64| fixture.clone().nth(i).build().run.git_commit.unwrap()[..7].to_string();
+    for (file, runs) in [("trend-latency.svg", 0..3), ("trend-latency-quick.svg", 3..5)] {
+        let texts = svg_texts(&dir.join(file));
+        assert_eq!(commits(&texts), runs.clone().map(commit_of).collect::<Vec<_>>(), "{file}");
+        // x is the run number within its kind: 1..=n, evenly spaced whatever the start times.
+        let n = runs.count();
+        for k in 1..=n {
+            assert!(texts.contains(&k.to_string()), "{file}: no tick at run {k}: {texts:?}");
+        }
+        assert!(!texts.contains(&(n + 1).to_string()), "{file}: {texts:?}");
+    }
+    assert!(dir.join("trend-throughput-quick.svg").exists());
+    // The runs table numbers the runs as the charts do.
+    let html = std::fs::read_to_string(&index).unwrap();
+    assert!(html.contains("<td class=\"num\">quick 2</td>"), "the runs table numbers quick runs");
+
+    // Reruns of one commit: its label is written once, where the commit changes.
+    let mut run = fixture.clone().nth(5).build();
+    run.run.git_commit = fixture.clone().nth(2).build().run.git_commit;
+    fixtures::write(&tmp.path().join("runs"), "rerun.json", &run);
+    let index = render(&opts_for(tmp.path())).unwrap();
+    let texts = svg_texts(&index.parent().unwrap().join("trend-latency.svg"));
+    assert_eq!(commits(&texts), (0..3).map(commit_of).collect::<Vec<_>>(), "{texts:?}");
+    assert!(texts.contains(&"4".to_string()), "the rerun is run 4: {texts:?}");
+}
+
+#[test]
 fn several_hosts_get_a_trend_line_each() {
     let (_tmp, index) = rendered_small(4, &["bench-a", "bench-b"]);
     let trend = svg_texts(&index.parent().unwrap().join("trend-latency.svg"));

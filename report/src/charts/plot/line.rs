@@ -45,8 +45,9 @@ pub fn line_plot(p: &LinePlot) -> Res<Svg> {
     for r in &p.refs {
         entries.push((clip(&r.label), Look::reference()));
     }
-    // Commit labels take two rows above the plot.
-    let top = TITLE_PX + if p.top_labels.is_empty() { 0 } else { 40 };
+    // Commit labels stand upright above the plot.
+    let widest_top = p.top_labels.iter().map(|l| text_px(&l.1, LABEL_SIZE)).fold(0.0, f64::max);
+    let top = TITLE_PX + if p.top_labels.is_empty() { 0 } else { widest_top.ceil() as u32 + 14 };
     let legend_height = LEGEND_ROW_PX * entries.len() as u32 + top + 30;
     let layout = Layout {
         width: WIDTH,
@@ -131,8 +132,8 @@ pub(super) fn draw_line(chart: &mut Frame<'_, '_>, pts: &[(f64, f64)], look: &Lo
     Ok(())
 }
 
-/// Labels above the plot at x positions; where one would overlap the previous label on its
-/// row it goes to the second row, and where both rows are taken it is left out.
+/// Labels above the plot at x positions, written upwards so that each takes only a line's
+/// height of the axis; where one would come closer to the previous than that, it is left out.
 fn draw_top_labels(
     root: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
     chart: &Frame<'_, '_>,
@@ -140,23 +141,22 @@ fn draw_top_labels(
     x: &Axis,
     yp: &Planned,
 ) -> Res<()> {
-    let mut row_right = [f64::MIN; 2];
+    let line_px = LABEL_SIZE / 1.24 * 1.15;
+    let mut last = f64::MIN;
     for (v, s) in labels {
         let Some(t) = x.scale.to_plot(*v) else { continue };
         let (px, py) = chart.backend_coord(&(t, yp.hi));
-        let w = text_px(s, LABEL_SIZE);
-        let left = f64::from(px) - w / 2.0;
-        let Some(row) = (0..2).find(|&r| left >= row_right[r] + 6.0) else { continue };
-        row_right[row] = left + w;
-        let y = py - 8 - 18 * row as i32;
-        root.draw(&PathElement::new(vec![(px, py), (px, y + 2)], RGBColor(150, 150, 150)))
-            .map_err(err)?;
+        if f64::from(px) < last + line_px {
+            continue;
+        }
+        last = f64::from(px);
         root.draw(&Text::new(
             s.clone(),
-            (px, y),
+            (px, py - 6),
             style(LABEL_SIZE)
                 .color(&RGBColor(70, 70, 70))
-                .pos(Pos::new(HPos::Center, VPos::Bottom)),
+                .transform(FontTransform::Rotate270)
+                .pos(Pos::new(HPos::Left, VPos::Center)),
         ))
         .map_err(err)?;
     }
