@@ -570,14 +570,17 @@ fn a_run_with_only_zero_latencies_reports_instead_of_failing() {
 
 /// The page in a real browser: `.ci/browser-check.sh` (headless chromium) on a rendered fixture,
 /// then the page measured by a script run in it (`probe.js`): its height with the full table
-/// collapsed, every chart's x ticks at the sizes it shows, and no two text boxes of a chart
-/// overlapping. Ignored by default as it needs chromium; `.ci/run` runs it
-/// (`cargo test -p ipcbench-report -- --ignored browser`).
+/// collapsed, every chart's x ticks at the values it shows (sizes, pages, readers, run numbers)
+/// or, for the interval charts, a legend entry per size, no two text boxes of a chart
+/// overlapping, and no drawn line crossing a text. Ignored by default as it needs chromium;
+/// `.ci/run` runs it (`cargo test -p ipcbench-report -- --ignored browser`).
 #[test]
 #[ignore = "needs chromium (apt-get install -y chromium)"]
 fn the_page_renders_in_a_real_browser() {
     let tmp = tempfile::tempdir().unwrap();
-    fixtures::results_dir(tmp.path(), &Fixture::big(), 3, &["bench-a"]);
+    let fixture = Fixture::big();
+    fixtures::results_dir(tmp.path(), &fixture, 3, &["bench-a"]);
+    fixtures::add_quick_runs(tmp.path(), &fixture, 3, 2);
     let index = render(&opts_for(tmp.path())).unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.ci/browser-check.sh");
     let png = tmp.path().join("report.png");
@@ -586,58 +589,100 @@ fn the_page_renders_in_a_real_browser() {
     println!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "browser check failed");
 
-    // The page with the probe appended, loaded at a desktop width.
+    // The page with the probe appended, loaded at a desktop and at a phone's width.
     let page = std::fs::read_to_string(&index).unwrap();
     let probed = index.with_file_name("probed.html");
     std::fs::write(&probed, format!("{page}<script>{}</script>", include_str!("probe.js")))
         .unwrap();
-    let profile = tempfile::tempdir().unwrap();
-    let dom = std::process::Command::new("chromium")
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--window-size=1400,900"])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .args(["--virtual-time-budget=5000", "--dump-dom"])
-        .arg(format!("file://{}", probed.display()))
-        .output()
-        .unwrap();
-    let dom = String::from_utf8_lossy(&dom.stdout);
-    let json = dom
-        .rsplit_once("<pre id=\"probe\">")
-        .and_then(|(_, r)| r.split_once("</pre>"))
-        .map(|(j, _)| {
-            j.replace("&quot;", "\"")
-                .replace("&lt;", "<")
-                .replace("&gt;", ">")
-                .replace("&amp;", "&")
-        })
-        .expect("the probe ran");
-    let probe: serde_json::Value = serde_json::from_str(&json)
-        .unwrap_or_else(|e| panic!("{e}: {}", &json[..json.len().min(300)]));
+    let probe_at = |width: u32| -> serde_json::Value {
+        let profile = tempfile::tempdir().unwrap();
+        let dom = std::process::Command::new("chromium")
+            .args(["--headless", "--no-sandbox", "--disable-gpu"])
+            .arg(format!("--window-size={width},900"))
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .args(["--virtual-time-budget=5000", "--dump-dom"])
+            .arg(format!("file://{}", probed.display()))
+            .output()
+            .unwrap();
+        let dom = String::from_utf8_lossy(&dom.stdout);
+        let json = dom
+            .rsplit_once("<pre id=\"probe\">")
+            .and_then(|(_, r)| r.split_once("</pre>"))
+            .map(|(j, _)| {
+                j.replace("&quot;", "\"")
+                    .replace("&lt;", "<")
+                    .replace("&gt;", ">")
+                    .replace("&amp;", "&")
+            })
+            .expect("the probe ran");
+        serde_json::from_str(&json)
+            .unwrap_or_else(|e| panic!("{e}: {}", &json[..json.len().min(300)]))
+    };
+    let built = fixture.build();
+    let sizes = |scenario: &str| -> Vec<String> {
+        let set: BTreeSet<u64> = built
+            .cases
+            .iter()
+            .filter(|c| c.scenario == scenario && c.ok())
+            .filter(|c| scenario != "mapping" || c.latency_ns.contains_key("ready"))
+            .filter_map(|c| c.size)
+            .collect();
+        set.into_iter().map(|s| ipcbench_results::units::bytes(s as f64)).collect()
+    };
+    let pages: Vec<String> =
+        fixture.pages.iter().map(|p| ipcbench_results::units::count(*p as f64)).collect();
+    // What each chart must show as texts: its x ticks, or the sizes in its legend.
+    let expected = |id: &str| -> Vec<String> {
+        let chart = id.trim_start_matches("chart-");
+        match chart {
+            c if c.starts_with("throughput") => sizes("stream"),
+            c if c.starts_with("latency") || c.starts_with("cpu") => sizes("pingpong"),
+            "mapping" => sizes("mapping"),
+            "flush" => pages.clone(),
+            "fanout" => ["1", "2", "4"].map(String::from).to_vec(),
+            c if c.starts_with("trend") && c.ends_with("quick") => vec!["1".into(), "2".into()],
+            c if c.starts_with("trend") => vec!["1".into(), "2".into(), "3".into()],
+            c if c.starts_with("percentiles") => {
+                ["50 %", "90 %", "99 %", "99.9 %"].map(String::from).to_vec()
+            }
+            other => {
+                panic!("the browser test does not know the chart {other}: add what it must show")
+            }
+        }
+    };
 
-    // Read at a glance: the big fixture (~300 cases) fits in a few screens once the full
-    // table is collapsed (it was ~19,000 px with the table open).
-    let height = probe["height"].as_f64().unwrap();
-    assert!(height < 14_000.0, "the page is {height} px tall");
+    for width in [1400, 400] {
+        let probe = probe_at(width);
+        // Read at a glance: the big fixture (~450 cases, 16 charts) fits in a few screens once
+        // the full table is collapsed (it was ~19,000 px with the table open).
+        let height = probe["height"].as_f64().unwrap();
+        println!("page height at {width} px: {height} px");
+        assert!(height < 15_000.0, "the page is {height} px tall at {width} px");
 
-    let charts = probe["charts"].as_array().unwrap();
-    assert!(charts.len() >= 6, "{charts:?}");
-    for c in charts {
-        let overlaps = c["overlaps"].as_array().unwrap();
-        assert!(overlaps.is_empty(), "{}: text boxes overlap: {overlaps:?}", c["id"]);
-    }
-    // Throughput charts: a tick label at every measured size.
-    let sizes: BTreeSet<u64> = Fixture::big()
-        .build()
-        .cases
-        .iter()
-        .filter(|c| c.scenario == "stream" && c.ok())
-        .filter_map(|c| c.size)
-        .collect();
-    for c in charts.iter().filter(|c| c["id"].as_str().unwrap().starts_with("chart-throughput")) {
-        let texts: Vec<&str> =
-            c["texts"].as_array().unwrap().iter().filter_map(|t| t.as_str()).collect();
-        for size in &sizes {
-            let label = ipcbench_results::units::bytes(*size as f64);
-            assert!(texts.contains(&label.as_str()), "{}: no tick at {label}: {texts:?}", c["id"]);
+        let charts = probe["charts"].as_array().unwrap();
+        let ids: Vec<&str> = charts.iter().filter_map(|c| c["id"].as_str()).collect();
+        for id in [
+            "chart-latency-mapped",
+            "chart-cpu-streams",
+            "chart-percentiles-spin",
+            "chart-fanout",
+            "chart-mapping",
+            "chart-trend-latency",
+            "chart-trend-latency-quick",
+        ] {
+            assert!(ids.contains(&id), "{id} is not on the page: {ids:?}");
+        }
+        for c in charts {
+            let id = c["id"].as_str().unwrap();
+            let overlaps = c["overlaps"].as_array().unwrap();
+            assert!(overlaps.is_empty(), "{id} at {width} px: text boxes overlap: {overlaps:?}");
+            let crossed = c["crossed"].as_array().unwrap();
+            assert!(crossed.is_empty(), "{id} at {width} px: lines cross texts: {crossed:?}");
+            let texts: Vec<&str> =
+                c["texts"].as_array().unwrap().iter().filter_map(|t| t.as_str()).collect();
+            for label in expected(id) {
+                assert!(texts.contains(&label.as_str()), "{id}: no {label}: {texts:?}");
+            }
         }
     }
 }

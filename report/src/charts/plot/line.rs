@@ -8,7 +8,7 @@ use super::{err, style, text_px, with_title, Look, RefLine, Res, Svg, LABEL_SIZE
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-const LINE_PLOT_HEIGHT: u32 = 560;
+const LINE_PLOT_HEIGHT: u32 = 500;
 
 pub struct Series {
     pub label: String,
