@@ -97,3 +97,41 @@ fn dots(c: &CaseResult) -> Dots {
         points: vec![(s.p50 as f64, Marker::Circle)],
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ipcbench_results::Summary;
+
+    fn case(t: &str, w: &str, size: u64, p50: u64, trials: &[u64]) -> CaseResult {
+        let mut c = CaseResult::new(format!("pingpong/{t}/fork/{w}/{size}"), "pingpong");
+        (c.transport, c.process, c.wait, c.size) =
+            (Some(t.into()), Some("fork".into()), Some(w.into()), Some(size));
+        let s = |p50| Summary { p50, p99: 3 * p50, ..Default::default() };
+        c.latency_ns.insert(latency::ONE_WAY.into(), s(p50));
+        c.latency_trials_ns.insert(latency::ONE_WAY.into(), trials.iter().map(|v| s(*v)).collect());
+        c
+    }
+
+    #[test]
+    fn a_row_per_case_a_mark_per_size_from_p50_to_p99_over_the_trials() {
+        let mut run = RunFile::default();
+        run.cases.push(case("posix-shm", "spin", 64, 200, &[180, 260, 210]));
+        run.cases.push(case("posix-shm", "spin", 4096, 700, &[700]));
+        run.cases.push(case("memfd", "futex", 4096, 3_000, &[]));
+        run.cases.push(case("pipe", "block", 64, 5_000, &[]));
+        let planned = plan(&run);
+        assert_eq!(planned.iter().map(|p| p.file).collect::<Vec<_>>(), [MAPPED_FILE, STREAMS_FILE]);
+        let Plot::Dots(d) = &planned[0].plot else { panic!("interval marks") };
+        assert_eq!(d.categories, ["posix-shm spin", "memfd futex"]);
+        assert_eq!(
+            d.groups.iter().map(|g| g.label.as_str()).collect::<Vec<_>>(),
+            ["64 B", "4 KiB"]
+        );
+        let m = d.marks[0][0].as_ref().unwrap();
+        assert_eq!((m.line, m.band), (Some((200.0, 600.0)), Some((180.0, 260.0))));
+        // One trial has no spread to show; a size not measured has no mark.
+        assert_eq!(d.marks[0][1].as_ref().unwrap().band, None);
+        assert!(d.marks[1][0].is_none());
+    }
+}

@@ -74,3 +74,39 @@ pub(crate) fn plan(run: &RunFile) -> Option<Planned> {
         }),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ipcbench_results::Summary;
+
+    fn case(op: &str, size: u64, kinds: &[(&str, u64)]) -> CaseResult {
+        let mut c = CaseResult::new(format!("mapping/{op}/{size}"), "mapping");
+        c.size = Some(size);
+        c.axes.insert("op".into(), op.into());
+        for (k, p50) in kinds {
+            c.latency_ns.insert(k.to_string(), Summary { p50: *p50, ..Default::default() });
+        }
+        c
+    }
+
+    #[test]
+    fn a_line_per_way_that_makes_memory_usable() {
+        let mut run = RunFile::default();
+        assert!(plan(&run).is_none(), "no mapping cases, no chart");
+        for size in [4096, 1 << 20] {
+            run.cases.push(case("mmap", size, &[(latency::SETUP, 900)]));
+            run.cases.push(case("touch", size, &[(latency::SETUP, 1_000), (READY, size / 10)]));
+            run.cases.push(case("populate", size, &[(latency::SETUP, size / 20)]));
+            let mut skipped = case("hugetlb", size, &[]);
+            skipped.skipped = Some("no huge pages".into());
+            run.cases.push(skipped);
+        }
+        let Plot::Lines(l) = plan(&run).unwrap().plot else { panic!("a line plot") };
+        let labels: Vec<&str> = l.series.iter().map(|s| s.label.as_str()).collect();
+        assert_eq!(labels, ["touch", "populate"]);
+        assert_eq!(l.series[0].points, vec![(4096.0, 409.0), (1048576.0, 104857.0)]);
+        assert_eq!(l.series[1].points[1], (1048576.0, 52428.0));
+        assert_eq!(l.x.ticks, Some(vec![4096.0, 1048576.0]));
+    }
+}
