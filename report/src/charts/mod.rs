@@ -152,10 +152,13 @@ pub fn sizes_of(cases: &[&CaseResult]) -> Vec<u64> {
     (0..MAX_SERIES).map(|i| sizes[i * last / (MAX_SERIES - 1)]).collect()
 }
 
+/// A row of cases that differ only in size, and the [`pattern_key`] they share.
+pub type Row<'a> = (Vec<String>, Vec<&'a CaseResult>);
+
 /// Cases in rows, one per [`pattern_key`] (the case without its size), in the usual order.
-pub fn pattern_rows<'a>(mut cases: Vec<&'a CaseResult>) -> Vec<(Vec<String>, Vec<&'a CaseResult>)> {
+pub fn pattern_rows(mut cases: Vec<&CaseResult>) -> Vec<Row<'_>> {
     cases.sort_by_key(|c| (pattern_order(c), c.size));
-    let mut rows: Vec<(Vec<String>, Vec<&CaseResult>)> = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
     for c in cases {
         let key = pattern_key(c);
         match rows.iter_mut().find(|(k, _)| *k == key) {
