@@ -45,6 +45,10 @@ beyond the threshold is reported as a warning: the host was in another state.
 No-ops. msync(MS_ASYNC) and any flush on tmpfs write nothing: they are reported, never \
 counted.
 
+Load. An open-loop case (`load`) is judged on its headline corrected latency (the 90 % point) \
+and its knee; both count only with --gate-p99: a queue near saturation follows how much of \
+the host the pair got against a rate fixed at the case's start.
+
 Exit status: 0 the new run is whole and nothing regressed; 1 a figure regressed; 2 bad input \
 (a file missing, unreadable or not a result file); 3 the new run cannot pass a gate: a case \
 failed, it has no cases, or it was interrupted or is not complete (3 wins over 1).
