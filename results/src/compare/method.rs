@@ -31,7 +31,8 @@ inside it is noise; within the threshold, no change.
 
 Thresholds. --threshold, default 10 %, for handoff latency; 2 times that (20 % by default) for \
 throughput; 8 times that (80 % by default) for latency that waits on what the whole host \
-shares (a wake-up by the scheduler: futex, block; or a record of 1 MiB or more). Between two \
+shares (a wake-up by the scheduler: futex, block; a record of 1 MiB or more; or a flush to \
+a block device). Between two \
 runs made apart these move with whatever else runs, and a run's own trials cannot show that \
 drift. p99 gets twice its figure's threshold and counts only with --gate-p99: a run's tail is \
 set by what else ran. A quantile with fewer than 10 samples beyond it is not resolved (noise).
