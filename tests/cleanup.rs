@@ -39,7 +39,9 @@ fn assert_clean(pid: u32, before: &Snapshot, work: &std::path::Path) {
     assert!(left.is_empty(), "temp files left in --dir: {left:?}");
 }
 
-const MAPPED: &str = "file-mmap,posix-shm,sysv-shm,memfd,file-rw,unix-socket";
+const MAPPED: &str =
+    "file-mmap,posix-shm,sysv-shm,memfd,file-rw,unix-socket,fifo,posix-mq,sysv-msg,udp,unix-dgram,\
+     iceoryx2";
 
 #[test]
 fn a_normal_run_leaves_nothing() {
@@ -145,7 +147,19 @@ fn signal(pid: u32, sig: i32) {
 #[test]
 fn a_killed_worker_fails_its_case_and_the_run_goes_on() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    for (transport, process) in [("posix-shm", "fork"), ("sysv-shm", "spawn"), ("pipe", "spawn")] {
+    for (transport, process, wait) in [
+        ("posix-shm", "fork", "spin"),
+        ("sysv-shm", "spawn", "spin"),
+        ("pipe", "spawn", "block"),
+        ("memfd", "spawn", "eventfd"),
+        ("posix-shm", "fork", "condvar"),
+        ("fifo", "spawn", "block"),
+        ("posix-mq", "fork", "block"),
+        ("sysv-msg", "spawn", "block"),
+        ("unix-dgram", "fork", "block"),
+        ("iceoryx2", "fork", "spin"),
+        ("iceoryx2", "spawn", "iox2-event"),
+    ] {
         let (o, run, before, work, runner) = disturb(
             &[
                 "scenario",
@@ -155,7 +169,7 @@ fn a_killed_worker_fails_its_case_and_the_run_goes_on() {
                 "--process",
                 process,
                 "--wait",
-                if transport == "pipe" { "block" } else { "spin" },
+                wait,
                 "--size",
                 "64,128",
                 "--duration",
@@ -176,29 +190,38 @@ fn a_killed_worker_fails_its_case_and_the_run_goes_on() {
 #[test]
 fn a_hung_worker_fails_its_case() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let (o, run, before, work, runner) = disturb(
-        &[
-            "scenario",
-            "pingpong",
-            "--transport",
-            "memfd",
-            "--process",
-            "fork",
-            "--wait",
-            "futex",
-            "--size",
-            "64",
-            "--duration",
-            "5s",
-            "--timeout",
-            "1",
-        ],
-        |_, worker, _| signal(worker, 19), // SIGSTOP
-    );
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    let err = cases(&run)[0]["error"].as_str().unwrap_or_default().to_string();
-    assert!(err.contains("hangs"), "error was: {err}; stderr: {}", stderr(&o));
-    assert_clean(runner, &before, work.path());
+    for (transport, wait) in [
+        ("memfd", "futex"),
+        ("posix-shm", "condvar"),
+        ("posix-mq", "block"),
+        ("sysv-msg", "block"),
+        ("fifo", "block"),
+        ("iceoryx2", "iox2-event"),
+    ] {
+        let (o, run, before, work, runner) = disturb(
+            &[
+                "scenario",
+                "pingpong",
+                "--transport",
+                transport,
+                "--process",
+                "fork",
+                "--wait",
+                wait,
+                "--size",
+                "64",
+                "--duration",
+                "5s",
+                "--timeout",
+                "1",
+            ],
+            |_, worker, _| signal(worker, 19), // SIGSTOP
+        );
+        assert_eq!(o.status.code(), Some(1), "{transport}: {}", stderr(&o));
+        let err = cases(&run)[0]["error"].as_str().unwrap_or_default().to_string();
+        assert!(err.contains("hangs"), "{transport}: error was: {err}; stderr: {}", stderr(&o));
+        assert_clean(runner, &before, work.path());
+    }
 }
 
 /// Ctrl-C as the process sees it: exit 130, the file marked, nothing left behind. Which cases
@@ -212,7 +235,7 @@ fn an_interrupted_run_keeps_what_it_measured() {
             "scenario",
             "pingpong",
             "--transport",
-            "posix-shm,sysv-shm,file-mmap",
+            "posix-shm,sysv-shm,file-mmap,posix-mq,sysv-msg,fifo,iceoryx2",
             "--size",
             "64,128,256,512",
             "--duration",

@@ -32,9 +32,9 @@ impl Scenario for Fanout {
     fn cases(&self, opts: &Options) -> Result<Vec<Case>, UsageError> {
         let allowed: Vec<Transport> = Transport::ALL.into_iter().filter(|t| supports(*t)).collect();
         let combos = if opts.transports.is_some() {
-            opts.combinations(&allowed)?
+            crate::stream::ring_combinations(opts, &allowed)?
         } else {
-            opts.combinations(&DEFAULT_TRANSPORTS)?
+            crate::stream::ring_combinations(opts, &DEFAULT_TRANSPORTS)?
         };
         let sizes = opts.sizes.clone().unwrap_or(DEFAULT_SIZES.to_vec());
         let mut cases = Vec::new();
@@ -81,6 +81,10 @@ fn run_case(
     size: usize,
     readers: usize,
 ) -> Result<CaseResult> {
+    if let Some(mut c) = ctx.refuses(&id, "fanout", t, w, size) {
+        c.axes.insert("readers".into(), readers.to_string());
+        return Ok(c);
+    }
     let opts = &ctx.opts;
     let allowed = crate::sysinfo::allowed_cpus();
     let cpus = allowed.len();

@@ -57,7 +57,8 @@ impl Scenario for Load {
     fn cases(&self, opts: &Options) -> Result<Vec<Case>, UsageError> {
         let sizes = opts.sizes.clone().unwrap_or(DEFAULT_SIZES.to_vec());
         let mut cases = Vec::new();
-        for (t, p, w) in opts.combinations(&Transport::ALL)? {
+        // A flood at its core: the waits and transports `stream` can flood (see there).
+        for (t, p, w) in crate::stream::ring_combinations(opts, &Transport::ALL)? {
             if opts.quick && opts.transports.is_none() && !QUICK_CASES.contains(&(t, w)) {
                 continue;
             }
@@ -389,8 +390,9 @@ mod tests {
         let ids: Vec<String> = Load.cases(&named).unwrap().into_iter().map(|c| c.id).collect();
         assert_eq!(ids, ["load/memfd/fork/spin/64", "load/memfd/fork/futex/64"]);
         let full = Load.cases(&Options::default()).unwrap();
-        // 5 mapped × (fork + spawn, less anon-mmap spawn) × 2 waits + 4 streams × 2 processes.
-        assert_eq!(full.len(), (4 * 2 + 1) * 2 + 4 * 2);
+        // 5 mapped × (fork + spawn, less anon-mmap spawn) × 2 ring waits + 5 streams and 3
+        // flow-controlled message transports × 2 processes (see `stream::ring_combinations`).
+        assert_eq!(full.len(), (4 * 2 + 1) * 2 + 8 * 2);
     }
 
     #[test]

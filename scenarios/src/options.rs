@@ -456,6 +456,7 @@ mod tests {
         let opts = Options { processes: Some(vec![Process::Spawn]), ..Default::default() };
         let c = opts.combinations(&Transport::ALL).unwrap();
         assert!(c.iter().all(|(t, _, _)| *t != Transport::AnonMmap));
-        assert_eq!(c.len(), 4 * 2 + 4);
+        // 4 spawnable mapped × 4 waits, 9 kernel transports × block, iceoryx2 × 2 waits.
+        assert_eq!(c.len(), 4 * 4 + 9 + 2);
     }
 }

@@ -11,6 +11,7 @@ use crate::patterns::stream::{
     self, ReaderReport, RingWriter, StreamSpec, StreamWriter, WriterReport,
 };
 use crate::patterns::worker::WorkerReport;
+use crate::record::HEADER_LEN;
 use crate::transport::{mechanism, CreateOptions, Medium, Setup, Transport};
 use anyhow::{bail, Context, Result};
 use std::io::Write;
@@ -38,9 +39,19 @@ pub struct FanoutReport {
     pub readers: Vec<ReaderReport>,
 }
 
-/// Whether a transport can carry a fan-out.
+/// Whether a transport can carry a fan-out: a shared ring, or one pipe, FIFO or flow-controlled
+/// message transport per reader (the connection-oriented sockets are left out: one listener
+/// per reader adds nothing the pipe does not show).
 pub fn supports(t: Transport) -> bool {
-    t.is_mapped() || t == Transport::Pipe
+    t.is_mapped()
+        || matches!(
+            t,
+            Transport::Pipe
+                | Transport::Fifo
+                | Transport::PosixMq
+                | Transport::SysvMsg
+                | Transport::UnixDgram
+        )
 }
 
 /// Creates the transport, forks the readers, writes the stream here, and collects every
@@ -48,11 +59,16 @@ pub fn supports(t: Transport) -> bool {
 pub fn run_fanout(opts: &FanoutOptions, spec: &StreamSpec) -> Result<FanoutReport> {
     let t = opts.transport;
     if !supports(t) {
-        bail!("fan-out runs over a mapped transport or pipe, not {t}");
+        bail!("fan-out runs over a mapped transport, pipe, fifo, posix-mq, sysv-msg or unix-dgram, not {t}");
     }
     let readers = spec.ring.readers;
     let mapped = t.is_mapped();
-    let create = CreateOptions { len: spec.ring.region_len(), dir: opts.dir.clone() };
+    let create = CreateOptions {
+        len: spec.ring.region_len(),
+        dir: opts.dir.clone(),
+        record: HEADER_LEN + spec.size,
+        wait: opts.wait,
+    };
     let mut setups: Vec<Box<dyn Setup>> = (0..if mapped { 1 } else { readers })
         .map(|_| mechanism(t).create(&create))
         .collect::<Result<_>>()?;
@@ -71,7 +87,7 @@ pub fn run_fanout(opts: &FanoutOptions, spec: &StreamSpec) -> Result<FanoutRepor
                     // the writer as EPIPE instead of a pipe that someone still holds open.
                     for (j, s) in setups.iter_mut().enumerate() {
                         if j != i {
-                            drop(s.forked_peer()?);
+                            s.release_in_peer();
                         }
                     }
                     setups[i].forked_peer()?
@@ -94,7 +110,7 @@ pub fn run_fanout(opts: &FanoutOptions, spec: &StreamSpec) -> Result<FanoutRepor
     } else {
         let mut streams = Vec::with_capacity(readers);
         for s in &mut setups {
-            let Medium::Stream(s) = s.local(&mut watch)? else { bail!("{t} gave no stream") };
+            let Some(s) = s.local(&mut watch)?.into_records() else { bail!("{t} gave no stream") };
             streams.push(s);
         }
         stream::write_records(&mut StreamWriter::new(streams, spec.size), spec, &mut watch)?

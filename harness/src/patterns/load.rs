@@ -289,7 +289,10 @@ pub fn writer(
             let producer = Producer::new(region, spec.ring, spec.size, wait)?;
             write_load(&mut RingWriter::new(producer, spec.size), spec, pace, watch)
         }
-        Medium::Stream(s) => {
+        other => {
+            let Some(s) = other.into_records() else {
+                anyhow::bail!("a load runs over a ring or records, not loaned samples")
+            };
             write_load(&mut StreamWriter::new(vec![s], spec.size), spec, pace, watch)
         }
     }
@@ -319,7 +322,12 @@ fn read_with(
             let mut r = RingReader::new(consumer, spec.size, ReadMode::Copy);
             read_load(&mut r, spec, stall, watch)
         }
-        Medium::Stream(s) => read_load(&mut StreamReader::new(s, spec.size), spec, stall, watch),
+        other => {
+            let Some(s) = other.into_records() else {
+                anyhow::bail!("a load runs over a ring or records, not loaned samples")
+            };
+            read_load(&mut StreamReader::new(s, spec.size), spec, stall, watch)
+        }
     }
 }
 

@@ -86,6 +86,14 @@ impl RingLayout {
     }
 }
 
+/// The ring waits by spin or futex only (see [`Wait::in_flood`]).
+fn ring_wait(wait: Wait) -> Result<()> {
+    if !matches!(wait, Wait::Spin | Wait::Futex) {
+        bail!("a ring waits by spin or futex, not {wait} (a ping-pong wait only)");
+    }
+    Ok(())
+}
+
 /// Ring bytes a record of `size` payload bytes takes.
 pub fn frame_len(size: usize) -> usize {
     round_up(HEADER_LEN + size, FRAME_ALIGN)
@@ -132,6 +140,7 @@ unsafe impl Send for Producer {}
 impl Producer {
     /// The producer over a fresh (zeroed) region laid out as `layout`, for `max_size`-byte records.
     pub fn new(region: Region, layout: RingLayout, max_size: usize, wait: Wait) -> Result<Self> {
+        ring_wait(wait)?;
         layout.check(&region, max_size)?;
         let base = region.as_ptr();
         // SAFETY: every index line and the data area lie within the region (checked above).
@@ -293,6 +302,7 @@ impl Consumer {
         max_size: usize,
         wait: Wait,
     ) -> Result<Self> {
+        ring_wait(wait)?;
         layout.check(&region, max_size)?;
         if index >= layout.readers {
             bail!("reader {index} of a ring with {} readers", layout.readers);

@@ -99,7 +99,8 @@ pub fn rank(order: &[&str], name: Option<&str>) -> (usize, String) {
     (order.iter().position(|o| *o == name).unwrap_or(order.len()), name.to_string())
 }
 
-/// The colour family of a transport (the same in every chart).
+/// The colour of a transport (the same in every chart): its place in the vocabulary, which
+/// lists transports by kind (mapped, message, stream, library), so legends group them so too.
 pub fn transport_family(transport: Option<&str>) -> usize {
     Transport::sort_key(transport).0
 }
