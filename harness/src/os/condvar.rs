@@ -5,11 +5,21 @@
 //! store means a waiter that looked at the word before the store is already asleep on the
 //! condition when the broadcast comes: no wake-up is lost.
 //!
-//! The mutex is robust (a peer killed while holding it does not lock the other out) and every
-//! wait has a timeout, so a dead or hung peer and Ctrl-C are noticed through the [`Watch`].
+//! The mutex is robust (a peer killed while holding it does not lock the other out: the next
+//! taker gets `EOWNERDEAD`), and every lock we take ourselves is a `pthread_mutex_timedlock` in
+//! slices that ask the [`Watch`], so a dead or hung peer and Ctrl-C are noticed.
+//!
+//! One lock is not ours to time: `pthread_cond_timedwait` re-takes the mutex before it returns,
+//! timeout or not, and waits for it without limit. A peer stopped (SIGSTOP, a debugger) while
+//! holding the mutex would hold that wait forever. So the runner, which owns the peer, keeps a
+//! [`HangBreaker`] beside its waits: a thread that sees one `pthread_cond_timedwait` last longer
+//! than the watch's timeout — which only that endless re-lock can do, every other wait returns
+//! within a slice — and kills the peer. Its death releases the robust mutex (`EOWNERDEAD`), the
+//! wait returns, and the case fails as a hang.
 
 use crate::os::watch::{WaitError, Watch};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// Bytes a [`SharedCondvar`] takes in a region (64-byte aligned).
 pub const CONDVAR_LEN: usize = 128;
@@ -108,12 +118,14 @@ impl SharedCondvar {
         Ok(())
     }
 
-    /// Waits until `ready()` holds; returns how many times it slept.
+    /// Waits until `ready()` holds; returns how many times it slept. In the runner, `breaker`
+    /// (see [`HangBreaker`]) bounds the one unbounded step, the re-lock inside the wait.
     #[inline]
     pub fn wait_until(
         &self,
         ready: impl Fn() -> bool,
         watch: &mut Watch,
+        breaker: Option<&HangBreaker>,
     ) -> Result<u64, WaitError> {
         if ready() {
             return Ok(0);
@@ -123,11 +135,21 @@ impl SharedCondvar {
         while !ready() {
             sleeps += 1;
             let until = deadline(libc::CLOCK_MONOTONIC);
+            if let Some(b) = breaker {
+                b.enter();
+            }
             // SAFETY: we hold the mutex the condition variable is used with.
             let r = unsafe { libc::pthread_cond_timedwait(self.cond(), self.mutex(), &until) };
+            if let Some(b) = breaker {
+                b.leave();
+            }
             if r == libc::EOWNERDEAD {
                 // SAFETY: we hold it again.
                 unsafe { libc::pthread_mutex_consistent(self.mutex()) };
+            }
+            if let Some(stalled) = breaker.and_then(HangBreaker::broke) {
+                self.unlock();
+                return Err(stalled);
             }
             if r != 0 && !ready() {
                 if let Err(e) = watch.check() {
@@ -141,6 +163,99 @@ impl SharedCondvar {
     }
 }
 
+/// The runner's guard over its condvar waits (see the module doc): a thread that kills the
+/// peer if one `pthread_cond_timedwait` outlasts the watch's timeout. It looks every slice and
+/// costs the waits two relaxed stores; it is stopped and joined when dropped, before the runner
+/// forks the next peer.
+pub struct HangBreaker {
+    state: Arc<BreakerState>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+struct BreakerState {
+    /// Odd while the waiting thread is inside `pthread_cond_timedwait`; bumped on entry and on
+    /// exit, so a value seen twice is the same wait.
+    inside: AtomicU64,
+    stop: AtomicBool,
+    /// How long the wait had lasted when the peer was killed (ns), or 0.
+    broke_after_ns: AtomicU64,
+}
+
+impl HangBreaker {
+    /// A breaker over the runner's peer, if `watch` is the runner's watch over one; `None` in a
+    /// worker (its runner is no process it may kill, and cleans up after it anyway).
+    pub fn for_watch(watch: &Watch) -> Option<HangBreaker> {
+        let (peer, timeout) = watch.child_peer()?;
+        let state = Arc::new(BreakerState {
+            inside: AtomicU64::new(0),
+            stop: AtomicBool::new(false),
+            broke_after_ns: AtomicU64::new(0),
+        });
+        let s = state.clone();
+        let thread = std::thread::Builder::new()
+            .name("hang-breaker".into())
+            .spawn(move || breaker_loop(&s, peer, timeout.as_nanos() as u64))
+            .ok()?;
+        Some(HangBreaker { state, thread: Some(thread) })
+    }
+
+    #[inline(always)]
+    fn enter(&self) {
+        self.state.inside.fetch_add(1, Ordering::Relaxed);
+    }
+
+    #[inline(always)]
+    fn leave(&self) {
+        self.state.inside.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The hang, if the breaker had to kill the peer.
+    fn broke(&self) -> Option<WaitError> {
+        match self.state.broke_after_ns.load(Ordering::Acquire) {
+            0 => None,
+            ns => Some(WaitError::Stalled(ns as f64 / 1e9)),
+        }
+    }
+}
+
+impl Drop for HangBreaker {
+    fn drop(&mut self) {
+        self.state.stop.store(true, Ordering::Release);
+        if let Some(t) = self.thread.take() {
+            t.thread().unpark();
+            let _ = t.join();
+        }
+    }
+}
+
+fn breaker_loop(s: &BreakerState, peer: libc::pid_t, timeout_ns: u64) {
+    // Signals are for the waiting thread: Ctrl-C must interrupt its sleep, not this one's.
+    // SAFETY: plain signal-mask calls on a valid set.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
+    }
+    let slice = std::time::Duration::from_nanos(SLICE_NS as u64);
+    let (mut seen, mut since) = (0u64, 0u64);
+    while !s.stop.load(Ordering::Acquire) {
+        std::thread::park_timeout(slice);
+        let now = crate::os::clock::now_ns();
+        let v = s.inside.load(Ordering::Relaxed);
+        if v % 2 == 0 || v != seen {
+            (seen, since) = (v, now);
+            continue;
+        }
+        if now - since > timeout_ns {
+            s.broke_after_ns.store((now - since).max(1), Ordering::Release);
+            // SAFETY: the runner's own child, not yet reaped (its guard reaps it), so the pid
+            // is still that process. Its death hands the robust mutex over with EOWNERDEAD.
+            unsafe { libc::kill(peer, libc::SIGKILL) };
+            return;
+        }
+    }
+}
+
 /// A slice from now on `clock`.
 fn deadline(clock: libc::clockid_t) -> libc::timespec {
     // SAFETY: a valid timespec out-parameter.
@@ -150,4 +265,65 @@ fn deadline(clock: libc::clockid_t) -> libc::timespec {
     t.tv_sec += (ns / 1_000_000_000) as libc::time_t;
     t.tv_nsec = (ns % 1_000_000_000) as libc::c_long;
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::os::mapping::Region;
+    use crate::os::process::{Child, ExitStatus};
+    use std::time::Duration;
+
+    /// The peer stops (SIGSTOP) while it holds the mutex and the runner sleeps in
+    /// `pthread_cond_timedwait`: the runner's wait must end as a hang, not re-lock forever.
+    #[test]
+    fn a_peer_stopped_holding_the_mutex_fails_the_wait_as_a_hang() {
+        let region = Region::anon_shared(4096).unwrap();
+        let base = region.as_ptr();
+        // SAFETY: a fresh zeroed shared page; the condvar at 0, a flag word at 2048.
+        let cv = unsafe { SharedCondvar::attach(base) };
+        let asleep = unsafe { &*(base.add(2048) as *const AtomicU32) };
+        let mut child = Child::fork(|| {
+            // Take the mutex once the runner is inside its condvar wait (it raised the flag
+            // under the lock, and the lock is ours only once that wait released it), then stop.
+            while asleep.load(Ordering::Acquire) == 0 {
+                std::hint::spin_loop();
+            }
+            // SAFETY: the initialised process-shared mutex of the region.
+            unsafe {
+                libc::pthread_mutex_lock(cv.mutex());
+                libc::raise(libc::SIGSTOP);
+            }
+            0
+        })
+        .unwrap();
+        let pid = child.pid();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let waiter = std::thread::spawn(move || {
+            let mut watch = Watch::over_child(Duration::from_millis(300), pid);
+            let breaker = HangBreaker::for_watch(&watch).expect("a runner's watch");
+            let ready = || {
+                asleep.store(1, Ordering::Release);
+                false
+            };
+            let r = cv.wait_until(ready, &mut watch, Some(&breaker));
+            let _ = tx.send(r.map_err(|e| e.to_string()));
+        });
+        // A guard against a hang, not a speed limit: without the breaker the wait never ends.
+        let r = rx.recv_timeout(Duration::from_secs(120));
+        if r.is_err() {
+            drop(child); // kills the peer: the robust mutex frees the waiter.
+            panic!("the condvar wait hung on a stopped peer holding the mutex");
+        }
+        waiter.join().unwrap();
+        let err = r.unwrap().expect_err("nothing was ever published");
+        assert!(err.contains("hangs"), "{err}");
+        assert_eq!(child.wait().unwrap(), ExitStatus::Signaled(libc::SIGKILL));
+    }
+
+    #[test]
+    fn a_worker_has_no_breaker() {
+        let watch = Watch::over_parent(Duration::from_secs(1));
+        assert!(HangBreaker::for_watch(&watch).is_none());
+    }
 }

@@ -23,7 +23,7 @@
 //! handoff or wake-up), `deliver` seen → verified (reading and checking the payload).
 
 use crate::os::clock::now_ns;
-use crate::os::condvar::{SharedCondvar, CONDVAR_LEN};
+use crate::os::condvar::{HangBreaker, SharedCondvar, CONDVAR_LEN};
 use crate::os::futex::{Signal, Wait, WaitStats};
 use crate::os::mapping::{round_up, Region, PAGE};
 use crate::os::watch::Watch;
@@ -170,6 +170,8 @@ pub struct MailboxLink {
     bells: Option<(RawFd, RawFd)>,
     /// Wait `condvar`.
     condvar: Option<SharedCondvar>,
+    /// Wait `condvar`, in the runner: made at the first wait, from its watch.
+    breaker: Option<HangBreaker>,
 }
 
 // SAFETY: the raw pointers point into the owned region.
@@ -208,6 +210,7 @@ impl MailboxLink {
             stats: WaitStats::default(),
             bells,
             condvar,
+            breaker: None,
         }
     }
 
@@ -276,7 +279,11 @@ impl Link for MailboxLink {
             }
             (_, Some(cv)) => {
                 self.stats.waits += 1;
-                self.stats.sleeps += cv.wait_until(|| signal.load() == expect, watch)?;
+                if self.breaker.is_none() {
+                    self.breaker = HangBreaker::for_watch(watch);
+                }
+                let breaker = self.breaker.as_ref();
+                self.stats.sleeps += cv.wait_until(|| signal.load() == expect, watch, breaker)?;
             }
             _ => signal.wait_for(expect, self.wait, watch, &mut self.stats)?,
         }
