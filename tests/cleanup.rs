@@ -175,7 +175,8 @@ fn a_killed_worker_fails_its_case_and_the_run_goes_on() {
                 "--duration",
                 "2s",
             ],
-            |_, worker, _| signal(worker, 9),
+            // Stopped first, so that the kill lands on a worker that is surely mid-case.
+            |runner, worker, _| signal(stop_a_worker(runner, worker), 9),
         );
         assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
         let cases = cases(&run);
@@ -184,6 +185,39 @@ fn a_killed_worker_fails_its_case_and_the_run_goes_on() {
         assert!(err.contains("SIGKILL") || err.contains("closed"), "{transport}: {err}");
         assert!(cases[1].get("error").is_none(), "{}", cases[1]["error"]);
         assert_clean(runner, &before, work.path());
+    }
+}
+
+/// A process's state letter (`T` stopped, `Z` zombie, …), or `None` once it is gone.
+fn state_of(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 1..].split_whitespace().next()?.chars().next()
+}
+
+/// Stops (SIGSTOP) a worker of `runner` for good: `worker` may be ending its trial as the
+/// signal comes (a zombie ignores it, and the next trial's worker would run on and the case
+/// pass), so until one is seen stopped, the runner's current worker is stopped again. Returns
+/// the one stopped.
+fn stop_a_worker(runner: u32, mut worker: u32) -> u32 {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        signal(worker, 19); // SIGSTOP
+        // Stopping is asynchronous: wait until the state says stopped, or that it ended.
+        while matches!(state_of(worker), Some(c) if c != 'T' && c != 't' && c != 'Z') {
+            assert!(Instant::now() < deadline, "worker {worker} never stopped");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if matches!(state_of(worker), Some('T' | 't')) {
+            return worker;
+        }
+        // It ended before the signal took: the runner's next worker, once there.
+        worker = loop {
+            assert!(Instant::now() < deadline, "no next worker appeared");
+            if let Some(&w) = children_of(runner).iter().find(|&&w| w != worker) {
+                break w;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
     }
 }
 
@@ -215,7 +249,9 @@ fn a_hung_worker_fails_its_case() {
                 "--timeout",
                 "1",
             ],
-            |_, worker, _| signal(worker, 19), // SIGSTOP
+            |runner, worker, _| {
+                stop_a_worker(runner, worker);
+            },
         );
         assert_eq!(o.status.code(), Some(1), "{transport}: {}", stderr(&o));
         let err = cases(&run)[0]["error"].as_str().unwrap_or_default().to_string();

@@ -81,9 +81,12 @@ pub fn retrying(
     }
 }
 
-/// For a blocking call that has no fd to poll (`msgrcv`, `msgsnd`): a one-shot `SIGALRM` a
-/// watch slice from now, so that the call returns `EINTR` and the watch is asked; `disarm`
-/// after the call. Its handler does nothing and is installed without `SA_RESTART`.
+/// For a blocking call that has no fd to poll (`msgrcv`, `msgsnd`): `SIGALRM` a watch slice
+/// from now and every slice after until disarmed (`arm` false, right after the call), so that
+/// the call returns `EINTR` and the watch is asked. Its handler does nothing and is installed
+/// without `SA_RESTART`. Repeating, not one-shot: a tick that lands between arming and the
+/// call (a preempted side on a busy host) is lost, and with a hung peer a one-shot timer then
+/// left the call blocked for good.
 pub fn sleep_alarm(arm: bool) {
     static HANDLER: std::sync::Once = std::sync::Once::new();
     extern "C" fn nothing(_: libc::c_int) {}
@@ -102,8 +105,7 @@ pub fn sleep_alarm(arm: bool) {
     } else {
         libc::timeval { tv_sec: 0, tv_usec: 0 }
     };
-    let t =
-        libc::itimerval { it_interval: libc::timeval { tv_sec: 0, tv_usec: 0 }, it_value: value };
+    let t = libc::itimerval { it_interval: value, it_value: value };
     // SAFETY: a valid itimerval.
     unsafe { libc::setitimer(libc::ITIMER_REAL, &t, std::ptr::null_mut()) };
 }

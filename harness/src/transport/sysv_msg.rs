@@ -31,7 +31,7 @@ impl Mechanism for SysvMsg {
     fn how(&self) -> &'static str {
         "one System V message queue, a message type per direction; a record is one msgsnd (after \
          a copy behind its type word), the receiver blocks in msgrcv (a queue has no fd to \
-         poll: a one-shot timer bounds each blocking call)"
+         poll: a repeating timer, armed only around a blocking call, bounds it)"
     }
     fn refuses(&self, record_len: usize) -> Option<String> {
         let (max, mnb) = (proc_limit(MSGMAX)?, proc_limit(MSGMNB)?);
