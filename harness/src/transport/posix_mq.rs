@@ -4,6 +4,10 @@
 //! depth limit, and unlinked when the setup drops. The peer opens them by name. A queue
 //! descriptor is an fd on Linux: a side waits in `poll(2)` (in slices, asking its watch), then
 //! receives without blocking, as the pipe does.
+//!
+//! Before it creates the queues, the runner leaves a marker `<name>.mqueue` in its private
+//! dir: a later start sweeps the queues of a runner killed outright by it, also where
+//! `/dev/mqueue` (the only listing of queues) is not mounted (see [`crate::os::leftovers`]).
 
 use super::message::{proc_limit, retrying, MessagePort};
 use super::{CreateOptions, Endpoint, Mechanism, Medium, Setup};
@@ -50,11 +54,12 @@ impl Mechanism for PosixMq {
     }
     fn create(&self, opts: &CreateOptions) -> Result<Box<dyn Setup>> {
         let base = unpredictable_name("/ipcbench");
+        let marker = Marker::new(&opts.dir, &base)?;
         let owners = [
             Queue::create(&format!("{base}-a"), opts.record)?,
             Queue::create(&format!("{base}-b"), opts.record)?,
         ];
-        Ok(Box::new(MqSetup { base, _owners: owners }))
+        Ok(Box::new(MqSetup { base, _owners: owners, _marker: marker }))
     }
     fn open(&self, endpoint: &Endpoint, _: usize) -> Result<Medium> {
         let name = endpoint.name.as_deref().context("posix-mq needs a name")?;
@@ -172,10 +177,38 @@ impl MessagePort for MqPort {
     }
 }
 
-/// The runner's queues (`-a` to the peer, `-b` back); dropping it unlinks both names.
+/// The runner's queues (`-a` to the peer, `-b` back); dropping it unlinks both names, then
+/// their markers.
 struct MqSetup {
     base: String,
     _owners: [Queue; 2],
+    _marker: Marker,
+}
+
+/// The markers of the queues `{base}-a` and `{base}-b` in the runner's private dir, removed on
+/// drop.
+struct Marker(Vec<std::path::PathBuf>);
+
+impl Marker {
+    fn new(dir: &std::path::Path, base: &str) -> Result<Marker> {
+        let mut m = Marker(Vec::new());
+        for end in ["a", "b"] {
+            let name = format!("{}-{end}", base.trim_start_matches('/'));
+            let path = dir.join(format!("{name}.{}", crate::os::leftovers::MQUEUE_MARKER_EXT));
+            std::fs::write(&path, b"")
+                .with_context(|| format!("marker {} of a message queue", path.display()))?;
+            m.0.push(path);
+        }
+        Ok(m)
+    }
+}
+
+impl Drop for Marker {
+    fn drop(&mut self) {
+        for p in &self.0 {
+            let _ = std::fs::remove_file(p);
+        }
+    }
 }
 
 impl Setup for MqSetup {

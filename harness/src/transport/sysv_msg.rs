@@ -13,10 +13,7 @@ use anyhow::{bail, Context, Result};
 
 const MSGMAX: &str = "/proc/sys/kernel/msgmax";
 const MSGMNB: &str = "/proc/sys/kernel/msgmnb";
-/// Set in every key ipcbench makes (bit 30; bit 31 clear keeps keys positive).
-pub const KEY_MARK: i32 = 0x4000_0000;
-/// The pid bits of a key.
-pub const KEY_PID_MASK: i32 = 0x003f_ffff;
+use crate::os::leftovers::{MSG_KEY_MARK as KEY_MARK, MSG_KEY_PID_MASK as KEY_PID_MASK};
 /// `msgsnd` wants the type in front of the data.
 const TYPE_LEN: usize = std::mem::size_of::<libc::c_long>();
 const TO_PEER: libc::c_long = 1;
