@@ -231,12 +231,11 @@ impl Wait {
         self != Wait::Spin
     }
 
-    /// Whether a flood (`stream`, `fanout`) can wait this way. The ring's head is watched by
-    /// every reader and each reader's tail by the writer, so a wait that needs one doorbell per
-    /// waiter (`eventfd`) or a lock around every index update (`condvar`) is offered in
-    /// ping-pong only, where each direction has exactly one waiter.
+    /// Whether a flood (`stream`, `fanout`) can wait this way: every wait but iceoryx2's own
+    /// (iceoryx2 does not flood: see [`Transport::flow_controlled`]). The ring wakes by
+    /// `eventfd` and `condvar` only a side that raised its waiters flag, as under `futex`.
     pub fn in_flood(self) -> bool {
-        !matches!(self, Wait::Eventfd | Wait::Condvar)
+        self != Wait::Iox2Event
     }
 }
 

@@ -118,6 +118,28 @@ impl SharedCondvar {
         Ok(())
     }
 
+    /// After publishing, where no watch is at hand (the ring's batched publish): wakes every
+    /// waiter if the lock comes within a slice, else gives up and returns false. Nothing is
+    /// lost then: a waiter's sleep ends after a slice anyway and it looks at the word again;
+    /// and a peer that holds the lock that long hangs, which the waits' watches report.
+    #[inline]
+    pub fn try_notify(&self) -> bool {
+        let until = deadline(libc::CLOCK_REALTIME);
+        // SAFETY: an initialised process-shared mutex.
+        match unsafe { libc::pthread_mutex_timedlock(self.mutex(), &until) } {
+            0 => {}
+            libc::EOWNERDEAD => unsafe {
+                // SAFETY: we hold it now; what it guards is always consistent.
+                libc::pthread_mutex_consistent(self.mutex());
+            },
+            _ => return false,
+        }
+        // SAFETY: an initialised process-shared condition variable; we hold its mutex.
+        unsafe { libc::pthread_cond_broadcast(self.cond()) };
+        self.unlock();
+        true
+    }
+
     /// Waits until `ready()` holds; returns how many times it slept. In the runner, `breaker`
     /// (see [`HangBreaker`]) bounds the one unbounded step, the re-lock inside the wait.
     #[inline]
@@ -186,6 +208,11 @@ impl HangBreaker {
     /// worker (its runner is no process it may kill, and cleans up after it anyway).
     pub fn for_watch(watch: &Watch) -> Option<HangBreaker> {
         let (peer, timeout) = watch.child_peer()?;
+        HangBreaker::over(vec![peer], timeout)
+    }
+
+    /// A breaker over several peers (fan-out's readers): any of them may hold the mutex.
+    pub fn over(peers: Vec<libc::pid_t>, timeout: std::time::Duration) -> Option<HangBreaker> {
         let state = Arc::new(BreakerState {
             inside: AtomicU64::new(0),
             stop: AtomicBool::new(false),
@@ -194,7 +221,7 @@ impl HangBreaker {
         let s = state.clone();
         let thread = std::thread::Builder::new()
             .name("hang-breaker".into())
-            .spawn(move || breaker_loop(&s, peer, timeout.as_nanos() as u64))
+            .spawn(move || breaker_loop(&s, &peers, timeout.as_nanos() as u64))
             .ok()?;
         Some(HangBreaker { state, thread: Some(thread) })
     }
@@ -228,7 +255,7 @@ impl Drop for HangBreaker {
     }
 }
 
-fn breaker_loop(s: &BreakerState, peer: libc::pid_t, timeout_ns: u64) {
+fn breaker_loop(s: &BreakerState, peers: &[libc::pid_t], timeout_ns: u64) {
     // Signals are for the waiting thread: Ctrl-C must interrupt its sleep, not this one's.
     // SAFETY: plain signal-mask calls on a valid set.
     unsafe {
@@ -248,9 +275,12 @@ fn breaker_loop(s: &BreakerState, peer: libc::pid_t, timeout_ns: u64) {
         }
         if now - since > timeout_ns {
             s.broke_after_ns.store((now - since).max(1), Ordering::Release);
-            // SAFETY: the runner's own child, not yet reaped (its guard reaps it), so the pid
-            // is still that process. Its death hands the robust mutex over with EOWNERDEAD.
-            unsafe { libc::kill(peer, libc::SIGKILL) };
+            for &peer in peers {
+                // SAFETY: the runner's own child, not yet reaped (its guard reaps it), so the
+                // pid is still that process. Its death hands the robust mutex over with
+                // EOWNERDEAD.
+                unsafe { libc::kill(peer, libc::SIGKILL) };
+            }
             return;
         }
     }

@@ -70,18 +70,19 @@ pub struct WorkerReport {
     pub error: Option<String>,
 }
 
-/// The doorbells of wait `eventfd`, one per side, created before the peer starts (inherited
-/// across fork, handed to a spawned worker); none for other waits.
-fn doorbells(wait: Wait) -> Result<Vec<Eventfd>> {
+/// The doorbells of wait `eventfd`, one per side (`sides`: two for a pair; fan-out's writer and
+/// each reader), created before the peers start (inherited across fork, handed to a spawned
+/// worker); none for other waits.
+pub(crate) fn doorbells(wait: Wait, sides: usize) -> Result<Vec<Eventfd>> {
     if wait == Wait::Eventfd {
-        Ok(vec![Eventfd::new()?, Eventfd::new()?])
+        (0..sides).map(|_| Eventfd::new()).collect()
     } else {
         Ok(Vec::new())
     }
 }
 
 /// A mapped medium with its doorbells attached.
-fn with_doorbells(medium: Medium, bells: Vec<Eventfd>) -> Medium {
+pub(crate) fn with_doorbells(medium: Medium, bells: Vec<Eventfd>) -> Medium {
     match medium {
         Medium::Mapped(region) if !bells.is_empty() => Medium::Mapped(region.with_doorbells(bells)),
         other => other,
@@ -254,7 +255,7 @@ pub fn start_trial(opts: &PairOptions, job: &Job, probe: Option<ProbeSpec>) -> R
         wait: opts.wait,
     })?;
     let timeout_ms = opts.timeout.as_millis() as u64;
-    let bells = if transport.is_mapped() { doorbells(opts.wait)? } else { Vec::new() };
+    let bells = if transport.is_mapped() { doorbells(opts.wait, 2)? } else { Vec::new() };
     let worker = match opts.process {
         Process::Fork => fork_worker(opts.peer_cpu, |out| {
             install_signal_handlers();
