@@ -180,9 +180,9 @@ fn fanout_over_fifos_and_message_queues_reaches_every_reader() {
 }
 
 #[test]
-fn a_flood_refuses_the_ping_pong_only_waits_and_udp() {
+fn a_flood_refuses_iceoryx2_and_udp() {
     let dir = tempfile::tempdir().unwrap();
-    for args in [["--wait", "eventfd"], ["--transport", "udp"], ["--transport", "iceoryx2"]] {
+    for args in [["--wait", "iox2-event"], ["--transport", "udp"], ["--transport", "iceoryx2"]] {
         let o = Command::new(env!("CARGO_BIN_EXE_ipcbench"))
             .args(["scenario", "stream"])
             .args(args)

@@ -163,7 +163,9 @@ mod tests {
     fn default_cases_pit_a_shared_ring_against_pipes() {
         let ids: Vec<String> =
             Fanout.cases(&Options::default()).unwrap().into_iter().map(|c| c.id).collect();
-        assert_eq!(ids.len(), 3 * DEFAULT_SIZES.len() * DEFAULT_READERS.len());
+        // posix-shm by its 4 ring waits, pipe by block.
+        assert_eq!(ids.len(), 5 * DEFAULT_SIZES.len() * DEFAULT_READERS.len());
+        assert!(ids.contains(&"fanout/posix-shm/fork/condvar/64/2".to_string()));
         assert!(ids.contains(&"fanout/posix-shm/fork/futex/4096/4".to_string()));
         assert!(ids.contains(&"fanout/pipe/fork/block/64/2".to_string()));
         // Any mapped transport may be asked for; streams other than pipe have no fan-out.

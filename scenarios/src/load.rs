@@ -388,11 +388,19 @@ mod tests {
         assert_eq!(ids, ["load/posix-shm/fork/spin/64", "load/pipe/fork/block/64"]);
         let named = Options { transports: Some(vec![Transport::Memfd]), ..quick };
         let ids: Vec<String> = Load.cases(&named).unwrap().into_iter().map(|c| c.id).collect();
-        assert_eq!(ids, ["load/memfd/fork/spin/64", "load/memfd/fork/futex/64"]);
+        assert_eq!(
+            ids,
+            [
+                "load/memfd/fork/spin/64",
+                "load/memfd/fork/futex/64",
+                "load/memfd/fork/eventfd/64",
+                "load/memfd/fork/condvar/64"
+            ]
+        );
         let full = Load.cases(&Options::default()).unwrap();
-        // 5 mapped × (fork + spawn, less anon-mmap spawn) × 2 ring waits + 5 streams and 3
+        // 5 mapped × (fork + spawn, less anon-mmap spawn) × 4 ring waits + 5 streams and 3
         // flow-controlled message transports × 2 processes (see `stream::ring_combinations`).
-        assert_eq!(full.len(), (4 * 2 + 1) * 2 + 8 * 2);
+        assert_eq!(full.len(), (4 * 2 + 1) * 4 + 8 * 2);
     }
 
     #[test]

@@ -399,10 +399,12 @@ mod tests {
         assert!(ids.contains(&"stream/posix-shm/spawn/futex/8/in-place".to_string()));
         assert!(ids.contains(&"stream/pipe/fork/block/64/copy".to_string()));
         assert!(!ids.iter().any(|i| i.starts_with("stream/pipe/") && i.ends_with("in-place")));
-        // 5 mapped × (fork + spawn, less anon-mmap spawn) × 2 ring waits × 2 modes, 5 streams
+        // 5 mapped × (fork + spawn, less anon-mmap spawn) × 4 ring waits × 2 modes, 5 streams
         // and 3 flow-controlled message transports × 2 processes (not udp, not iceoryx2).
-        assert!(!ids.iter().any(|i| i.contains("/eventfd/") || i.starts_with("stream/udp/")));
-        assert_eq!(ids.len(), (9 * 2 * 2 + 8 * 2) * DEFAULT_SIZES.len());
+        assert!(!ids.iter().any(|i| i.starts_with("stream/udp/") || i.contains("iceoryx2")));
+        assert!(ids.contains(&"stream/memfd/fork/eventfd/64/in-place".to_string()));
+        assert!(ids.contains(&"stream/sysv-shm/spawn/condvar/64/copy".to_string()));
+        assert_eq!(ids.len(), (9 * 4 * 2 + 8 * 2) * DEFAULT_SIZES.len());
         let quick = Options { quick: true, ..Default::default() };
         let q = Stream.cases(&quick).unwrap();
         assert!(q.iter().all(|c| c.id.contains("/fork/")));

@@ -197,6 +197,8 @@ mod tests {
         for (t, w) in [
             (Transport::AnonMmap, Wait::Spin),
             (Transport::PosixShm, Wait::Futex),
+            (Transport::Memfd, Wait::Eventfd),
+            (Transport::SysvShm, Wait::Condvar),
             (Transport::Pipe, Wait::Block),
         ] {
             let what = format!("{t}/{w}");
