@@ -202,7 +202,7 @@ fn stop_a_worker(runner: u32, mut worker: u32) -> u32 {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         signal(worker, 19); // SIGSTOP
-        // Stopping is asynchronous: wait until the state says stopped, or that it ended.
+                            // Stopping is asynchronous: wait until the state says stopped, or that it ended.
         while matches!(state_of(worker), Some(c) if c != 'T' && c != 't' && c != 'Z') {
             assert!(Instant::now() < deadline, "worker {worker} never stopped");
             std::thread::sleep(Duration::from_millis(5));

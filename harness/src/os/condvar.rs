@@ -269,7 +269,7 @@ fn breaker_loop(s: &BreakerState, peers: &[libc::pid_t], timeout_ns: u64) {
         std::thread::park_timeout(slice);
         let now = crate::os::clock::now_ns();
         let v = s.inside.load(Ordering::Relaxed);
-        if v % 2 == 0 || v != seen {
+        if v.is_multiple_of(2) || v != seen {
             (seen, since) = (v, now);
             continue;
         }

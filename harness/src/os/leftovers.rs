@@ -200,9 +200,7 @@ fn marked_mqueues(dir: &Path) -> Vec<String> {
             let (path, Ok(kind)) = (e.path(), e.file_type()) else { continue };
             if kind.is_dir() && depth < 2 {
                 dirs.push((path, depth + 1));
-            } else if kind.is_file()
-                && path.extension().is_some_and(|x| x == MQUEUE_MARKER_EXT)
-            {
+            } else if kind.is_file() && path.extension().is_some_and(|x| x == MQUEUE_MARKER_EXT) {
                 let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
                 if pid_in_name(stem).is_some() {
                     names.push(format!("/{stem}"));
