@@ -35,9 +35,12 @@ fn spawned_writers_stream_intact_records_over_every_transport_and_mode() {
     );
     assert!(ok, "{stdout}");
     let cases = cases(&run, "stream");
-    // anon-mmap cannot be spawned: 4 mapped × 2 ring waits × 2 modes, 5 byte streams, the
-    // 3 flow-controlled message transports (not udp, not iceoryx2).
-    assert_eq!(cases.len(), 4 * 2 * 2 + 5 + 3, "{stdout}");
+    // anon-mmap cannot be spawned: 4 mapped × 4 ring waits (spin, futex, eventfd, condvar) × 2
+    // modes, 5 byte streams, the 3 flow-controlled message transports (not udp, not iceoryx2).
+    assert_eq!(cases.len(), 4 * 4 * 2 + 5 + 3, "{stdout}");
+    for w in ["eventfd", "condvar"] {
+        assert!(cases.iter().any(|c| c["wait"] == w), "{w} streams run");
+    }
     for c in cases {
         let id = c["id"].as_str().unwrap();
         assert!(c["error"].is_null(), "{id}: {}", c["error"]);
@@ -136,8 +139,8 @@ fn fanout_readers_each_receive_every_record() {
         ipcbench(&["scenario", "fanout", "--size", "512", "--iterations", "1000"], dir.path());
     assert!(ok, "{stdout}");
     let cases = cases(&run, "fanout");
-    // posix-shm (spin, futex) and pipe × readers 1, 2, 4.
-    assert_eq!(cases.len(), 3 * 3, "{stdout}");
+    // posix-shm (spin, futex, eventfd, condvar) and pipe × readers 1, 2, 4.
+    assert_eq!(cases.len(), 5 * 3, "{stdout}");
     for c in cases {
         let id = c["id"].as_str().unwrap();
         let readers: u64 = c["axes"]["readers"].as_str().unwrap().parse().unwrap();
