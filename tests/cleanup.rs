@@ -258,6 +258,34 @@ fn a_hung_worker_fails_its_case() {
         assert!(err.contains("hangs"), "{transport}: error was: {err}; stderr: {}", stderr(&o));
         assert_clean(runner, &before, work.path());
     }
+    // A flood's sleeping waits: the ring's reader (the worker) stopped, whatever it held.
+    for wait in ["condvar", "eventfd"] {
+        let (o, run, before, work, runner) = disturb(
+            &[
+                "scenario",
+                "stream",
+                "--transport",
+                "posix-shm",
+                "--process",
+                "fork",
+                "--wait",
+                wait,
+                "--size",
+                "64",
+                "--duration",
+                "5s",
+                "--timeout",
+                "1",
+            ],
+            |runner, worker, _| {
+                stop_a_worker(runner, worker);
+            },
+        );
+        assert_eq!(o.status.code(), Some(1), "stream {wait}: {}", stderr(&o));
+        let err = cases(&run)[0]["error"].as_str().unwrap_or_default().to_string();
+        assert!(err.contains("hangs"), "stream {wait}: error was: {err}");
+        assert_clean(runner, &before, work.path());
+    }
 }
 
 /// Ctrl-C as the process sees it: exit 130, the file marked, nothing left behind. Which cases
