@@ -102,8 +102,7 @@ impl RingLayout {
 
 /// The ring waits by spin, futex, eventfd or condvar (see [`Wait::in_flood`]).
 fn ring_wait(wait: Wait) -> Result<()> {
-    if !wait.in_flood() || !matches!(wait, Wait::Spin | Wait::Futex | Wait::Eventfd | Wait::Condvar)
-    {
+    if !matches!(wait, Wait::Spin | Wait::Futex | Wait::Eventfd | Wait::Condvar) {
         bail!("a ring waits by spin, futex, eventfd or condvar, not {wait}");
     }
     Ok(())
