@@ -141,9 +141,10 @@ struct Port {
     listener: Option<::iceoryx2::port::listener::Listener<Svc>>,
     _services: Services,
     _node: Node<Svc>,
-    /// The ticker's SIGALRM stays blocked while the port lives: iceoryx2 gives up on a call
-    /// it interrupts (creating a service; a publisher's wait for room, whose sample is then
-    /// dropped). This side's waits have timeouts and read the clock, so they need no ticks.
+    /// SIGALRM (sysv-msg's slice timer, should one be armed) stays blocked while the port
+    /// lives: iceoryx2 gives up on a call it interrupts (creating a service; a publisher's
+    /// wait for room, whose sample is then dropped). This side's waits have timeouts and read
+    /// the clock, so they need no signal.
     _held: TicksHeld,
 }
 
@@ -305,7 +306,7 @@ impl LoanPort for Port {
             }
             match &self.listener {
                 Some(l) => {
-                    // An error here is the ticker's EINTR: ask the watch, look again.
+                    // An error here is a signal's EINTR (Ctrl-C): ask the watch, look again.
                     if l.timed_wait(|_| {}, SLICE).is_err() {
                         watch.check()?;
                     }
@@ -373,7 +374,7 @@ fn remove_named(dir: &FsPath, prefix: &str) {
     }
 }
 
-/// Blocks the ticker's SIGALRM in this thread while it lives (a tick that comes meanwhile is
+/// Blocks SIGALRM in this thread while it lives (a tick that comes meanwhile is
 /// delivered when it drops).
 struct TicksHeld(libc::sigset_t);
 

@@ -8,8 +8,9 @@ use crate::os::watch::Watch;
 use anyhow::{bail, Context, Result};
 use std::os::fd::{AsRawFd, OwnedFd};
 
-/// Both directions of a message transport. Blocking calls return at each tick of the watch's
-/// ticker (`EINTR`) so that a dead or hung peer and Ctrl-C are noticed.
+/// Both directions of a message transport. Blocking calls wait in slices (`poll`, or
+/// [`sleep_alarm`] where there is no fd) and ask the watch between them, so that a dead or hung
+/// peer and Ctrl-C are noticed.
 pub trait MessagePort: Send {
     /// Sends `msg` as one message, blocking while the transport is full.
     fn send(&mut self, msg: &[u8], watch: &mut Watch) -> Result<()>;
