@@ -31,7 +31,8 @@ inside it is noise; within the threshold, no change.
 
 Thresholds. --threshold, default 10 %, for handoff latency; 2 times that (20 % by default) for \
 throughput; 8 times that (80 % by default) for latency that waits on what the whole host \
-shares (a wake-up by the scheduler: futex, block; or a record of 1 MiB or more). Between two \
+shares (a wake-up by the scheduler: futex, block; a record of 1 MiB or more; or a flush to \
+a block device). Between two \
 runs made apart these move with whatever else runs, and a run's own trials cannot show that \
 drift. p99 gets twice its figure's threshold and counts only with --gate-p99: a run's tail is \
 set by what else ran. A quantile with fewer than 10 samples beyond it is not resolved (noise).
@@ -44,6 +45,10 @@ beyond the threshold is reported as a warning: the host was in another state.
 
 No-ops. msync(MS_ASYNC) and any flush on tmpfs write nothing: they are reported, never \
 counted.
+
+Load. An open-loop case (`load`) is judged on its headline corrected latency (the 90 % point) \
+and its knee; both count only with --gate-p99: a queue near saturation follows how much of \
+the host the pair got against a rate fixed at the case's start.
 
 Exit status: 0 the new run is whole and nothing regressed; 1 a figure regressed; 2 bad input \
 (a file missing, unreadable or not a result file); 3 the new run cannot pass a gate: a case \
