@@ -5,7 +5,7 @@ use anyhow::{Context as _, Result};
 use clap::{Args, Parser, Subcommand};
 use ipcbench_results::compare::{self, CompareOptions, Format};
 use ipcbench_results::export::{self, ExportFormat};
-use ipcbench_results::RunFile;
+use ipcbench_results::{RunFile, Transport};
 use ipcbench_scenarios::options::{
     check_iterations, parse_duration, parse_processes, parse_rates, parse_sizes, parse_transports,
     parse_waits, test_knobs,
@@ -94,17 +94,22 @@ enum SeedCommand {
     },
 }
 
+/// `--transport`'s help, from the vocabulary: every transport this build has.
+fn transport_help() -> String {
+    let names: Vec<&str> = Transport::ALL.iter().map(|t| t.name()).collect();
+    format!("Transports, comma-separated: {}", names.join(", "))
+}
+
 /// Which cases run (or are listed).
 #[derive(Args)]
 struct CaseArgs {
-    /// Transports, comma-separated: file-mmap, anon-mmap, posix-shm, sysv-shm, memfd, pipe,
-    /// unix-socket, tcp, file-rw
-    #[arg(long, value_name = "LIST")]
+    #[arg(long, value_name = "LIST", help = transport_help())]
     transport: Option<String>,
     /// How the peer starts: fork, spawn
     #[arg(long, value_name = "LIST")]
     process: Option<String>,
-    /// How a receiver waits: spin, futex (mapped transports), block (pipes and sockets)
+    /// How a receiver waits: spin, futex, eventfd, condvar (mapped transports); block (pipes,
+    /// sockets, FIFOs, message queues); spin, iox2-event (iceoryx2)
     #[arg(long, value_name = "LIST")]
     wait: Option<String>,
     /// Record sizes: 64, 4K, 1M … (1 byte to 64M)

@@ -39,7 +39,9 @@ fn assert_clean(pid: u32, before: &Snapshot, work: &std::path::Path) {
     assert!(left.is_empty(), "temp files left in --dir: {left:?}");
 }
 
-const MAPPED: &str = "file-mmap,posix-shm,sysv-shm,memfd,file-rw,unix-socket";
+const MAPPED: &str =
+    "file-mmap,posix-shm,sysv-shm,memfd,file-rw,unix-socket,fifo,posix-mq,sysv-msg,udp,unix-dgram,\
+     iceoryx2";
 
 #[test]
 fn a_normal_run_leaves_nothing() {
@@ -145,7 +147,19 @@ fn signal(pid: u32, sig: i32) {
 #[test]
 fn a_killed_worker_fails_its_case_and_the_run_goes_on() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    for (transport, process) in [("posix-shm", "fork"), ("sysv-shm", "spawn"), ("pipe", "spawn")] {
+    for (transport, process, wait) in [
+        ("posix-shm", "fork", "spin"),
+        ("sysv-shm", "spawn", "spin"),
+        ("pipe", "spawn", "block"),
+        ("memfd", "spawn", "eventfd"),
+        ("posix-shm", "fork", "condvar"),
+        ("fifo", "spawn", "block"),
+        ("posix-mq", "fork", "block"),
+        ("sysv-msg", "spawn", "block"),
+        ("unix-dgram", "fork", "block"),
+        ("iceoryx2", "fork", "spin"),
+        ("iceoryx2", "spawn", "iox2-event"),
+    ] {
         let (o, run, before, work, runner) = disturb(
             &[
                 "scenario",
@@ -155,13 +169,14 @@ fn a_killed_worker_fails_its_case_and_the_run_goes_on() {
                 "--process",
                 process,
                 "--wait",
-                if transport == "pipe" { "block" } else { "spin" },
+                wait,
                 "--size",
                 "64,128",
                 "--duration",
                 "2s",
             ],
-            |_, worker, _| signal(worker, 9),
+            // Stopped first, so that the kill lands on a worker that is surely mid-case.
+            |runner, worker, _| signal(stop_a_worker(runner, worker), 9),
         );
         assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
         let cases = cases(&run);
@@ -173,32 +188,104 @@ fn a_killed_worker_fails_its_case_and_the_run_goes_on() {
     }
 }
 
+/// A process's state letter (`T` stopped, `Z` zombie, …), or `None` once it is gone.
+fn state_of(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 1..].split_whitespace().next()?.chars().next()
+}
+
+/// Stops (SIGSTOP) a worker of `runner` for good: `worker` may be ending its trial as the
+/// signal comes (a zombie ignores it, and the next trial's worker would run on and the case
+/// pass), so until one is seen stopped, the runner's current worker is stopped again. Returns
+/// the one stopped.
+fn stop_a_worker(runner: u32, mut worker: u32) -> u32 {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        signal(worker, 19); // SIGSTOP
+                            // Stopping is asynchronous: wait until the state says stopped, or that it ended.
+        while matches!(state_of(worker), Some(c) if c != 'T' && c != 't' && c != 'Z') {
+            assert!(Instant::now() < deadline, "worker {worker} never stopped");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if matches!(state_of(worker), Some('T' | 't')) {
+            return worker;
+        }
+        // It ended before the signal took: the runner's next worker, once there.
+        worker = loop {
+            assert!(Instant::now() < deadline, "no next worker appeared");
+            if let Some(&w) = children_of(runner).iter().find(|&&w| w != worker) {
+                break w;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+    }
+}
+
 #[test]
 fn a_hung_worker_fails_its_case() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let (o, run, before, work, runner) = disturb(
-        &[
-            "scenario",
-            "pingpong",
-            "--transport",
-            "memfd",
-            "--process",
-            "fork",
-            "--wait",
-            "futex",
-            "--size",
-            "64",
-            "--duration",
-            "5s",
-            "--timeout",
-            "1",
-        ],
-        |_, worker, _| signal(worker, 19), // SIGSTOP
-    );
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    let err = cases(&run)[0]["error"].as_str().unwrap_or_default().to_string();
-    assert!(err.contains("hangs"), "error was: {err}; stderr: {}", stderr(&o));
-    assert_clean(runner, &before, work.path());
+    for (transport, wait) in [
+        ("memfd", "futex"),
+        ("posix-shm", "condvar"),
+        ("posix-mq", "block"),
+        ("sysv-msg", "block"),
+        ("fifo", "block"),
+        ("iceoryx2", "iox2-event"),
+    ] {
+        let (o, run, before, work, runner) = disturb(
+            &[
+                "scenario",
+                "pingpong",
+                "--transport",
+                transport,
+                "--process",
+                "fork",
+                "--wait",
+                wait,
+                "--size",
+                "64",
+                "--duration",
+                "5s",
+                "--timeout",
+                "1",
+            ],
+            |runner, worker, _| {
+                stop_a_worker(runner, worker);
+            },
+        );
+        assert_eq!(o.status.code(), Some(1), "{transport}: {}", stderr(&o));
+        let err = cases(&run)[0]["error"].as_str().unwrap_or_default().to_string();
+        assert!(err.contains("hangs"), "{transport}: error was: {err}; stderr: {}", stderr(&o));
+        assert_clean(runner, &before, work.path());
+    }
+    // A flood's sleeping waits: the ring's reader (the worker) stopped, whatever it held.
+    for wait in ["condvar", "eventfd"] {
+        let (o, run, before, work, runner) = disturb(
+            &[
+                "scenario",
+                "stream",
+                "--transport",
+                "posix-shm",
+                "--process",
+                "fork",
+                "--wait",
+                wait,
+                "--size",
+                "64",
+                "--duration",
+                "5s",
+                "--timeout",
+                "1",
+            ],
+            |runner, worker, _| {
+                stop_a_worker(runner, worker);
+            },
+        );
+        assert_eq!(o.status.code(), Some(1), "stream {wait}: {}", stderr(&o));
+        let err = cases(&run)[0]["error"].as_str().unwrap_or_default().to_string();
+        assert!(err.contains("hangs"), "stream {wait}: error was: {err}");
+        assert_clean(runner, &before, work.path());
+    }
 }
 
 /// Ctrl-C as the process sees it: exit 130, the file marked, nothing left behind. Which cases
@@ -212,7 +299,7 @@ fn an_interrupted_run_keeps_what_it_measured() {
             "scenario",
             "pingpong",
             "--transport",
-            "posix-shm,sysv-shm,file-mmap",
+            "posix-shm,sysv-shm,file-mmap,posix-mq,sysv-msg,fifo,iceoryx2",
             "--size",
             "64,128,256,512",
             "--duration",

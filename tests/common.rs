@@ -24,9 +24,10 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).to_string()
 }
 
-/// What runner `pid` left in /dev/shm (POSIX names and private dirs carry its pid) and in
-/// System V shared memory (segments it created). Scoped to one runner, so that other runs on the
-/// machine do not disturb the count.
+/// What runner `pid` left in /dev/shm (POSIX names and private dirs carry its pid), in System V
+/// shared memory (segments it created), among POSIX message queues (names carry its pid) and
+/// System V message queues (keys carry its pid). Scoped to one runner, so that other runs on the
+/// machine do not disturb the count. FIFOs live in the run's `--dir`, which callers check.
 pub fn left_by(pid: u32) -> Vec<String> {
     let tag = format!("-{pid}-");
     let mut left: Vec<String> = std::fs::read_dir("/dev/shm")
@@ -46,7 +47,68 @@ pub fn left_by(pid: u32) -> Vec<String> {
             .filter(|l| l.split_whitespace().nth(4) == Some(pid.to_string().as_str()))
             .map(|l| format!("SysV segment {}", l.split_whitespace().nth(1).unwrap_or("?"))),
     );
+    // iceoryx2's root directory per case (harness/src/transport/iceoryx2.rs).
+    left.extend(
+        std::fs::read_dir(std::env::temp_dir())
+            .map(|d| {
+                d.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                    .filter(|n| n.starts_with(&format!("ipcbench-{pid}-")))
+                    .map(|n| format!("iceoryx2 root {n}"))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default(),
+    );
+    left.extend(
+        mqueue_names()
+            .into_iter()
+            .filter(|n| n.starts_with("ipcbench") && n.contains(&tag))
+            .map(|n| format!("POSIX message queue /{n}")),
+    );
+    // key msqid perms cbytes qnum …: ipcbench's keys carry bit 30 and the runner's pid in the
+    // low 22 bits (harness/src/transport/sysv_msg.rs).
+    let table = std::fs::read_to_string("/proc/sysvipc/msg").unwrap_or_default();
+    left.extend(
+        table
+            .lines()
+            .skip(1)
+            .filter(|l| {
+                let key: i64 =
+                    l.split_whitespace().next().and_then(|k| k.parse().ok()).unwrap_or(0);
+                key & 0xc000_0000 == 0x4000_0000 && key & 0x3f_ffff == i64::from(pid)
+            })
+            .map(|l| format!("SysV message queue {}", l.split_whitespace().nth(1).unwrap_or("?"))),
+    );
     left
+}
+
+/// The names of the POSIX message queues of this IPC namespace: from /dev/mqueue, or where it
+/// is not mounted, from a private mount of the mqueue filesystem (needs `unshare -m`, as root).
+pub fn mqueue_names() -> Vec<String> {
+    let list = |d: &Path| -> Option<Vec<String>> {
+        Some(
+            std::fs::read_dir(d)
+                .ok()?
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .collect(),
+        )
+    };
+    if let Some(names) = list(Path::new("/dev/mqueue")) {
+        return names;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let o = Command::new("unshare")
+        .args(["-m", "sh", "-c", &format!("mount -t mqueue none {d} && ls -1 {d}")])
+        .output();
+    match o {
+        Ok(o) if o.status.success() => {
+            String::from_utf8_lossy(&o.stdout).lines().map(str::to_string).collect()
+        }
+        _ => {
+            eprintln!("warning: cannot list POSIX message queues (no /dev/mqueue, no unshare -m)");
+            Vec::new()
+        }
+    }
 }
 
 /// Asserts runner `pid` left nothing in /dev/shm or SysV shared memory.

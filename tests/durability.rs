@@ -266,7 +266,11 @@ fn seed_reports_every_claim() {
 fn durable_pingpong_runs_file_mmap_and_file_rw_only() {
     let run = scenario(&["pingpong", "--durable", "--quick", "--size", "64", "--iterations", "20"]);
     let cases = cases(&run);
-    assert_eq!(cases.len(), 6, "file-mmap: fork/spawn × spin/futex, file-rw: fork/spawn × block");
+    assert_eq!(
+        cases.len(),
+        10,
+        "file-mmap: fork/spawn × spin/futex/eventfd/condvar, file-rw: fork/spawn × block"
+    );
     for c in &cases {
         let id = c["id"].as_str().unwrap();
         assert!(id.ends_with("/64/durable"), "{id}");

@@ -335,6 +335,50 @@ fn the_next_start_sweeps_what_a_killed_runner_left() {
     assert!(!left_dir.exists());
 }
 
+/// Issue 12: what a runner killed outright leaves of each message and library transport —
+/// POSIX and System V message queues, FIFOs (in its private dir), iceoryx2's root dir and
+/// /dev/shm files — is removed by the next start.
+#[test]
+fn the_next_start_sweeps_a_killed_runners_queues_fifos_and_iceoryx2_files() {
+    let _g = serial();
+    for transport in ["posix-mq", "sysv-msg", "fifo", "iceoryx2"] {
+        let (out, work) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let child = long_run(out.path(), work.path(), transport);
+        let pid = child.id();
+        let left_dir = std::fs::read_dir(work.path()).unwrap().next().unwrap().unwrap().path();
+        signal(pid, libc::SIGKILL);
+        let _ = child.wait_with_output();
+        wait_for(|| children_of(pid).is_empty().then_some(()));
+        if transport == "fifo" {
+            assert!(has_fifo(&left_dir), "a killed runner leaves its FIFOs (else no test)");
+        } else {
+            assert!(!left_by(pid).is_empty(), "{transport}: a killed runner leaves its objects");
+        }
+        let (o, _) = run_into(
+            out.path(),
+            &[&QUICK_PIPE[..], &["--dir", work.path().to_str().unwrap()]].concat(),
+        );
+        assert!(o.status.success(), "{transport}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("removed what ended ipcbench runs left"),
+            "{transport}: {}",
+            stderr(&o)
+        );
+        assert_nothing_left(pid);
+        assert!(!left_dir.exists(), "{transport}: the private dir (and its FIFOs) is gone");
+    }
+}
+
+/// Whether a FIFO lies in `dir` or a dir below it.
+fn has_fifo(dir: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::read_dir(dir).into_iter().flatten().flatten().any(|e| match e.file_type() {
+        Ok(t) if t.is_dir() => has_fifo(&e.path()),
+        Ok(t) => t.is_fifo(),
+        Err(_) => false,
+    })
+}
+
 /// Rows 8 and 9: limits are checked up front, one line, exit 2.
 #[test]
 fn limits_have_a_floor_and_a_ceiling() {

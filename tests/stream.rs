@@ -35,8 +35,12 @@ fn spawned_writers_stream_intact_records_over_every_transport_and_mode() {
     );
     assert!(ok, "{stdout}");
     let cases = cases(&run, "stream");
-    // anon-mmap cannot be spawned: 4 mapped × 2 waits × 2 modes + 4 byte streams.
-    assert_eq!(cases.len(), 4 * 2 * 2 + 4, "{stdout}");
+    // anon-mmap cannot be spawned: 4 mapped × 4 ring waits (spin, futex, eventfd, condvar) × 2
+    // modes, 5 byte streams, the 3 flow-controlled message transports (not udp, not iceoryx2).
+    assert_eq!(cases.len(), 4 * 4 * 2 + 5 + 3, "{stdout}");
+    for w in ["eventfd", "condvar"] {
+        assert!(cases.iter().any(|c| c["wait"] == w), "{w} streams run");
+    }
     for c in cases {
         let id = c["id"].as_str().unwrap();
         assert!(c["error"].is_null(), "{id}: {}", c["error"]);
@@ -63,7 +67,7 @@ fn a_corrupted_record_fails_the_case() {
             "scenario",
             "stream",
             "--transport",
-            "memfd,tcp",
+            "memfd,tcp,fifo,posix-mq,sysv-msg,unix-dgram",
             "--process",
             "fork",
             "--wait",
@@ -80,7 +84,8 @@ fn a_corrupted_record_fails_the_case() {
     );
     assert!(!ok, "a run with a failed case exits non-zero");
     let cases = cases(&run, "stream");
-    assert_eq!(cases.len(), 3);
+    // memfd in both modes, the others by copy.
+    assert_eq!(cases.len(), 7);
     for c in cases {
         assert_eq!(n(&c["integrity"]["corrupted"]), 1, "{}", c["id"]);
         assert!(c["error"].as_str().unwrap().contains("integrity"), "{}", c["id"]);
@@ -134,8 +139,8 @@ fn fanout_readers_each_receive_every_record() {
         ipcbench(&["scenario", "fanout", "--size", "512", "--iterations", "1000"], dir.path());
     assert!(ok, "{stdout}");
     let cases = cases(&run, "fanout");
-    // posix-shm (spin, futex) and pipe × readers 1, 2, 4.
-    assert_eq!(cases.len(), 3 * 3, "{stdout}");
+    // posix-shm (spin, futex, eventfd, condvar) and pipe × readers 1, 2, 4.
+    assert_eq!(cases.len(), 5 * 3, "{stdout}");
     for c in cases {
         let id = c["id"].as_str().unwrap();
         let readers: u64 = c["axes"]["readers"].as_str().unwrap().parse().unwrap();
@@ -145,5 +150,52 @@ fn fanout_readers_each_receive_every_record() {
         assert_eq!(n(&i["sent"]), n(&i["received"]), "{id}");
         let per_reader = c["throughput"]["per_reader_bytes_per_s"].as_array();
         assert_eq!(per_reader.map_or(0, |v| v.len()) as u64, readers, "{id}");
+    }
+}
+
+#[test]
+fn fanout_over_fifos_and_message_queues_reaches_every_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, stdout, run) = ipcbench(
+        &[
+            "scenario",
+            "fanout",
+            "--transport",
+            "fifo,posix-mq,sysv-msg,unix-dgram",
+            "--size",
+            "512",
+            "--iterations",
+            "500",
+        ],
+        dir.path(),
+    );
+    assert!(ok, "{stdout}");
+    let cases = cases(&run, "fanout");
+    assert_eq!(cases.len(), 4 * 3, "{stdout}");
+    for c in cases {
+        let id = c["id"].as_str().unwrap();
+        let readers: u64 = c["axes"]["readers"].as_str().unwrap().parse().unwrap();
+        assert!(c["error"].is_null(), "{id}: {}", c["error"]);
+        let i = &c["integrity"];
+        assert_eq!(n(&i["received"]), readers * (500 + n(&c["warmup"])), "{id}");
+        assert_eq!((n(&i["lost"]), n(&i["corrupted"])), (0, 0), "{id}");
+    }
+}
+
+#[test]
+fn a_flood_refuses_iceoryx2_and_udp() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [["--wait", "iox2-event"], ["--transport", "udp"], ["--transport", "iceoryx2"]] {
+        let o = Command::new(env!("CARGO_BIN_EXE_ipcbench"))
+            .args(["scenario", "stream"])
+            .args(args)
+            .arg("--out")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        // No stream case runs them: the filters match nothing.
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert!(e.contains("no case matches"), "{e}");
     }
 }

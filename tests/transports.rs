@@ -14,9 +14,18 @@ fn every_transport_and_process_moves_records_intact() {
     assert!(o.status.success(), "{}", stderr(&o));
     let run = run.unwrap();
     let cases = cases(&run);
-    // 5 mapped transports: anon-mmap fork only, the rest fork and spawn, each spin and futex;
-    // 4 stream transports, fork and spawn, block: 26 combinations × 2 sizes.
-    assert_eq!(cases.len(), 52);
+    // 5 mapped transports: anon-mmap fork only, the rest fork and spawn, each spin, futex,
+    // eventfd and condvar; 4 message and 5 stream transports, fork and spawn, block; iceoryx2
+    // fork and spawn, spin and iox2-event: 58 combinations × 2 sizes.
+    assert_eq!(cases.len(), 116);
+    for w in ["eventfd", "condvar", "iox2-event"] {
+        assert!(cases.iter().any(|c| c["wait"] == w), "{w} cases run");
+    }
+    for t in ["fifo", "posix-mq", "sysv-msg", "udp", "unix-dgram"] {
+        let n = cases.iter().filter(|c| c["transport"] == t).count();
+        assert_eq!(n, 4, "{t}: fork and spawn × 2 sizes");
+    }
+    assert_eq!(cases.iter().filter(|c| c["transport"] == "iceoryx2").count(), 8);
     for c in &cases {
         let id = c["id"].as_str().unwrap();
         assert!(c.get("error").is_none(), "{id}: {}", c["error"]);
@@ -46,7 +55,7 @@ fn injected_faults_are_counted_and_fail_the_case() {
                 "scenario",
                 "pingpong",
                 "--transport",
-                "posix-shm,pipe",
+                "posix-shm,pipe,fifo,posix-mq,sysv-msg,udp,unix-dgram,iceoryx2",
                 "--process",
                 "fork",
                 "--size",
@@ -60,10 +69,78 @@ fn injected_faults_are_counted_and_fail_the_case() {
         );
         assert_eq!(o.status.code(), Some(1), "{fault}: {}", stderr(&o));
         let cases = cases(&run.unwrap());
-        assert_eq!(cases.len(), 3);
+        // posix-shm by each of its 4 waits, 6 transports that block, iceoryx2 by its 2 waits.
+        assert_eq!(cases.len(), 12);
         for c in cases {
             assert_eq!(c["integrity"][field], 1, "{fault} {}", c["id"]);
             assert!(c["error"].as_str().unwrap().contains("integrity"), "{}", c["error"]);
         }
+    }
+}
+
+#[test]
+fn sizes_beyond_the_hosts_message_limits_are_skipped_with_the_reason() {
+    let out = tempfile::tempdir().unwrap();
+    // 1 MiB exceeds every limit: POSIX and System V message sizes (8 KiB by default), UDP's
+    // 64 KiB, a UNIX datagram's send buffer.
+    let (o, run) = run_into(
+        out.path(),
+        &[
+            "scenario",
+            "pingpong",
+            "stream",
+            "--transport",
+            "posix-mq,sysv-msg,udp,unix-dgram",
+            "--process",
+            "fork",
+            "--size",
+            "1M",
+            "--iterations",
+            "50",
+            "--no-report",
+        ],
+    );
+    assert!(o.status.success(), "a skipped case is not a failure: {}", stderr(&o));
+    let cases = cases(&run.unwrap());
+    // Ping-pong over all four; stream over the flow-controlled three (not udp).
+    assert_eq!(cases.len(), 4 + 3);
+    for c in &cases {
+        let id = c["id"].as_str().unwrap();
+        assert!(c.get("error").is_none(), "{id}: {}", c["error"]);
+        let why = c["skipped"].as_str().unwrap_or_else(|| panic!("{id} was not skipped"));
+        assert!(why.contains("exceeds"), "{id}: {why}");
+        let limit = match c["transport"].as_str().unwrap() {
+            "posix-mq" => "/proc/sys/fs/mqueue/msgsize_max",
+            "sysv-msg" => "/proc/sys/kernel/msgmax",
+            "udp" => "65507",
+            _ => "/proc/sys/net/core/wmem_default",
+        };
+        assert!(why.contains(limit), "{id}: {why}");
+    }
+}
+
+#[test]
+fn message_transports_record_their_message_size_and_the_hosts_limits() {
+    let out = tempfile::tempdir().unwrap();
+    let (o, run) = run_into(
+        out.path(),
+        &[
+            "scenario",
+            "pingpong",
+            "--transport",
+            "posix-mq,sysv-msg",
+            "--process",
+            "fork",
+            "--size",
+            "64",
+            "--iterations",
+            "50",
+            "--no-report",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    for c in cases(&run.unwrap()) {
+        let notes = c["notes"].to_string();
+        assert!(notes.contains("message size") && notes.contains("host limits"), "{notes}");
     }
 }

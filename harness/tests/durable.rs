@@ -98,7 +98,12 @@ fn durable_file_rw_fdatasyncs_every_record() {
 fn durable_is_refused_without_a_file() {
     let dir = tempfile::tempdir().unwrap();
     let mut setup = mechanism(Transport::Pipe)
-        .create(&CreateOptions { len: 4096, dir: dir.path().to_path_buf() })
+        .create(&CreateOptions {
+            len: 4096,
+            dir: dir.path().to_path_buf(),
+            record: 64,
+            wait: Wait::Block,
+        })
         .unwrap();
     let medium = setup.local(&mut Watch::new(Duration::from_secs(1))).unwrap();
     let err = pingpong_link_with(medium, Side::Initiator, 64, Wait::Block, true).err().unwrap();

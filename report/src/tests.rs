@@ -231,7 +231,7 @@ fn series_counts_follow_the_data() {
     let doc = roxmltree::Document::parse(&text).unwrap();
     // Solid lines are one <polyline> each, in their transport's colour; the legend sample adds
     // one more.
-    for family in [2, 3] {
+    for family in ["posix-shm", "sysv-shm"].map(|t| crate::charts::transport_family(Some(t))) {
         let c = crate::charts::plot::Look::color(family);
         let hex = format!("#{:02X}{:02X}{:02X}", c.0, c.1, c.2);
         let lines = doc

@@ -16,7 +16,7 @@ pub mod units;
 pub mod vocabulary;
 
 pub use probe::Probe;
-pub use vocabulary::{latency, Process, Scenario, Transport, Wait};
+pub use vocabulary::{latency, Family, Process, Scenario, Transport, Wait};
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

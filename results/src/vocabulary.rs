@@ -65,7 +65,8 @@ macro_rules! names {
 }
 
 names! {
-    /// How the bytes travel: the mapped transports first, then the read/write baselines.
+    /// How the bytes travel, by family (see [`Family`]): the mapped transports first, then the
+    /// kernel's message queues and datagrams, then the byte streams, then libraries.
     "transport", Transport {
         /// A regular file mapped `MAP_SHARED`.
         FileMmap = "file-mmap",
@@ -77,12 +78,24 @@ names! {
         SysvShm = "sysv-shm",
         /// `memfd_create` + `mmap`.
         Memfd = "memfd",
+        /// POSIX message queues: `mq_open`, `mq_send`, `mq_receive`.
+        PosixMq = "posix-mq",
+        /// System V message queues: `msgget`, `msgsnd`, `msgrcv`.
+        SysvMsg = "sysv-msg",
+        /// UDP datagrams over loopback.
+        Udp = "udp",
+        /// `SOCK_DGRAM` UNIX-domain sockets.
+        UnixDgram = "unix-dgram",
         Pipe = "pipe",
+        /// A named pipe (`mkfifo`), opened by path.
+        Fifo = "fifo",
         UnixSocket = "unix-socket",
         /// TCP over loopback.
         Tcp = "tcp",
         /// `pwrite` / `pread` on a file.
         FileRw = "file-rw",
+        /// The iceoryx2 library's zero-copy publish-subscribe over shared memory.
+        Iceoryx2 = "iceoryx2",
     }
 }
 
@@ -103,8 +116,15 @@ names! {
         Spin = "spin",
         /// Sleep in the kernel on the sequence word; the sender wakes the receiver.
         Futex = "futex",
-        /// A blocking `read` on a pipe or socket.
+        /// A blocking `read` on a pipe or socket (or a blocking receive of a message).
         Block = "block",
+        /// Block in `read()` on an eventfd the sender writes after publishing.
+        Eventfd = "eventfd",
+        /// A process-shared pthread mutex and condition variable in the region.
+        Condvar = "condvar",
+        /// iceoryx2's event service: the sender notifies after each send, the receiver blocks
+        /// in its listener's wait.
+        Iox2Event = "iox2-event",
     }
 }
 
@@ -130,18 +150,55 @@ names! {
     }
 }
 
+/// Which kind of mechanism a transport is, for grouping (legends, colours, the README's table).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Family {
+    /// Both sides map one region; a record is written and read where it lies.
+    Mapped,
+    /// The kernel carries whole messages (queues, datagrams).
+    Message,
+    /// The kernel carries a byte stream (`write` / `read`).
+    Stream,
+    /// A library built on shared memory.
+    Library,
+}
+
+impl Family {
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Mapped => "mapped",
+            Family::Message => "message",
+            Family::Stream => "stream",
+            Family::Library => "library",
+        }
+    }
+}
+
 impl Transport {
-    /// Mapped transports share a region (waits `spin`, `futex`); the others stream bytes
-    /// (`block`).
+    pub fn family(self) -> Family {
+        use Transport::*;
+        match self {
+            FileMmap | AnonMmap | PosixShm | SysvShm | Memfd => Family::Mapped,
+            PosixMq | SysvMsg | Udp | UnixDgram => Family::Message,
+            Pipe | Fifo | UnixSocket | Tcp | FileRw => Family::Stream,
+            Iceoryx2 => Family::Library,
+        }
+    }
+
+    /// Mapped transports share a region (waits `spin`, `futex`, `eventfd`, `condvar`); the
+    /// others move bytes or messages through the kernel (`block`).
     pub fn is_mapped(self) -> bool {
-        matches!(
-            self,
-            Transport::FileMmap
-                | Transport::AnonMmap
-                | Transport::PosixShm
-                | Transport::SysvShm
-                | Transport::Memfd
-        )
+        self.family() == Family::Mapped
+    }
+
+    /// Whether a writer that outruns its reader is held back rather than losing records, so a
+    /// flood (`stream`, `fanout`) measures throughput, not loss. UDP is not (a full socket
+    /// buffer drops datagrams). iceoryx2 0.10 is not reliably: under a sustained flood its
+    /// publisher drops samples (a send delivered to no subscriber, even with
+    /// `RetryUntilDelivered` and safe overflow off) and, resending them, stalls for good after
+    /// some 10^4 records — so it runs in ping-pong only until that is understood.
+    pub fn flow_controlled(self) -> bool {
+        !matches!(self, Transport::Udp | Transport::Iceoryx2)
     }
 
     /// Only `anon-mmap` cannot be opened by an unrelated process.
@@ -149,13 +206,21 @@ impl Transport {
         self != Transport::AnonMmap
     }
 
-    /// The waits the transport offers.
+    /// The waits the transport offers (in ping-pong; a ring offers those of [`Wait::in_flood`]).
     pub fn waits(self) -> &'static [Wait] {
         if self.is_mapped() {
-            &[Wait::Spin, Wait::Futex]
+            &[Wait::Spin, Wait::Futex, Wait::Eventfd, Wait::Condvar]
+        } else if self == Transport::Iceoryx2 {
+            &[Wait::Spin, Wait::Iox2Event]
         } else {
             &[Wait::Block]
         }
+    }
+
+    /// Whether a stream's reader may verify a record where it lies (mode `in-place`), not only
+    /// copy it out: over a shared mapping, or a zero-copy library's loaned sample.
+    pub fn reads_in_place(self) -> bool {
+        self.is_mapped() || self == Transport::Iceoryx2
     }
 }
 
@@ -164,6 +229,13 @@ impl Wait {
     /// on a cache line: such latency moves with whatever else the host runs.
     pub fn wakes_up(self) -> bool {
         self != Wait::Spin
+    }
+
+    /// Whether a flood (`stream`, `fanout`) can wait this way: every wait but iceoryx2's own
+    /// (iceoryx2 does not flood: see [`Transport::flow_controlled`]). The ring wakes by
+    /// `eventfd` and `condvar` only a side that raised its waiters flag, as under `futex`.
+    pub fn in_flood(self) -> bool {
+        self != Wait::Iox2Event
     }
 }
 
@@ -220,7 +292,7 @@ mod tests {
         assert_eq!(Transport::ALL.len(), Transport::value_variants().len());
         assert_eq!(
             Wait::ALL.iter().map(|w| w.name()).collect::<Vec<_>>(),
-            ["spin", "futex", "block"]
+            ["spin", "futex", "block", "eventfd", "condvar", "iox2-event"]
         );
     }
 

@@ -32,9 +32,9 @@ impl Scenario for Fanout {
     fn cases(&self, opts: &Options) -> Result<Vec<Case>, UsageError> {
         let allowed: Vec<Transport> = Transport::ALL.into_iter().filter(|t| supports(*t)).collect();
         let combos = if opts.transports.is_some() {
-            opts.combinations(&allowed)?
+            crate::stream::ring_combinations(opts, &allowed)?
         } else {
-            opts.combinations(&DEFAULT_TRANSPORTS)?
+            crate::stream::ring_combinations(opts, &DEFAULT_TRANSPORTS)?
         };
         let sizes = opts.sizes.clone().unwrap_or(DEFAULT_SIZES.to_vec());
         let mut cases = Vec::new();
@@ -81,6 +81,10 @@ fn run_case(
     size: usize,
     readers: usize,
 ) -> Result<CaseResult> {
+    if let Some(mut c) = ctx.refuses(&id, "fanout", t, w, size) {
+        c.axes.insert("readers".into(), readers.to_string());
+        return Ok(c);
+    }
     let opts = &ctx.opts;
     let allowed = crate::sysinfo::allowed_cpus();
     let cpus = allowed.len();
@@ -159,7 +163,9 @@ mod tests {
     fn default_cases_pit_a_shared_ring_against_pipes() {
         let ids: Vec<String> =
             Fanout.cases(&Options::default()).unwrap().into_iter().map(|c| c.id).collect();
-        assert_eq!(ids.len(), 3 * DEFAULT_SIZES.len() * DEFAULT_READERS.len());
+        // posix-shm by its 4 ring waits, pipe by block.
+        assert_eq!(ids.len(), 5 * DEFAULT_SIZES.len() * DEFAULT_READERS.len());
+        assert!(ids.contains(&"fanout/posix-shm/fork/condvar/64/2".to_string()));
         assert!(ids.contains(&"fanout/posix-shm/fork/futex/4096/4".to_string()));
         assert!(ids.contains(&"fanout/pipe/fork/block/64/2".to_string()));
         // Any mapped transport may be asked for; streams other than pipe have no fan-out.

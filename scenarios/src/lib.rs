@@ -83,6 +83,39 @@ impl Context {
         })
     }
 
+    /// A case that cannot run at this size over `t` (a message or datagram beyond the host's
+    /// limit): recorded as skipped, with the reason, not failed.
+    pub fn refuses(
+        &self,
+        id: &str,
+        scenario: &str,
+        t: ipcbench_harness::transport::Transport,
+        w: ipcbench_harness::os::futex::Wait,
+        size: usize,
+    ) -> Option<CaseResult> {
+        let record = ipcbench_harness::record::HEADER_LEN + size;
+        let why = ipcbench_harness::transport::mechanism(t).refuses(record)?;
+        let mut c = CaseResult::new(id.to_string(), scenario);
+        c.transport = Some(t.name().into());
+        c.wait = Some(w.name().into());
+        c.size = Some(size as u64);
+        c.skipped = Some(why);
+        Some(c)
+    }
+
+    /// What a case over `t` records of its transport: how it works, and for message transports
+    /// the message size, queue depth and the host's limits.
+    pub fn transport_notes(
+        &self,
+        t: ipcbench_harness::transport::Transport,
+        size: usize,
+    ) -> Vec<String> {
+        let m = ipcbench_harness::transport::mechanism(t);
+        let mut notes = vec![m.how().to_string()];
+        notes.extend(m.note(ipcbench_harness::record::HEADER_LEN + size));
+        notes
+    }
+
     /// Options for one pair of processes in this run.
     pub fn pair(
         &self,

@@ -60,7 +60,8 @@ impl Scenario for Load {
     fn cases(&self, opts: &Options) -> Result<Vec<Case>, UsageError> {
         let sizes = opts.sizes.clone().unwrap_or(DEFAULT_SIZES.to_vec());
         let mut cases = Vec::new();
-        for (t, p, w) in opts.combinations(&Transport::ALL)? {
+        // A flood at its core: the waits and transports `stream` can flood (see there).
+        for (t, p, w) in crate::stream::ring_combinations(opts, &Transport::ALL)? {
             if opts.quick && opts.transports.is_none() && !QUICK_CASES.contains(&(t, w)) {
                 continue;
             }
@@ -124,7 +125,7 @@ fn saturation(ctx: &Context, t: Transport, p: Process, w: Wait, size: usize) -> 
         let (mine, _) =
             run_pair(&pair, &Job::Load(spec.clone()), |m, watch| reader(m, &spec, w, watch))
                 .context("the saturation run")?;
-        Ok(mine.achieved_per_s)
+        Ok(mine.verified_per_s)
     };
     let pilot = run(PILOT_RECORDS)?;
     if !(pilot.is_finite() && pilot > 0.0) {
@@ -387,10 +388,15 @@ mod tests {
         assert_eq!(ids, ["load/posix-shm/fork/spin/64", "load/pipe/fork/block/64"]);
         let named = Options { transports: Some(vec![Transport::Memfd]), ..quick };
         let ids: Vec<String> = Load.cases(&named).unwrap().into_iter().map(|c| c.id).collect();
+        // --quick keeps to the plain waits unless --wait names others.
         assert_eq!(ids, ["load/memfd/fork/spin/64", "load/memfd/fork/futex/64"]);
+        let waits = Options { waits: Some(vec![Wait::Eventfd, Wait::Condvar]), ..named };
+        let ids: Vec<String> = Load.cases(&waits).unwrap().into_iter().map(|c| c.id).collect();
+        assert_eq!(ids, ["load/memfd/fork/eventfd/64", "load/memfd/fork/condvar/64"]);
         let full = Load.cases(&Options::default()).unwrap();
-        // 5 mapped × (fork + spawn, less anon-mmap spawn) × 2 waits + 4 streams × 2 processes.
-        assert_eq!(full.len(), (4 * 2 + 1) * 2 + 4 * 2);
+        // 5 mapped × (fork + spawn, less anon-mmap spawn) × 4 ring waits + 5 streams and 3
+        // flow-controlled message transports × 2 processes (see `stream::ring_combinations`).
+        assert_eq!(full.len(), (4 * 2 + 1) * 4 + 8 * 2);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use ipcbench_harness::patterns::pingpong::{initiator, PingpongSpec, SideReport};
 use ipcbench_harness::patterns::probe::ProbeSpec;
 use ipcbench_harness::patterns::worker::{run_trial, Job, Process};
 use ipcbench_harness::record::stats::{decode, encode, new_histogram, summarize};
-use ipcbench_harness::transport::{mechanism, Transport};
+use ipcbench_harness::transport::Transport;
 use ipcbench_results::{latency, probe, CaseResult, Cpu, Integrity, RunFile};
 use std::time::Duration;
 
@@ -133,6 +133,10 @@ fn run_case(
     w: Wait,
     size: usize,
 ) -> Result<CaseResult> {
+    if let Some(mut c) = ctx.refuses(&id, "pingpong", t, w, size) {
+        c.process = Some(p.name().into());
+        return Ok(c);
+    }
     let opts = &ctx.opts;
     let (iterations, max_duration) = budget(opts);
     // A durable round trip costs two disk flushes, milliseconds: its budget buys a few round
@@ -227,7 +231,7 @@ fn run_case(
     cpu.ns_per_message.insert("initiator".into(), per_msg(cpu_mine, measured));
     cpu.ns_per_message.insert("responder".into(), per_msg(cpu_theirs, measured));
     c.cpu = Some(cpu);
-    c.notes.push(mechanism(t).how().to_string());
+    c.notes.extend(ctx.transport_notes(t, size));
     if opts.durable {
         c.axes.insert("durable".into(), "true".into());
         c.notes.push(match t {

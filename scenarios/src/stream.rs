@@ -16,7 +16,7 @@ use ipcbench_harness::patterns::stream::{
     reader, ReadMode, ReaderReport, StreamSpec, WriterReport,
 };
 use ipcbench_harness::patterns::worker::{run_trial, Job, Process};
-use ipcbench_harness::transport::{mechanism, Transport};
+use ipcbench_harness::transport::Transport;
 use ipcbench_results::{probe, CaseResult, Cpu, RunFile, Spread, Throughput, Trial};
 use std::time::Duration;
 
@@ -40,7 +40,7 @@ impl Scenario for Stream {
     fn cases(&self, opts: &Options) -> Result<Vec<Case>, UsageError> {
         let sizes = opts.sizes.clone().unwrap_or(DEFAULT_SIZES.to_vec());
         let mut cases = Vec::new();
-        for (t, p, w) in opts.combinations(&Transport::ALL)? {
+        for (t, p, w) in ring_combinations(opts, &Transport::ALL)? {
             // --quick keeps to forked peers unless asked: a spawned peer streams the same way,
             // it only starts slower.
             if opts.quick && opts.processes.is_none() && p == Process::Spawn {
@@ -64,9 +64,22 @@ impl Scenario for Stream {
     }
 }
 
+/// The transport × process × wait combinations a flood can run: the ring's waits
+/// ([`Wait::in_flood`]) over flow-controlled transports ([`Transport::flow_controlled`]). Naming
+/// only combinations it cannot run leaves it without cases.
+pub(crate) fn ring_combinations(
+    opts: &Options,
+    allowed: &[Transport],
+) -> Result<Vec<(Transport, Process, Wait)>, UsageError> {
+    let all = opts.combinations(allowed)?;
+    // Like any scenario that cannot run a named transport, it then simply has no such cases
+    // (so that `scenario all --transport udp` runs ping-pong).
+    Ok(all.into_iter().filter(|(t, _, w)| w.in_flood() && t.flow_controlled()).collect())
+}
+
 /// Reader modes a transport offers: a byte stream can only be read by copying.
 pub fn modes(t: Transport) -> &'static [ReadMode] {
-    if t.is_mapped() {
+    if t.reads_in_place() {
         &ReadMode::ALL
     } else {
         &[ReadMode::Copy]
@@ -114,6 +127,11 @@ fn run_case(
     size: usize,
     mode: ReadMode,
 ) -> Result<CaseResult> {
+    if let Some(mut c) = ctx.refuses(&id, "stream", t, w, size) {
+        c.process = Some(p.name().into());
+        c.axes.insert("mode".into(), mode.name().into());
+        return Ok(c);
+    }
     let opts = &ctx.opts;
     if w == Wait::Spin && crate::sysinfo::allowed_cpus().len() < 2 {
         ctx.warn(
@@ -238,7 +256,7 @@ pub(crate) fn result(ctx: &Context, reports: Reports<'_>) -> CaseResult {
             t.name()
         ));
     } else {
-        c.notes.push(mechanism(t).how().to_string());
+        c.notes.extend(ctx.transport_notes(t, size));
     }
     c.notes.extend(ctx.file_note(t));
     c.error = integrity.failure();
@@ -381,8 +399,12 @@ mod tests {
         assert!(ids.contains(&"stream/posix-shm/spawn/futex/8/in-place".to_string()));
         assert!(ids.contains(&"stream/pipe/fork/block/64/copy".to_string()));
         assert!(!ids.iter().any(|i| i.starts_with("stream/pipe/") && i.ends_with("in-place")));
-        // 5 mapped × (fork + spawn, less anon-mmap spawn) × 2 waits × 2 modes + 4 × 2 streams.
-        assert_eq!(ids.len(), (9 * 2 * 2 + 4 * 2) * DEFAULT_SIZES.len());
+        // 5 mapped × (fork + spawn, less anon-mmap spawn) × 4 ring waits × 2 modes, 5 streams
+        // and 3 flow-controlled message transports × 2 processes (not udp, not iceoryx2).
+        assert!(!ids.iter().any(|i| i.starts_with("stream/udp/") || i.contains("iceoryx2")));
+        assert!(ids.contains(&"stream/memfd/fork/eventfd/64/in-place".to_string()));
+        assert!(ids.contains(&"stream/sysv-shm/spawn/condvar/64/copy".to_string()));
+        assert_eq!(ids.len(), (9 * 4 * 2 + 8 * 2) * DEFAULT_SIZES.len());
         let quick = Options { quick: true, ..Default::default() };
         let q = Stream.cases(&quick).unwrap();
         assert!(q.iter().all(|c| c.id.contains("/fork/")));

@@ -106,15 +106,32 @@ impl Signal {
     #[inline(always)]
     pub fn publish(&self, value: u32, wait: Wait, stats: &mut WaitStats) {
         self.word().store(value, Ordering::Release);
-        if wait == Wait::Futex {
-            // Pairs with the sleeper's fence between raising the flag and reading the word.
-            fence(Ordering::SeqCst);
-            if self.waiters().load(Ordering::Relaxed) != 0 {
-                self.waiters().store(0, Ordering::Relaxed);
-                futex_wake(self.word());
-                stats.wakes += 1;
-            }
+        if wait == Wait::Futex && self.take_waiters() {
+            futex_wake(self.word());
+            stats.wakes += 1;
         }
+    }
+
+    /// After a publish: whether a waiter raised the flag (it is lowered then), so that the
+    /// publisher must wake it — by futex, or by whatever else the waiter sleeps on (an eventfd,
+    /// a condition variable).
+    #[inline(always)]
+    pub fn take_waiters(&self) -> bool {
+        // Pairs with the sleeper's fence between raising the flag and reading the word.
+        fence(Ordering::SeqCst);
+        if self.waiters().load(Ordering::Relaxed) != 0 {
+            self.waiters().store(0, Ordering::Relaxed);
+            return true;
+        }
+        false
+    }
+
+    /// Before a waiter's last look at the word: raises the flag that [`Signal::take_waiters`]
+    /// reads (Dekker-style: the publisher sees the flag, or the waiter sees the new word).
+    #[inline(always)]
+    pub fn raise_waiters(&self) {
+        self.waiters().store(1, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
     }
 
     /// Waits until the word holds `value`.
@@ -174,9 +191,7 @@ impl Signal {
         stats: &mut WaitStats,
     ) -> Result<u32, WaitError> {
         loop {
-            self.waiters().store(1, Ordering::Relaxed);
-            // Pairs with the publisher's fence between storing the word and reading the flag.
-            fence(Ordering::SeqCst);
+            self.raise_waiters();
             let v = self.load();
             if ready(v) {
                 return Ok(v);
@@ -198,7 +213,7 @@ impl Signal {
     /// What the watch said, with one excuse: a peer that has just ended is not an error if it
     /// published what we wait for before it went (a writer that handed over its last record).
     #[cold]
-    fn excuse(
+    pub fn excuse(
         &self,
         ready: &impl Fn(u32) -> bool,
         verdict: Result<(), WaitError>,

@@ -7,12 +7,28 @@
 //! creator's pid. At start, [`sweep`] removes such objects of this user whose pid is no longer a
 //! live process, and System V segments of this user that nobody has attached whose creator was
 //! one of those dead runners (ipcbench marks a segment for removal as soon as it is attached, so
-//! only a runner killed between `shmget` and that mark leaves one). ipcbench makes no message
-//! queues. A pid that is alive again (reused) is left alone: the sweep never guesses.
+//! only a runner killed between `shmget` and that mark leaves one).
+//!
+//! Message queues: a POSIX queue is named like a shm object; it is found in `/dev/mqueue` where
+//! that is mounted, and, since it often is not (containers), through a marker file
+//! `<queue name>.mqueue` that the runner writes into its private temp dir before it creates the
+//! queue: a dead runner's dir is read for markers before it is removed. A System V queue has no
+//! name: its key carries [`MSG_KEY_MARK`] and the creator's pid ([`MSG_KEY_PID_MASK`]). FIFOs and
+//! iceoryx2's files live in private temp dirs and `/dev/shm` names of the same form.
+//!
+//! A pid that is alive again (reused) is left alone: the sweep never guesses.
 
 use std::collections::BTreeSet;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+
+/// Set in the key of every System V message queue ipcbench makes (bit 30; bit 31 clear keeps
+/// keys positive).
+pub const MSG_KEY_MARK: i32 = 0x4000_0000;
+/// The creator's pid in such a key: the low 22 bits (Linux pids stay below 2^22).
+pub const MSG_KEY_PID_MASK: i32 = 0x003f_ffff;
+/// A marker `<name>.mqueue` in a runner's private dir: its POSIX queue `/<name>` (see above).
+pub const MQUEUE_MARKER_EXT: &str = "mqueue";
 
 /// A private (0700) temp dir `ipcbench-{pid}-{random}` in `base`, removed on drop; swept by a
 /// later start if this process dies without dropping it.
@@ -58,13 +74,21 @@ pub struct Swept {
     pub dirs: Vec<PathBuf>,
     pub shm_objects: Vec<PathBuf>,
     pub sysv_segments: Vec<i32>,
+    /// POSIX message queue names (`/ipcbench-…`).
+    pub mqueues: Vec<String>,
+    /// System V message queue ids.
+    pub msg_queues: Vec<i32>,
     /// The dead runners they came from.
     pub pids: BTreeSet<i32>,
 }
 
 impl Swept {
     pub fn is_empty(&self) -> bool {
-        self.dirs.is_empty() && self.shm_objects.is_empty() && self.sysv_segments.is_empty()
+        self.dirs.is_empty()
+            && self.shm_objects.is_empty()
+            && self.sysv_segments.is_empty()
+            && self.mqueues.is_empty()
+            && self.msg_queues.is_empty()
     }
 }
 
@@ -74,11 +98,14 @@ impl std::fmt::Display for Swept {
         write!(
             f,
             "removed what ended ipcbench runs left (pid {}): {} temp dir(s), {} /dev/shm \
-             object(s), {} System V segment(s)",
+             object(s), {} System V segment(s), {} POSIX message queue(s), {} System V message \
+             queue(s)",
             pids.join(", "),
             self.dirs.len(),
             self.shm_objects.len(),
-            self.sysv_segments.len()
+            self.sysv_segments.len(),
+            self.mqueues.len(),
+            self.msg_queues.len()
         )
     }
 }
@@ -106,6 +133,12 @@ pub fn sweep(dirs: &[&Path]) -> Swept {
             }
             let path = entry.path();
             if meta.is_dir() {
+                for name in marked_mqueues(&path) {
+                    if unlink_mqueue(&name) {
+                        swept.pids.insert(pid);
+                        swept.mqueues.push(name);
+                    }
+                }
                 if std::fs::remove_dir_all(&path).is_ok() {
                     swept.pids.insert(pid);
                     swept.dirs.push(path);
@@ -119,6 +152,31 @@ pub fn sweep(dirs: &[&Path]) -> Swept {
             }
         }
     }
+    // Queues /dev/mqueue shows (where mounted) that no marker named.
+    if let Ok(entries) = std::fs::read_dir("/dev/mqueue") {
+        for entry in entries.flatten() {
+            let Some(name) = entry.file_name().to_str().map(str::to_string) else { continue };
+            let Some(pid) = pid_in_name(&name) else { continue };
+            let Ok(meta) = entry.path().symlink_metadata() else { continue };
+            if meta.uid() != me || pid == std::process::id() as i32 || alive(pid) {
+                continue;
+            }
+            let name = format!("/{name}");
+            if unlink_mqueue(&name) {
+                swept.pids.insert(pid);
+                swept.mqueues.push(name);
+            }
+        }
+    }
+    for (id, pid) in marked_msg_queues(me) {
+        if pid != std::process::id() as i32 && !alive(pid) {
+            // SAFETY: plain syscall on a queue of ours whose creator is dead.
+            if unsafe { libc::msgctl(id, libc::IPC_RMID, std::ptr::null_mut()) } == 0 {
+                swept.pids.insert(pid);
+                swept.msg_queues.push(id);
+            }
+        }
+    }
     let dead = swept.pids.clone();
     for (id, cpid) in unattached_segments(me) {
         if dead.contains(&cpid) {
@@ -129,6 +187,56 @@ pub fn sweep(dirs: &[&Path]) -> Swept {
         }
     }
     swept
+}
+
+/// The POSIX queues a dead runner's private dir has markers for (`/name`), at most two levels
+/// down (a pair's own dir inside the run's).
+fn marked_mqueues(dir: &Path) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut dirs = vec![(dir.to_path_buf(), 0)];
+    while let Some((d, depth)) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for e in entries.flatten() {
+            let (path, Ok(kind)) = (e.path(), e.file_type()) else { continue };
+            if kind.is_dir() && depth < 2 {
+                dirs.push((path, depth + 1));
+            } else if kind.is_file() && path.extension().is_some_and(|x| x == MQUEUE_MARKER_EXT) {
+                let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+                if pid_in_name(stem).is_some() {
+                    names.push(format!("/{stem}"));
+                }
+            }
+        }
+    }
+    names
+}
+
+/// `mq_unlink(name)`; whether a queue was removed.
+fn unlink_mqueue(name: &str) -> bool {
+    let Ok(c) = std::ffi::CString::new(name) else { return false };
+    // SAFETY: a valid NUL-terminated name.
+    unsafe { libc::mq_unlink(c.as_ptr()) == 0 }
+}
+
+/// System V message queues of user `uid` whose key is ipcbench's: (id, creator pid).
+fn marked_msg_queues(uid: u32) -> Vec<(i32, i32)> {
+    let Ok(text) = std::fs::read_to_string("/proc/sysvipc/msg") else { return Vec::new() };
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap_or("").split_whitespace().collect();
+    let col = |name: &str| header.iter().position(|h| *h == name);
+    let (Some(key), Some(id), Some(owner)) = (col("key"), col("msqid"), col("uid")) else {
+        return Vec::new();
+    };
+    lines
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let num = |i: usize| f.get(i)?.parse::<i64>().ok();
+            let k = num(key)? as i32;
+            (num(owner)? == uid as i64 && k & !(0xff << 22) & !MSG_KEY_PID_MASK == MSG_KEY_MARK)
+                .then(|| Some((num(id)? as i32, k & MSG_KEY_PID_MASK)))
+                .flatten()
+        })
+        .collect()
 }
 
 /// System V segments of user `uid` with no process attached: (id, creator pid).
@@ -164,6 +272,63 @@ mod tests {
         assert_eq!(pid_in_name("ipcbench-4242"), None);
         assert_eq!(pid_in_name("ipcbench-Xy12ab"), None);
         assert_eq!(pid_in_name("other-4242-abc"), None);
+    }
+
+    /// A pid that was a process of ours and is gone now.
+    fn dead_pid() -> i32 {
+        let mut c = crate::os::process::Child::fork(|| 0).unwrap();
+        c.wait().unwrap();
+        c.pid()
+    }
+
+    #[test]
+    fn a_dead_runners_message_queues_are_swept() {
+        let dead = dead_pid();
+        let base = tempfile::tempdir().unwrap();
+        let dir = base.path().join(format!("ipcbench-{dead}-zz"));
+        std::fs::create_dir(&dir).unwrap();
+        // A POSIX queue with its marker in the dead runner's dir, as posix-mq leaves them.
+        let name = format!("ipcbench-{dead}-{:x}-a", crate::os::clock::now_ns());
+        std::fs::write(dir.join(format!("{name}.{MQUEUE_MARKER_EXT}")), "").unwrap();
+        let c = std::ffi::CString::new(format!("/{name}")).unwrap();
+        // SAFETY: valid name; no attributes (the host's defaults).
+        let q = unsafe {
+            libc::mq_open(c.as_ptr(), libc::O_CREAT | libc::O_EXCL | libc::O_RDWR, 0o600, 0)
+        };
+        assert!(q >= 0, "mq_open: {}", std::io::Error::last_os_error());
+        // SAFETY: our descriptor.
+        unsafe { libc::mq_close(q) };
+        // A System V queue whose key names the dead runner, as sysv-msg makes them.
+        let key = MSG_KEY_MARK | (0x5a << 22) | (dead & MSG_KEY_PID_MASK);
+        // SAFETY: plain syscall.
+        let id = unsafe { libc::msgget(key, libc::IPC_CREAT | libc::IPC_EXCL | 0o600) };
+        assert!(id >= 0, "msgget: {}", std::io::Error::last_os_error());
+
+        let swept = sweep(&[base.path()]);
+        assert_eq!(swept.mqueues, vec![format!("/{name}")]);
+        assert!(swept.msg_queues.contains(&id), "{swept:?}");
+        assert!(!dir.exists());
+        // SAFETY: plain syscalls probing what the sweep removed.
+        unsafe {
+            assert_eq!(libc::mq_open(c.as_ptr(), libc::O_RDWR), -1, "the queue is gone");
+            let mut ds: libc::msqid_ds = std::mem::zeroed();
+            assert_eq!(libc::msgctl(id, libc::IPC_STAT, &mut ds), -1, "the SysV queue is gone");
+        }
+        assert!(swept.to_string().contains("1 POSIX message queue(s)"), "{swept}");
+    }
+
+    #[test]
+    fn a_live_runners_message_queue_is_kept() {
+        // This process is alive: a queue keyed with its pid stays.
+        let me = std::process::id() as i32;
+        let key = MSG_KEY_MARK | (0x5b << 22) | (me & MSG_KEY_PID_MASK);
+        // SAFETY: plain syscalls on a queue this test makes and removes.
+        let id = unsafe { libc::msgget(key, libc::IPC_CREAT | libc::IPC_EXCL | 0o600) };
+        assert!(id >= 0, "msgget: {}", std::io::Error::last_os_error());
+        let swept = sweep(&[]);
+        let kept = !swept.msg_queues.contains(&id);
+        unsafe { libc::msgctl(id, libc::IPC_RMID, std::ptr::null_mut()) };
+        assert!(kept, "a live runner's queue was swept");
     }
 
     #[test]

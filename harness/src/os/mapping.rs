@@ -21,6 +21,10 @@ pub struct Region {
     ptr: NonNull<u8>,
     len: usize,
     release: Release,
+    /// The eventfds the sides sharing the region sleep on (wait `eventfd`): fds, not memory, so
+    /// they travel beside the mapping (inherited, or handed to a spawned worker) and are closed
+    /// with it.
+    doorbells: Vec<crate::os::eventfd::Eventfd>,
 }
 
 // SAFETY: the region is plain memory; synchronisation is the user's (atomics in the layout).
@@ -77,7 +81,7 @@ impl Region {
         // SAFETY: a fresh mapping; nothing else aliases it in this process.
         let ptr = unsafe { mmap(None, n, opts.prot(), opts.flags(), fd, 0) }
             .with_context(|| format!("mmap({:?})", opts.flags()))?;
-        Ok(Region { ptr: ptr.cast(), len, release: Release::Munmap })
+        Ok(Region { ptr: ptr.cast(), len, release: Release::Munmap, doorbells: Vec::new() })
     }
 
     /// `mmap(MAP_SHARED | MAP_ANONYMOUS)`: shared with children forked after this call.
@@ -92,7 +96,7 @@ impl Region {
         // SAFETY: a fresh anonymous mapping.
         let ptr = unsafe { mmap_anonymous(None, n, opts.prot(), opts.flags()) }
             .with_context(|| format!("mmap({:?} | MAP_ANONYMOUS)", opts.flags()))?;
-        Ok(Region { ptr: ptr.cast(), len, release: Release::Munmap })
+        Ok(Region { ptr: ptr.cast(), len, release: Release::Munmap, doorbells: Vec::new() })
     }
 
     /// `madvise` over the whole mapping.
@@ -113,7 +117,18 @@ impl Region {
             ptr: NonNull::new(p.cast()).context("shmat returned null")?,
             len,
             release: Release::Shmdt,
+            doorbells: Vec::new(),
         })
+    }
+
+    /// The region with the doorbells its sides sleep on (wait `eventfd`), one per side.
+    pub fn with_doorbells(mut self, bells: Vec<crate::os::eventfd::Eventfd>) -> Region {
+        self.doorbells = bells;
+        self
+    }
+
+    pub fn doorbells(&self) -> &[crate::os::eventfd::Eventfd] {
+        &self.doorbells
     }
 
     pub fn len(&self) -> usize {

@@ -1,7 +1,10 @@
 //! One file per OS primitive, each an owner that releases what it holds when dropped: a shared
-//! mapping, the futex wait protocol, a child process, named objects, the clock.
+//! mapping, the futex wait protocol, an eventfd doorbell, a process-shared condition variable, a
+//! child process, named objects, the clock.
 
 pub mod clock;
+pub mod condvar;
+pub mod eventfd;
 pub mod futex;
 pub mod leftovers;
 pub mod mapping;

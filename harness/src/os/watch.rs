@@ -218,6 +218,15 @@ impl Watch {
         Watch { peer: Peer::Parent(unsafe { libc::getppid() }), ..Watch::new(timeout) }
     }
 
+    /// The runner's worker and the time without progress that means it hangs; `None` for a
+    /// worker's watch over its runner, or a watch over nobody.
+    pub fn child_peer(&self) -> Option<(libc::pid_t, Duration)> {
+        match self.peer {
+            Peer::Child(pid) => Some((pid, Duration::from_nanos(self.timeout_ns))),
+            _ => None,
+        }
+    }
+
     /// Something moved (a record arrived, bytes were written): resets the stall timer.
     #[inline(always)]
     pub fn progress(&mut self) {

@@ -3,6 +3,8 @@
 //! with its own tail, and the writer waits for the slowest; over pipes the writer writes each
 //! record to one pipe per reader in turn.
 
+use crate::os::condvar::HangBreaker;
+use crate::os::eventfd::Eventfd;
 use crate::os::futex::Wait;
 use crate::os::process::fork_worker;
 use crate::os::watch::{install_signal_handlers, Watch};
@@ -10,7 +12,8 @@ use crate::patterns::ring::Producer;
 use crate::patterns::stream::{
     self, ReaderReport, RingWriter, StreamSpec, StreamWriter, WriterReport,
 };
-use crate::patterns::worker::WorkerReport;
+use crate::patterns::worker::{doorbells, with_doorbells, WorkerReport};
+use crate::record::HEADER_LEN;
 use crate::transport::{mechanism, CreateOptions, Medium, Setup, Transport};
 use anyhow::{bail, Context, Result};
 use std::io::Write;
@@ -38,9 +41,19 @@ pub struct FanoutReport {
     pub readers: Vec<ReaderReport>,
 }
 
-/// Whether a transport can carry a fan-out.
+/// Whether a transport can carry a fan-out: a shared ring, or one pipe, FIFO or flow-controlled
+/// message transport per reader (the connection-oriented sockets are left out: one listener
+/// per reader adds nothing the pipe does not show).
 pub fn supports(t: Transport) -> bool {
-    t.is_mapped() || t == Transport::Pipe
+    t.is_mapped()
+        || matches!(
+            t,
+            Transport::Pipe
+                | Transport::Fifo
+                | Transport::PosixMq
+                | Transport::SysvMsg
+                | Transport::UnixDgram
+        )
 }
 
 /// Creates the transport, forks the readers, writes the stream here, and collects every
@@ -48,30 +61,39 @@ pub fn supports(t: Transport) -> bool {
 pub fn run_fanout(opts: &FanoutOptions, spec: &StreamSpec) -> Result<FanoutReport> {
     let t = opts.transport;
     if !supports(t) {
-        bail!("fan-out runs over a mapped transport or pipe, not {t}");
+        bail!("fan-out runs over a mapped transport, pipe, fifo, posix-mq, sysv-msg or unix-dgram, not {t}");
     }
     let readers = spec.ring.readers;
     let mapped = t.is_mapped();
-    let create = CreateOptions { len: spec.ring.region_len(), dir: opts.dir.clone() };
+    let create = CreateOptions {
+        len: spec.ring.region_len(),
+        dir: opts.dir.clone(),
+        record: HEADER_LEN + spec.size,
+        wait: opts.wait,
+    };
     let mut setups: Vec<Box<dyn Setup>> = (0..if mapped { 1 } else { readers })
         .map(|_| mechanism(t).create(&create))
         .collect::<Result<_>>()?;
+    // Wait eventfd: the writer's doorbell, then one per reader (see `ring`).
+    let bells = if mapped { doorbells(opts.wait, 1 + readers)? } else { Vec::new() };
     let mut workers = Vec::with_capacity(readers);
     for i in 0..readers {
         let setups = &mut setups;
+        let bells = &bells;
         let cpu = opts.reader_cpus.get(i).copied().flatten();
         workers.push(fork_worker(cpu, |out| {
             install_signal_handlers();
             let mut watch = Watch::over_parent(opts.timeout);
             let r = (|| -> Result<serde_json::Value> {
                 let medium = if mapped {
-                    setups[0].forked_peer()?
+                    let mine = bells.iter().map(Eventfd::try_clone).collect::<Result<_>>()?;
+                    with_doorbells(setups[0].forked_peer()?, mine)
                 } else {
                     // Close the other readers' pipes here, so that a reader's death reaches
                     // the writer as EPIPE instead of a pipe that someone still holds open.
                     for (j, s) in setups.iter_mut().enumerate() {
                         if j != i {
-                            drop(s.forked_peer()?);
+                            s.release_in_peer();
                         }
                     }
                     setups[i].forked_peer()?
@@ -86,15 +108,20 @@ pub fn run_fanout(opts: &FanoutOptions, spec: &StreamSpec) -> Result<FanoutRepor
     // as EPIPE (pipe).
     let mut watch = Watch::over_child(opts.timeout, workers[0].pid());
     let writer = if mapped {
-        let Medium::Mapped(region) = setups[0].local(&mut watch)? else {
+        let Medium::Mapped(region) = with_doorbells(setups[0].local(&mut watch)?, bells) else {
             bail!("{t} gave no mapping");
         };
-        let producer = Producer::new(region, spec.ring, spec.size, opts.wait)?;
+        let mut producer = Producer::new(region, spec.ring, spec.size, opts.wait)?;
+        if opts.wait == Wait::Condvar {
+            // Any reader may hold the ring's mutex: the breaker stops them all.
+            let pids = workers.iter().map(|w| w.pid()).collect();
+            producer.guard(HangBreaker::over(pids, opts.timeout));
+        }
         stream::write_records(&mut RingWriter::new(producer, spec.size), spec, &mut watch)?
     } else {
         let mut streams = Vec::with_capacity(readers);
         for s in &mut setups {
-            let Medium::Stream(s) = s.local(&mut watch)? else { bail!("{t} gave no stream") };
+            let Some(s) = s.local(&mut watch)?.into_records() else { bail!("{t} gave no stream") };
             streams.push(s);
         }
         stream::write_records(&mut StreamWriter::new(streams, spec.size), spec, &mut watch)?
@@ -170,6 +197,8 @@ mod tests {
         for (t, w) in [
             (Transport::AnonMmap, Wait::Spin),
             (Transport::PosixShm, Wait::Futex),
+            (Transport::Memfd, Wait::Eventfd),
+            (Transport::SysvShm, Wait::Condvar),
             (Transport::Pipe, Wait::Block),
         ] {
             let what = format!("{t}/{w}");

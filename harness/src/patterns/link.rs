@@ -7,6 +7,12 @@
 //! lies, touching every byte. Ping-pong needs no more than one slot per direction: a side sends
 //! again only after the reply to its previous record arrived.
 //!
+//! Waits: `spin` and `futex` are the [`Signal`] protocol on the sequence word. `eventfd`: the
+//! sender publishes the word, then rings the receiver's doorbell (one eventfd per side, carried
+//! by the region); the receiver, finding the word unchanged, blocks in `read()` on its own.
+//! `condvar`: one process-shared mutex and condition variable after the mailboxes, for both
+//! directions (as ipc-bench's shm-sync); the sender broadcasts after publishing.
+//!
 //! Over a byte stream a record is the header followed by the payload, written with one `write`
 //! and read with one `read` where the transport allows.
 //!
@@ -17,12 +23,14 @@
 //! handoff or wake-up), `deliver` seen → verified (reading and checking the payload).
 
 use crate::os::clock::now_ns;
+use crate::os::condvar::{HangBreaker, SharedCondvar, CONDVAR_LEN};
 use crate::os::futex::{Signal, Wait, WaitStats};
 use crate::os::mapping::{round_up, Region, PAGE};
 use crate::os::watch::Watch;
 use crate::record::{corrupt, Header, Payloads, Verifier, HEADER_LEN};
-use crate::transport::{ByteStream, Medium};
+use crate::transport::{ByteStream, LoanPort, Medium};
 use anyhow::Result;
+use std::os::fd::RawFd;
 
 /// A record to send.
 #[derive(Clone, Copy, Debug)]
@@ -99,16 +107,18 @@ fn mailbox_len(size: usize) -> usize {
     PAYLOAD_OFF + round_up(size.max(1), LINE)
 }
 
-/// Bytes of shared region a ping-pong of `size`-byte records needs.
+/// Bytes of shared region a ping-pong of `size`-byte records needs: two mailboxes, then room
+/// for the condition variable of wait `condvar`.
 pub fn pingpong_region_len(size: usize) -> usize {
-    round_up(2 * mailbox_len(size), PAGE)
+    round_up(2 * mailbox_len(size) + CONDVAR_LEN, PAGE)
 }
 
 /// Builds the link for a side over whatever medium its transport gave.
 pub fn pingpong_link(medium: Medium, side: Side, size: usize, wait: Wait) -> Box<dyn Link> {
     match medium {
         Medium::Mapped(region) => Box::new(MailboxLink::new(region, side, size, wait)),
-        Medium::Stream(stream) => Box::new(StreamLink::new(stream, size)),
+        Medium::Loans(port) => Box::new(LoanLink::new(port, size)),
+        other => Box::new(StreamLink::new(other.into_records().expect("a stream"), size)),
     }
 }
 
@@ -135,6 +145,11 @@ pub fn pingpong_link_with(
             stream.set_durable()?;
             Box::new(StreamLink::new(stream, size))
         }
+        Medium::Message(_) | Medium::Loans(_) => {
+            anyhow::bail!(
+                "a message transport has no file to make durable: --durable takes file-rw"
+            )
+        }
     })
 }
 
@@ -151,6 +166,12 @@ pub struct MailboxLink {
     /// `msync(MS_SYNC)` each record before publishing it (`pingpong --durable`).
     durable: bool,
     stats: WaitStats,
+    /// Wait `eventfd`: the doorbell this side sleeps on, and the peer's.
+    bells: Option<(RawFd, RawFd)>,
+    /// Wait `condvar`.
+    condvar: Option<SharedCondvar>,
+    /// Wait `condvar`, in the runner: made at the first wait, from its watch.
+    breaker: Option<HangBreaker>,
 }
 
 // SAFETY: the raw pointers point into the owned region.
@@ -163,6 +184,18 @@ impl MailboxLink {
         // SAFETY: both mailboxes lie within the region (asserted above).
         let (m0, m1) = unsafe { (base, base.add(mailbox_len(size))) };
         let (tx, rx) = if side == Side::Initiator { (m0, m1) } else { (m1, m0) };
+        let bells = (wait == Wait::Eventfd).then(|| {
+            let b = region.doorbells();
+            assert_eq!(b.len(), 2, "wait eventfd needs a doorbell per side with the region");
+            let (mine, theirs) = if side == Side::Initiator { (0, 1) } else { (1, 0) };
+            (b[mine].raw(), b[theirs].raw())
+        });
+        // SAFETY: the condvar's bytes follow the mailboxes (see `pingpong_region_len`), zero in
+        // a fresh region, 64-byte aligned, inside the region the link owns.
+        let condvar = (wait == Wait::Condvar).then(|| {
+            assert!(region.len() >= 2 * mailbox_len(size) + CONDVAR_LEN, "no room for a condvar");
+            unsafe { SharedCondvar::attach(base.add(2 * mailbox_len(size))) }
+        });
         MailboxLink {
             _region: region,
             tx,
@@ -175,6 +208,9 @@ impl MailboxLink {
             received: 0,
             durable: false,
             stats: WaitStats::default(),
+            bells,
+            condvar,
+            breaker: None,
         }
     }
 
@@ -187,7 +223,7 @@ impl MailboxLink {
 
 impl Link for MailboxLink {
     #[inline]
-    fn send(&mut self, out: &Outgoing, _watch: &mut Watch) -> Result<()> {
+    fn send(&mut self, out: &Outgoing, watch: &mut Watch) -> Result<()> {
         // SAFETY: the payload slot lies within the region; the peer reads it only after the
         // sequence word is published, and does not touch it again until we publish anew.
         let payload =
@@ -212,14 +248,45 @@ impl Link for MailboxLink {
         }
         publish_delay(out, h.sent_ns);
         self.sent = self.sent.wrapping_add(1);
-        Self::signal(self.tx).publish(self.sent, self.wait, &mut self.stats);
+        match self.wait {
+            Wait::Eventfd | Wait::Condvar => {
+                // The word first (release), then the wake-up.
+                Self::signal(self.tx).publish(self.sent, Wait::Spin, &mut self.stats);
+                self.stats.wakes += 1;
+                if let Some((_, theirs)) = self.bells {
+                    crate::os::eventfd::ring(theirs);
+                }
+                if let Some(cv) = self.condvar {
+                    cv.notify(watch)?;
+                }
+            }
+            w => Self::signal(self.tx).publish(self.sent, w, &mut self.stats),
+        }
         Ok(())
     }
 
     #[inline]
     fn recv(&mut self, watch: &mut Watch) -> Result<Incoming> {
         let expect = self.received.wrapping_add(1);
-        Self::signal(self.rx).wait_for(expect, self.wait, watch, &mut self.stats)?;
+        let signal = Self::signal(self.rx);
+        match (self.bells, self.condvar) {
+            (Some((mine, _)), _) => {
+                self.stats.waits += 1;
+                while signal.load() != expect {
+                    self.stats.sleeps += 1;
+                    crate::os::eventfd::wait(mine, watch)?;
+                }
+            }
+            (_, Some(cv)) => {
+                self.stats.waits += 1;
+                if self.breaker.is_none() {
+                    self.breaker = HangBreaker::for_watch(watch);
+                }
+                let breaker = self.breaker.as_ref();
+                self.stats.sleeps += cv.wait_until(|| signal.load() == expect, watch, breaker)?;
+            }
+            _ => signal.wait_for(expect, self.wait, watch, &mut self.stats)?,
+        }
         let seen_ns = now_ns();
         crate::knobs::deliver_pause();
         self.received = expect;
@@ -276,6 +343,63 @@ impl Link for StreamLink {
         crate::knobs::deliver_pause();
         let header = Header::from_bytes(&self.rx_buf);
         self.verifier.check(&header, &self.rx_buf[HEADER_LEN..]);
+        let recv_ns = now_ns();
+        watch.progress();
+        Ok(Incoming { header, seen_ns, recv_ns })
+    }
+
+    fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
+}
+
+/// Over loaned messages: the sender writes header and payload into the loaned sample, the
+/// receiver verifies the record where it lies in shared memory.
+pub struct LoanLink {
+    port: Box<dyn LoanPort>,
+    size: usize,
+    payloads: Payloads,
+    verifier: Verifier,
+}
+
+impl LoanLink {
+    pub fn new(port: Box<dyn LoanPort>, size: usize) -> LoanLink {
+        LoanLink { port, size, payloads: Payloads::new(size), verifier: Verifier::new(size) }
+    }
+}
+
+impl Link for LoanLink {
+    #[inline]
+    fn send(&mut self, out: &Outgoing, watch: &mut Watch) -> Result<()> {
+        let payloads = &self.payloads;
+        self.port.send_with(
+            HEADER_LEN + self.size,
+            &mut |msg| {
+                let (head, payload) = msg.split_at_mut(HEADER_LEN);
+                let mut h = out.fill(payloads, payload);
+                // Published: the payload is written; the send follows.
+                h.sent_ns = now_ns();
+                head.copy_from_slice(&h.to_bytes());
+                publish_delay(out, h.sent_ns);
+            },
+            watch,
+        )
+    }
+
+    #[inline]
+    fn recv(&mut self, watch: &mut Watch) -> Result<Incoming> {
+        let verifier = &mut self.verifier;
+        let (mut header, mut seen_ns) = (None, 0);
+        self.port.recv_with(
+            &mut |msg| {
+                seen_ns = now_ns();
+                let h = Header::from_bytes(msg);
+                verifier.check(&h, &msg[HEADER_LEN..]);
+                header = Some(h);
+            },
+            watch,
+        )?;
+        let header = header.expect("recv_with hands over one message");
         let recv_ns = now_ns();
         watch.progress();
         Ok(Incoming { header, seen_ns, recv_ns })

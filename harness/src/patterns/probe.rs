@@ -69,8 +69,11 @@ impl ProbeSpec {
     pub fn for_wait(wait: Wait) -> ProbeSpec {
         match wait {
             Wait::Spin => ProbeSpec::CacheLine,
-            Wait::Futex => ProbeSpec::FutexWake,
-            Wait::Block => ProbeSpec::PipeWake,
+            // A wake-up through the kernel, as a futex wake is (eventfd's read, the condvar's
+            // futex underneath).
+            Wait::Futex | Wait::Eventfd | Wait::Condvar => ProbeSpec::FutexWake,
+            // iceoryx2's listener sleeps on a UNIX datagram socket: a kernel fd wake-up.
+            Wait::Block | Wait::Iox2Event => ProbeSpec::PipeWake,
         }
     }
 

@@ -16,15 +16,24 @@
 //!
 //! **Waits.** Each index is a [`Signal`] (the word and its waiters flag): the protocol of
 //! [`crate::os::futex`]. `spin` polls the other side's index; under `futex` a consumer sleeps
-//! only when the ring is empty, the producer only when it is full.
+//! only when the ring is empty, the producer only when it is full. `eventfd` and `condvar` keep
+//! that protocol's waiters flag — a publish wakes someone only if a waiter raised it, so a busy
+//! ring makes no system call — and sleep on something else: under `eventfd` each side blocks in
+//! `poll`/`read` on its own doorbell (the region carries one for the producer, then one per
+//! consumer), and a publish rings the doorbells of the side(s) that may wait on that index (the
+//! head: every consumer, as `FUTEX_WAKE` wakes all; a tail: the producer); under `condvar` one
+//! process-shared mutex and condition variable after the index lines serve every waiter, and a
+//! publish that finds the flag raised locks, broadcasts and unlocks.
 
 use crate::os::clock::now_ns;
+use crate::os::condvar::{HangBreaker, SharedCondvar, CONDVAR_LEN};
 use crate::os::futex::{Signal, Wait, WaitStats};
 use crate::os::mapping::{round_up, Region, PAGE};
 use crate::os::watch::{WaitError, Watch};
 use crate::record::{Header, HEADER_LEN};
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
+use std::os::fd::RawFd;
 
 /// Bytes each index (head, a tail) owns: two cache lines.
 const INDEX_LINE: usize = 128;
@@ -61,8 +70,13 @@ impl RingLayout {
         RingLayout::new(MIN_RING_BYTES.max(4 * size).next_power_of_two(), readers)
     }
 
+    /// The condition variable of wait `condvar`, after the index lines.
+    fn condvar_offset(&self) -> usize {
+        INDEX_LINE * (1 + self.readers)
+    }
+
     fn data_offset(&self) -> usize {
-        round_up(INDEX_LINE * (1 + self.readers), PAGE)
+        round_up(self.condvar_offset() + CONDVAR_LEN, PAGE)
     }
 
     /// Bytes of shared region the ring needs.
@@ -86,6 +100,137 @@ impl RingLayout {
     }
 }
 
+/// The ring waits by spin, futex, eventfd or condvar (see [`Wait::in_flood`]).
+fn ring_wait(wait: Wait) -> Result<()> {
+    if !matches!(wait, Wait::Spin | Wait::Futex | Wait::Eventfd | Wait::Condvar) {
+        bail!("a ring waits by spin, futex, eventfd or condvar, not {wait}");
+    }
+    Ok(())
+}
+
+/// How a side sleeps and wakes the other(s) beyond `spin` and `futex` (which are the
+/// [`Signal`]'s own): see the module doc.
+enum Sleeper {
+    Signal,
+    Eventfd {
+        mine: RawFd,
+        /// Whom a publish of this side's index may have to wake.
+        others: Vec<RawFd>,
+    },
+    Condvar {
+        cv: SharedCondvar,
+        /// In the runner: bounds the re-lock inside a condvar wait (see [`HangBreaker`]);
+        /// made at the first sleep from its watch unless given by [`Producer::guard`].
+        breaker: Option<HangBreaker>,
+    },
+}
+
+impl Sleeper {
+    /// The sleeper of the side with doorbell `mine` (0: the producer, 1 + i: consumer i).
+    fn new(region: &Region, layout: RingLayout, wait: Wait, mine: usize) -> Result<Sleeper> {
+        Ok(match wait {
+            Wait::Eventfd => {
+                let bells: Vec<RawFd> = region.doorbells().iter().map(|b| b.raw()).collect();
+                if bells.len() != 1 + layout.readers {
+                    bail!(
+                        "wait eventfd needs a doorbell for the writer and each of {} readers \
+                         with the region, not {}",
+                        layout.readers,
+                        bells.len()
+                    );
+                }
+                let others = if mine == 0 { bells[1..].to_vec() } else { vec![bells[0]] };
+                Sleeper::Eventfd { mine: bells[mine], others }
+            }
+            // SAFETY: the condvar's bytes lie after the index lines, before the data area
+            // (see `data_offset`), zero in a fresh region, 64-byte aligned.
+            Wait::Condvar => Sleeper::Condvar {
+                cv: unsafe { SharedCondvar::attach(region.as_ptr().add(layout.condvar_offset())) },
+                breaker: None,
+            },
+            _ => Sleeper::Signal,
+        })
+    }
+
+    /// Publishes `value` on `index`, waking whoever raised its waiters flag.
+    #[inline(always)]
+    fn publish(&self, index: Signal, value: u32, wait: Wait, stats: &mut WaitStats) {
+        match self {
+            Sleeper::Signal => index.publish(value, wait, stats),
+            Sleeper::Eventfd { others, .. } => {
+                index.publish(value, Wait::Spin, stats);
+                if index.take_waiters() {
+                    stats.wakes += 1;
+                    for &b in others {
+                        crate::os::eventfd::ring(b);
+                    }
+                }
+            }
+            Sleeper::Condvar { cv, .. } => {
+                index.publish(value, Wait::Spin, stats);
+                if index.take_waiters() {
+                    stats.wakes += 1;
+                    cv.try_notify();
+                }
+            }
+        }
+    }
+
+    /// Waits until `ready(index)` holds; returns the index then.
+    fn wait(
+        &mut self,
+        index: Signal,
+        ready: impl Fn(u32) -> bool,
+        wait: Wait,
+        watch: &mut Watch,
+        stats: &mut WaitStats,
+    ) -> Result<u32> {
+        let (mine, cv) = match self {
+            Sleeper::Signal => return Ok(index.wait_until(ready, wait, watch, stats)?),
+            Sleeper::Eventfd { mine, .. } => (Some(*mine), None),
+            Sleeper::Condvar { cv, breaker } => {
+                if breaker.is_none() {
+                    *breaker = HangBreaker::for_watch(watch);
+                }
+                (None, Some((*cv, breaker.as_ref())))
+            }
+        };
+        stats.waits += 1;
+        loop {
+            index.raise_waiters();
+            let v = index.load();
+            if ready(v) {
+                return Ok(v);
+            }
+            stats.sleeps += 1;
+            let slept = match (mine, cv) {
+                (Some(bell), _) => crate::os::eventfd::wait(bell, watch),
+                (_, Some((cv, breaker))) => {
+                    // Under the lock, the flag again: a publisher that lowered it since woke
+                    // nobody, or will find us asleep (it broadcasts under the same lock).
+                    let look = || {
+                        index.raise_waiters();
+                        ready(index.load())
+                    };
+                    cv.wait_until(look, watch, breaker).map(|_| ()).map_err(Into::into)
+                }
+                _ => unreachable!("a sleeper with a bell or a condvar"),
+            };
+            let v = index.load();
+            if ready(v) {
+                return Ok(v);
+            }
+            match slept {
+                Err(e) => match e.downcast::<WaitError>() {
+                    Ok(w) => index.excuse(&ready, Err(w))?,
+                    Err(e) => return Err(e),
+                },
+                Ok(()) => index.excuse(&ready, watch.tick())?,
+            }
+        }
+    }
+}
+
 /// Ring bytes a record of `size` payload bytes takes.
 pub fn frame_len(size: usize) -> usize {
     round_up(HEADER_LEN + size, FRAME_ALIGN)
@@ -95,14 +240,15 @@ pub fn frame_len(size: usize) -> usize {
 /// line, and timed: a ring waits only when it has run out of room or of records.
 #[inline(never)]
 fn wait_on(
+    sleeper: &mut Sleeper,
     index: Signal,
     ready: impl Fn(u32) -> bool,
     wait: Wait,
     watch: &mut Watch,
     stats: &mut WaitStats,
-) -> Result<u32, WaitError> {
+) -> Result<u32> {
     let t0 = now_ns();
-    let r = index.wait_until(ready, wait, watch, stats);
+    let r = sleeper.wait(index, ready, wait, watch, stats);
     stats.wait_ns += now_ns() - t0;
     r
 }
@@ -123,6 +269,7 @@ pub struct Producer {
     wait: Wait,
     /// Length of the frame handed out by `reserve`, not yet committed.
     pending: u32,
+    sleeper: Sleeper,
     pub stats: WaitStats,
 }
 
@@ -132,6 +279,7 @@ unsafe impl Send for Producer {}
 impl Producer {
     /// The producer over a fresh (zeroed) region laid out as `layout`, for `max_size`-byte records.
     pub fn new(region: Region, layout: RingLayout, max_size: usize, wait: Wait) -> Result<Self> {
+        ring_wait(wait)?;
         layout.check(&region, max_size)?;
         let base = region.as_ptr();
         // SAFETY: every index line and the data area lie within the region (checked above).
@@ -143,6 +291,7 @@ impl Producer {
             )
         };
         let cap = layout.capacity as u32;
+        let sleeper = Sleeper::new(&region, layout, wait, 0)?;
         Ok(Producer {
             _region: region,
             data,
@@ -155,8 +304,17 @@ impl Producer {
             batch: (cap / 16).max(FRAME_ALIGN as u32),
             wait,
             pending: 0,
+            sleeper,
             stats: WaitStats::default(),
         })
+    }
+
+    /// Wait `condvar` in a runner with several peers (fan-out's readers): the breaker over all
+    /// of them (any may hold the mutex), instead of one made from the first wait's watch.
+    pub fn guard(&mut self, breaker: Option<HangBreaker>) {
+        if let Sleeper::Condvar { breaker: b, .. } = &mut self.sleeper {
+            *b = breaker;
+        }
     }
 
     /// Waits for room for a `len`-byte payload and returns its frame (header then payload, at
@@ -212,7 +370,7 @@ impl Producer {
     #[inline]
     fn publish(&mut self) {
         self.published = self.pos;
-        self.head.publish(self.pos, self.wait, &mut self.stats);
+        self.sleeper.publish(self.head, self.pos, self.wait, &mut self.stats);
     }
 
     /// Publishes every committed frame and waits until every consumer has taken them all and
@@ -224,8 +382,9 @@ impl Producer {
             if tail == self.pos {
                 return Ok(());
             }
-            let pos = self.pos;
-            wait_on(self.tails[slowest], move |t| t == pos, self.wait, watch, &mut self.stats)?;
+            let (pos, index) = (self.pos, self.tails[slowest]);
+            let stats = &mut self.stats;
+            wait_on(&mut self.sleeper, index, move |t| t == pos, self.wait, watch, stats)?;
         }
     }
 
@@ -244,7 +403,8 @@ impl Producer {
             let (pos, cap) = (self.pos, self.cap);
             // Room once this tail moves far enough (other tails may then be the slowest: loop).
             let enough = move |t: u32| t.wrapping_add(cap).wrapping_sub(pos) >= need;
-            wait_on(self.tails[slowest], enough, self.wait, watch, &mut self.stats)?;
+            let index = self.tails[slowest];
+            wait_on(&mut self.sleeper, index, enough, self.wait, watch, &mut self.stats)?;
         }
     }
 
@@ -279,6 +439,7 @@ pub struct Consumer {
     batch: u32,
     wait: Wait,
     pending: u32,
+    sleeper: Sleeper,
     pub stats: WaitStats,
 }
 
@@ -293,6 +454,7 @@ impl Consumer {
         max_size: usize,
         wait: Wait,
     ) -> Result<Self> {
+        ring_wait(wait)?;
         layout.check(&region, max_size)?;
         if index >= layout.readers {
             bail!("reader {index} of a ring with {} readers", layout.readers);
@@ -307,6 +469,7 @@ impl Consumer {
             )
         };
         let cap = layout.capacity as u32;
+        let sleeper = Sleeper::new(&region, layout, wait, 1 + index)?;
         Ok(Consumer {
             _region: region,
             data,
@@ -319,6 +482,7 @@ impl Consumer {
             batch: (cap / 16).max(FRAME_ALIGN as u32),
             wait,
             pending: 0,
+            sleeper,
             stats: WaitStats::default(),
         })
     }
@@ -377,7 +541,7 @@ impl Consumer {
     #[inline]
     fn publish(&mut self) {
         self.published = self.pos;
-        self.tail.publish(self.pos, self.wait, &mut self.stats);
+        self.sleeper.publish(self.tail, self.pos, self.wait, &mut self.stats);
     }
 
     /// Nothing left that we know of: reload the head; if it has not moved, hand back the room
@@ -391,7 +555,8 @@ impl Consumer {
             return Ok(());
         }
         self.flush();
-        self.seen_head = wait_on(self.head, |h| h != pos, self.wait, watch, &mut self.stats)?;
+        let (head, stats) = (self.head, &mut self.stats);
+        self.seen_head = wait_on(&mut self.sleeper, head, |h| h != pos, self.wait, watch, stats)?;
         watch.progress();
         Ok(())
     }
@@ -404,13 +569,27 @@ mod tests {
     use crate::record::{Payloads, Verifier};
     use std::time::Duration;
 
-    /// One memfd mapped once per side: the same pages, as two processes would see them.
-    fn regions(layout: RingLayout, n: usize) -> Vec<Region> {
+    /// One memfd mapped once per side: the same pages, as two processes would see them; under
+    /// wait `eventfd`, each mapping carries the writer's and every reader's doorbell.
+    fn regions_waiting(layout: RingLayout, n: usize, wait: Wait) -> Vec<Region> {
         use nix::sys::memfd::{memfd_create, MemFdCreateFlag};
         let fd = memfd_create(c"ring-test", MemFdCreateFlag::MFD_CLOEXEC).unwrap();
         nix::unistd::ftruncate(&fd, layout.region_len() as i64).unwrap();
-        (0..n).map(|_| Region::map_fd(&fd, layout.region_len()).unwrap()).collect()
+        let bells = crate::patterns::worker::doorbells(wait, 1 + layout.readers).unwrap();
+        (0..n)
+            .map(|_| {
+                let mine = bells.iter().map(|b| b.try_clone().unwrap()).collect();
+                Region::map_fd(&fd, layout.region_len()).unwrap().with_doorbells(mine)
+            })
+            .collect()
     }
+
+    fn regions(layout: RingLayout, n: usize) -> Vec<Region> {
+        regions_waiting(layout, n, Wait::Spin)
+    }
+
+    /// Every wait a ring offers.
+    const WAITS: [Wait; 4] = [Wait::Spin, Wait::Futex, Wait::Eventfd, Wait::Condvar];
 
     fn watch() -> Watch {
         // Guards a hang, not speed: a loaded host may not run the peer for seconds.
@@ -443,7 +622,7 @@ mod tests {
         delays: &[u64],
     ) -> Outcome {
         let layout = RingLayout::new(cap, delays.len()).unwrap();
-        let mut rs = regions(layout, delays.len() + 1);
+        let mut rs = regions_waiting(layout, delays.len() + 1, wait);
         let mut producer = Producer::new(rs.remove(0), layout, size, wait).unwrap();
         let readers: Vec<_> = rs
             .into_iter()
@@ -514,9 +693,14 @@ mod tests {
     fn wraps_many_times_with_sizes_that_do_not_divide_the_ring() {
         // 4 KiB ring: 1032-byte frames leave 1000 bytes at the end of each turn (a pad frame);
         // 24-byte records make 56-byte frames that leave 8 bytes (too few for a header).
-        for (size, wait) in
-            [(1000, Wait::Spin), (1000, Wait::Futex), (24, Wait::Spin), (1, Wait::Futex)]
-        {
+        for (size, wait) in [
+            (1000, Wait::Spin),
+            (1000, Wait::Futex),
+            (24, Wait::Spin),
+            (1, Wait::Futex),
+            (1000, Wait::Eventfd),
+            (24, Wait::Condvar),
+        ] {
             let o = stream(4096, size, 20_000, wait, 0, &[0]);
             assert_all_intact(&o, 20_000);
         }
@@ -527,11 +711,11 @@ mod tests {
 
     #[test]
     fn fast_producer_slow_consumer_fills_the_ring_without_loss() {
-        for wait in [Wait::Spin, Wait::Futex] {
+        for wait in WAITS {
             let o = stream(8192, 500, 3_000, wait, 0, &[5_000]);
             assert_all_intact(&o, 3_000);
             assert!(o.producer.waits > 100, "the producer should have found the ring full");
-            if wait == Wait::Futex {
+            if wait != Wait::Spin {
                 assert!(o.producer.sleeps > 0 && o.consumers[0].wakes > 0, "{:?}", o.consumers);
             }
         }
@@ -539,11 +723,11 @@ mod tests {
 
     #[test]
     fn slow_producer_fast_consumer_empties_the_ring_without_loss() {
-        for wait in [Wait::Spin, Wait::Futex] {
+        for wait in WAITS {
             let o = stream(8192, 500, 3_000, wait, 5_000, &[0]);
             assert_all_intact(&o, 3_000);
             assert!(o.consumers[0].waits > 100, "the consumer should have found the ring empty");
-            if wait == Wait::Futex {
+            if wait != Wait::Spin {
                 assert!(o.consumers[0].sleeps > 0 && o.producer.wakes > 0, "{:?}", o.producer);
             }
         }
@@ -551,7 +735,7 @@ mod tests {
 
     #[test]
     fn every_reader_sees_every_record_and_the_slowest_sets_the_pace() {
-        for wait in [Wait::Spin, Wait::Futex] {
+        for wait in WAITS {
             let n = 2_000;
             let o = stream(8192, 200, n, wait, 0, &[0, 20_000, 0]);
             assert_all_intact(&o, n);

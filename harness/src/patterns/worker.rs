@@ -1,12 +1,14 @@
 //! Running the two sides of a case: the runner's side here, the peer in a forked child or a
 //! spawned `ipcbench worker` that opens the transport by path, name, id or inherited fd.
 
+use crate::os::eventfd::Eventfd;
 use crate::os::futex::Wait;
 use crate::os::process::{fork_worker, spawn_worker, Worker};
 use crate::os::watch::{install_signal_handlers, Watch};
 use crate::patterns::link::{pingpong_link_with, Side};
 use crate::patterns::pingpong::{self, PingpongSpec};
 use crate::patterns::probe::{Channel, Probe, ProbeSpec};
+use crate::record::HEADER_LEN;
 use crate::transport::{mechanism, CreateOptions, Endpoint, Medium, Setup, Transport};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -28,6 +30,17 @@ pub enum Job {
     Load(crate::patterns::load::LoadSpec),
 }
 
+impl Job {
+    /// Payload bytes of its records.
+    pub fn size(&self) -> usize {
+        match self {
+            Job::Pingpong(s) => s.size,
+            Job::Stream(s) => s.size,
+            Job::Load(s) => s.size,
+        }
+    }
+}
+
 /// Everything a spawned worker needs, passed as JSON on its command line.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct WorkerSpec {
@@ -38,6 +51,9 @@ pub struct WorkerSpec {
     pub len: usize,
     pub timeout_ms: u64,
     pub job: Job,
+    /// Wait `eventfd`: the inherited doorbells (one per side), to go with the region.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub doorbells: Vec<std::os::fd::RawFd>,
     /// The floor probe to answer before the job, over the inherited `probe_fds`.
     #[serde(default)]
     pub probe: Option<ProbeSpec>,
@@ -52,6 +68,25 @@ pub struct WorkerReport {
     pub result: Option<serde_json::Value>,
     #[serde(default)]
     pub error: Option<String>,
+}
+
+/// The doorbells of wait `eventfd`, one per side (`sides`: two for a pair; fan-out's writer and
+/// each reader), created before the peers start (inherited across fork, handed to a spawned
+/// worker); none for other waits.
+pub(crate) fn doorbells(wait: Wait, sides: usize) -> Result<Vec<Eventfd>> {
+    if wait == Wait::Eventfd {
+        (0..sides).map(|_| Eventfd::new()).collect()
+    } else {
+        Ok(Vec::new())
+    }
+}
+
+/// A mapped medium with its doorbells attached.
+pub(crate) fn with_doorbells(medium: Medium, bells: Vec<Eventfd>) -> Medium {
+    match medium {
+        Medium::Mapped(region) if !bells.is_empty() => Medium::Mapped(region.with_doorbells(bells)),
+        other => other,
+    }
 }
 
 /// The peer's side of a job.
@@ -101,7 +136,9 @@ pub fn run_spawned(spec_json: &str) -> i32 {
             channel.answer(&mut watch)?;
         }
         let medium = mechanism(spec.transport).open(&spec.endpoint, spec.len)?;
-        peer_side(&spec.job, medium, spec.wait, &mut watch)
+        // SAFETY: inherited from the runner for this worker alone.
+        let bells = spec.doorbells.iter().map(|&fd| unsafe { Eventfd::adopt(fd) }).collect();
+        peer_side(&spec.job, with_doorbells(medium, bells), spec.wait, &mut watch)
     })();
     write_report(&mut std::io::stdout().lock(), r)
 }
@@ -155,6 +192,8 @@ pub fn run_trial<T>(
 pub struct Pair {
     worker: Worker,
     setup: Box<dyn Setup>,
+    /// Wait `eventfd`: the runner's copies, attached to its region by [`Pair::local`].
+    doorbells: Vec<Eventfd>,
     /// The floor probe the peer answers before its job.
     probe: Option<Channel>,
     /// The runner's watch over the peer, for its side's waits.
@@ -172,7 +211,8 @@ impl Pair {
 
     /// The runner's side of the transport (accepts a connection, …); once.
     pub fn local(&mut self) -> Result<Medium> {
-        self.setup.local(&mut self.watch)
+        let medium = self.setup.local(&mut self.watch)?;
+        Ok(with_doorbells(medium, std::mem::take(&mut self.doorbells)))
     }
 
     /// The peer's pid.
@@ -207,17 +247,27 @@ pub fn start_trial(opts: &PairOptions, job: &Job, probe: Option<ProbeSpec>) -> R
         bail!("{} cannot be opened by an unrelated process: use --process fork", opts.transport);
     }
     let transport = mechanism(opts.transport);
-    let mut setup = transport.create(&CreateOptions { len: opts.len, dir: opts.dir.clone() })?;
+    let record = HEADER_LEN + job.size();
+    let mut setup = transport.create(&CreateOptions {
+        len: opts.len,
+        dir: opts.dir.clone(),
+        record,
+        wait: opts.wait,
+    })?;
     let timeout_ms = opts.timeout.as_millis() as u64;
+    let bells = if transport.is_mapped() { doorbells(opts.wait, 2)? } else { Vec::new() };
     let worker = match opts.process {
         Process::Fork => fork_worker(opts.peer_cpu, |out| {
             install_signal_handlers();
             let mut watch = Watch::over_parent(opts.timeout);
-            let r = channel
-                .as_ref()
-                .map_or(Ok(()), |c| c.answer(&mut watch))
-                .and_then(|()| setup.forked_peer())
-                .and_then(|m| peer_side(job, m, opts.wait, &mut watch));
+            let r = (|| {
+                if let Some(c) = channel.as_ref() {
+                    c.answer(&mut watch)?;
+                }
+                let theirs = bells.iter().map(Eventfd::try_clone).collect::<Result<_>>()?;
+                let medium = with_doorbells(setup.forked_peer()?, theirs);
+                peer_side(job, medium, opts.wait, &mut watch)
+            })();
             write_report(out, r)
         })?,
         Process::Spawn => {
@@ -228,15 +278,17 @@ pub fn start_trial(opts: &PairOptions, job: &Job, probe: Option<ProbeSpec>) -> R
                 len: opts.len,
                 timeout_ms,
                 job: job.clone(),
+                doorbells: bells.iter().map(Eventfd::raw).collect(),
                 probe,
                 probe_fds: channel.as_ref().map(Channel::fds).unwrap_or_default(),
             };
             let json = serde_json::to_string(&spec)?;
             let mut fds = setup.inherit_fds();
+            fds.extend(bells.iter().map(Eventfd::raw));
             fds.extend(&spec.probe_fds);
             spawn_worker(&opts.exe, &json, &fds, opts.peer_cpu)?
         }
     };
     let watch = Watch::over_child(opts.timeout, worker.pid());
-    Ok(Pair { worker, setup, probe: channel, watch })
+    Ok(Pair { worker, setup, doorbells: bells, probe: channel, watch })
 }

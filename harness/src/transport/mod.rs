@@ -3,20 +3,30 @@
 //! The runner *creates* a transport's OS objects (and owns them: they are removed when the
 //! [`Setup`] drops); the peer *opens* them — by inheritance in a forked child, or by path, name,
 //! id or inherited fd in a spawned worker. Either side then holds a [`Medium`]: a shared
-//! [`Region`] for mapped transports, a [`ByteStream`] for the read/write baselines.
+//! [`Region`] for mapped transports, a [`ByteStream`] for the read/write baselines, a
+//! [`MessagePort`] for transports that carry whole messages (one record each).
 
 mod anon_mmap;
 mod fd_stream;
+mod fifo;
 mod file_mmap;
 mod file_rw;
+#[cfg_attr(not(feature = "iceoryx2"), path = "iceoryx2_absent.rs")]
+mod iceoryx2;
 mod memfd;
+mod message;
 mod pipe;
+mod posix_mq;
 mod posix_shm;
+mod sysv_msg;
 mod sysv_shm;
 mod tcp;
+mod udp;
+mod unix_dgram;
 mod unix_socket;
 
 pub use fd_stream::{read_some, write_all_fd, FdStream};
+pub use message::{LoanPort, MessagePort, Records};
 
 use crate::os::mapping::Region;
 use crate::os::watch::Watch;
@@ -37,10 +47,16 @@ pub fn mechanism(t: Transport) -> &'static dyn Mechanism {
         Transport::PosixShm => &posix_shm::PosixShm,
         Transport::SysvShm => &sysv_shm::SysvShm,
         Transport::Memfd => &memfd::Memfd,
+        Transport::PosixMq => &posix_mq::PosixMq,
+        Transport::SysvMsg => &sysv_msg::SysvMsg,
+        Transport::Udp => &udp::Udp,
+        Transport::UnixDgram => &unix_dgram::UnixDgram,
         Transport::Pipe => &pipe::Pipe,
+        Transport::Fifo => &fifo::Fifo,
         Transport::UnixSocket => &unix_socket::UnixSocket,
         Transport::Tcp => &tcp::Tcp,
         Transport::FileRw => &file_rw::FileRw,
+        Transport::Iceoryx2 => &iceoryx2::Iceoryx2,
     }
 }
 
@@ -64,6 +80,21 @@ pub struct Endpoint {
 pub enum Medium {
     Mapped(Region),
     Stream(Box<dyn ByteStream>),
+    Message(Box<dyn MessagePort>),
+    /// A zero-copy library's messages, loaned in shared memory.
+    Loans(Box<dyn LoanPort>),
+}
+
+impl Medium {
+    /// A byte stream or a message port, as something that moves one whole record per call
+    /// (a message port in [`Records`]); a mapped region or loaned messages are not one.
+    pub fn into_records(self) -> Option<Box<dyn ByteStream>> {
+        match self {
+            Medium::Mapped(_) | Medium::Loans(_) => None,
+            Medium::Stream(s) => Some(s),
+            Medium::Message(p) => Some(Box::new(Records(p))),
+        }
+    }
 }
 
 /// A bidirectional byte stream whose blocking calls give up when the [`Watch`] says so.
@@ -90,6 +121,10 @@ pub struct CreateOptions {
     pub len: usize,
     /// Where file-backed transports put their file or socket: a private temp dir.
     pub dir: PathBuf,
+    /// Bytes of one record, header and payload: the message size of a message transport.
+    pub record: usize,
+    /// How the sides will wait (a library sets up its own notification for some).
+    pub wait: crate::os::futex::Wait,
 }
 
 /// A transport: creates its objects in the runner, opens them in a spawned peer.
@@ -97,6 +132,16 @@ pub trait Mechanism: Sync {
     fn is_mapped(&self) -> bool;
     /// One sentence for results and `list`: what travels where, how the receiver learns of it.
     fn how(&self) -> &'static str;
+    /// Why a record of `record_len` bytes (header and payload) cannot travel here, if it cannot:
+    /// a host limit on message or datagram size. Such a case is skipped with this reason.
+    fn refuses(&self, _record_len: usize) -> Option<String> {
+        None
+    }
+    /// What a case over this transport records beside its figures (message size, queue depth,
+    /// the host's limits), for records of `record_len` bytes.
+    fn note(&self, _record_len: usize) -> Option<String> {
+        None
+    }
     fn create(&self, opts: &CreateOptions) -> Result<Box<dyn Setup>>;
     /// In a spawned worker: open what the runner created.
     fn open(&self, endpoint: &Endpoint, len: usize) -> Result<Medium>;
@@ -114,6 +159,11 @@ pub trait Setup {
     fn forked_peer(&mut self) -> Result<Medium>;
     /// The runner's side, once the peer has been started (accepts a connection, …).
     fn local(&mut self, watch: &mut Watch) -> Result<Medium>;
+    /// In a forked fan-out reader: let go of what it inherited of another reader's objects, so
+    /// that a reader's death reaches the writer (a pipe nobody else holds open).
+    fn release_in_peer(&mut self) {
+        drop(self.forked_peer());
+    }
 }
 
 #[cfg(test)]

@@ -118,7 +118,14 @@ mod tests {
     /// A caller without the secret is dropped; the real peer is still accepted after it.
     #[test]
     fn a_stranger_is_dropped_and_the_peer_accepted() {
-        let mut setup = Tcp.create(&CreateOptions { len: 0, dir: std::env::temp_dir() }).unwrap();
+        let mut setup = Tcp
+            .create(&CreateOptions {
+                len: 0,
+                dir: std::env::temp_dir(),
+                record: 64,
+                wait: crate::os::futex::Wait::Block,
+            })
+            .unwrap();
         let ep = setup.endpoint();
         let port = ep.port.unwrap();
         let mut stranger = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).unwrap();

@@ -17,7 +17,7 @@ const SIDE_MARKERS: [Marker; 4] =
     [Marker::Circle, Marker::Triangle, Marker::Square, Marker::Diamond];
 const LATENCY_MARKER: Marker = Marker::Cross;
 
-/// One chart per family: the mapped transports, and the read/write baselines.
+/// One chart per family: the mapped transports, and those the kernel or a library carries.
 pub(crate) fn plan(run: &RunFile) -> Vec<Planned> {
     FAMILIES
         .into_iter()

@@ -10,7 +10,7 @@ use ipcbench_results::{latency, CaseResult, RunFile};
 pub const MAPPED_FILE: &str = "latency-mapped.svg";
 pub const STREAMS_FILE: &str = "latency-streams.svg";
 
-/// One chart per family: the mapped transports, and the read/write baselines.
+/// One chart per family: the mapped transports, and those the kernel or a library carries.
 pub(crate) fn plan(run: &RunFile) -> Vec<Planned> {
     FAMILIES
         .into_iter()

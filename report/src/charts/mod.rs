@@ -42,9 +42,12 @@ pub struct Drawn {
 pub const ALL_FILES: &[&str] = &[
     latency::MAPPED_FILE,
     latency::STREAMS_FILE,
-    percentiles::SPIN_FILE,
-    percentiles::FUTEX_FILE,
-    percentiles::BLOCK_FILE,
+    percentiles::FILES[0],
+    percentiles::FILES[1],
+    percentiles::FILES[2],
+    percentiles::FILES[3],
+    percentiles::FILES[4],
+    percentiles::FILES[5],
     cpu::MAPPED_FILE,
     cpu::STREAMS_FILE,
     throughput::MAPPED_FILE,
@@ -116,7 +119,8 @@ pub fn rank(order: &[&str], name: Option<&str>) -> (usize, String) {
     (order.iter().position(|o| *o == name).unwrap_or(order.len()), name.to_string())
 }
 
-/// The colour family of a transport (the same in every chart).
+/// The colour of a transport (the same in every chart): its place in the vocabulary, which
+/// lists transports by kind (mapped, message, stream, library), so legends group them so too.
 pub fn transport_family(transport: Option<&str>) -> usize {
     Transport::sort_key(transport).0
 }
@@ -127,9 +131,10 @@ pub fn measured<'a>(run: &'a RunFile, scenario: &'a str) -> impl Iterator<Item =
 }
 
 /// The two families most charts draw apart, so that each chart has few enough series to
-/// follow: the mapped transports (`true`) and the read/write baselines, with words for titles.
+/// follow: the mapped transports (`true`) and the others, which the kernel (messages, byte
+/// streams) or a library carries, with words for titles.
 pub const FAMILIES: [(bool, &str); 2] =
-    [(true, "mapped transports"), (false, "read/write baselines")];
+    [(true, "mapped transports"), (false, "kernel and library transports")];
 
 /// Whether the case's transport is a mapped one.
 pub fn is_mapped(c: &CaseResult) -> bool {

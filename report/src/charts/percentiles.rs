@@ -1,7 +1,7 @@
 //! One-way latency by percentile, drawn the HdrHistogram way: x is `1/(1−p)` on a log scale, so
 //! each further nine (99 %, 99.9 %, 99.99 %) gets the same room as the median, and the tail —
 //! where spinning, futex wake-ups and the scheduler differ most — is as visible as the middle.
-//! One chart per way of waiting (spin, futex, block): the lines of one wait lie close together,
+//! One chart per way of waiting (spin, futex, block, …): the lines of one wait lie close together,
 //! the waits decades apart, and each chart keeps few enough lines to tell apart.
 
 use super::plot::{Axis, LinePlot, Look, RefLine, Scale, Series};
@@ -13,19 +13,23 @@ use crate::format;
 use hdrhistogram::Histogram;
 use ipcbench_results::{histogram, latency, CaseResult, RunFile, Summary, Wait};
 
-pub const SPIN_FILE: &str = "percentiles-spin.svg";
-pub const FUTEX_FILE: &str = "percentiles-futex.svg";
-pub const BLOCK_FILE: &str = "percentiles-block.svg";
+/// One file per wait, in the vocabulary's order.
+pub const FILES: [&str; 6] = [
+    "percentiles-spin.svg",
+    "percentiles-futex.svg",
+    "percentiles-block.svg",
+    "percentiles-eventfd.svg",
+    "percentiles-condvar.svg",
+    "percentiles-iox2-event.svg",
+];
 
 /// Points per decade of `1/(1−p)`: enough for a smooth curve, few enough for a small file.
 const STEPS_PER_DECADE: f64 = 16.0;
 
-fn file(wait: Wait) -> &'static str {
-    match wait {
-        Wait::Spin => SPIN_FILE,
-        Wait::Futex => FUTEX_FILE,
-        Wait::Block => BLOCK_FILE,
-    }
+/// The chart's file; a wait not listed in [`FILES`] has no chart (the table has its cases).
+fn file(wait: Wait) -> Option<&'static str> {
+    let name = format!("percentiles-{}.svg", wait.name());
+    FILES.iter().find(|f| **f == name).copied()
 }
 
 pub(crate) fn plan(run: &RunFile) -> Vec<Planned> {
@@ -34,6 +38,7 @@ pub(crate) fn plan(run: &RunFile) -> Vec<Planned> {
 }
 
 fn plan_one(run: &RunFile, size: u64, wait: Wait) -> Option<Planned> {
+    let file = file(wait)?;
     let cases: Vec<&CaseResult> = measured(run, "pingpong")
         .filter(|c| c.size == Some(size) && c.wait.as_deref() == Some(wait.name()))
         .filter(|c| {
@@ -51,6 +56,17 @@ fn plan_one(run: &RunFile, size: u64, wait: Wait) -> Option<Planned> {
         k
     });
     cases.sort_by_key(|c| pattern_order(c));
+    // Still too many: the first transports in the vocabulary's order (mapped, message, stream,
+    // library); the latency chart has them all.
+    let mut keys: Vec<Vec<String>> = Vec::new();
+    for c in &cases {
+        if !keys.contains(&pattern_key(c)) {
+            keys.push(pattern_key(c));
+        }
+    }
+    let cut = keys.len() > MAX_SERIES;
+    keys.truncate(MAX_SERIES);
+    cases.retain(|c| keys.contains(&pattern_key(c)));
     let labeller = Labeller::new(cases.iter().map(|c| pattern_key(c)).collect());
     let mut variants = Variants::default();
     let mut series = Vec::new();
@@ -120,13 +136,19 @@ fn plan_one(run: &RunFile, size: u64, wait: Wait) -> Option<Planned> {
              the latency chart and the table have them all.",
         );
     }
+    if cut {
+        caption.push_str(&format!(
+            " Only the first {MAX_SERIES} transports (in the order mapped, message, stream, \
+             library) are drawn; the latency chart and the table have them all."
+        ));
+    }
     if from_summaries > 0 {
         caption.push_str(
             " Lines marked (summary) had no stored histogram and join the recorded percentiles.",
         );
     }
     Some(Planned {
-        file: file(wait),
+        file,
         caption,
         plot: Plot::Lines(LinePlot {
             title: format!(
@@ -216,6 +238,31 @@ mod tests {
         assert_eq!(last.0, 10_000.0);
         // Three significant digits: the largest sample within 0.1 %.
         assert!((last.1 - 10_000.0).abs() <= 10.0, "max {}", last.1);
+    }
+
+    #[test]
+    fn a_chart_per_wait_with_at_most_eight_lines() {
+        let mut run = RunFile::default();
+        let transports = ["posix-mq", "sysv-msg", "udp", "unix-dgram", "pipe", "fifo"];
+        for t in transports.iter().chain(&["unix-socket", "tcp", "file-rw"]) {
+            for p in ["fork", "spawn"] {
+                let mut c = CaseResult::new(format!("pingpong/{t}/{p}/block/64"), "pingpong");
+                (c.transport, c.process, c.wait, c.size) =
+                    (Some(t.to_string()), Some(p.into()), Some("block".into()), Some(64));
+                let s = Summary { count: 1000, p50: 5_000, p99: 9_000, ..Default::default() };
+                c.latency_ns.insert(latency::ONE_WAY.into(), s);
+                run.cases.push(c);
+            }
+        }
+        let planned = plan(&run);
+        assert_eq!(planned.iter().map(|p| p.file).collect::<Vec<_>>(), ["percentiles-block.svg"]);
+        let Plot::Lines(l) = &planned[0].plot else { panic!("a line plot") };
+        // Nine transports, two ways to start each: fork only, then the first eight.
+        let labels: Vec<&str> = l.series.iter().map(|s| s.label.as_str()).collect();
+        assert_eq!(labels.len(), MAX_SERIES, "{labels:?}");
+        assert_eq!(labels[0], "posix-mq (summary)");
+        assert!(!labels.iter().any(|l| l.starts_with("file-rw")), "{labels:?}");
+        assert!(planned[0].caption.contains("Only the first 8 transports"));
     }
 
     #[test]

@@ -13,7 +13,7 @@ pub const MAPPED_FILE: &str = "throughput-mapped.svg";
 pub const STREAMS_FILE: &str = "throughput-streams.svg";
 
 /// Two charts, so that each has few enough lines to follow: the mapped transports, and the
-/// read/write baselines.
+/// transports the kernel or a library carries.
 pub(crate) fn plan(run: &RunFile) -> Vec<Planned> {
     FAMILIES
         .into_iter()

@@ -22,8 +22,10 @@ pub enum Marker {
     None,
 }
 
-/// Colours by family (transport, method, figure): the classic ten, the light grey dropped.
-const PALETTE: [RGBColor; 10] = [
+/// Colours by family (transport, method, figure): the classic ten, the light grey dropped, then
+/// six more so that every transport (16, listed by kind: mapped, message, stream, library) has
+/// its own colour.
+const PALETTE: [RGBColor; 16] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
@@ -34,6 +36,12 @@ const PALETTE: [RGBColor; 10] = [
     RGBColor(23, 190, 207),
     RGBColor(188, 189, 34),
     RGBColor(60, 60, 60),
+    RGBColor(0, 0, 128),
+    RGBColor(128, 128, 0),
+    RGBColor(0, 128, 128),
+    RGBColor(170, 0, 100),
+    RGBColor(90, 160, 255),
+    RGBColor(255, 190, 60),
 ];
 const VARIANTS: [(bool, Marker); 6] = [
     (false, Marker::Circle),
