@@ -264,7 +264,20 @@ fn seed_reports_every_claim() {
 
 #[test]
 fn durable_pingpong_runs_file_mmap_and_file_rw_only() {
-    let run = scenario(&["pingpong", "--durable", "--quick", "--size", "64", "--iterations", "20"]);
+    // --quick keeps to forked peers and the plain waits unless told: name them all.
+    let run = scenario(&[
+        "pingpong",
+        "--durable",
+        "--quick",
+        "--process",
+        "fork,spawn",
+        "--wait",
+        "spin,futex,eventfd,condvar,block",
+        "--size",
+        "64",
+        "--iterations",
+        "20",
+    ]);
     let cases = cases(&run);
     assert_eq!(
         cases.len(),

@@ -312,7 +312,7 @@ fn result(
     ));
     c.notes.push(format!(
         "open loop: record i is due at t0 + i / rate and never skipped; {}; each record is \
-         published at once; corrected = verified − due, uncorrected = verified − sent",
+         published at once (a ring's is written ahead and published when due); corrected = verified − due, uncorrected = verified − sent",
         Pace::of(w).describe()
     ));
     c.notes.push(format!(

@@ -202,14 +202,13 @@ pub fn write_load<W: RecordWriter + ?Sized>(
     let mut cpu0 = process_cpu_ns();
     for k in 0..total {
         let due = due_ns(t0, spec.rate_per_s, k);
-        let now = pace.until(due);
         if k == spec.warmup_records {
             cpu0 = process_cpu_ns();
         }
+        // Each record goes out at its due time, flushed (a ring would otherwise publish in
+        // batches); a ring's record is written ahead and published when due.
+        let now = w.send_when(seq.next_seq().0, 0, &mut || pace.until(due), watch)?;
         report.max_lag_ns = report.max_lag_ns.max(now - due);
-        w.send(seq.next_seq().0, 0, false, watch)?;
-        // Each record goes out now: a ring would otherwise publish in batches.
-        w.flush(watch)?;
         watch.progress();
     }
     report.cpu_ns = process_cpu_ns() - cpu0;

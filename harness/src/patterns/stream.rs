@@ -179,6 +179,23 @@ pub trait RecordWriter {
     fn send(&mut self, seq: u64, flags: u32, damage: bool, watch: &mut Watch) -> Result<()>;
     /// Makes everything sent so far visible to the readers.
     fn flush(&mut self, watch: &mut Watch) -> Result<()>;
+    /// Sends record `seq` once `until` returns (it waits for the record's due time and gives
+    /// the clock reading that ended the wait), then flushes; returns that reading. A medium
+    /// that can write a record before publishing it does so ahead of the wait (the ring), so
+    /// the record is published the moment it is due, as ping-pong stamps its one-way time
+    /// after the payload is written; a byte stream writes after the wait.
+    fn send_when(
+        &mut self,
+        seq: u64,
+        flags: u32,
+        until: &mut dyn FnMut() -> u64,
+        watch: &mut Watch,
+    ) -> Result<u64> {
+        let now = until();
+        self.send(seq, flags, false, watch)?;
+        self.flush(watch)?;
+        Ok(now)
+    }
     /// After the stop record: waits until the readers have taken everything, where the
     /// medium needs that before the writer may go away.
     fn finish(&mut self, _watch: &mut Watch) -> Result<()> {
@@ -245,6 +262,26 @@ impl RecordWriter for RingWriter {
     fn flush(&mut self, _: &mut Watch) -> Result<()> {
         self.producer.flush();
         Ok(())
+    }
+    #[inline]
+    fn send_when(
+        &mut self,
+        seq: u64,
+        flags: u32,
+        until: &mut dyn FnMut() -> u64,
+        watch: &mut Watch,
+    ) -> Result<u64> {
+        let size = self.payloads.len();
+        let frame = self.producer.reserve(size, watch)?;
+        let (head, rest) = frame.split_at_mut(HEADER_LEN);
+        let checksum = self.payloads.write(seq, &mut rest[..size]);
+        let mut h = header(seq, size, flags, checksum, Stamp::None);
+        let now = until();
+        h.sent_ns = self.stamp.value();
+        head.copy_from_slice(&h.to_bytes());
+        self.producer.commit();
+        self.producer.flush();
+        Ok(now)
     }
     fn waits(&self) -> WaitStats {
         self.producer.stats
