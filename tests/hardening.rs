@@ -440,10 +440,13 @@ fn a_full_or_closed_stdout_is_not_a_panic() {
         assert_eq!(rest.len(), 1, "{args:?}: not one line: {e}");
         assert!(rest[0].contains("No space left") && !e.contains("panicked"), "{args:?}: {e}");
     }
-    // `list | head -1`: the pipe closes early; no panic, no message.
-    let mut child =
-        bin().arg("list").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    drop(child.stdout.take());
+    // `list | head -1`: the pipe closes early; no panic, no message. The read end is closed
+    // before the child starts, so its first write meets the closed pipe whatever the timing
+    // (closed after the start, a listing that fits the pipe's buffer could be written whole
+    // first, and the run succeed).
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let child = bin().arg("list").stdout(writer).stderr(Stdio::piped()).spawn().unwrap();
     let o = child.wait_with_output().unwrap();
     assert!(!o.status.success());
     assert_eq!(stderr(&o), "");
