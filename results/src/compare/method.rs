@@ -30,9 +30,10 @@ interval lies beyond that threshold too; beyond the threshold with the interval 
 inside it is noise; within the threshold, no change.
 
 Thresholds. --threshold, default 10 %, for handoff latency; 2 times that (20 % by default) for \
-throughput; 8 times that (80 % by default) for latency that waits on what the whole host \
-shares (a wake-up by the scheduler: futex, block; a record of 1 MiB or more; or a flush to \
-a block device). Between two \
+throughput; 8 times that (80 % by default) for what waits on what the whole host shares: \
+latency and throughput whose receiver is woken by the scheduler (futex, block, eventfd, \
+condvar, iox2-event), latency of a record of 1 MiB or more, a flush to a block device, a \
+mapping's set-up. Between two \
 runs made apart these move with whatever else runs, and a run's own trials cannot show that \
 drift. p99 gets twice its figure's threshold and counts only with --gate-p99: a run's tail is \
 set by what else ran. A quantile with fewer than 10 samples beyond it is not resolved (noise).

@@ -69,9 +69,10 @@ fn rule_line(c: &Comparison) -> String {
         );
     }
     format!(
-        "A change counts when it exceeds {} % ({} % for throughput, {} % for latency that waits \
-         on a wake-up or moves 1 MiB or more) and its whole {:.0} % confidence interval does \
-         too; p99 (twice that) {}. `compare --explain` says how.",
+        "A change counts when it exceeds {} % ({} % for throughput, {} % for what waits on what \
+         the host shares: a wake-up, 1 MiB records, a disk flush, a mapping's set-up) and its \
+         whole {:.0} % confidence interval does too; p99 (twice that) {}. `compare --explain` \
+         says how.",
         c.threshold_pct,
         c.threshold_pct * super::THROUGHPUT_THRESHOLD_FACTOR,
         c.shared_threshold_pct,
