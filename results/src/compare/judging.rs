@@ -510,16 +510,46 @@ fn throughput_figure(
     // back-to-back runs of one build moved futex and pipe streams by -30 to -48 %, every trial
     // together.
     let factor = if wakes_up(base) { SHARED_THRESHOLD_FACTOR } else { THROUGHPUT_THRESHOLD_FACTOR };
-    Some(figure(
+    let threshold = opts.threshold_pct * factor;
+    let mut f = figure(
         "throughput.bytes_per_s.median".to_string(),
         "median throughput".to_string(),
         "bytes/s",
         Better::Higher,
         (b, n),
         change,
-        opts.threshold_pct * factor,
+        threshold,
         spread,
-    ))
+    );
+    // Against its trials' own copy probes: a host that changed state between the runs slows
+    // the probe its pair measured right before each trial as much as the trial, a slower code
+    // path slows the trial only. A move counts only when the trials relative to their probes
+    // moved beyond the threshold the same way too.
+    let moved = matches!(f.verdict, Verdict::Regressed | Verdict::Improved);
+    let relative = |c: &CaseResult, t: &[f64]| {
+        probes::per_trial_copy(c, t.len())
+            .map(|p| t.iter().zip(&p).map(|(t, p)| t / p).collect::<Vec<f64>>())
+    };
+    if let (true, Some(br), Some(nr)) = (moved, relative(base, &btr), relative(new, &ntr)) {
+        if let Some(e) = stats::rank_ratio_change(&br, &nr) {
+            let same_way = if f.verdict == Verdict::Regressed {
+                e.change_pct < -threshold
+            } else {
+                e.change_pct > threshold
+            };
+            if !same_way {
+                set_not_gating(
+                    &mut f,
+                    &format!(
+                        "its trials' own copy probes moved with it ({:+.1} % relative to them): \
+                         the host's state, not the code",
+                        e.change_pct
+                    ),
+                );
+            }
+        }
+    }
+    Some(f)
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -42,7 +42,10 @@ The host's state. When a trial stored its own floor probe (the cache-line handof
 measured right before it), a handoff figure is judged as its ratio to its trial's probe. \
 Without probes, when both runs measured floor/cache-line, a handoff figure that moved counts \
 only if it also moved beyond its threshold relative to that floor, and a floor that moved \
-beyond the threshold is reported as a warning: the host was in another state.
+beyond the threshold is reported as a warning: the host was in another state. A throughput \
+whose trials stored their own copy probes (the cross-core copy their pair measured right \
+before each) counts only when the trials relative to their probes also moved beyond the \
+threshold the same way.
 
 No-ops. msync(MS_ASYNC) and any flush on tmpfs write nothing: they are reported, never \
 counted.

@@ -19,3 +19,16 @@ pub fn per_trial_ns(case: &CaseResult, latency_kind: &str) -> Option<Vec<f64>> {
         })
         .collect()
 }
+
+/// The copy probe (bytes/s) that served each of the case's `n` throughput trials, in trial
+/// order, when it stored one for every trial: the cross-core copy its pair measured right
+/// before the trial, at the case's record size.
+pub fn per_trial_copy(case: &CaseResult, n: usize) -> Option<Vec<f64>> {
+    (0..n)
+        .map(|k| {
+            let p = of_trial(&case.probes, k, n)?;
+            (p.kind == kind::COPY).then_some(())?;
+            p.bytes_per_s.filter(|v| v.is_finite() && *v > 0.0)
+        })
+        .collect()
+}

@@ -728,3 +728,31 @@ fn a_load_case_is_judged_on_its_corrected_latency_and_its_knee() {
     assert_eq!(figure(&gated, "knee").verdict, Verdict::Regressed);
     assert_eq!(p50(&gated).verdict, Verdict::Regressed, "{:?}", p50(&gated));
 }
+
+/// With a copy probe per trial, a throughput drop counts only when the trials also dropped
+/// relative to their probes: a drop the probes share is the host's; one they do not is caught.
+#[test]
+fn a_throughput_drop_its_copy_probes_share_is_the_hosts() {
+    let probed = |seed, rate: f64, probe: f64| {
+        let mut c = throughput_case(STREAM, seed, rate, 0.03, 5);
+        c.probes = (0..5)
+            .map(|_| crate::Probe {
+                kind: "copy".into(),
+                bytes_per_s: Some(probe),
+                size: Some(4096),
+                count: 1000,
+                ..Default::default()
+            })
+            .collect();
+        c
+    };
+    let judged = |new: CaseResult| {
+        let c = compare(&run("b", vec![probed(1, 5e9, 1e10)]), &run("n", vec![new]), &five());
+        figure(&c, "median throughput").clone()
+    };
+    let host = judged(probed(2, 3e9, 6e9));
+    assert_eq!((host.verdict, host.gates), (Verdict::Noise, false), "{host:?}");
+    assert!(host.note.as_deref().unwrap().contains("copy probes"), "{host:?}");
+    let code = judged(probed(3, 3e9, 1e10));
+    assert_eq!((code.verdict, code.gates), (Verdict::Regressed, true), "{code:?}");
+}
