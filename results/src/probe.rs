@@ -52,9 +52,26 @@ pub struct Probe {
     /// Handoffs or blocks measured.
     #[serde(default)]
     pub count: u64,
+    /// The share of its trial's wall time (probe included) that the host took from the pair:
+    /// the longer run-queue wait of its two processes, plus CPU time stolen by a hypervisor.
+    /// Above [`DISTURBED_SHARE`] the trial ran on a busy host (see [`Probe::disturbed`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_wait: Option<f64>,
 }
 
+/// A trial whose pair waited for a CPU for more than this share of its time ran on a busy
+/// host: another process took one of the pair's CPUs for a while, which a floor probe of a few
+/// milliseconds right before the trial does not see. Scenarios run such a trial again (keeping
+/// the least disturbed attempt) and `compare` leaves out the trials still above it. A quiet
+/// host's kernel threads and ticks take well under 1 %.
+pub const DISTURBED_SHARE: f64 = 0.05;
+
 impl Probe {
+    /// Whether the host took more than [`DISTURBED_SHARE`] of the trial from its pair.
+    pub fn disturbed(&self) -> bool {
+        self.cpu_wait.is_some_and(|w| w > DISTURBED_SHARE)
+    }
+
     /// The probe's figure: ns for a latency probe, bytes/s for a copy.
     pub fn value(&self) -> Option<f64> {
         self.p50_ns.map(|v| v as f64).or(self.bytes_per_s).filter(|v| *v > 0.0)
@@ -195,11 +212,44 @@ fn fmt_value(key: &str, v: f64) -> String {
     }
 }
 
-/// The probe-derived warnings of a run: drift, then every case that beats its floor.
+/// The probe-derived warnings of a run: drift, every case that beats its floor, then the
+/// cases that kept trials the host disturbed.
 pub fn warnings(run: &RunFile) -> Vec<String> {
     let mut w = drift_warnings(&drift(&run.cases));
     w.extend(run.cases.iter().filter(|c| c.ok()).filter_map(beats_floor));
+    w.extend(disturbed_warning(&run.cases));
     w
+}
+
+/// One warning naming the cases with trials whose pair waited for a CPU beyond
+/// [`DISTURBED_SHARE`] even after being run again.
+pub fn disturbed_warning(cases: &[CaseResult]) -> Option<String> {
+    let hit: Vec<(&str, usize, usize, f64)> = cases
+        .iter()
+        .filter(|c| c.ok())
+        .filter_map(|c| {
+            let bad: Vec<f64> =
+                c.probes.iter().filter(|p| p.disturbed()).filter_map(|p| p.cpu_wait).collect();
+            let worst = bad.iter().copied().fold(0.0, f64::max);
+            (!bad.is_empty()).then_some((c.id.as_str(), bad.len(), c.probes.len(), worst))
+        })
+        .collect();
+    let (first, _, _, _) = hit.first()?;
+    let worst = hit.iter().map(|h| h.3).fold(0.0, f64::max);
+    let trials: usize = hit.iter().map(|h| h.1).sum();
+    let more = match hit.len() {
+        1 => String::new(),
+        n => format!(" and {} more", n - 1),
+    };
+    Some(format!(
+        "The host was busy: {trials} trials of {} cases ({first}{more}) waited for a CPU for more \
+         than {:.0} % of their time even when run again (worst {:.0} %). Their figures are the \
+         host's, and compare leaves those trials out. Run on a quiet host, or pin (--pin) to \
+         CPUs nothing else uses.",
+        hit.len(),
+        DISTURBED_SHARE * 100.0,
+        worst * 100.0
+    ))
 }
 
 #[cfg(test)]
@@ -293,6 +343,24 @@ mod tests {
         // Within the factor: no warning.
         run.cases.truncate(1);
         assert!(warnings(&run).is_empty());
+    }
+
+    #[test]
+    fn trials_the_host_disturbed_are_one_warning() {
+        let mut run = RunFile::default();
+        let mut a = latency_case("pingpong/a/fork/spin/64", &[100, 100], &[50, 50]);
+        a.probes[0].cpu_wait = Some(0.2);
+        a.probes[1].cpu_wait = Some(DISTURBED_SHARE);
+        run.cases.push(a.clone());
+        assert!(a.probes[0].disturbed() && !a.probes[1].disturbed());
+        let w = disturbed_warning(&run.cases).expect("a warning");
+        assert!(
+            w.contains("1 trials of 1 cases (pingpong/a/fork/spin/64)") && w.contains("20 %"),
+            "{w}"
+        );
+        a.probes[0].cpu_wait = Some(0.01);
+        run.cases[0] = a;
+        assert!(disturbed_warning(&run.cases).is_none());
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod msync;
 pub mod options;
 pub mod pingpong;
 pub mod pinning;
+pub mod reruns;
 pub mod runner;
 pub mod seed;
 pub mod stream;

@@ -4,6 +4,7 @@
 //! shared clock, both directions; round trip, integrity, the CPU each side spent per message,
 //! and each trial's floor probe (see `harness::patterns::probe`), taken by the trial's own pair.
 
+use crate::reruns::Reruns;
 use crate::table::{not_measured, ns, ratio, Table};
 use crate::{Case, Context, Options, Scenario, UsageError};
 use anyhow::{Context as _, Result};
@@ -157,6 +158,7 @@ fn run_case(
     let pair = ctx.pair(t, p, w, len);
     let mut reports = Vec::new();
     let mut probes = Vec::new();
+    let mut reruns = Reruns::for_trials(trials as usize);
     for trial in 0..trials {
         let spec = PingpongSpec {
             size,
@@ -171,11 +173,12 @@ fn run_case(
             durable: opts.durable,
         };
         let job = Job::Pingpong(spec.clone());
-        let (mine, theirs, probe) =
+        let (mine, theirs, probe) = reruns.run(|| {
             run_trial(&pair, &job, Some(ProbeSpec::for_wait(w)), |medium, watch| {
                 let mut link = pingpong_link_with(medium, Side::Initiator, size, w, spec.durable)?;
                 initiator(link.as_mut(), &spec, watch)
-            })?;
+            })
+        })?;
         let theirs: SideReport = serde_json::from_value(theirs).context("the worker's report")?;
         reports.push(TrialReport { mine, theirs });
         probes.extend(probe);
@@ -221,6 +224,7 @@ fn run_case(
     c.latency_ns.insert(latency::ROUND_TRIP.into(), summarize(&round_trip));
     c.histograms.insert(latency::ROUND_TRIP.into(), encode(&round_trip));
     c.probes = probes;
+    reruns.record(&mut c);
     if let Some(r) = probe::ratio(&c) {
         c.figures.insert("probe_ratio".into(), r);
     }

@@ -6,6 +6,7 @@
 //! per record. Byte streams carry the same framing (header + payload), one `write` and one
 //! `read_exact` per record.
 
+use crate::reruns::Reruns;
 use crate::table::{bytes, bytes_per_s, not_measured, ns, ratio, records_per_s, Table};
 use crate::{Case, Context, Options, Scenario, UsageError};
 use anyhow::{Context as _, Result};
@@ -148,6 +149,7 @@ fn run_case(
     let mut mine = ReaderReport::default();
     let mut theirs = WriterReport::default();
     let mut probes = Vec::new();
+    let mut reruns = Reruns::for_trials(spec.trials as usize);
     for k in 1..=spec.trials {
         let mut one = spec.trial(k);
         // An injected fault is injected once, in the first trial.
@@ -155,10 +157,11 @@ fn run_case(
             one.fault = None;
         }
         let probe = Some(ProbeSpec::Copy { size });
-        let (r, wr, probe) =
+        let (r, wr, probe) = reruns.run(|| {
             run_trial(&pair, &Job::Stream(one.clone()), probe, |medium, watch| {
                 reader(medium, &one, 0, w, watch)
-            })?;
+            })
+        })?;
         let wr: WriterReport = serde_json::from_value(wr).context("the writer's report")?;
         mine.join(&r);
         theirs.join(&wr);
@@ -176,6 +179,7 @@ fn run_case(
     };
     let mut c = result(ctx, reports);
     c.probes.extend(probes);
+    reruns.record(&mut c);
     if let Some(r) = probe::ratio(&c) {
         c.figures.insert("probe_ratio".into(), r);
     }

@@ -4,6 +4,7 @@
 
 pub mod clock;
 pub mod condvar;
+pub mod cpu_wait;
 pub mod eventfd;
 pub mod futex;
 pub mod leftovers;

@@ -1,6 +1,7 @@
 //! Running the two sides of a case: the runner's side here, the peer in a forked child or a
 //! spawned `ipcbench worker` that opens the transport by path, name, id or inherited fd.
 
+use crate::os::cpu_wait;
 use crate::os::eventfd::Eventfd;
 use crate::os::futex::Wait;
 use crate::os::process::{fork_worker, spawn_worker, Worker};
@@ -173,7 +174,9 @@ pub fn run_pair<T>(
 }
 
 /// [`run_pair`], and first the pair measures the floor probe `probe` (see
-/// [`crate::patterns::probe`]), returned with both sides' results.
+/// [`crate::patterns::probe`]), returned with both sides' results. The probe also carries how
+/// much of the trial (probe included) the host kept the pair from its CPUs
+/// ([`crate::os::cpu_wait`]).
 pub fn run_trial<T>(
     opts: &PairOptions,
     job: &Job,
@@ -181,10 +184,26 @@ pub fn run_trial<T>(
     local: impl FnOnce(Medium, &mut Watch) -> Result<T>,
 ) -> Result<(T, serde_json::Value, Option<Probe>)> {
     let mut pair = start_trial(opts, job, probe)?;
-    let probe = pair.probe()?;
+    let pids = [0, pair.peer_pid()];
+    let cpus: Vec<usize> = own_cpu().into_iter().chain(opts.peer_cpu).collect();
+    let before = cpu_wait::mark(&pids, &cpus);
+    let mut probe = pair.probe()?;
     let medium = pair.local()?;
     let mine = local(medium, &mut pair.watch)?;
+    // Read before the peer is reaped: its counters go with it.
+    let share = cpu_wait::share_since(&before, &cpu_wait::mark(&pids, &cpus));
+    if let Some(p) = probe.as_mut() {
+        p.cpu_wait = share;
+    }
     Ok((mine, pair.finish()?, probe))
+}
+
+/// The CPU this process is pinned to, when its affinity allows exactly one.
+fn own_cpu() -> Option<usize> {
+    let set = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)).ok()?;
+    let cpus: Vec<usize> =
+        (0..nix::sched::CpuSet::count()).filter(|&c| set.is_set(c).unwrap_or(false)).collect();
+    (cpus.len() == 1).then(|| cpus[0])
 }
 
 /// A pair in progress: the transport's objects, the peer running its job, and the runner's

@@ -258,7 +258,10 @@ fn latency_figures(
         let key = format!("latency_ns.{kind}.{label}");
         let pooled = (n as f64 / b as f64 - 1.0) * 100.0;
         let tail = bs.count.min(ns.count) as f64 * (1.0 - q);
-        let trials = trial_values(base, new, kind, label, !shared);
+        let TrialValues { estimate: trials, busy } = trial_values(base, new, kind, label, !shared);
+        // Trials left out with too few kept: the pooled histograms hold the busy host's
+        // samples, so the figure is shown, not judged.
+        let unjudged = if trials.is_none() { busy } else { None };
         let (basis, change, ci, note) = if tail < MIN_TAIL_SAMPLES as f64 {
             let note = format!(
                 "too few samples beyond {label} ({} and {}) to resolve it",
@@ -324,6 +327,9 @@ fn latency_figures(
             }
         }
         if let Some(why) = &no_op {
+            set_not_gating(&mut f, why);
+        }
+        if let Some(why) = &unjudged {
             set_not_gating(&mut f, why);
         }
         if label == "p99" && !opts.gate_p99 {
@@ -424,20 +430,33 @@ fn wakes_up(case: &CaseResult) -> bool {
 }
 
 /// Each trial's quantile (`p50` or `p99`) of `kind`, divided by the trial's probe when the
-/// case stored one per trial: a trial's figure relative to the floor of its own moment.
-fn per_trial(c: &CaseResult, kind: &str, label: &str) -> Vec<f64> {
+/// case stored one per trial: a trial's figure relative to the floor of its own moment. The
+/// trials the host disturbed are left out; the second value counts them.
+fn per_trial(c: &CaseResult, kind: &str, label: &str) -> (Vec<f64>, usize) {
     let values = c.latency_trials_ns.get(kind).into_iter().flatten();
     let values: Vec<f64> =
         values.map(|s| if label == "p50" { s.p50 } else { s.p99 } as f64).collect();
-    match probes::per_trial_ns(c, kind) {
+    let values = match probes::per_trial_ns(c, kind) {
         Some(p) if p.len() == values.len() => values
             .iter()
             .zip(&p)
-            .filter(|(v, p)| **v > 0.0 && **p > 0.0)
-            .map(|(v, p)| v / p)
+            .map(|(v, p)| if *v > 0.0 && *p > 0.0 { v / p } else { 0.0 })
             .collect(),
-        _ => values.into_iter().filter(|v| *v > 0.0).collect(),
-    }
+        _ => values,
+    };
+    let (kept, left_out) = probes::undisturbed(c, values);
+    (kept.into_iter().filter(|v| *v > 0.0).collect(), left_out)
+}
+
+/// The note on trials left out because the host was busy in them, if any were.
+fn busy_note(base_left_out: usize, new_left_out: usize) -> Option<String> {
+    (base_left_out + new_left_out > 0).then(|| {
+        format!(
+            "{base_left_out} base and {new_left_out} new trials left out: their pair waited for a \
+             CPU for more than {:.0} % of the time (a busy host)",
+            crate::probe::DISTURBED_SHARE * 100.0
+        )
+    })
 }
 
 fn has_probes(base: &CaseResult, new: &CaseResult, kind: &str) -> bool {
@@ -455,21 +474,38 @@ fn trial_values(
     kind: &str,
     label: &str,
     fastest_half: bool,
-) -> Option<(stats::Estimate, Option<String>)> {
-    let (mut bv, mut nv) = (per_trial(base, kind, label), per_trial(new, kind, label));
-    if has_probes(base, new, kind) {
-        let e = stats::rank_ratio_change(&bv, &nv)?;
-        return Some((e, Some("relative to each trial's own floor probe".into())));
-    }
-    if fastest_half && bv.len() >= 2 * MIN_HALF_TRIALS && nv.len() >= 2 * MIN_HALF_TRIALS {
+) -> TrialValues {
+    let ((mut bv, bl), (mut nv, nl)) = (per_trial(base, kind, label), per_trial(new, kind, label));
+    let busy = busy_note(bl, nl);
+    let with_busy = |how: Option<String>| match (how, busy.clone()) {
+        (Some(h), Some(b)) => Some(format!("{h}; {b}")),
+        (h, b) => h.or(b),
+    };
+    let estimate = if has_probes(base, new, kind) {
+        stats::rank_ratio_change(&bv, &nv)
+            .map(|e| (e, with_busy(Some("relative to each trial's own floor probe".into()))))
+    } else if fastest_half && bv.len() >= 2 * MIN_HALF_TRIALS && nv.len() >= 2 * MIN_HALF_TRIALS {
         for v in [&mut bv, &mut nv] {
             v.sort_by(f64::total_cmp);
             v.truncate(v.len().div_ceil(2));
         }
-        let e = stats::rank_ratio_change(&bv, &nv)?;
-        return Some((e, Some("on the faster half of each run's trials".into())));
-    }
-    stats::rank_ratio_change(&bv, &nv).map(|e| (e, None))
+        stats::rank_ratio_change(&bv, &nv)
+            .map(|e| (e, with_busy(Some("on the faster half of each run's trials".into()))))
+    } else {
+        stats::rank_ratio_change(&bv, &nv).map(|e| (e, with_busy(None)))
+    };
+    TrialValues { estimate, busy: estimate_missing_busy(&busy) }
+}
+
+/// What the trials say: the estimate with its note when they are enough, and why the figure
+/// cannot be judged when the host was busy in some of them.
+struct TrialValues {
+    estimate: Option<(stats::Estimate, Option<String>)>,
+    busy: Option<String>,
+}
+
+fn estimate_missing_busy(busy: &Option<String>) -> Option<String> {
+    busy.as_ref().map(|b| format!("too few undisturbed trials to judge: {b}"))
 }
 
 fn throughput_figure(
@@ -489,10 +525,24 @@ fn throughput_figure(
             .map(|t| t.bytes as f64 / t.seconds)
             .collect()
     };
-    let (btr, ntr) = (per_trial(bt), per_trial(nt));
+    // Each trial's rate and its copy probe's, the trials the host disturbed left out.
+    let keep = |c: &CaseResult, t: Vec<f64>| {
+        let busy = probes::disturbed(c, t.len());
+        let copy = probes::per_trial_copy(c, t.len());
+        let kept = |v: &[f64]| -> Vec<f64> {
+            v.iter().zip(&busy).filter(|(_, b)| !**b).map(|(v, _)| *v).collect()
+        };
+        let left_out = busy.iter().filter(|b| **b).count();
+        (kept(&t), copy.map(|p| kept(&p)), left_out)
+    };
+    let ((btr, bcopy, bl), (ntr, ncopy, nl)) =
+        (keep(base, per_trial(bt)), keep(new, per_trial(nt)));
+    let busy = busy_note(bl, nl);
     let pooled = (n / b - 1.0) * 100.0;
-    let (change, spread) = match stats::rank_ratio_change(&btr, &ntr) {
-        Some(e) => (e.change_pct, (Basis::Trials, Some(e.ci_pct), None)),
+    let estimate = stats::rank_ratio_change(&btr, &ntr);
+    let unjudged = if estimate.is_none() { estimate_missing_busy(&busy) } else { None };
+    let (change, spread) = match estimate {
+        Some(e) => (e.change_pct, (Basis::Trials, Some(e.ci_pct), busy)),
         None if btr.len() < 2 || ntr.len() < 2 => {
             (pooled, (Basis::ThresholdOnly, None, Some("no spread stored".to_string())))
         }
@@ -526,11 +576,10 @@ fn throughput_figure(
     // path slows the trial only. A move counts only when the trials relative to their probes
     // moved beyond the threshold the same way too.
     let moved = matches!(f.verdict, Verdict::Regressed | Verdict::Improved);
-    let relative = |c: &CaseResult, t: &[f64]| {
-        probes::per_trial_copy(c, t.len())
-            .map(|p| t.iter().zip(&p).map(|(t, p)| t / p).collect::<Vec<f64>>())
+    let relative = |t: &[f64], copy: &Option<Vec<f64>>| {
+        copy.as_ref().map(|p| t.iter().zip(p).map(|(t, p)| t / p).collect::<Vec<f64>>())
     };
-    if let (true, Some(br), Some(nr)) = (moved, relative(base, &btr), relative(new, &ntr)) {
+    if let (true, Some(br), Some(nr)) = (moved, relative(&btr, &bcopy), relative(&ntr, &ncopy)) {
         if let Some(e) = stats::rank_ratio_change(&br, &nr) {
             let same_way = if f.verdict == Verdict::Regressed {
                 e.change_pct < -threshold
@@ -548,6 +597,9 @@ fn throughput_figure(
                 );
             }
         }
+    }
+    if let Some(why) = &unjudged {
+        set_not_gating(&mut f, why);
     }
     Some(f)
 }

@@ -50,18 +50,25 @@ impl PairedCase {
 
 /// The figures a pair is judged on, from one invocation's case: the p50 of its headline
 /// latency (the median of its trials' p50s when it has trials — each trial a fresh pair of
-/// processes — else the pooled p50) and its median throughput.
+/// processes — else the pooled p50) and its median throughput. Trials the host disturbed
+/// ([`super::probes::disturbed`]) are left out while any other is left.
 pub fn headline_figures(c: &CaseResult) -> Vec<(String, String, &'static str, Better, f64)> {
+    let quiet = |values: Vec<f64>| {
+        let (kept, _) = super::probes::undisturbed(c, values.clone());
+        if kept.iter().any(|v| *v > 0.0) {
+            kept
+        } else {
+            values
+        }
+    };
     let mut out = Vec::new();
     if let Some(kind) = super::headline_latency_kind(c) {
-        let trials: Vec<f64> = c
-            .latency_trials_ns
-            .get(kind)
-            .into_iter()
-            .flatten()
-            .map(|s| s.p50 as f64)
-            .filter(|v| *v > 0.0)
-            .collect();
+        let trials: Vec<f64> = quiet(
+            c.latency_trials_ns.get(kind).into_iter().flatten().map(|s| s.p50 as f64).collect(),
+        )
+        .into_iter()
+        .filter(|v| *v > 0.0)
+        .collect();
         let v = if trials.is_empty() {
             c.latency_ns[kind].p50 as f64
         } else {
@@ -73,14 +80,16 @@ pub fn headline_figures(c: &CaseResult) -> Vec<(String, String, &'static str, Be
         }
     }
     if let Some(t) = c.throughput.as_ref().filter(|t| t.bytes_per_s.median > 0.0) {
+        let rates: Vec<f64> = t
+            .trials
+            .iter()
+            .map(|t| if t.seconds > 0.0 { t.bytes as f64 / t.seconds } else { 0.0 })
+            .collect();
+        let rates: Vec<f64> = quiet(rates).into_iter().filter(|v| *v > 0.0).collect();
+        let median =
+            if rates.is_empty() { t.bytes_per_s.median } else { Spread::of(&rates).median };
         let key = "throughput.bytes_per_s.median".to_string();
-        out.push((
-            key,
-            "median throughput".into(),
-            "bytes/s",
-            Better::Higher,
-            t.bytes_per_s.median,
-        ));
+        out.push((key, "median throughput".into(), "bytes/s", Better::Higher, median));
     }
     out
 }

@@ -32,3 +32,20 @@ pub fn per_trial_copy(case: &CaseResult, n: usize) -> Option<Vec<f64>> {
         })
         .collect()
 }
+
+/// Which of the case's `n` trials the host disturbed: its pair waited for a CPU for more than
+/// [`crate::probe::DISTURBED_SHARE`] of the trial (see [`crate::Probe::disturbed`]). All false
+/// in result files that did not record it.
+pub fn disturbed(case: &CaseResult, n: usize) -> Vec<bool> {
+    (0..n).map(|k| of_trial(&case.probes, k, n).is_some_and(|p| p.disturbed())).collect()
+}
+
+/// `values` (one per trial, in trial order) without the trials the host disturbed, and how
+/// many were left out.
+pub fn undisturbed(case: &CaseResult, values: Vec<f64>) -> (Vec<f64>, usize) {
+    let busy = disturbed(case, values.len());
+    let kept: Vec<f64> =
+        values.into_iter().zip(&busy).filter(|(_, b)| !**b).map(|(v, _)| v).collect();
+    let left_out = busy.iter().filter(|b| **b).count();
+    (kept, left_out)
+}

@@ -756,3 +756,52 @@ fn a_throughput_drop_its_copy_probes_share_is_the_hosts() {
     let code = judged(probed(3, 3e9, 1e10));
     assert_eq!((code.verdict, code.gates), (Verdict::Regressed, true), "{code:?}");
 }
+
+/// Trials whose pair waited for a CPU (a busy host) are left out: a drop that only they show
+/// is not a regression, a drop the quiet trials show still is, and a figure with too few quiet
+/// trials left is shown but not judged.
+#[test]
+fn trials_the_host_disturbed_are_left_out() {
+    let waited = |seed, rates: &[f64], busy: &[bool]| {
+        let mut c = throughput_case(STREAM, seed, 5e9, 0.03, rates.len());
+        let t = c.throughput.as_mut().unwrap();
+        for (trial, r) in t.trials.iter_mut().zip(rates) {
+            trial.bytes = (*r * trial.seconds) as u64;
+        }
+        t.bytes_per_s = crate::Spread::of(rates);
+        c.probes = busy
+            .iter()
+            .map(|&b| crate::Probe {
+                kind: "copy".into(),
+                bytes_per_s: Some(1e10),
+                size: Some(4096),
+                cpu_wait: Some(if b { 0.5 } else { 0.01 }),
+                ..Default::default()
+            })
+            .collect();
+        c
+    };
+    let quiet = [5.0e9, 5.1e9, 4.9e9, 5.05e9, 4.95e9];
+    let base = run("b", vec![waited(1, &quiet, &[false; 5])]);
+    let judged = |rates: &[f64], busy: &[bool]| {
+        let c = compare(&base, &run("n", vec![waited(2, rates, busy)]), &five());
+        figure(&c, "median throughput").clone()
+    };
+    // Two trials at half speed, both disturbed: the host's.
+    let slow = [2.5e9, 2.4e9, 5.0e9, 5.05e9, 5.1e9];
+    let busy = [true, true, false, false, false];
+    let f = judged(&slow, &busy);
+    assert_eq!(f.verdict, Verdict::NoChange, "{f:?}");
+    assert!(f.note.as_deref().unwrap().contains("0 base and 2 new trials left out"), "{f:?}");
+    assert!(f.ci_pct.unwrap()[0] > -10.0, "{f:?}");
+    // The same rates with nothing disturbed: the slow trials count, and widen the interval.
+    let f = judged(&slow, &[false; 5]);
+    assert!(f.ci_pct.unwrap()[0] < -40.0 && f.note.is_none(), "{f:?}");
+    // Every quiet trial slowed too: still caught.
+    let f = judged(&[2.5e9, 2.4e9, 2.5e9, 2.6e9, 2.45e9], &busy);
+    assert_eq!(f.verdict, Verdict::Regressed, "{f:?}");
+    // Only one quiet trial left: shown, not judged.
+    let f = judged(&[2.5e9; 5], &[true, true, true, true, false]);
+    assert_eq!((f.verdict, f.gates), (Verdict::Noise, false), "{f:?}");
+    assert!(f.note.as_deref().unwrap().contains("too few undisturbed trials"), "{f:?}");
+}
