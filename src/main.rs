@@ -174,8 +174,14 @@ struct ScenarioArgs {
     #[arg(long, value_name = "NAME")]
     save_baseline: Option<String>,
     /// Compare this run against DIR/baselines/NAME.json at the end; exit 1 on a regression
+    /// that measuring the regressed cases again confirms (see --confirm)
     #[arg(long, value_name = "NAME")]
     baseline: Option<String>,
+    /// With --baseline: measure the cases that regressed again, up to N times, and count a
+    /// regression only if every round shows it too (a shared host's passing state does not
+    /// come back; a slower build does). 0 counts the run's own comparison alone
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=5))]
+    confirm: u32,
     /// pingpong: the writer makes each record durable before notifying (msync(MS_SYNC) for
     /// file-mmap, fdatasync for file-rw); only those two transports run
     #[arg(long)]
@@ -527,7 +533,7 @@ fn scenario(a: ScenarioArgs) -> Result<ExitCode> {
     };
     let save_baseline = a.save_baseline.as_deref().map(|n| baseline_path(&a.out, n)).transpose()?;
     let request = runner::Request {
-        scenarios: a.names,
+        scenarios: a.names.clone(),
         filter: filter(&a.cases)?,
         opts,
         out: a.out.clone(),
@@ -538,8 +544,9 @@ fn scenario(a: ScenarioArgs) -> Result<ExitCode> {
         } else {
             std::env::current_exe().context("cannot find the ipcbench binary")?
         },
+        confirms: None,
     };
-    let (outcome, files) = runner::run(request)?;
+    let (outcome, files) = runner::run(request.clone())?;
     // Runs ignore SIGPIPE (a dying peer must not kill us); printing to a closed stdout must.
     ipcbench_harness::os::watch::default_sigpipe();
     // The run is on disk whatever happens to stdout now: a closed or full stdout (a hung-up
@@ -548,7 +555,11 @@ fn scenario(a: ScenarioArgs) -> Result<ExitCode> {
     say(&mut stdout_err, format_args!("{}", runner::summary(&outcome.run)));
     say(
         &mut stdout_err,
-        format_args!("results: {} (also {})\n", files.run_file.display(), files.latest.display()),
+        format_args!(
+            "results: {} (also {})\n",
+            files.run_file.display(),
+            files.latest.as_deref().unwrap_or(&files.run_file).display()
+        ),
     );
     if !a.no_report {
         match render_report(Vec::new(), &a.out) {
@@ -563,10 +574,26 @@ fn scenario(a: ScenarioArgs) -> Result<ExitCode> {
     }
     let mut regressed = false;
     if let Some(base) = baseline {
-        let cmp = compare::compare(&base, &outcome.run, &CompareOptions::default());
+        let opts = CompareOptions::default();
+        let cmp = compare::compare(&base, &outcome.run, &opts);
         say(&mut stdout_err, format_args!("{}", cmp.render(Format::Table)));
-        // A failed or interrupted run exits 1 or 128+N below; a regression exits 1.
+        // A failed or interrupted run exits 1 or 128+N below; a regression exits 1 once
+        // measuring the regressed cases again confirmed it.
         regressed = cmp.gate() != compare::Gate::Clean;
+        if cmp.gate() == compare::Gate::Regressed && a.confirm > 0 && !outcome.interrupted {
+            let mut again = request;
+            // Tests only: a slow-down of the run that has passed when it is measured again.
+            if std::env::var_os("IPCBENCH_SLOWDOWN_ONCE").is_some() {
+                again.opts.slowdown = None;
+            }
+            let c = runner::confirm::confirm(&again, &base, &outcome.run, &cmp, a.confirm, &opts)?;
+            say(&mut stdout_err, format_args!("{}", c.render()));
+            if c.interrupted {
+                let sig = ipcbench_harness::os::watch::stop_signal().unwrap_or(2);
+                return Ok(ExitCode::from(128 + sig as u8));
+            }
+            regressed = !c.confirmed.is_empty();
+        }
     }
     if outcome.interrupted {
         eprintln!(

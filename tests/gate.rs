@@ -94,3 +94,90 @@ fn ab_on_two_copies_of_one_binary_prints_paired_ratios() {
     let o = bin().arg("ab").arg(dir.path().join("none")).arg(&new).arg("floor").output().unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
+
+/// `scenario --baseline` measures a regressed case again before it counts. A slow-down that has
+/// passed by then (a test knob that slows the run but not its confirmation round) is not
+/// confirmed: exit 0. One that is still there (a baseline made 50× faster by hand) is: exit 1.
+/// Confirmation rounds are kept in DIR/confirmations/; latest.json keeps the run itself.
+#[test]
+fn a_regression_is_measured_again_before_it_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path();
+    let args = [
+        "scenario",
+        "pingpong",
+        "--transport",
+        "pipe",
+        "--size",
+        "64",
+        "--process",
+        "fork",
+        "--quick",
+        "--no-report",
+    ];
+    let scenario = |extra: &[&str], envs: &[(&str, &str)]| {
+        let mut cmd = bin();
+        cmd.args(args).args(extra).arg("--out").arg(out).envs(envs.iter().copied());
+        let o = cmd.output().unwrap();
+        (o.status.code().unwrap(), String::from_utf8_lossy(&o.stdout).to_string(), stderr(&o))
+    };
+    let (code, _, err) = scenario(&["--save-baseline", "main"], &[]);
+    assert_eq!(code, 0, "{err}");
+    let confirmations = || -> Vec<Value> {
+        std::fs::read_dir(out.join("confirmations"))
+            .map(|d| d.map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap()))
+            .into_iter()
+            .flatten()
+            .map(|s| serde_json::from_str(&s).unwrap())
+            .collect()
+    };
+
+    // Ten times slower in the run, as fast as ever when measured again.
+    let knob = [("IPCBENCH_SLOWDOWN", "pipe:1000"), ("IPCBENCH_SLOWDOWN_ONCE", "1")];
+    let (code, stdout, err) = scenario(&["--baseline", "main"], &knob);
+    let first = stdout.split("confirmation round").next().unwrap();
+    let flagged = first.lines().any(|l| l.trim_end().ends_with("regressed"));
+    assert_eq!(code, 0, "a slow-down that passed is not a regression: {stdout}\n{err}");
+    assert_eq!(stdout.contains("confirmation round 1"), flagged, "{stdout}");
+    if flagged {
+        assert!(stdout.contains("not confirmed: 1 case(s)"), "{stdout}");
+        let rounds = confirmations();
+        assert_eq!(rounds.len(), 1);
+        let latest: Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("latest.json")).unwrap())
+                .unwrap();
+        assert_eq!(rounds[0]["run"]["confirms"], latest["run"]["id"]);
+        assert!(latest["run"]["confirms"].is_null() && latest["run"]["slowdown"].is_string());
+        assert_eq!(rounds[0]["cases"].as_array().unwrap().len(), 1);
+    }
+
+    // A baseline 50× faster than anything this host does: the regression is there again.
+    let path = out.join("baselines").join("main.json");
+    let mut base: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    for case in base["cases"].as_array_mut().unwrap() {
+        for (_, s) in case["latency_ns"].as_object_mut().unwrap() {
+            s["p50"] = (s["p50"].as_u64().unwrap() / 50).max(1).into();
+        }
+        for (_, trials) in case["latency_trials_ns"].as_object_mut().unwrap() {
+            for s in trials.as_array_mut().unwrap() {
+                s["p50"] = (s["p50"].as_u64().unwrap() / 50).max(1).into();
+            }
+        }
+    }
+    std::fs::write(&path, serde_json::to_string(&base).unwrap()).unwrap();
+    let before = confirmations().len();
+    let (code, stdout, err) = scenario(&["--baseline", "main"], &[]);
+    if stdout.contains("too few undisturbed trials") {
+        // Every trial of the run waited for a CPU (tests beside it on a small host): compare
+        // leaves such trials out, so there is nothing to judge, and nothing to confirm.
+        eprintln!("skipped: the host was too busy for an undisturbed trial\n{stdout}");
+        return;
+    }
+    assert_eq!(code, 1, "{stdout}\n{err}");
+    assert!(stdout.contains("confirmed: 1 case(s) regressed in the run and again"), "{stdout}");
+    assert_eq!(confirmations().len(), before + 1);
+    // --confirm 0 counts the run's own comparison.
+    let (code, stdout, _) = scenario(&["--baseline", "main", "--confirm", "0"], &[]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(!stdout.contains("confirmation round"), "{stdout}");
+}

@@ -129,6 +129,7 @@ impl Fixture {
             interrupted: None,
             complete: true,
             slowdown: None,
+            confirms: None,
         });
         if self.has("floor") {
             self.floor(&mut run);

@@ -86,6 +86,10 @@ pub struct RunInfo {
     /// A test-only slow-down that was in force (see `IPCBENCH_SLOWDOWN`); never set in real runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slowdown: Option<String>,
+    /// The id of the run whose regressed cases this run measured again (a confirmation round
+    /// of `scenario --baseline`, kept in `DIR/confirmations/`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirms: Option<String>,
 }
 
 /// One point of a scenario.

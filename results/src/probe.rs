@@ -52,7 +52,7 @@ pub struct Probe {
     /// Handoffs or blocks measured.
     #[serde(default)]
     pub count: u64,
-    /// The share of its trial's wall time (probe included) that the host took from the pair:
+    /// The share of its trial's wall time (after the probe) that the host took from the pair:
     /// the longer run-queue wait of its two processes, plus CPU time stolen by a hypervisor.
     /// Above [`DISTURBED_SHARE`] the trial ran on a busy host (see [`Probe::disturbed`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]

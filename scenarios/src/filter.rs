@@ -10,6 +10,8 @@ pub enum CaseFilter {
     Substring(String),
     /// The whole id matches it; `*` also crosses `/` (`pingpong/*/64`).
     Glob(glob::Pattern),
+    /// The id is one of these (a confirmation round's cases).
+    Ids(std::collections::BTreeSet<String>),
 }
 
 impl CaseFilter {
@@ -17,6 +19,7 @@ impl CaseFilter {
         match self {
             CaseFilter::Substring(s) => id.contains(s.as_str()),
             CaseFilter::Glob(p) => p.matches(id),
+            CaseFilter::Ids(ids) => ids.contains(id),
         }
     }
 }

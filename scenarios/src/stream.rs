@@ -188,7 +188,7 @@ fn run_case(
     c.notes.push(match mode {
         ReadMode::Copy if t.is_mapped() => {
             "reader copies each payload out of the ring into its own buffer and verifies the copy \
-             (each 1 KiB block hashed as soon as it has landed, while the next is copied), then \
+             (each 4 KiB block compared with the record's pattern as soon as it has landed), then \
              frees the slot"
         }
         ReadMode::Copy => {

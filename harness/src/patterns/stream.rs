@@ -13,10 +13,8 @@ use crate::os::futex::Wait;
 use crate::os::futex::WaitStats;
 use crate::os::watch::Watch;
 use crate::patterns::ring::{Consumer, Producer, RingLayout};
-use crate::record::checksum::copy_and_hash;
-use crate::record::{
-    corrupt, Fault, Header, Payloads, Sequencer, Verifier, FLAG_STOP, HEADER_LEN, STAMP,
-};
+use crate::record::pattern::copy_and_match;
+use crate::record::{corrupt, Fault, Header, Payloads, Sequencer, Verifier, FLAG_STOP, HEADER_LEN};
 use crate::transport::{ByteStream, Medium};
 use anyhow::{bail, Result};
 use ipcbench_results::{Integrity, Trial};
@@ -30,9 +28,9 @@ pub const FLAG_TRIAL_END: u32 = 2;
 #[serde(rename_all = "kebab-case")]
 pub enum ReadMode {
     /// Copies the payload out of the ring into its own buffer — what `read()` does — and
-    /// verifies the copy, then frees the slot. Over a ring each 1 KiB block of the copy is
-    /// hashed as soon as it has landed, while the next is being copied. Byte streams read this
-    /// way only (a whole record per `read`, then the hash).
+    /// verifies the copy, then frees the slot. Over a ring each 4 KiB block of the copy is
+    /// compared with the record's pattern as soon as it has landed, while it is in L1. Byte
+    /// streams read this way only (a whole record per `read`, then the check).
     Copy,
     /// Verifies the payload where it lies in the ring, then frees the slot.
     InPlace,
@@ -249,13 +247,11 @@ impl RecordWriter for RingWriter {
     fn send(&mut self, seq: u64, flags: u32, damage: bool, watch: &mut Watch) -> Result<()> {
         let size = self.payloads.len();
         let frame = self.producer.reserve(size, watch)?;
-        let (head, rest) = frame.split_at_mut(HEADER_LEN);
-        let payload = &mut rest[..size];
-        let checksum = self.payloads.write(seq, payload);
+        let checksum = self.payloads.write(seq, frame.payload);
         if damage {
-            corrupt(payload);
+            corrupt(frame.payload);
         }
-        head.copy_from_slice(&header(seq, size, flags, checksum, self.stamp).to_bytes());
+        frame.header.copy_from_slice(&header(seq, size, flags, checksum, self.stamp).to_bytes());
         self.producer.commit();
         Ok(())
     }
@@ -273,12 +269,11 @@ impl RecordWriter for RingWriter {
     ) -> Result<u64> {
         let size = self.payloads.len();
         let frame = self.producer.reserve(size, watch)?;
-        let (head, rest) = frame.split_at_mut(HEADER_LEN);
-        let checksum = self.payloads.write(seq, &mut rest[..size]);
+        let checksum = self.payloads.write(seq, frame.payload);
         let mut h = header(seq, size, flags, checksum, Stamp::None);
         let now = until();
         h.sent_ns = self.stamp.value();
-        head.copy_from_slice(&h.to_bytes());
+        frame.header.copy_from_slice(&h.to_bytes());
         self.producer.commit();
         self.producer.flush();
         Ok(now)
@@ -311,11 +306,11 @@ impl RecordReader for RingReader {
         let (h, payload) = self.consumer.next(watch)?;
         match self.mode {
             ReadMode::Copy => {
-                // Copy out, verifying the copy block by block as it lands (see `checksum`).
+                // Copy out, checking the copy block by block as it lands (see `pattern`).
                 let n = payload.len().min(self.buf.len());
-                let digest = copy_and_hash(&mut self.buf[..n], &payload[..n], STAMP);
+                let intact = copy_and_match(&mut self.buf[..n], &payload[..n], h.seq);
                 self.consumer.release();
-                self.verifier.check_with(&h, &self.buf[..n], || digest);
+                self.verifier.check_with(&h, &self.buf[..n], || intact);
             }
             ReadMode::InPlace => {
                 self.verifier.check(&h, payload);

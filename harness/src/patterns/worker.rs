@@ -175,8 +175,7 @@ pub fn run_pair<T>(
 
 /// [`run_pair`], and first the pair measures the floor probe `probe` (see
 /// [`crate::patterns::probe`]), returned with both sides' results. The probe also carries how
-/// much of the trial (probe included) the host kept the pair from its CPUs
-/// ([`crate::os::cpu_wait`]).
+/// much of the trial the host kept the pair from its CPUs ([`crate::os::cpu_wait`]).
 pub fn run_trial<T>(
     opts: &PairOptions,
     job: &Job,
@@ -186,8 +185,11 @@ pub fn run_trial<T>(
     let mut pair = start_trial(opts, job, probe)?;
     let pids = [0, pair.peer_pid()];
     let cpus: Vec<usize> = own_cpu().into_iter().chain(opts.peer_cpu).collect();
-    let before = cpu_wait::mark(&pids, &cpus);
+    // From the end of the probe: the peer has answered it, so it runs on its own CPU. Before
+    // it, a child just forked waits its first turn on the runner's CPU (about 4 ms here while
+    // the runner spins), which is the pair's start, not the host.
     let mut probe = pair.probe()?;
+    let before = cpu_wait::mark(&pids, &cpus);
     let medium = pair.local()?;
     let mine = local(medium, &mut pair.watch)?;
     // Read before the peer is reaped: its counters go with it.

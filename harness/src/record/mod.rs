@@ -1,16 +1,14 @@
 //! A record: a `#[repr(C)]` header followed by the payload. Every record carries its sequence
 //! number and a checksum, and every receiver verifies every record it is handed.
 //!
-//! The payload is one of four patterns (by `seq % 4`) with the sequence number stamped in its
-//! first 8 bytes; the checksum is XXH3 over the bytes after the stamp. Alternating patterns make
-//! a torn read (half of one record, half of the next) fail the checksum; precomputing the
-//! pattern hashes keeps the sender's cost at one copy, while the receiver still hashes — touches
-//! — every byte it is said to receive.
+//! The payload is the record's own pattern ([`pattern`]): every 8-byte word is a function of
+//! the sequence number and the word's place, and the first word is the sequence number itself.
+//! The receiver compares every byte it is said to receive with what it must be, so a torn,
+//! stale, shifted or damaged record fails, at a cost below that of moving the bytes.
 
-pub mod checksum;
+pub mod pattern;
 pub mod stats;
 
-use checksum::xxh3_64;
 use ipcbench_results::Integrity;
 
 /// The header every record starts with (32 bytes).
@@ -24,7 +22,8 @@ pub struct Header {
     /// Payload length in bytes.
     pub len: u32,
     pub flags: u32,
-    /// XXH3-64 of the payload after its 8-byte sequence stamp.
+    /// The key of the payload's pattern ([`pattern::key`] of `seq`): a header and a payload of
+    /// different records do not pass together.
     pub checksum: u64,
 }
 
@@ -46,23 +45,18 @@ impl Header {
     }
 }
 
-/// Bytes at the start of a payload that carry its sequence number; the checksum covers the rest.
+/// Bytes at the start of a payload that carry its sequence number.
 pub const STAMP: usize = 8;
 
-/// The four payload patterns of one size, with their checksums precomputed.
+/// The payloads of one size: each record's is written on demand from its sequence number
+/// ([`pattern::fill`]), as cheap as copying a prepared one.
 pub struct Payloads {
     len: usize,
-    patterns: [Vec<u8>; 4],
-    sums: [u64; 4],
 }
 
 impl Payloads {
     pub fn new(len: usize) -> Payloads {
-        let patterns: [Vec<u8>; 4] = std::array::from_fn(|p| {
-            noise(0x9E37_79B9_7F4A_7C15 ^ (p as u64 + 1).wrapping_mul(0xD6E8_FEB8_6659_FD93), len)
-        });
-        let sums = std::array::from_fn(|p| xxh3_64(tail(&patterns[p])));
-        Payloads { len, patterns, sums }
+        Payloads { len }
     }
 
     pub fn len(&self) -> usize {
@@ -73,13 +67,12 @@ impl Payloads {
         self.len == 0
     }
 
-    /// Writes record `seq`'s payload into `dst` (exactly `len` bytes) and returns its checksum.
+    /// Writes record `seq`'s payload into `dst` (exactly `len` bytes) and returns the key its
+    /// header carries.
     #[inline]
     pub fn write(&self, seq: u64, dst: &mut [u8]) -> u64 {
-        let p = (seq % 4) as usize;
-        dst.copy_from_slice(&self.patterns[p]);
-        stamp(seq, dst);
-        self.sums[p]
+        pattern::fill(dst, seq);
+        pattern::key(seq)
     }
 
     /// The payload as a fresh buffer (for tests and the stream transports' send buffer).
@@ -104,17 +97,6 @@ pub fn noise(seed: u64, len: usize) -> Vec<u8> {
         .collect()
 }
 
-#[inline]
-fn tail(payload: &[u8]) -> &[u8] {
-    &payload[payload.len().min(STAMP)..]
-}
-
-#[inline]
-fn stamp(seq: u64, dst: &mut [u8]) {
-    let n = dst.len().min(STAMP);
-    dst[..n].copy_from_slice(&seq.to_le_bytes()[..n]);
-}
-
 /// The receiver's ledger: checks each record and counts what was lost, reordered or corrupted.
 #[derive(Debug, Default)]
 pub struct Verifier {
@@ -128,17 +110,23 @@ impl Verifier {
         Verifier { next: 0, expected_len, counts: Integrity::default() }
     }
 
-    /// Checks one record: sequence, length, stamp and checksum over every payload byte.
+    /// Checks one record: sequence, length, key, and every payload byte against its pattern.
     /// Returns whether the record is intact.
     #[inline]
     pub fn check(&mut self, h: &Header, payload: &[u8]) -> bool {
-        self.check_with(h, payload, || xxh3_64(tail(payload)))
+        self.check_with(h, payload, || pattern::matches(payload, h.seq))
     }
 
-    /// [`Verifier::check`] with the checksum computed by the caller: `digest` returns XXH3-64 of
-    /// `payload[STAMP..]` (for a reader that hashed its copy while copying it).
+    /// [`Verifier::check`] with the payload compared by the caller: `matches` says whether
+    /// `payload` is record `h.seq`'s pattern (for a reader that checked its copy while copying
+    /// it, [`pattern::copy_and_match`]).
     #[inline]
-    pub fn check_with(&mut self, h: &Header, payload: &[u8], digest: impl FnOnce() -> u64) -> bool {
+    pub fn check_with(
+        &mut self,
+        h: &Header,
+        payload: &[u8],
+        matches: impl FnOnce() -> bool,
+    ) -> bool {
         self.counts.received += 1;
         if h.seq == self.next {
             self.next += 1;
@@ -152,7 +140,8 @@ impl Verifier {
         let intact = h.len as usize == self.expected_len
             && payload.len() == self.expected_len
             && payload[..n] == h.seq.to_le_bytes()[..n]
-            && digest() == h.checksum;
+            && h.checksum == pattern::key(h.seq)
+            && matches();
         if !intact {
             self.counts.corrupted += 1;
         }
@@ -214,7 +203,7 @@ impl Sequencer {
     }
 }
 
-/// Flips one byte of a payload that was written with a valid checksum.
+/// Flips one byte of a payload that was written with a valid key.
 pub fn corrupt(payload: &mut [u8]) {
     if let Some(b) = payload.last_mut() {
         *b ^= 0x5A;
@@ -245,7 +234,7 @@ mod tests {
     }
 
     #[test]
-    fn a_torn_record_fails_its_checksum() {
+    fn a_torn_record_fails_its_check() {
         let p = Payloads::new(256);
         let (a, sum) = p.make(1);
         let (b, _) = p.make(2);

@@ -3,6 +3,7 @@
 //! user named, the result file on disk, Ctrl-C); `run_cases` is its loop, which takes the cases,
 //! the sink and the stop signal as arguments so that its logic is tested with mock cases.
 
+pub mod confirm;
 mod eta;
 mod progress;
 mod sink;
@@ -23,6 +24,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
 
 /// What the user asked to run.
+#[derive(Clone)]
 pub struct Request {
     pub scenarios: Vec<String>,
     pub opts: Options,
@@ -33,6 +35,10 @@ pub struct Request {
     pub command_line: Vec<String>,
     /// The binary spawned workers run.
     pub exe: PathBuf,
+    /// This run is confirmation round N (from 1) of the run with this id: it measures that
+    /// run's regressed cases again ([`confirm`]); its file goes to `DIR/confirmations/`, and
+    /// `DIR/latest.json` stays.
+    pub confirms: Option<(String, u32)>,
 }
 
 /// How a run went.
@@ -116,7 +122,10 @@ fn run_info(req: &Request, work_dir: &Path) -> RunInfo {
     let now = SystemTime::now();
     let unix = now.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let stamp = humantime::format_rfc3339_seconds(now).to_string();
-    let id = format!("{}-{}", stamp.replace(['-', ':'], ""), std::process::id());
+    let id = match &req.confirms {
+        Some((of, round)) => format!("{of}-confirm{round}"),
+        None => format!("{}-{}", stamp.replace(['-', ':'], ""), std::process::id()),
+    };
     let mut filesystems = std::collections::BTreeMap::new();
     filesystems.insert(work_dir.display().to_string(), sysinfo::filesystem_of(work_dir));
     if Path::new("/dev/shm").exists() {
@@ -144,6 +153,7 @@ fn run_info(req: &Request, work_dir: &Path) -> RunInfo {
         interrupted: None,
         complete: false,
         slowdown: req.opts.slowdown.map(|(t, p)| format!("{t}:{p}")),
+        confirms: req.confirms.as_ref().map(|(of, _)| of.clone()),
     }
 }
 
@@ -176,9 +186,17 @@ pub fn run(req: Request) -> anyhow::Result<(Outcome, FileSink)> {
     }
     let mut run = RunFile::new(run_info(&req, work.path()));
     run.run.pinning_reason = Some(pinning.reason.clone());
-    let mut sink = FileSink {
-        run_file: runs_dir.join(format!("{}.json", run.run.id)),
-        latest: req.out.join("latest.json"),
+    let mut sink = match &req.confirms {
+        None => FileSink {
+            run_file: runs_dir.join(format!("{}.json", run.run.id)),
+            latest: Some(req.out.join("latest.json")),
+        },
+        Some(_) => {
+            let dir = req.out.join("confirmations");
+            ipcbench_results::fs::private_dir(&dir)
+                .map_err(|e| UsageError(format!("cannot create {}: {e}", dir.display())))?;
+            FileSink { run_file: dir.join(format!("{}.json", run.run.id)), latest: None }
+        }
     };
     let ctx = Context {
         opts: req.opts.clone(),

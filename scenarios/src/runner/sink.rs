@@ -16,12 +16,13 @@ pub trait Sink {
 /// rewritten atomically (temp file + rename): a reader never sees half a file.
 pub struct FileSink {
     pub run_file: PathBuf,
-    pub latest: PathBuf,
+    /// `DIR/latest.json`; none for a confirmation round.
+    pub latest: Option<PathBuf>,
 }
 
 impl Sink for FileSink {
     fn save(&mut self, run: &RunFile) -> anyhow::Result<()> {
-        for path in [&self.run_file, &self.latest] {
+        for path in std::iter::once(&self.run_file).chain(&self.latest) {
             run.write_atomic(path).with_context(|| format!("writing {}", path.display()))?;
         }
         Ok(())

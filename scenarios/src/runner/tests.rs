@@ -194,10 +194,10 @@ fn the_file_sink_rewrites_both_files_whole_after_every_case() {
     let runs = dir.path().join("runs");
     std::fs::create_dir(&runs).unwrap();
     let mut sink =
-        FileSink { run_file: runs.join("run.json"), latest: dir.path().join("latest.json") };
+        FileSink { run_file: runs.join("run.json"), latest: Some(dir.path().join("latest.json")) };
     // What each case finds on disk when it starts: the cases before it, in both files.
     let seen: Rc<RefCell<Vec<OnDisk>>> = Rc::default();
-    let (run_file, latest) = (sink.run_file.clone(), sink.latest.clone());
+    let (run_file, latest) = (sink.run_file.clone(), sink.latest.clone().unwrap());
     let look = move || {
         let count = |p: &Path| RunFile::load(p).ok().map(|r| r.cases.len());
         count(&run_file).zip(count(&latest))
@@ -226,7 +226,7 @@ fn the_file_sink_rewrites_both_files_whole_after_every_case() {
     )
     .unwrap();
     assert_eq!(*seen.borrow(), [None, Some((1, 1)), Some((2, 2))]);
-    let on_disk = RunFile::load(&sink.latest).unwrap();
+    let on_disk = RunFile::load(sink.latest.as_deref().unwrap()).unwrap();
     assert_eq!(on_disk, outcome.run);
     assert_eq!(on_disk.cases[1].error.as_deref(), Some("lost 3 records"));
     assert_eq!(RunFile::load(&sink.run_file).unwrap(), on_disk);
