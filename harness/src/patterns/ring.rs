@@ -722,6 +722,13 @@ mod tests {
         assert!(!RingLayout::new(4096, 1).unwrap().holds(2048));
         assert_eq!(frame_len(1000), 1032);
         assert_eq!(frame_len(1), 40);
+        // From 1 KiB on a payload starts on a cache line: up to 56 bytes more.
+        assert_eq!(frame_len(1024), 1056 + 56);
+        for at in (0..512).step_by(8) {
+            assert_eq!((at + HEADER_LEN + gap(at, 4096)) % 64, 0, "frame at {at}");
+            assert!(frame_at(at, 4096) <= frame_len(4096));
+            assert_eq!(gap(at, 1000), 0);
+        }
     }
 
     #[test]
@@ -739,9 +746,13 @@ mod tests {
             let o = stream(4096, size, 20_000, wait, 0, &[0]);
             assert_all_intact(&o, 20_000);
         }
-        // The largest record a 4 KiB ring takes: two frames of exactly half.
-        let o = stream(4096, 2048 - HEADER_LEN, 2_000, Wait::Spin, 0, &[0]);
+        // The largest record a 4 KiB ring takes: two frames of at most half, each payload on
+        // a cache line whatever its frame's place; and one byte more is refused.
+        let largest = (1..4096).rev().find(|&s| 2 * frame_len(s) <= 4096).unwrap();
+        assert_eq!(largest, 2048 - HEADER_LEN - 56);
+        let o = stream(4096, largest, 2_000, Wait::Spin, 0, &[0]);
         assert_all_intact(&o, 2_000);
+        assert!(!RingLayout::new(4096, 1).unwrap().holds(largest + 1));
     }
 
     #[test]
