@@ -224,6 +224,11 @@ struct CompareArgs {
     /// Let p99 count too (by default it is reported, not counted)
     #[arg(long)]
     gate_p99: bool,
+    /// Let figures bound by memory bandwidth count too: a spinning pair's stream or ping-pong
+    /// of 4 KiB records or more (on a shared VM they moved 4-5× between runs of one build;
+    /// `ab` counts them)
+    #[arg(long)]
+    gate_bandwidth: bool,
     #[command(flatten)]
     output: CompareOutput,
     /// Print how a verdict is reached and exit
@@ -394,6 +399,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             }
             let mut opts = CompareOptions::new(a.threshold).map_err(usage)?;
             opts.gate_p99 = a.gate_p99;
+            opts.gate_bandwidth = a.gate_bandwidth;
             let format: Format = a.output.format.parse().map_err(usage)?;
             let (Some(base), Some(new)) = (&a.base, &a.new) else {
                 return Err(usage("compare needs BASE.json and NEW.json"));

@@ -175,6 +175,15 @@ fn compare_case(
             );
         }
     }
+    if !opts.gate_bandwidth && bandwidth_bound(base) {
+        for f in &mut c.figures {
+            set_not_gating(
+                f,
+                "moves with the guest's memory state (a spinning pair moving 4 KiB+ records); \
+                 counts only with --gate-bandwidth, or in `ab`",
+            );
+        }
+    }
     // A floor is what this host cannot beat: its change is the host's, reported and used to
     // read the other figures, never counted against the code.
     if base.scenario == Scenario::Floor.name() {
@@ -383,6 +392,22 @@ fn floor_relative(f: &mut FigureComparison, floor: &FloorChange) {
             floor.change_pct
         ));
     }
+}
+
+/// Whether the case's figures run at the pace of the guest's memory bandwidth: a spinning
+/// pair (nothing else sets its pace) moving records of [`BANDWIDTH_RECORD_BYTES`] or more,
+/// streamed (`stream`, `fanout`) or handed over (`pingpong`: a 4 KiB record's one-way time is
+/// mostly writing and checking it). On a shared VM spin streams of 4 KiB+ dropped 4–5× for
+/// seconds at a time in runs of one build, with AVX2 and AVX-512 code paths alike, while the
+/// copy probe measured by the same pair (glibc's `memcpy`) held; 4 KiB ping-pongs rose by
+/// +18 to +54 % relative to their probes.
+pub fn bandwidth_bound(case: &CaseResult) -> bool {
+    // From the id when a field is missing (`scenario/transport/process/wait/size/…`).
+    let part = |at: usize| case.id.split('/').nth(at);
+    let spin = case.wait.as_deref().or_else(|| part(3)) == Some(Wait::Spin.name());
+    let size = case.size.or_else(|| part(4)?.parse().ok()).unwrap_or(0);
+    let moves = [Scenario::Stream.name(), Scenario::Fanout.name(), Scenario::Pingpong.name()];
+    spin && size >= BANDWIDTH_RECORD_BYTES && moves.contains(&case.scenario.as_str())
 }
 
 /// Why a case is a no-op that is never judged: `msync(MS_ASYNC)` schedules nothing on Linux,

@@ -38,6 +38,13 @@ runs made apart these move with whatever else runs, and a run's own trials canno
 drift. p99 gets twice its figure's threshold and counts only with --gate-p99: a run's tail is \
 set by what else ran. A quantile with fewer than 10 samples beyond it is not resolved (noise).
 
+Memory bandwidth. A spinning pair's stream or ping-pong of 4 KiB records or more runs at the \
+pace of the guest's memory: on the development VM spin streams dropped 4-5x for seconds at a \
+time (to about 7 GB/s) in runs of one build, code paths and transports alike, while the floor \
+probes and the pair's CPU waits did not move. They are \
+reported and judged, and count only with --gate-bandwidth (a dedicated host); ab, which \
+pairs the builds' runs, counts them.
+
 The host's state. When a trial stored its own floor probe (the cache-line handoff its pair \
 measured right before it), a handoff figure is judged as its ratio to its trial's probe. \
 Without probes, when both runs measured floor/cache-line, a handoff figure that moved counts \
@@ -79,6 +86,9 @@ pub const SHARED_THRESHOLD_FACTOR: f64 = 8.0;
 pub const THROUGHPUT_THRESHOLD_FACTOR: f64 = 2.0;
 /// Records of this size or more are copies through memory: [`SHARED_THRESHOLD_FACTOR`].
 pub const LARGE_RECORD_BYTES: u64 = 1 << 20;
+/// A spinning pair moving records this large or more runs at the pace of the guest's memory
+/// bandwidth ([`super::bandwidth_bound`]).
+pub const BANDWIDTH_RECORD_BYTES: u64 = 4096;
 /// p99 must move this many thresholds (of its figure's kind): tail latency drifts more between
 /// runs than the median.
 pub const P99_THRESHOLD_FACTOR: f64 = 2.0;

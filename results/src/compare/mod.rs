@@ -24,7 +24,7 @@ mod stats;
 mod usable;
 
 pub use floor::FloorChange;
-pub use judging::{compare, headline_latency_kind, no_op, waits_on_shared};
+pub use judging::{bandwidth_bound, compare, headline_latency_kind, no_op, waits_on_shared};
 pub use method::*;
 pub use model::*;
 pub use paired::{paired_comparison, PairedCase};

@@ -19,11 +19,20 @@ pub struct CompareOptions {
     /// noise when it moved, because between two runs on a shared host the tail follows what
     /// else ran far more than any run's own spread shows.
     pub gate_p99: bool,
+    /// Whether figures bound by the guest's memory bandwidth may count (`--gate-bandwidth`): a
+    /// spinning pair moving records of [`super::BANDWIDTH_RECORD_BYTES`] or more
+    /// ([`super::bandwidth_bound`]). Default no: on a shared VM they moved 4–5× for seconds at
+    /// a time in runs of one build, unseen by probes and CPU waits; `ab` judges them in pairs.
+    pub gate_bandwidth: bool,
 }
 
 impl Default for CompareOptions {
     fn default() -> Self {
-        CompareOptions { threshold_pct: DEFAULT_THRESHOLD_PCT, gate_p99: false }
+        CompareOptions {
+            threshold_pct: DEFAULT_THRESHOLD_PCT,
+            gate_p99: false,
+            gate_bandwidth: false,
+        }
     }
 }
 

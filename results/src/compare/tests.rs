@@ -10,8 +10,9 @@ const PING: &str = "pingpong/posix-shm/fork/spin/64";
 const STREAM: &str = "stream/posix-shm/fork/spin/65536/copy";
 
 /// The method at a 5 % threshold: the tests of its mechanics were written against it.
+/// Bandwidth-bound figures (`STREAM` is one) count, so that the mechanics are what is tested.
 fn five() -> CompareOptions {
-    CompareOptions::new(5.0).unwrap()
+    CompareOptions { gate_bandwidth: true, ..CompareOptions::new(5.0).unwrap() }
 }
 
 fn latency_pair(seed: u64, n: usize, base_ns: f64, new_ns: f64) -> Comparison {
@@ -181,7 +182,7 @@ fn a_sleeping_flood_has_the_wake_up_threshold() {
         let c = compare(
             &run("b", vec![with(wait, 1, 5e9)]),
             &run("n", vec![with(wait, 2, rate)]),
-            &Default::default(),
+            &CompareOptions { gate_bandwidth: true, ..Default::default() },
         );
         figure(&c, "median throughput").clone()
     };
@@ -804,4 +805,34 @@ fn trials_the_host_disturbed_are_left_out() {
     let f = judged(&[2.5e9; 5], &[true, true, true, true, false]);
     assert_eq!((f.verdict, f.gates), (Verdict::Noise, false), "{f:?}");
     assert!(f.note.as_deref().unwrap().contains("too few undisturbed trials"), "{f:?}");
+}
+
+/// A spinning pair's stream or ping-pong of 4 KiB records or more is judged but counts only
+/// with --gate-bandwidth; smaller records and waking pairs count.
+#[test]
+fn bandwidth_bound_figures_count_only_when_asked() {
+    let judged = |id: &str, opts: CompareOptions| {
+        let base = run("b", vec![throughput_case(id, 1, 5e9, 0.03, 5)]);
+        let new = run("n", vec![throughput_case(id, 2, 2e9, 0.03, 5)]);
+        figure(&compare(&base, &new, &opts), "median throughput").clone()
+    };
+    let by_default = CompareOptions::new(5.0).unwrap();
+    let f = judged(STREAM, by_default);
+    assert_eq!((f.verdict, f.gates), (Verdict::Noise, false), "{f:?}");
+    assert!(f.note.as_deref().unwrap().contains("--gate-bandwidth"), "{f:?}");
+    assert_eq!(judged(STREAM, five()).verdict, Verdict::Regressed);
+    for id in ["stream/posix-shm/fork/spin/512/copy", "stream/posix-shm/fork/futex/65536/copy"] {
+        let f = judged(id, by_default);
+        assert_eq!((f.verdict, f.gates), (Verdict::Regressed, true), "{id}: {f:?}");
+    }
+    let case = |id: &str| {
+        let mut c = CaseResult::new(id, id.split('/').next().unwrap());
+        c.wait = id.split('/').nth(3).map(String::from);
+        c.size = id.split('/').nth(4).and_then(|s| s.parse().ok());
+        c
+    };
+    assert!(crate::compare::bandwidth_bound(&case("pingpong/memfd/fork/spin/4096")));
+    assert!(!crate::compare::bandwidth_bound(&case("pingpong/memfd/fork/spin/512")));
+    assert!(!crate::compare::bandwidth_bound(&case("pingpong/memfd/fork/futex/65536")));
+    assert!(crate::compare::bandwidth_bound(&case("fanout/posix-shm/fork/spin/4096")));
 }
