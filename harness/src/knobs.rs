@@ -13,6 +13,7 @@ mod imp {
     thread_local! {
         static PUBLISH_DELAY_NS: Cell<u64> = const { Cell::new(0) };
         static DELIVER_DELAY_NS: Cell<u64> = const { Cell::new(0) };
+        static DELIVER_SPIN_NS: Cell<u64> = const { Cell::new(0) };
     }
 
     /// Every publish (a link's record, a probe's handoff or wake-up) waits this long after its
@@ -25,6 +26,17 @@ mod imp {
     /// grows by it.
     pub fn set_deliver_delay_ns(ns: u64) {
         DELIVER_DELAY_NS.with(|c| c.set(ns));
+    }
+
+    /// A link's receiver spins this long between seeing a record and verifying it: a slower
+    /// receive path (`IPCBENCH_SLOWDOWN`). Spun, not slept, so the pair stays as it was.
+    pub fn set_deliver_spin_ns(ns: u64) {
+        DELIVER_SPIN_NS.with(|c| c.set(ns));
+    }
+
+    #[inline]
+    pub fn deliver_spin_ns() -> u64 {
+        DELIVER_SPIN_NS.with(Cell::get)
     }
 
     #[inline]
@@ -49,6 +61,14 @@ mod imp {
     pub fn deliver_delay_ns() -> u64 {
         0
     }
+
+    #[inline(always)]
+    pub fn set_deliver_spin_ns(_ns: u64) {}
+
+    #[inline(always)]
+    pub fn deliver_spin_ns() -> u64 {
+        0
+    }
 }
 
 pub use imp::*;
@@ -60,10 +80,17 @@ pub fn publish_pause() {
     sleep_ns(publish_delay_ns());
 }
 
-/// Sleeps for the deliver delay, if any.
+/// Between a record seen at `seen_ns` and its verification: sleeps for the deliver delay and
+/// spins for the deliver spin, if any.
 #[inline(always)]
-pub fn deliver_pause() {
+pub fn deliver_pause(seen_ns: u64) {
     sleep_ns(deliver_delay_ns());
+    let spin = deliver_spin_ns();
+    if spin > 0 {
+        while crate::os::clock::now_ns() < seen_ns.saturating_add(spin) {
+            std::hint::spin_loop();
+        }
+    }
 }
 
 #[inline(always)]

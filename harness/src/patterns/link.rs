@@ -39,8 +39,6 @@ pub struct Outgoing {
     pub flags: u32,
     /// Tests only: damage the payload after its checksum was taken.
     pub corrupt: bool,
-    /// Tests only: wait this long between the published stamp and the publish (a slowdown).
-    pub delay_ns: u64,
 }
 
 impl Outgoing {
@@ -67,20 +65,9 @@ pub struct Incoming {
     pub recv_ns: u64,
 }
 
-/// Spins until `ns` have passed since `from`; nothing when `ns` is 0.
-#[inline(always)]
-fn spin_for(from: u64, ns: u64) {
-    if ns > 0 {
-        while now_ns() < from.saturating_add(ns) {
-            std::hint::spin_loop();
-        }
-    }
-}
-
 /// What a sender does between its published stamp and the publish: nothing, but in tests.
 #[inline(always)]
-fn publish_delay(out: &Outgoing, stamp: u64) {
-    spin_for(stamp, out.delay_ns);
+fn publish_delay() {
     crate::knobs::publish_pause();
 }
 
@@ -246,7 +233,7 @@ impl Link for MailboxLink {
                 )?
             };
         }
-        publish_delay(out, h.sent_ns);
+        publish_delay();
         self.sent = self.sent.wrapping_add(1);
         match self.wait {
             Wait::Eventfd | Wait::Condvar => {
@@ -288,7 +275,7 @@ impl Link for MailboxLink {
             _ => signal.wait_for(expect, self.wait, watch, &mut self.stats)?,
         }
         let seen_ns = now_ns();
-        crate::knobs::deliver_pause();
+        crate::knobs::deliver_pause(seen_ns);
         self.received = expect;
         // SAFETY: published by the peer before the sequence word (acquire in wait_for).
         let header = unsafe { std::ptr::read_unaligned(self.rx.add(HEADER_OFF) as *const Header) };
@@ -331,7 +318,7 @@ impl Link for StreamLink {
         let mut h = out.fill(&self.payloads, payload);
         h.sent_ns = now_ns();
         head.copy_from_slice(&h.to_bytes());
-        publish_delay(out, h.sent_ns);
+        publish_delay();
         self.stream.write_all(&self.tx_buf, watch)
     }
 
@@ -340,7 +327,7 @@ impl Link for StreamLink {
         // Both directions carry records of one size, so header and payload arrive in one read
         // where the transport allows; seen is when the first bytes came.
         let seen_ns = self.stream.read_exact_seen(&mut self.rx_buf, watch)?;
-        crate::knobs::deliver_pause();
+        crate::knobs::deliver_pause(seen_ns);
         let header = Header::from_bytes(&self.rx_buf);
         self.verifier.check(&header, &self.rx_buf[HEADER_LEN..]);
         let recv_ns = now_ns();
@@ -380,7 +367,7 @@ impl Link for LoanLink {
                 // Published: the payload is written; the send follows.
                 h.sent_ns = now_ns();
                 head.copy_from_slice(&h.to_bytes());
-                publish_delay(out, h.sent_ns);
+                publish_delay();
             },
             watch,
         )
@@ -393,6 +380,7 @@ impl Link for LoanLink {
         self.port.recv_with(
             &mut |msg| {
                 seen_ns = now_ns();
+                crate::knobs::deliver_pause(seen_ns);
                 let h = Header::from_bytes(msg);
                 verifier.check(&h, &msg[HEADER_LEN..]);
                 header = Some(h);

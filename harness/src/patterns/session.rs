@@ -151,7 +151,7 @@ impl Session {
         let start = Instant::now();
         for _ in 0..n {
             let (seq, _) = self.seq.next_seq();
-            let out = Outgoing { seq, flags: 0, corrupt: false, delay_ns: 0 };
+            let out = Outgoing { seq, flags: 0, corrupt: false };
             self.link.send(&out, watch)?;
             self.link.recv(watch)?;
         }
@@ -184,7 +184,7 @@ impl Session {
     /// intact.
     pub fn close(mut self) -> Result<SessionReport> {
         let (seq, _) = self.seq.next_seq();
-        let stop = Outgoing { seq, flags: FLAG_STOP, corrupt: false, delay_ns: 0 };
+        let stop = Outgoing { seq, flags: FLAG_STOP, corrupt: false };
         self.link.send(&stop, &mut self.pair.watch)?;
         let theirs: SideReport =
             serde_json::from_value(self.pair.finish()?).context("the peer's report")?;

@@ -231,11 +231,42 @@ pub struct RingWriter {
     producer: Producer,
     payloads: Payloads,
     stamp: Stamp,
+    /// Where a payload of [`STAGED_SIZES`] is written before it is copied into the ring.
+    staging: Option<Vec<u8>>,
 }
+
+/// Payload sizes a ring writer writes into a buffer of its own and copies into the ring in one
+/// `memcpy`, as a producer with its record ready would. Written in place, word by word, every
+/// line of the slot must first be fetched from the reader's cache that last read it; a block
+/// copy of a few KiB and more (`rep movsb`) claims whole lines without reading them. Measured
+/// on the development VM (spin, posix-shm, same run): in-place readers 30 → 44 GB/s at 64 KiB,
+/// 24 → 37 at 16 KiB, 28 → 44–50 at 256 KiB; copying readers 31 → 37.5 at 64 KiB. At 1 MiB
+/// the staging buffer no longer sits in the writer's cache and in-place fell from 51 to 30:
+/// such payloads are written in place.
+pub const STAGED_SIZES: std::ops::RangeInclusive<usize> = 4096..=256 << 10;
 
 impl RingWriter {
     pub fn new(producer: Producer, size: usize) -> RingWriter {
-        RingWriter { producer, payloads: Payloads::new(size), stamp: Stamp::None }
+        let staging = STAGED_SIZES.contains(&size).then(|| vec![0; size]);
+        RingWriter { producer, payloads: Payloads::new(size), stamp: Stamp::None, staging }
+    }
+
+    /// Writes record `seq`'s payload into `dst` (staged or in place) and returns its key.
+    #[inline]
+    fn write_payload(
+        payloads: &Payloads,
+        staging: &mut Option<Vec<u8>>,
+        seq: u64,
+        dst: &mut [u8],
+    ) -> u64 {
+        match staging {
+            Some(buf) => {
+                let key = payloads.write(seq, buf);
+                dst.copy_from_slice(buf);
+                key
+            }
+            None => payloads.write(seq, dst),
+        }
     }
 }
 
@@ -247,7 +278,7 @@ impl RecordWriter for RingWriter {
     fn send(&mut self, seq: u64, flags: u32, damage: bool, watch: &mut Watch) -> Result<()> {
         let size = self.payloads.len();
         let frame = self.producer.reserve(size, watch)?;
-        let checksum = self.payloads.write(seq, frame.payload);
+        let checksum = Self::write_payload(&self.payloads, &mut self.staging, seq, frame.payload);
         if damage {
             corrupt(frame.payload);
         }
@@ -269,7 +300,7 @@ impl RecordWriter for RingWriter {
     ) -> Result<u64> {
         let size = self.payloads.len();
         let frame = self.producer.reserve(size, watch)?;
-        let checksum = self.payloads.write(seq, frame.payload);
+        let checksum = Self::write_payload(&self.payloads, &mut self.staging, seq, frame.payload);
         let mut h = header(seq, size, flags, checksum, Stamp::None);
         let now = until();
         h.sent_ns = self.stamp.value();
@@ -290,13 +321,19 @@ impl RecordWriter for RingWriter {
 pub struct RingReader {
     consumer: Consumer,
     mode: ReadMode,
+    /// The copy's destination: `size` bytes from `at`, on a cache line as the ring's payloads
+    /// of 1 KiB and more are, so the copy neither loads nor stores across two lines.
     buf: Vec<u8>,
+    at: usize,
+    size: usize,
     verifier: Verifier,
 }
 
 impl RingReader {
     pub fn new(consumer: Consumer, size: usize, mode: ReadMode) -> RingReader {
-        RingReader { consumer, mode, buf: vec![0; size], verifier: Verifier::new(size) }
+        let buf = vec![0; size + 64];
+        let at = buf.as_ptr().align_offset(64);
+        RingReader { consumer, mode, buf, at, size, verifier: Verifier::new(size) }
     }
 }
 
@@ -307,10 +344,11 @@ impl RecordReader for RingReader {
         match self.mode {
             ReadMode::Copy => {
                 // Copy out, checking the copy block by block as it lands (see `pattern`).
-                let n = payload.len().min(self.buf.len());
-                let intact = copy_and_match(&mut self.buf[..n], &payload[..n], h.seq);
+                let buf = &mut self.buf[self.at..self.at + self.size];
+                let n = payload.len().min(buf.len());
+                let intact = copy_and_match(&mut buf[..n], &payload[..n], h.seq);
                 self.consumer.release();
-                self.verifier.check_with(&h, &self.buf[..n], || intact);
+                self.verifier.check_with(&h, &buf[..n], || intact);
             }
             ReadMode::InPlace => {
                 self.verifier.check(&h, payload);

@@ -10,14 +10,17 @@
 //! here, half the ~57 GB/s at which one core copies 64 KiB out of another core's cache, so a
 //! stream's reader measured its hash, not the transport. Comparing with the expected words is
 //! one add and one compare per 8 bytes: ~110 GB/s with AVX-512, ~70 GB/s with AVX2 on a 64 KiB
-//! block in cache (same core, this VM), so the transport sets the pace again. The
-//! sender writes the pattern as cheaply (no copy from a prepared buffer).
+//! block in cache (same core, this VM), so the transport sets the pace again. A
+//! ring writer writes the pattern in place, or for payloads of 4–256 KiB into a buffer of its
+//! own that it then copies into the ring (`patterns::stream::STAGED_SIZES` says why).
 
 /// The multiplier of [`key`] (odd, so the map is a bijection) and the step between words.
 const KEY_MUL: u64 = 0xD6E8_FEB8_6659_FD93;
 const STEP: u64 = 0x9E37_79B9_7F4A_7C15;
 /// Bytes of a word.
 const WORD: usize = 8;
+/// Bytes of a cache line: the vector loops start on one.
+const LINE: usize = 64;
 
 /// The first word of record `seq`'s pattern (before the stamp replaces it); also what the
 /// record's header carries as its `checksum`, so that a header and a payload of different
@@ -81,8 +84,13 @@ pub fn fill(dst: &mut [u8], seq: u64) {
 /// Whether `payload` is record `seq`'s, stamp included.
 #[inline]
 pub fn matches(payload: &[u8], seq: u64) -> bool {
-    let n = payload.len().min(WORD);
-    payload[..n] == seq.to_le_bytes()[..n] && matches_from(&payload[n..], seq, 1)
+    // The stamp and the rest of the first line word by word, then whole lines from a line's
+    // start: the vector loop then never loads across two cache lines (a payload of 1 KiB or
+    // more starts on a line in the ring).
+    let (n, head) = (payload.len().min(WORD), payload.len().min(LINE));
+    (payload[..n] == seq.to_le_bytes()[..n])
+        & matches_body(&payload[n..head], seq, 1)
+        & matches_from(&payload[head..], seq, LINE / WORD)
 }
 
 /// Copies `src` into `dst` (same length) and returns whether the copy is record `seq`'s
@@ -91,39 +99,63 @@ pub fn matches(payload: &[u8], seq: u64) -> bool {
 #[inline]
 pub fn copy_and_match(dst: &mut [u8], src: &[u8], seq: u64) -> bool {
     assert_eq!(dst.len(), src.len(), "copy_and_match: lengths differ");
-    let n = dst.len().min(WORD);
+    // The stamp and the rest of the first line word by word, then whole lines (as `matches`).
+    let (n, head) = (dst.len().min(WORD), dst.len().min(LINE));
     dst[..n].copy_from_slice(&src[..n]);
     let stamp = dst[..n] == seq.to_le_bytes()[..n];
-    let (dst, src) = (&mut dst[n..], &src[n..]);
+    let first = copy_match_body(&mut dst[n..head], &src[n..head], seq, 1);
+    let (dst, src) = (&mut dst[head..], &src[head..]);
+    let words = LINE / WORD;
     #[cfg(target_arch = "x86_64")]
     if dst.len() >= 256 {
         if std::arch::is_x86_feature_detected!("avx512f") {
             // SAFETY: the CPU has AVX-512F (checked above).
-            return stamp & unsafe { copy_match_avx512(dst, src, seq) };
+            return stamp & first & unsafe { copy_match_avx512(dst, src, seq, words) };
         }
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU has AVX2 (checked above).
-            return stamp & unsafe { copy_match_avx2(dst, src, seq) };
+            return stamp & first & unsafe { copy_match_avx2(dst, src, seq, words) };
         }
     }
-    stamp & copy_match_body(dst, src, seq, 1)
+    stamp & first & copy_match_body(dst, src, seq, words)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn copy_match_avx512(dst: &mut [u8], src: &[u8], seq: u64) -> bool {
-    copy_match_body(dst, src, seq, 1)
+unsafe fn copy_match_avx512(dst: &mut [u8], src: &[u8], seq: u64, first_word: usize) -> bool {
+    copy_match_body(dst, src, seq, first_word)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn copy_match_avx2(dst: &mut [u8], src: &[u8], seq: u64) -> bool {
-    copy_match_body(dst, src, seq, 1)
+unsafe fn copy_match_avx2(dst: &mut [u8], src: &[u8], seq: u64, first_word: usize) -> bool {
+    copy_match_body(dst, src, seq, first_word)
 }
 
+/// The copy and its check, line by line, asking for the line [`PREFETCH_AHEAD`] bytes on
+/// before each: a stream's copying reader reads lines the writer's core holds, and the
+/// hardware's prefetcher stops at every 4 KiB page.
 #[inline(always)]
 fn copy_match_body(dst: &mut [u8], src: &[u8], seq: u64, first_word: usize) -> bool {
     let mut v = key(seq).wrapping_add((first_word as u64).wrapping_mul(STEP));
+    let mut diff = 0u64;
+    let mut d = dst.chunks_exact_mut(LINE);
+    let mut s = src.chunks_exact(LINE);
+    for (at, (d, s)) in (0..).step_by(LINE).zip((&mut d).zip(&mut s)) {
+        prefetch(src, at + PREFETCH_AHEAD);
+        for w in 0..LINE / WORD {
+            let x = u64::from_le_bytes(s[w * WORD..][..WORD].try_into().expect("8 bytes"));
+            d[w * WORD..][..WORD].copy_from_slice(&x.to_le_bytes());
+            diff |= x ^ v.wrapping_add((w as u64).wrapping_mul(STEP));
+        }
+        v = v.wrapping_add(((LINE / WORD) as u64).wrapping_mul(STEP));
+    }
+    diff == 0 && copy_match_words(d.into_remainder(), s.remainder(), v)
+}
+
+/// The copy and check of what is left after whole lines, word by word from `v`.
+#[inline(always)]
+fn copy_match_words(dst: &mut [u8], src: &[u8], mut v: u64) -> bool {
     let mut diff = 0u64;
     let mut d = dst.chunks_exact_mut(WORD);
     let mut s = src.chunks_exact(WORD);
@@ -136,6 +168,27 @@ fn copy_match_body(dst: &mut [u8], src: &[u8], seq: u64, first_word: usize) -> b
     let (d, s) = (d.into_remainder(), s.remainder());
     d.copy_from_slice(s);
     diff == 0 && *s == v.to_le_bytes()[..s.len()]
+}
+
+/// How far ahead of its reads a copying reader asks for lines: one page. At 64 KiB records,
+/// alternating builds in one sitting (spin, posix-shm, floor/copy 56–62 GB/s): none 38–39 GB/s,
+/// 1 KiB 40–43, 2 KiB 41–43, 4 KiB 44–45.
+const PREFETCH_AHEAD: usize = 4096;
+
+/// Asks for the line at `p[at]` to be brought into the cache, if `at` lies within `p`. A hint:
+/// it never faults and changes no value.
+#[inline(always)]
+fn prefetch(p: &[u8], at: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if at < p.len() {
+        // SAFETY: a prefetch only reads, and `at` is within `p`.
+        unsafe {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            _mm_prefetch::<_MM_HINT_T0>(p.as_ptr().add(at) as *const i8);
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (p, at);
 }
 
 /// Whether `p` holds record `seq`'s pattern from word `first_word` on (`p` starts at that

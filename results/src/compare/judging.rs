@@ -267,10 +267,10 @@ fn latency_figures(
         let key = format!("latency_ns.{kind}.{label}");
         let pooled = (n as f64 / b as f64 - 1.0) * 100.0;
         let tail = bs.count.min(ns.count) as f64 * (1.0 - q);
-        let TrialValues { estimate: trials, busy } = trial_values(base, new, kind, label, !shared);
-        // Trials left out with too few kept: the pooled histograms hold the busy host's
-        // samples, so the figure is shown, not judged.
-        let unjudged = if trials.is_none() { busy } else { None };
+        // Trials left out with too few kept (the pooled histograms hold the busy host's
+        // samples), or trials made in different states of the host: shown, not judged.
+        let TrialValues { estimate: trials, raw_change, unjudged } =
+            trial_values(base, new, kind, label, !shared);
         let (basis, change, ci, note) = if tail < MIN_TAIL_SAMPLES as f64 {
             let note = format!(
                 "too few samples beyond {label} ({} and {}) to resolve it",
@@ -309,21 +309,19 @@ fn latency_figures(
             (basis, ci, note),
         );
         // Against its probe a figure carries the probe's own noise too: a move counts only
-        // when the figure itself also moved beyond the threshold the same way (a slower code
-        // path moves the figure, never the probe; a host that changed state moves the probe).
+        // when the figure itself, over the same trials, also moved the same way by more than
+        // [`RAW_SHARE`] of the threshold (a slower code path moves the figure, never the
+        // probe; a probe that got faster under a figure that did not move is the host's).
         let moved = matches!(f.verdict, Verdict::Regressed | Verdict::Improved);
-        if moved && has_probes(base, new, kind) {
-            let same_way = if f.verdict == Verdict::Regressed {
-                pooled > threshold
-            } else {
-                pooled < -threshold
-            };
+        if let (true, Some(raw)) = (moved, raw_change) {
+            let least = threshold * RAW_SHARE;
+            let same_way = if f.verdict == Verdict::Regressed { raw > least } else { raw < -least };
             if !same_way {
                 set_not_gating(
                     &mut f,
                     &format!(
-                        "moved against its probe, while the figure itself moved {pooled:+.1} %: \
-                         the host's state, not the code"
+                        "moved against its probe, while the figure itself moved {raw:+.1} % over \
+                         the same trials: the host's state, not the code"
                     ),
                 );
             }
@@ -454,23 +452,80 @@ fn wakes_up(case: &CaseResult) -> bool {
     case.wait.as_deref().and_then(Wait::from_name).is_some_and(Wait::wakes_up)
 }
 
-/// Each trial's quantile (`p50` or `p99`) of `kind`, divided by the trial's probe when the
-/// case stored one per trial: a trial's figure relative to the floor of its own moment. The
-/// trials the host disturbed are left out; the second value counts them.
-fn per_trial(c: &CaseResult, kind: &str, label: &str) -> (Vec<f64>, usize) {
+/// Each trial's quantile (`p50` or `p99`) of `kind`, with the trial's own cache-line probe
+/// (ns) when the case stored one per trial. The trials the host disturbed are left out; the
+/// second value counts them.
+fn per_trial(c: &CaseResult, kind: &str, label: &str) -> (Vec<(f64, Option<f64>)>, usize) {
     let values = c.latency_trials_ns.get(kind).into_iter().flatten();
     let values: Vec<f64> =
         values.map(|s| if label == "p50" { s.p50 } else { s.p99 } as f64).collect();
-    let values = match probes::per_trial_ns(c, kind) {
-        Some(p) if p.len() == values.len() => values
-            .iter()
-            .zip(&p)
-            .map(|(v, p)| if *v > 0.0 && *p > 0.0 { v / p } else { 0.0 })
-            .collect(),
-        _ => values,
+    let probes: Vec<Option<f64>> = match probes::per_trial_ns(c, kind) {
+        Some(p) if p.len() == values.len() => p.into_iter().map(Some).collect(),
+        _ => vec![None; values.len()],
     };
-    let (kept, left_out) = probes::undisturbed(c, values);
-    (kept.into_iter().filter(|v| *v > 0.0).collect(), left_out)
+    let (kept, left_out) = probes::undisturbed(c, values.into_iter().zip(probes).collect());
+    (kept.into_iter().filter(|(v, p)| *v > 0.0 && p.is_none_or(|p| p > 0.0)).collect(), left_out)
+}
+
+/// A spin figure against its trials' probes, compared only between trials made in one state of
+/// the host. On a shared VM the cache-line probe of a pair pinned to the same two vCPUs read
+/// about 70 ns in some trials and 250 ns in others (the host moved the vCPUs), run after run,
+/// and a record's one-way time is not proportional to it: about 2× the probe in the fast state,
+/// 1.3× in the slow one. Runs that landed in the two states in different proportions moved the
+/// ratio by −21 to +120 % between runs of one build. So each trial is put in the faster state
+/// (its probe within [`STATE_FACTOR`] of the fastest probe of both runs) or the slower one, and
+/// the figure is judged on its ratio to the probe over the trials of the faster state, else of
+/// the slower, whichever first has enough on both sides for [`CONFIDENCE`]. The second value is
+/// the change of the raw figures over the same trials; the third says which trials were used.
+/// `Err(None)`: too few trials even together; `Err(Some(why))`: no state in common.
+fn same_state(
+    base: &[(f64, Option<f64>)],
+    new: &[(f64, Option<f64>)],
+) -> Result<(stats::Estimate, f64, String), Option<String>> {
+    let probed = |v: &[(f64, Option<f64>)]| -> Vec<(f64, f64)> {
+        v.iter().filter_map(|(v, p)| p.map(|p| (*v, p))).collect()
+    };
+    let (base, new) = (probed(base), probed(new));
+    let fastest = base.iter().chain(&new).map(|(_, p)| *p).fold(f64::INFINITY, f64::min);
+    let cut = fastest * STATE_FACTOR;
+    let fast = |v: &[(f64, f64)]| v.iter().filter(|(_, p)| *p <= cut).count();
+    let (bf, nf) = (fast(&base), fast(&new));
+    if stats::mann_whitney_critical(base.len(), new.len(), (1.0 - CONFIDENCE) / 2.0).is_none() {
+        return Err(None); // too few trials, whatever their states
+    }
+    for faster in [true, false] {
+        let pick = |v: &[(f64, f64)], raw: bool| -> Vec<f64> {
+            v.iter()
+                .filter(|(_, p)| (*p <= cut) == faster)
+                .map(|(v, p)| if raw { *v } else { v / p })
+                .collect()
+        };
+        let Some(e) = stats::rank_ratio_change(&pick(&base, false), &pick(&new, false)) else {
+            continue;
+        };
+        let raw = stats::rank_ratio_change(&pick(&base, true), &pick(&new, true))
+            .map_or(e.change_pct, |r| r.change_pct);
+        let (bn, nn) = if faster { (bf, nf) } else { (base.len() - bf, new.len() - nf) };
+        let how = if bn == base.len() && nn == new.len() {
+            "relative to each trial's own floor probe".to_string()
+        } else {
+            format!(
+                "relative to each trial's own floor probe, over the trials made in the host's \
+                 {} state ({bn} base and {nn} new: probe {} {cut:.0} ns, {STATE_FACTOR}× the \
+                 fastest)",
+                if faster { "faster" } else { "slower" },
+                if faster { "≤" } else { ">" },
+            )
+        };
+        return Ok((e, raw, how));
+    }
+    Err(Some(format!(
+        "not judged: the runs' trials ran in different states of the host (cache-line probe \
+         ≤ {cut:.0} ns in {bf} of {} base and {nf} of {} new trials, slower in the rest), too \
+         few in one state on both sides; `ab` pairs the runs",
+        base.len(),
+        new.len()
+    )))
 }
 
 /// The note on trials left out because the host was busy in them, if any were.
@@ -490,9 +545,10 @@ fn has_probes(base: &CaseResult, new: &CaseResult, kind: &str) -> bool {
 
 /// The change of a quantile over the runs' trials — each a fresh pair of processes and
 /// objects, the unit of replication — and a note on how it was taken, when both runs stored
-/// enough trials for [`CONFIDENCE`]. A handoff figure without probes (`fastest_half`) is read
-/// on each run's faster half of trials: a pair keeps the state of the machine it starts in,
-/// and a real regression slows the fastest pairs too.
+/// enough trials for [`CONFIDENCE`]. A figure with per-trial probes is judged against them,
+/// over the trials of one state of the host ([`same_state`]). A handoff figure without probes
+/// (`fastest_half`) is read on each run's faster half of trials: a pair keeps the state of the
+/// machine it starts in, and a real regression slows the fastest pairs too.
 fn trial_values(
     base: &CaseResult,
     new: &CaseResult,
@@ -500,33 +556,55 @@ fn trial_values(
     label: &str,
     fastest_half: bool,
 ) -> TrialValues {
-    let ((mut bv, bl), (mut nv, nl)) = (per_trial(base, kind, label), per_trial(new, kind, label));
+    let ((bt, bl), (nt, nl)) = (per_trial(base, kind, label), per_trial(new, kind, label));
     let busy = busy_note(bl, nl);
     let with_busy = |how: Option<String>| match (how, busy.clone()) {
         (Some(h), Some(b)) => Some(format!("{h}; {b}")),
         (h, b) => h.or(b),
     };
-    let estimate = if has_probes(base, new, kind) {
-        stats::rank_ratio_change(&bv, &nv)
-            .map(|e| (e, with_busy(Some("relative to each trial's own floor probe".into()))))
-    } else if fastest_half && bv.len() >= 2 * MIN_HALF_TRIALS && nv.len() >= 2 * MIN_HALF_TRIALS {
-        for v in [&mut bv, &mut nv] {
-            v.sort_by(f64::total_cmp);
-            v.truncate(v.len().div_ceil(2));
-        }
-        stats::rank_ratio_change(&bv, &nv)
-            .map(|e| (e, with_busy(Some("on the faster half of each run's trials".into()))))
-    } else {
-        stats::rank_ratio_change(&bv, &nv).map(|e| (e, with_busy(None)))
-    };
-    TrialValues { estimate, busy: estimate_missing_busy(&busy) }
+    if has_probes(base, new, kind) {
+        return match same_state(&bt, &nt) {
+            Ok((e, raw, how)) => TrialValues {
+                estimate: Some((e, with_busy(Some(how)))),
+                raw_change: Some(raw),
+                unjudged: None,
+            },
+            Err(Some(why)) => TrialValues {
+                estimate: None,
+                raw_change: None,
+                unjudged: Some(with_busy(Some(why)).unwrap_or_default()),
+            },
+            Err(None) => TrialValues {
+                estimate: None,
+                raw_change: None,
+                unjudged: estimate_missing_busy(&busy),
+            },
+        };
+    }
+    let (mut bv, mut nv): (Vec<f64>, Vec<f64>) =
+        (bt.iter().map(|t| t.0).collect(), nt.iter().map(|t| t.0).collect());
+    let estimate =
+        if fastest_half && bv.len() >= 2 * MIN_HALF_TRIALS && nv.len() >= 2 * MIN_HALF_TRIALS {
+            for v in [&mut bv, &mut nv] {
+                v.sort_by(f64::total_cmp);
+                v.truncate(v.len().div_ceil(2));
+            }
+            stats::rank_ratio_change(&bv, &nv)
+                .map(|e| (e, with_busy(Some("on the faster half of each run's trials".into()))))
+        } else {
+            stats::rank_ratio_change(&bv, &nv).map(|e| (e, with_busy(None)))
+        };
+    let unjudged = if estimate.is_none() { estimate_missing_busy(&busy) } else { None };
+    TrialValues { estimate, raw_change: None, unjudged }
 }
 
-/// What the trials say: the estimate with its note when they are enough, and why the figure
-/// cannot be judged when the host was busy in some of them.
+/// What the trials say: the estimate with its note when they are enough, the change of the raw
+/// figures over the same trials when the estimate is relative to probes, and why the figure
+/// cannot be judged when the host was busy in some trials or ran them in another state.
 struct TrialValues {
     estimate: Option<(stats::Estimate, Option<String>)>,
-    busy: Option<String>,
+    raw_change: Option<f64>,
+    unjudged: Option<String>,
 }
 
 fn estimate_missing_busy(busy: &Option<String>) -> Option<String> {

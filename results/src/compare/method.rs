@@ -46,7 +46,13 @@ reported and judged, and count only with --gate-bandwidth (a dedicated host); ab
 pairs the builds' runs, counts them.
 
 The host's state. When a trial stored its own floor probe (the cache-line handoff its pair \
-measured right before it), a handoff figure is judged as its ratio to its trial's probe. \
+measured right before it), a handoff figure is judged as its ratio to its trial's probe, and \
+only between trials made in one state of the host: a trial whose probe is within 1.5 times \
+the fastest probe of both runs ran in the faster state, the others in the slower one (a figure \
+is not proportional to its probe across states). The faster state's trials are compared when \
+both runs have enough of them, else the slower state's; runs with no state in common are not \
+judged. The move counts only if the raw figure over the same trials moved the same way by \
+more than a quarter of the threshold. \
 Without probes, when both runs measured floor/cache-line, a handoff figure that moved counts \
 only if it also moved beyond its threshold relative to that floor, and a floor that moved \
 beyond the threshold is reported as a warning: the host was in another state. A throughput \
@@ -97,6 +103,15 @@ pub const CONFIDENCE: f64 = 0.95;
 /// A handoff figure is read on the faster half of each run's trials when that half holds at
 /// least this many (4 and 4 allow a 95 % rank interval).
 pub const MIN_HALF_TRIALS: usize = 4;
+/// A trial whose cache-line probe reads within this factor of the fastest probe of both runs
+/// ran in the host's faster state (on the development VM: about 70 ns against 250 ns).
+pub const STATE_FACTOR: f64 = 1.5;
+/// Against its probes a figure's move counts only if the raw figure, over the same trials,
+/// moved the same way by more than this share of the threshold. Not the whole threshold: a
+/// one-way time is not proportional to its probe (the payload's part does not follow the
+/// handoff), so when the probe read faster (50 against 65 ns) a 25 % slower receive path
+/// moved the raw figure by only +4 %, its ratio to the probe by +37 %.
+pub const RAW_SHARE: f64 = 0.25;
 /// `ipcbench ab`'s default `--threshold`, in percent: the pairs cancel the host's drift.
 pub const AB_DEFAULT_THRESHOLD_PCT: f64 = 5.0;
 /// The fewest pairs that give a 95 % sign-test interval (2 · 2⁻⁶ = 3.1 %).

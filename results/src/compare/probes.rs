@@ -42,9 +42,9 @@ pub fn disturbed(case: &CaseResult, n: usize) -> Vec<bool> {
 
 /// `values` (one per trial, in trial order) without the trials the host disturbed, and how
 /// many were left out.
-pub fn undisturbed(case: &CaseResult, values: Vec<f64>) -> (Vec<f64>, usize) {
+pub fn undisturbed<T>(case: &CaseResult, values: Vec<T>) -> (Vec<T>, usize) {
     let busy = disturbed(case, values.len());
-    let kept: Vec<f64> =
+    let kept: Vec<T> =
         values.into_iter().zip(&busy).filter(|(_, b)| !**b).map(|(v, _)| v).collect();
     let left_out = busy.iter().filter(|b| **b).count();
     (kept, left_out)

@@ -435,6 +435,8 @@ fn method_states_the_parameters_in_force() {
     assert!(METHOD.contains(&format!("fewer than {MIN_TAIL_SAMPLES} samples")));
     assert!(METHOD.contains(&format!("{} or more", 2 * MIN_HALF_TRIALS)));
     assert!(METHOD.contains(&format!("at least {AB_MIN_PAIRS} pairs")));
+    assert_eq!(STATE_FACTOR, 1.5, "METHOD says 1.5 times");
+    assert_eq!(RAW_SHARE, 0.25, "METHOD says a quarter of the threshold");
     assert!(METHOD.contains(&format!("(default {AB_DEFAULT_THRESHOLD_PCT} %)")));
     // "4 or more trials on each side": the smallest equal trial counts that allow an interval.
     assert!(stats::mann_whitney_critical(4, 4, (1.0 - CONFIDENCE) / 2.0).is_some());
@@ -681,6 +683,61 @@ fn a_spin_figure_is_judged_against_its_trials_probes() {
     assert!(!c.has_regression(), "{p50:?}");
     assert_eq!(p50.verdict, Verdict::Noise, "{p50:?}");
     assert!(p50.note.as_deref().unwrap().contains("the host's state"), "{p50:?}");
+}
+
+/// A host with two states (the development VM's cache-line probe read about 70 ns or 250 ns,
+/// trial by trial) in which a record's one-way time is not proportional to the probe (about 2×
+/// it in the fast state, 1.3× in the slow one): trials are compared only with trials of their
+/// own state, so runs that landed in the two states in other proportions compare clean, a
+/// 20 % slowdown is caught whatever the mix, and runs with no state in common are not judged.
+#[test]
+fn trials_are_compared_within_one_state_of_the_host() {
+    // `fast` trials at (140 ns, probe 70 ns), the rest at (330 ns, probe 250 ns), times `slower`.
+    let mixed = |seed, fast: usize, slower: f64| {
+        let states: Vec<(f64, u64)> =
+            (0..10).map(|t| if t < fast { (140.0, 70) } else { (330.0, 250) }).collect();
+        let medians: Vec<f64> = placed(seed, 10, 1.0, 0.02)
+            .iter()
+            .zip(&states)
+            .map(|(jitter, (at, _))| at * jitter * slower)
+            .collect();
+        let mut c = latency_trials_case(PING, seed, &medians);
+        c.probes = states
+            .iter()
+            .map(|(_, probe)| crate::Probe {
+                kind: "cache-line".into(),
+                p50_ns: Some(*probe),
+                count: 1000,
+                ..Default::default()
+            })
+            .collect();
+        c
+    };
+    let judged = |base: CaseResult, new: CaseResult| {
+        let c = compare(&run("b", vec![base]), &run("n", vec![new]), &CompareOptions::default());
+        let f = figure(&c, "p50 one-way").clone();
+        (c.has_regression(), f)
+    };
+    // One build: mostly fast trials, then mostly slow ones. All trials' ratios to their
+    // probes would fall by a third; within one state nothing moved.
+    let (regressed, f) = judged(mixed(1, 7, 1.0), mixed(2, 3, 1.0));
+    assert!(!regressed, "{f:?}");
+    assert_eq!(f.verdict, Verdict::NoChange, "{f:?}");
+    assert!(f.note.as_deref().unwrap().contains("faster state (7 base and 3 new"), "{f:?}");
+    // 20 % slower code in a run that landed mostly in the slow state: the trials' ratios to
+    // their probes fell overall, within each state they rose by 20 %.
+    let (regressed, f) = judged(mixed(1, 7, 1.0), mixed(3, 3, 1.2));
+    assert!(regressed, "{f:?}");
+    assert_eq!(f.verdict, Verdict::Regressed, "{f:?}");
+    // Too few fast trials on one side: the slow state is compared.
+    let (regressed, f) = judged(mixed(1, 1, 1.0), mixed(4, 0, 1.2));
+    assert!(regressed, "{f:?}");
+    assert!(f.note.as_deref().unwrap().contains("slower state (9 base and 10 new"), "{f:?}");
+    // No state in common: neither the 3× slower figure nor its ratio is judged.
+    let (regressed, f) = judged(mixed(1, 10, 1.0), mixed(5, 0, 1.0));
+    assert!(!regressed, "{f:?}");
+    assert!(!f.gates, "{f:?}");
+    assert!(f.note.as_deref().unwrap().contains("different states of the host"), "{f:?}");
 }
 
 /// A floor is the host's: however far it moved, it is reported, never a regression.
