@@ -44,7 +44,8 @@ pub struct Options {
     pub rates: Option<Vec<OfferedRate>>,
     /// Tests only: a fault to inject.
     pub fault: Option<Fault>,
-    /// Tests only: slow one transport's sends down by a percentage (`IPCBENCH_SLOWDOWN`).
+    /// Tests only: slow one transport's ping-pong receive path down by a percentage of its
+    /// warm-up one-way p50 (`IPCBENCH_SLOWDOWN`).
     pub slowdown: Option<(Transport, f64)>,
     /// No progress for this long means a worker hangs.
     pub timeout: Duration,
@@ -339,7 +340,7 @@ pub fn parse_rates(s: &str) -> Result<Vec<OfferedRate>, UsageError> {
 /// with the `test-knobs` feature, which `cargo test` turns on and a normal build never does.
 pub const TEST_KNOBS: bool = cfg!(feature = "test-knobs");
 
-/// A transport and the percentage its sends are slowed by (`IPCBENCH_SLOWDOWN`).
+/// A transport and the percentage its ping-pong records are slowed by (`IPCBENCH_SLOWDOWN`).
 pub type Slowdown = (Transport, f64);
 
 /// The largest slow-down `IPCBENCH_SLOWDOWN` takes, in percent: ten times slower.

@@ -46,19 +46,20 @@ reported and judged, and count only with --gate-bandwidth (a dedicated host); ab
 pairs the builds' runs, counts them.
 
 The host's state. When a trial stored its own floor probe (the cache-line handoff its pair \
-measured right before it), a handoff figure is judged as its ratio to its trial's probe, and \
-only between trials made in one state of the host: a trial whose probe is within 1.5 times \
-the fastest probe of both runs ran in the faster state, the others in the slower one (a figure \
-is not proportional to its probe across states). The faster state's trials are compared when \
-both runs have enough of them, else the slower state's; runs with no state in common are not \
-judged. The move counts only if the raw figure over the same trials moved the same way by \
+measured right before it), a handoff figure is judged with its trial's probe taken out (a \
+one-way time is the handoff plus the record's own part: each trial's figure minus its probe, \
+plus the median probe of the base's trials), and only between trials made in one state of the \
+host: a trial whose probe is within 1.5 times the fastest probe of both runs ran in the faster \
+state, the others in the slower one. The faster state's trials are compared when both runs \
+have enough of them, else the slower state's; runs with no state in common are not judged. The move counts only if the raw figure over the same trials moved the same way by \
 more than a quarter of the threshold. \
 Without probes, when both runs measured floor/cache-line, a handoff figure that moved counts \
 only if it also moved beyond its threshold relative to that floor, and a floor that moved \
 beyond the threshold is reported as a warning: the host was in another state. A throughput \
 whose trials stored their own copy probes (the cross-core copy their pair measured right \
 before each) counts only when the trials relative to their probes also moved beyond the \
-threshold the same way.
+threshold the same way, and the probes themselves did not move beyond it between the runs \
+(either way: the runs were made in different states of the host).
 
 No-ops. msync(MS_ASYNC) and any flush on tmpfs write nothing: they are reported, never \
 counted.
