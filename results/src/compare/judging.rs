@@ -533,12 +533,25 @@ fn same_state(
         return Ok((e, raw, how));
     }
     Err(Some(format!(
-        "not judged: the runs' trials ran in different states of the host (cache-line probe \
-         ≤ {cut:.0} ns in {bf} of {} base and {nf} of {} new trials, slower in the rest), too \
-         few in one state on both sides; `ab` pairs the runs",
+        "{OTHER_STATE} (cache-line probe ≤ {cut:.0} ns in {bf} of {} base and {nf} of {} new \
+         trials, slower in the rest), too few in one state on both sides; `ab` pairs the runs",
         base.len(),
         new.len()
     )))
+}
+
+/// How the note of a figure that could not be judged for want of trials in one state of the
+/// host begins ([`same_state`]).
+pub const OTHER_STATE: &str = "not judged: the runs' trials ran in different states of the host";
+
+/// Whether a case has a figure that would count but could not be judged because the runs'
+/// trials ran in different states of the host: measured again, it may land in the base's.
+pub fn in_other_state(case: &CaseComparison) -> bool {
+    case.figures.iter().any(|f| {
+        f.note.as_deref().is_some_and(|n| n.contains(OTHER_STATE))
+            && !f.key.ends_with(".p99")
+            && !f.note.as_deref().is_some_and(|n| n.contains("counts only with"))
+    })
 }
 
 /// The note on trials left out because the host was busy in them, if any were.

@@ -24,7 +24,10 @@ mod stats;
 mod usable;
 
 pub use floor::FloorChange;
-pub use judging::{bandwidth_bound, compare, headline_latency_kind, no_op, waits_on_shared};
+pub use judging::{
+    bandwidth_bound, compare, headline_latency_kind, in_other_state, no_op, waits_on_shared,
+    OTHER_STATE,
+};
 pub use method::*;
 pub use model::*;
 pub use paired::{paired_comparison, PairedCase};

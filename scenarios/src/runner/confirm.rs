@@ -7,7 +7,10 @@
 //!
 //! The cases that regressed are run again as they were (fresh pairs, same options), up to
 //! `rounds` times, each round taking only the cases still regressed; a case counts only if it
-//! regressed in the run and in every round. Each round's result file goes to
+//! regressed in the run and in every round that could judge it. A round whose trials ran in
+//! another state of the host than the baseline's (a spin case's cache-line probes, see
+//! `compare`) cannot judge the case: it is measured once more, and if that round cannot judge
+//! it either, the run's verdict stands. Each round's result file goes to
 //! `DIR/confirmations/`, apart from the runs the report and the trend read.
 
 use super::{run, Request};
@@ -32,12 +35,43 @@ pub struct Round {
 /// What the rounds concluded.
 pub struct Confirmation {
     pub rounds: Vec<Round>,
-    /// Regressed in the run and in every round.
+    /// Regressed in the run and in every round that could judge it.
     pub confirmed: Vec<String>,
+    /// Of `confirmed`, those no round could judge: each time, the pair's trials ran in another
+    /// state of the host than the base's (see [`compare::OTHER_STATE`]), so the run's verdict
+    /// stands.
+    pub unresolved: Vec<String>,
     /// Regressed in the run, not in a round after it: the host's state.
     pub cleared: Vec<String>,
     /// A round was interrupted (Ctrl-C): nothing is cleared.
     pub interrupted: bool,
+}
+
+/// What one round says of a case it measured again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Again {
+    /// Regressed again (or failed, or did not run).
+    Regressed,
+    /// Judged, and not regressed: the run saw the host's state.
+    Cleared,
+    /// Not judged: its trials ran in another state of the host than the base's.
+    OtherState,
+}
+
+/// The cases to measure in the next round, from what each earlier round said of each case: a
+/// case is measured again while every round that judged it found it regressed, until `rounds`
+/// rounds judged it; a round that could not judge it (another state of the host) does not
+/// count, and buys it one more round, once.
+pub fn due(history: &[(String, Vec<Again>)], rounds: u32) -> Vec<String> {
+    history
+        .iter()
+        .filter(|(_, said)| {
+            let judged = said.iter().filter(|a| **a != Again::OtherState).count() as u32;
+            let other = said.iter().filter(|a| **a == Again::OtherState).count() as u32;
+            !said.contains(&Again::Cleared) && judged < rounds && judged + other < rounds + 1
+        })
+        .map(|(id, _)| id.clone())
+        .collect()
 }
 
 /// The cases with a figure that regressed and counts.
@@ -60,10 +94,12 @@ pub fn confirm(
     opts: &CompareOptions,
 ) -> anyhow::Result<Confirmation> {
     let regressed = regressed_ids(first);
-    let mut ids = regressed.clone();
+    let mut history: Vec<(String, Vec<Again>)> =
+        regressed.iter().map(|id| (id.clone(), Vec::new())).collect();
     let mut done = Vec::new();
     let mut interrupted = false;
-    for round in 1..=rounds {
+    for round in 1..=rounds + 1 {
+        let ids = due(&history, rounds);
         if ids.is_empty() {
             break;
         }
@@ -82,27 +118,40 @@ pub fn confirm(
         let comparison = compare::compare(&subset, &outcome.run, opts);
         let failed = outcome.run.cases.iter().filter(|c| c.error.is_some()).map(|c| c.id.clone());
         let missing = ids.iter().filter(|id| outcome.run.case(id).is_none()).cloned();
-        let still: BTreeSet<String> =
+        let again: BTreeSet<String> =
             regressed_ids(&comparison).into_iter().chain(failed).chain(missing).collect();
-        let still: Vec<String> = ids.iter().filter(|id| still.contains(*id)).cloned().collect();
-        done.push(Round {
-            ids: ids.clone(),
-            run_file: sink.run_file,
-            comparison,
-            still: still.clone(),
-        });
+        let other: BTreeSet<&str> = comparison
+            .cases
+            .iter()
+            .filter(|c| compare::in_other_state(c))
+            .map(|c| c.id.as_str())
+            .collect();
+        for (id, said) in history.iter_mut().filter(|(id, _)| ids.contains(id)) {
+            said.push(if again.contains(id) {
+                Again::Regressed
+            } else if other.contains(id.as_str()) {
+                Again::OtherState
+            } else {
+                Again::Cleared
+            });
+        }
+        let still: Vec<String> = ids.iter().filter(|id| again.contains(*id)).cloned().collect();
+        done.push(Round { ids, run_file: sink.run_file, comparison, still });
         if outcome.interrupted {
             interrupted = true;
             break;
         }
-        ids = still;
     }
-    let (confirmed, cleared) = if interrupted {
-        (regressed, Vec::new())
-    } else {
-        regressed.into_iter().partition(|id| ids.contains(id))
+    let cleared_in = |said: &Vec<Again>| !interrupted && said.contains(&Again::Cleared);
+    let pick = |f: &dyn Fn(&Vec<Again>) -> bool| -> Vec<String> {
+        history.iter().filter(|(_, said)| f(said)).map(|(id, _)| id.clone()).collect()
     };
-    Ok(Confirmation { rounds: done, confirmed, cleared, interrupted })
+    let confirmed = pick(&|said| !cleared_in(said));
+    let unresolved = pick(&|said| {
+        !cleared_in(said) && !said.is_empty() && said.iter().all(|a| *a == Again::OtherState)
+    });
+    let cleared = pick(&cleared_in);
+    Ok(Confirmation { rounds: done, confirmed, unresolved, cleared, interrupted })
 }
 
 impl Confirmation {
@@ -127,14 +176,57 @@ impl Confirmation {
                 self.cleared.join(", ")
             ));
         }
-        if !self.confirmed.is_empty() {
+        let judged: Vec<&str> = self
+            .confirmed
+            .iter()
+            .filter(|id| !self.unresolved.contains(id))
+            .map(String::as_str)
+            .collect();
+        if !judged.is_empty() {
             out.push_str(&format!(
                 "confirmed: {} case(s) regressed in the run and again in every confirmation \
-                 round: {}\n",
-                self.confirmed.len(),
-                self.confirmed.join(", ")
+                 round that could judge them: {}\n",
+                judged.len(),
+                judged.join(", ")
+            ));
+        }
+        if !self.unresolved.is_empty() {
+            out.push_str(&format!(
+                "confirmed: {} case(s) regressed in the run and could not be measured again in \
+                 the baseline's state of the host (their trials ran in another state in every \
+                 round), so the run's verdict stands: {}\n",
+                self.unresolved.len(),
+                self.unresolved.join(", ")
             ));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Again::*;
+
+    fn due_after(said: &[Again], rounds: u32) -> bool {
+        !due(&[("x".to_string(), said.to_vec())], rounds).is_empty()
+    }
+
+    #[test]
+    fn a_round_in_another_state_buys_one_more_round_once() {
+        // One round asked for: measured once, then done whatever it said.
+        assert!(due_after(&[], 1));
+        assert!(!due_after(&[Regressed], 1));
+        assert!(!due_after(&[Cleared], 1));
+        // A round that could not judge does not count: once more…
+        assert!(due_after(&[OtherState], 1));
+        assert!(!due_after(&[OtherState, Regressed], 1));
+        // …but only once.
+        assert!(!due_after(&[OtherState, OtherState], 1));
+        // Two rounds asked for: cleared stops at once, regressed goes on.
+        assert!(due_after(&[Regressed], 2));
+        assert!(!due_after(&[Regressed, Cleared], 2));
+        assert!(due_after(&[Regressed, OtherState], 2));
+        assert!(!due_after(&[Regressed, OtherState, Regressed], 2));
     }
 }
