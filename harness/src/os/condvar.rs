@@ -332,8 +332,16 @@ mod tests {
         let waiter = std::thread::spawn(move || {
             let mut watch = Watch::over_child(Duration::from_millis(300), pid);
             let breaker = HangBreaker::for_watch(&watch).expect("a runner's watch");
+            // `wait_until` asks `ready` once before it takes the lock and then only while it
+            // holds it. Raising the flag on the first call would let the peer take the mutex
+            // and stop before the runner locks: the runner's own lock would then time out on
+            // the watch, the breaker would never fire, and the stopped peer would never die.
+            let calls = std::cell::Cell::new(0u32);
             let ready = || {
-                asleep.store(1, Ordering::Release);
+                calls.set(calls.get() + 1);
+                if calls.get() > 1 {
+                    asleep.store(1, Ordering::Release);
+                }
                 false
             };
             let r = cv.wait_until(ready, &mut watch, Some(&breaker));
@@ -348,7 +356,10 @@ mod tests {
         waiter.join().unwrap();
         let err = r.unwrap().expect_err("nothing was ever published");
         assert!(err.contains("hangs"), "{err}");
-        assert_eq!(child.wait().unwrap(), ExitStatus::Signaled(libc::SIGKILL));
+        // The breaker killed the peer; a peer still stopped is a failure, not a wait forever
+        // (the guard kills it when the test unwinds).
+        let status = child.wait_for(Duration::from_secs(120)).unwrap();
+        assert_eq!(status, Some(ExitStatus::Signaled(libc::SIGKILL)), "the stopped peer lives on");
     }
 
     #[test]

@@ -96,6 +96,31 @@ impl Child {
     }
 }
 
+impl Child {
+    /// Waits at most `limit` for the child to end and reaps it if it did; `None` if it still
+    /// runs (or is stopped) then, left to its guard. For tests, whose waits must not hang.
+    pub fn wait_for(&mut self, limit: std::time::Duration) -> Result<Option<ExitStatus>> {
+        let until = std::time::Instant::now() + limit;
+        loop {
+            match waitpid(self.pid, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) => {}
+                Ok(w) => {
+                    if let Some(status) = ExitStatus::from_wait(w) {
+                        self.reaped = true;
+                        return Ok(Some(status));
+                    }
+                }
+                Err(Errno::EINTR) => {}
+                Err(e) => bail!("cannot reap child {}: {e}", self.pid),
+            }
+            if std::time::Instant::now() >= until {
+                return Ok(None);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+}
+
 impl Drop for Child {
     fn drop(&mut self) {
         if !self.reaped {
