@@ -101,6 +101,7 @@ impl Child {
     /// runs (or is stopped) then, left to its guard. For tests, whose waits must not hang.
     pub fn wait_for(&mut self, limit: std::time::Duration) -> Result<Option<ExitStatus>> {
         let until = std::time::Instant::now() + limit;
+        let mut pause = std::time::Duration::from_micros(20);
         loop {
             match waitpid(self.pid, Some(WaitPidFlag::WNOHANG)) {
                 Ok(WaitStatus::StillAlive) => {}
@@ -113,10 +114,13 @@ impl Child {
                 Err(Errno::EINTR) => {}
                 Err(e) => bail!("cannot reap child {}: {e}", self.pid),
             }
-            if std::time::Instant::now() >= until {
+            let now = std::time::Instant::now();
+            if now >= until {
                 return Ok(None);
             }
-            std::thread::sleep(std::time::Duration::from_millis(5));
+            // A child that is ending is seen within microseconds; a stopped one costs little.
+            std::thread::sleep(pause.min(until - now));
+            pause = (pause * 2).min(std::time::Duration::from_millis(5));
         }
     }
 }
@@ -169,9 +173,22 @@ impl Worker {
     pub fn finish(mut self, watch: &mut Watch) -> Result<Vec<u8>> {
         let mut out = Vec::new();
         if let Some(f) = self.report.take() {
-            read_to_end_watched(f.as_raw_fd(), &mut out, watch)?;
+            read_report(f.as_raw_fd(), self.child.pid(), &mut out, watch)?;
         }
-        let status = self.child.wait()?;
+        // Bounded too: a worker stopped (SIGSTOP, a debugger) after closing its report would
+        // never be reported by a plain waitpid. The watch calls that a hang; the guard kills it.
+        let status = loop {
+            if let Some(status) = self.child.wait_for(std::time::Duration::from_millis(100))? {
+                break status;
+            }
+            if let Err(e) = watch.check() {
+                // A worker that ended just now: its status and report decide, not the watch.
+                match self.child.wait_for(std::time::Duration::from_millis(100))? {
+                    Some(status) => break status,
+                    None => return Err(e.into()),
+                }
+            }
+        };
         // A report, even from a worker that failed, says more than its exit status.
         if out.is_empty() {
             let mut err = String::new();
@@ -185,31 +202,62 @@ impl Worker {
     }
 }
 
-/// Reads until EOF, waiting in `poll` slices between reads so the watch looks around.
-pub fn read_to_end_watched(fd: RawFd, out: &mut Vec<u8>, watch: &mut Watch) -> Result<()> {
+/// Reads worker `pid`'s report from `fd` until end-of-file or until the worker has ended and
+/// what it wrote is read, waiting in `poll` slices so the watch looks around. Once the worker
+/// has ended, end-of-file is not waited for: a process forked meanwhile by another thread (a
+/// test binary forks from many) may hold a copy of the write end for as long as it lives.
+pub fn read_report(
+    fd: RawFd,
+    pid: libc::pid_t,
+    out: &mut Vec<u8>,
+    watch: &mut Watch,
+) -> Result<()> {
+    // SAFETY: fcntl on a valid fd; a non-blocking read returns EAGAIN instead of waiting.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
+    }
     let mut buf = [0u8; 8192];
     loop {
-        match crate::os::watch::wait_ready(fd, libc::POLLIN, watch) {
-            // A worker that has ended closed its end: the read returns what it wrote, then
-            // end-of-file. Its exit status is judged once it is reaped.
-            Err(e) if matches!(e.downcast_ref::<WaitError>(), Some(WaitError::PeerGone(_))) => {}
-            r => r?,
+        // Looked at before the pipe is drained: whatever an ended worker wrote is in it then.
+        let ended = peek_exit(pid).is_some();
+        loop {
+            // SAFETY: valid buffer and fd.
+            let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+            if n > 0 {
+                out.extend_from_slice(&buf[..n as usize]);
+                watch.progress();
+            } else if n == 0 {
+                return Ok(());
+            } else {
+                match std::io::Error::last_os_error().raw_os_error() {
+                    Some(libc::EINTR) => {}
+                    Some(libc::EAGAIN) => break,
+                    _ => {
+                        return Err(std::io::Error::last_os_error())
+                            .context("reading the worker's report")
+                    }
+                }
+            }
         }
-        // SAFETY: valid buffer and fd.
-        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
-        if n > 0 {
-            out.extend_from_slice(&buf[..n as usize]);
-            watch.progress();
-        } else if n == 0 {
+        if ended {
             return Ok(());
-        } else {
-            let e = std::io::Error::last_os_error();
-            if !matches!(e.raw_os_error(), Some(libc::EINTR) | Some(libc::EAGAIN)) {
-                return Err(e).context("reading the worker's report");
+        }
+        // One slice of waiting for more, then the watch looks around, and so do we.
+        let mut p = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+        // SAFETY: one valid pollfd.
+        if unsafe { libc::poll(&mut p, 1, SLICE_MS) } <= 0 {
+            match watch.check() {
+                // A worker that has ended: its exit status is judged once it is reaped.
+                Err(WaitError::PeerGone(_)) | Ok(()) => {}
+                Err(e) => return Err(e.into()),
             }
         }
     }
 }
+
+/// How long [`read_report`] waits in one `poll` before it looks around.
+const SLICE_MS: libc::c_int = (crate::os::watch::LOOK_EVERY_NS / 1_000_000) as libc::c_int;
 
 /// Forks a worker that runs `body` (pinned to `pin`) and exits with its status; `body` writes
 /// its report to the given writer.
@@ -319,9 +367,35 @@ mod tests {
 
     /// Waits (without reaping) until worker `pid` has ended.
     fn until_ended(pid: libc::pid_t) {
+        // A guard against a hang, not a speed limit.
+        let until = std::time::Instant::now() + Duration::from_secs(120);
         while peek_exit(pid).is_none() {
+            assert!(std::time::Instant::now() < until, "worker {pid} never ended");
             std::thread::sleep(Duration::from_millis(1));
         }
+    }
+
+    /// A test binary forks from many threads, so a stranger (another test's child) may hold a
+    /// copy of a worker's report pipe: end-of-file then waits for the stranger. The report of a
+    /// worker that ended is read all the same, not reported as a hang once the watch runs out.
+    /// Here the runner itself keeps the write end open, as the stranger would.
+    #[test]
+    fn a_report_is_read_while_a_stranger_holds_the_pipe_open() {
+        let (rx, tx) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+        let mut child = Child::fork(|| {
+            let mut out = std::fs::File::from(tx.try_clone().unwrap());
+            out.write_all(b"done").unwrap();
+            0
+        })
+        .unwrap();
+        // A stall of 30 s is what the watch would report; the report must come before it.
+        let mut watch = Watch::over_child(Duration::from_secs(30), child.pid());
+        let mut out = Vec::new();
+        let r = read_report(rx.as_raw_fd(), child.pid(), &mut out, &mut watch);
+        drop(tx);
+        r.unwrap();
+        assert_eq!(out, b"done");
+        assert_eq!(child.wait_for(Duration::from_secs(120)).unwrap(), Some(ExitStatus::Exited(0)));
     }
 
     /// The fan-out race: a worker that wrote its report and exited 0 before a tick reached the
