@@ -6,7 +6,7 @@
 //! A queue has no name, so its key says whose it is: [`KEY_MARK`], eight random bits, and the
 //! runner's pid in the low 22 bits. A later run can so sweep what a dead runner left.
 
-use super::message::{proc_limit, retrying, sleep_alarm, MessagePort};
+use super::message::{proc_limit, retrying, MessagePort, SliceTimer};
 use super::{CreateOptions, Endpoint, Mechanism, Medium, Setup};
 use crate::os::watch::Watch;
 use anyhow::{bail, Context, Result};
@@ -117,6 +117,7 @@ impl MessagePort for MsgPort {
         self.tx[..TYPE_LEN].copy_from_slice(&self.tx_type.to_ne_bytes());
         self.tx[TYPE_LEN..TYPE_LEN + msg.len()].copy_from_slice(msg);
         let (id, buf) = (self.id, self.tx.as_ptr());
+        let timer = SliceTimer::this_thread()?;
         // SAFETY: a msgbuf (type word, then the data) of TYPE_LEN + msg.len() bytes.
         let r = retrying("msgsnd", None, watch, || unsafe {
             let n = libc::msgsnd(id, buf.cast(), msg.len(), libc::IPC_NOWAIT);
@@ -124,12 +125,7 @@ impl MessagePort for MsgPort {
                 return n as isize;
             }
             // Full: block, for at most a watch slice (a queue has no fd to poll).
-            sleep_alarm(true);
-            let n = libc::msgsnd(id, buf.cast(), msg.len(), 0);
-            let e = *libc::__errno_location();
-            sleep_alarm(false);
-            *libc::__errno_location() = e;
-            n as isize
+            timer.around(|| libc::msgsnd(id, buf.cast(), msg.len(), 0) as isize)
         });
         r.map(|_| ())
     }
@@ -139,6 +135,7 @@ impl MessagePort for MsgPort {
         }
         let (id, ty, rx) = (self.id, self.rx_type, self.rx.as_mut_ptr());
         let cap = buf.len();
+        let timer = SliceTimer::this_thread()?;
         // SAFETY: room for the type word and `cap` bytes.
         let n = retrying("msgrcv", None, watch, || unsafe {
             let n = libc::msgrcv(id, rx.cast(), cap, ty, libc::IPC_NOWAIT);
@@ -146,12 +143,7 @@ impl MessagePort for MsgPort {
                 return n;
             }
             // Nothing yet: block, for at most a watch slice (a queue has no fd to poll).
-            sleep_alarm(true);
-            let n = libc::msgrcv(id, rx.cast(), cap, ty, 0);
-            let e = *libc::__errno_location();
-            sleep_alarm(false);
-            *libc::__errno_location() = e;
-            n
+            timer.around(|| libc::msgrcv(id, rx.cast(), cap, ty, 0))
         })?;
         buf[..n].copy_from_slice(&self.rx[TYPE_LEN..TYPE_LEN + n]);
         Ok(n)
@@ -180,5 +172,98 @@ impl Drop for MsgSetup {
     fn drop(&mut self) {
         // SAFETY: our own queue.
         unsafe { libc::msgctl(self.id, libc::IPC_RMID, std::ptr::null_mut()) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::os::process::Child;
+    use std::time::{Duration, Instant};
+
+    fn options() -> CreateOptions {
+        CreateOptions {
+            len: 0,
+            dir: std::env::temp_dir(),
+            record: 64,
+            wait: crate::os::futex::Wait::Block,
+        }
+    }
+
+    /// The runner's side of a queue whose forked peer opens its end, runs `peer` and exits with
+    /// its value, on a thread of its own (never the test binary's main thread): `side` gets the
+    /// port and the watch over the peer; what it returns comes back with how long it took.
+    /// Waits at most 60 s: a side that hangs fails the test instead of stalling the run.
+    fn runner_side<T: Send + 'static>(
+        peer: fn(&mut dyn MessagePort) -> i32,
+        side: fn(&mut dyn MessagePort, &mut Watch) -> T,
+    ) -> std::sync::mpsc::Receiver<(T, Duration)> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut setup = SysvMsg.create(&options()).unwrap();
+            let child = Child::fork(|| match setup.forked_peer() {
+                Ok(Medium::Message(mut port)) => peer(&mut *port),
+                _ => 2,
+            })
+            .unwrap();
+            // Dead is dead long before a stall: the watch's own timeout is far off.
+            let mut watch = Watch::over_child(Duration::from_secs(30), child.pid());
+            let Medium::Message(mut port) = setup.local(&mut watch).unwrap() else { panic!() };
+            let start = Instant::now();
+            let out = side(&mut *port, &mut watch);
+            let _ = tx.send((out, start.elapsed()));
+        });
+        rx
+    }
+
+    fn within_a_minute<T>(rx: &std::sync::mpsc::Receiver<(T, Duration)>, what: &str) -> T {
+        let (out, took) = rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|e| panic!("{what}: no answer in 60 s ({e}): it hangs"));
+        assert!(took < Duration::from_secs(10), "{what}: took {took:?}, as long as a stall");
+        out
+    }
+
+    /// A receive blocked in `msgrcv` off the main thread (where libtest, or a runner with
+    /// helper threads, waits) learns that its writer died mid-stream, and so does a send
+    /// blocked in `msgsnd` on a full queue whose reader died, both at once: each thread's
+    /// timer wakes that thread, and neither disarms the other's.
+    #[test]
+    fn a_blocked_receive_and_send_off_the_main_thread_report_their_dead_peers() {
+        let reading = runner_side(
+            |port| {
+                let mut watch = Watch::new(Duration::from_secs(60));
+                for i in 0..3u8 {
+                    if port.send(&[i; 64], &mut watch).is_err() {
+                        return 2;
+                    }
+                }
+                7
+            },
+            |port, watch| {
+                let mut buf = [0u8; 64];
+                for i in 0..3u8 {
+                    assert_eq!(port.recv(&mut buf, watch).unwrap(), 64);
+                    assert_eq!(buf, [i; 64]);
+                }
+                format!("{:#}", port.recv(&mut buf, watch).unwrap_err())
+            },
+        );
+        let writing = runner_side(
+            |_| 9,
+            |port, watch| {
+                // 64-byte messages fill the queue (msgmnb bytes) long before this many.
+                for _ in 0..1 << 20 {
+                    if let Err(e) = port.send(&[1; 64], watch) {
+                        return format!("{e:#}");
+                    }
+                }
+                "the queue never filled".into()
+            },
+        );
+        let err = within_a_minute(&reading, "a receive whose writer died");
+        assert!(err.contains("exited with status 7"), "{err}");
+        let err = within_a_minute(&writing, "a send whose reader died");
+        assert!(err.contains("exited with status 9"), "{err}");
     }
 }
