@@ -133,8 +133,9 @@ pub fn pipe_pingpong(
         let mut watch = Watch::over_parent(timeout);
         let (rx, tx) = peer.take().expect("peer ends");
         let mut s = FdStream::new(rx, tx);
-        // Answer until the runner closes its end.
-        while s.read_exact(&mut buf, &mut watch).is_ok() {
+        // Answer until the runner says stop (or closes its end). End-of-file alone is not
+        // enough: a process forked meanwhile by another thread may hold a copy of its end.
+        while s.read_exact(&mut buf, &mut watch).is_ok() && buf.first() != Some(&PIPE_STOP) {
             if s.write_all(&buf, &mut watch).is_err() {
                 return 1;
             }
@@ -162,10 +163,17 @@ pub fn pipe_pingpong(
             }
         }
     }
+    if let Some(b) = buf.first_mut() {
+        *b = PIPE_STOP;
+    }
+    s.write_all(&buf, &mut watch)?;
     drop(s);
     worker.finish(&mut watch)?;
     Ok(h)
 }
+
+/// The first byte of [`pipe_pingpong`]'s last message: the peer stops instead of answering.
+const PIPE_STOP: u8 = 0xA5;
 
 /// Batches of `batch` calls; each batch's mean per call is one sample.
 fn per_call(batches: u64, batch: u64, mut f: impl FnMut()) -> Histogram<u64> {

@@ -363,8 +363,13 @@ pub fn anon_fork(shared: bool) -> Result<ForkRun> {
     }
     let mut go = File::from(go_tx);
     go.write_all(b"g").context("telling the child")?;
-    let mut report = Vec::new();
-    File::from(report_rx).read_to_end(&mut report).context("the child's report")?;
+    // Exactly the report's length, not to end-of-file: a process forked meanwhile by another
+    // thread (a test binary forks from many) may hold a copy of the write end.
+    let mut report = vec![0u8; 4 * FILE_RECORDS];
+    if let Err(e) = File::from(report_rx).read_exact(&mut report) {
+        let ended = child.wait()?;
+        bail!("the child {ended} before its report was whole: {e}");
+    }
     let ended = child.wait()?;
     if !ended.success() || report.len() != 4 * FILE_RECORDS {
         bail!("the child {ended} after reporting {} bytes", report.len());
