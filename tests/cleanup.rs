@@ -48,25 +48,24 @@ fn a_normal_run_leaves_nothing() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let (out, work) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let before = snapshot();
-    let child = bin()
-        .args([
-            "scenario",
-            "pingpong",
-            "--transport",
-            MAPPED,
-            "--size",
-            "64",
-            "--iterations",
-            "100",
-        ])
-        .args(["--dir", work.path().to_str().unwrap(), "--out", out.path().to_str().unwrap()])
-        .arg("--no-report")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut cmd = bin();
+    cmd.args([
+        "scenario",
+        "pingpong",
+        "--transport",
+        MAPPED,
+        "--size",
+        "64",
+        "--iterations",
+        "100",
+    ])
+    .args(["--dir", work.path().to_str().unwrap(), "--out", out.path().to_str().unwrap()])
+    .arg("--no-report")
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
     let pid = child.id();
-    let o = child.wait_with_output().unwrap();
+    let o = wait_within(child, &format!("{cmd:?}"), RUN_LIMIT);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_clean(pid, &before, work.path());
 }
@@ -78,8 +77,8 @@ fn disturb(
 ) -> (std::process::Output, serde_json::Value, Snapshot, tempfile::TempDir, u32) {
     let (out, work) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let before = snapshot();
-    let mut child = bin()
-        .args(args)
+    let mut cmd = bin();
+    cmd.args(args)
         .args([
             "--dir",
             work.path().to_str().unwrap(),
@@ -88,9 +87,8 @@ fn disturb(
             "--no-report",
         ])
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
     let runner = child.id();
     // Wait for the run to be measuring, then act on the worker of the pair running now (a case
     // runs several pairs in turn). The runner may briefly have other children, such as a
@@ -108,7 +106,8 @@ fn disturb(
         std::thread::sleep(Duration::from_millis(20));
     };
     act(runner, worker, out.path());
-    let o = wait_output(&mut child);
+    // The runner's exit, however `act` brought it about (a failed case, a signal).
+    let o = wait_within(child, &format!("{cmd:?}"), RUN_LIMIT);
     let run: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.path().join("latest.json")).unwrap())
             .unwrap();
@@ -125,15 +124,6 @@ fn saved_cases(out: &std::path::Path) -> usize {
         .map(|run| cases(&run).len())
         .max()
         .unwrap_or(0)
-}
-
-fn wait_output(child: &mut std::process::Child) -> std::process::Output {
-    use std::io::Read;
-    let mut o =
-        std::process::Output { status: child.wait().unwrap(), stdout: vec![], stderr: vec![] };
-    child.stdout.take().unwrap().read_to_end(&mut o.stdout).unwrap();
-    child.stderr.take().unwrap().read_to_end(&mut o.stderr).unwrap();
-    o
 }
 
 fn signal(pid: u32, sig: i32) {

@@ -6,7 +6,7 @@ use common::*;
 
 fn refuses(args: &[&str], needles: &[&str]) {
     let out = tempfile::tempdir().unwrap();
-    let o = bin().args(args).current_dir(out.path()).output().unwrap();
+    let o = output_within(bin().args(args).current_dir(out.path()), QUICK_LIMIT);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
     assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: one line expected, got: {err}");
@@ -79,7 +79,7 @@ fn bad_pin_and_iterations() {
 /// clap's message as clap writes it: several lines, the usage, status 2, nothing measured.
 fn clap_refuses(args: &[&str], needles: &[&str]) -> String {
     let out = tempfile::tempdir().unwrap();
-    let o = bin().args(args).current_dir(out.path()).output().unwrap();
+    let o = output_within(bin().args(args).current_dir(out.path()), QUICK_LIMIT);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
     assert!(err.lines().count() > 2, "{args:?}: clap's lines kept, got: {err}");
@@ -109,7 +109,7 @@ fn a_bare_ipcbench_prints_the_help() {
 #[test]
 fn help_lists_exit_statuses_and_defaults() {
     let help = |args: &[&str]| {
-        let o = bin().args(args).output().unwrap();
+        let o = output_within(bin().args(args), QUICK_LIMIT);
         assert!(o.status.success(), "{args:?}: {}", stderr(&o));
         String::from_utf8_lossy(&o.stdout).to_string()
     };
@@ -158,7 +158,7 @@ fn foreign_or_corrupt_result_files() {
 #[test]
 fn list_takes_scenario_names_and_a_filter() {
     let list = |args: &[&str]| {
-        let o = bin().arg("list").args(args).output().unwrap();
+        let o = output_within(bin().arg("list").args(args), QUICK_LIMIT);
         assert!(o.status.success(), "{args:?}: {}", stderr(&o));
         String::from_utf8_lossy(&o.stdout).to_string()
     };
@@ -194,7 +194,10 @@ fn scenario_runs_only_the_cases_its_filter_matches() {
 
 #[test]
 fn list_names_every_scenario_and_case_ids() {
-    let o = bin().args(["list", "--transport", "anon-mmap", "--size", "64"]).output().unwrap();
+    let o = output_within(
+        bin().args(["list", "--transport", "anon-mmap", "--size", "64"]),
+        QUICK_LIMIT,
+    );
     assert!(o.status.success());
     let s = String::from_utf8_lossy(&o.stdout);
     assert!(s.contains("pingpong/anon-mmap/fork/spin/64"), "{s}");

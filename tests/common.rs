@@ -2,16 +2,187 @@
 #![allow(dead_code)]
 
 use serde_json::Value;
+use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long a command that measures (a scenario, `ab`, a shell or `script` around one) may run
+/// before it is taken for hung, killed and the test failed with what it printed. A guard against
+/// a hang, so that CI (5400 s in all) fails with a diagnosis instead of running into its
+/// wall-clock limit; not a speed limit: most runs here take seconds, a minute or two at most on
+/// a loaded 2-CPU host. A longer run passes its own limit (`run_into_within`).
+pub const RUN_LIMIT: Duration = Duration::from_secs(20 * 60);
+
+/// The same guard for a command that measures nothing (`list`, `--help`, `compare`, `export`,
+/// `report`, a refusal of bad input, a tool's `--version`), which takes well under a second.
+pub const QUICK_LIMIT: Duration = Duration::from_secs(2 * 60);
+
+/// How long stdout and stderr may stay open once the child has exited (a process it left behind
+/// may hold them) before what was read so far is taken as all of it.
+const DRAIN_GRACE: Duration = Duration::from_secs(5);
 
 pub fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_ipcbench"))
 }
 
+/// `cmd.output()` with a bound: stdin null, stdout and stderr piped (as `output()` has them;
+/// a caller that wants other stdio spawns the child itself and calls [`wait_within`]). Panics if
+/// the command cannot start, or runs past `limit` (it is then killed, see [`wait_within`]).
+pub fn output_within(cmd: &mut Command, limit: Duration) -> Output {
+    try_output_within(cmd, limit).unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"))
+}
+
+/// [`output_within`], for a command that may not be there: the error to start it is returned.
+pub fn try_output_within(cmd: &mut Command, limit: Duration) -> std::io::Result<Output> {
+    let child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+    Ok(wait_within(child, &format!("{cmd:?}"), limit))
+}
+
+/// Waits for a spawned `child` (`what` names it in a panic) for at most `limit`, reading its
+/// stdout and stderr, where piped, on threads of their own meanwhile, and returns them. Past
+/// `limit` the child and every process below it are killed (SIGKILL), the child is reaped, and
+/// this panics with `what` and the stderr read so far. A pipe still open 5 s after the child
+/// exited (held by a process it left) gives what was read from it by then.
+pub fn wait_within(mut child: Child, what: &str, limit: Duration) -> Output {
+    let deadline = Instant::now() + limit;
+    let stdout = Drain::start(child.stdout.take());
+    let stderr = Drain::start(child.stderr.take());
+    let mut pause = Duration::from_millis(1);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap_or_else(|e| panic!("{what}: {e}")) {
+            break status;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            kill_tree(&mut child);
+            let status = child.wait().map_or_else(|e| e.to_string(), |s| s.to_string());
+            let err = stderr.finish(Instant::now() + DRAIN_GRACE, what, "stderr");
+            let tail = String::from_utf8_lossy(&err[err.len().saturating_sub(64 * 1024)..]);
+            panic!(
+                "{what} did not exit within {limit:?} (taken for hung): killed with its \
+                 descendants (SIGKILL), {status}; stderr so far ({} bytes, at most the last \
+                 64 KiB shown):\n{tail}",
+                err.len()
+            );
+        }
+        std::thread::sleep(pause.min(deadline - now));
+        pause = (pause * 2).min(Duration::from_millis(20));
+    };
+    let grace = Instant::now() + DRAIN_GRACE;
+    Output {
+        status,
+        stdout: stdout.finish(grace, what, "stdout"),
+        stderr: stderr.finish(grace, what, "stderr"),
+    }
+}
+
+/// A pipe read to its end on a thread of its own, into a buffer readable before the end.
+struct Drain {
+    read: Arc<Mutex<Vec<u8>>>,
+    /// Disconnected once the pipe is read to its end (at once where there is no pipe).
+    done: mpsc::Receiver<()>,
+}
+
+impl Drain {
+    fn start(pipe: Option<impl Read + Send + 'static>) -> Drain {
+        let read = Arc::new(Mutex::new(Vec::new()));
+        let (tx, done) = mpsc::channel::<()>();
+        if let Some(mut pipe) = pipe {
+            let read = Arc::clone(&read);
+            std::thread::spawn(move || {
+                let _tx = tx;
+                let mut chunk = vec![0; 64 * 1024];
+                loop {
+                    match pipe.read(&mut chunk) {
+                        Ok(0) => break,
+                        Ok(n) => read
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .extend_from_slice(&chunk[..n]),
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(_) => break,
+                    }
+                }
+            });
+        }
+        Drain { read, done }
+    }
+
+    /// All that was read once the pipe is read to its end, or what was read by `deadline`.
+    fn finish(self, deadline: Instant, what: &str, name: &str) -> Vec<u8> {
+        let wait = deadline.saturating_duration_since(Instant::now());
+        if let Err(mpsc::RecvTimeoutError::Timeout) = self.done.recv_timeout(wait) {
+            eprintln!(
+                "note: the {name} of {what} is still open {DRAIN_GRACE:?} after it exited (a \
+                 process it left holds it): what was read so far is taken"
+            );
+        }
+        std::mem::take(&mut *self.read.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// SIGKILLs `child` and every process below it: all stopped first (twice, to catch one forked
+/// meanwhile), so that none forks or is reparented away while the tree is read.
+fn kill_tree(child: &mut Child) {
+    let root = child.id();
+    let mut tree = vec![root];
+    for _ in 0..2 {
+        for p in descendants(root) {
+            if !tree.contains(&p) {
+                tree.push(p);
+            }
+        }
+        for &p in &tree {
+            // SAFETY: a signal to a process this test started or one below it.
+            unsafe { libc::kill(p as i32, libc::SIGSTOP) };
+        }
+    }
+    for &p in &tree[1..] {
+        // SAFETY: as above.
+        unsafe { libc::kill(p as i32, libc::SIGKILL) };
+    }
+    let _ = child.kill();
+}
+
+/// Every process below `root` (children, their children, …), from /proc.
+fn descendants(root: u32) -> Vec<u32> {
+    let mut parent_of = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else { continue };
+        // pid (comm) state ppid ...: comm may hold spaces, so split after the last ')'.
+        let rest = &stat[stat.rfind(')').unwrap_or(0) + 1..];
+        if let Some(ppid) = rest.split_whitespace().nth(1).and_then(|p| p.parse::<u32>().ok()) {
+            parent_of.push((pid, ppid));
+        }
+    }
+    let mut tree = vec![root];
+    let mut i = 0;
+    while i < tree.len() {
+        let p = tree[i];
+        let children: Vec<u32> = parent_of
+            .iter()
+            .filter(|&&(c, pp)| pp == p && !tree.contains(&c))
+            .map(|&(c, _)| c)
+            .collect();
+        tree.extend(children);
+        i += 1;
+    }
+    tree.remove(0);
+    tree
+}
+
 /// Runs ipcbench with `args`, results into `out`; returns the output and the parsed latest.json.
+/// A run past [`RUN_LIMIT`] is taken for hung: killed, and the test fails.
 pub fn run_into(out: &Path, args: &[&str]) -> (Output, Option<Value>) {
-    let o = bin().args(args).arg("--out").arg(out).output().expect("ipcbench runs");
+    run_into_within(out, args, RUN_LIMIT)
+}
+
+/// [`run_into`] with a limit of its own, for a run longer than most.
+pub fn run_into_within(out: &Path, args: &[&str], limit: Duration) -> (Output, Option<Value>) {
+    let o = output_within(bin().args(args).arg("--out").arg(out), limit);
     let latest = std::fs::read_to_string(out.join("latest.json")).ok();
     (o, latest.map(|s| serde_json::from_str(&s).expect("latest.json is JSON")))
 }
@@ -97,9 +268,15 @@ pub fn mqueue_names() -> Vec<String> {
     }
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().display();
-    let o = Command::new("unshare")
-        .args(["-m", "sh", "-c", &format!("mount -t mqueue none {d} && ls -1 {d}")])
-        .output();
+    let o = try_output_within(
+        Command::new("unshare").args([
+            "-m",
+            "sh",
+            "-c",
+            &format!("mount -t mqueue none {d} && ls -1 {d}"),
+        ]),
+        QUICK_LIMIT,
+    );
     match o {
         Ok(o) if o.status.success() => {
             String::from_utf8_lossy(&o.stdout).lines().map(str::to_string).collect()

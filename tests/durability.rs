@@ -3,7 +3,7 @@
 //! left behind in /dev/shm, System V shared memory or the directory given with --dir.
 
 mod common;
-use common::assert_nothing_left;
+use common::{assert_nothing_left, output_within, wait_within, QUICK_LIMIT, RUN_LIMIT};
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -20,19 +20,18 @@ struct Run {
 fn scenario(args: &[&str]) -> Run {
     let out_dir = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let child = Command::new(EXE)
-        .arg("scenario")
+    let mut cmd = Command::new(EXE);
+    cmd.arg("scenario")
         .args(args)
         .arg("--out")
         .arg(out_dir.path())
         .arg("--dir")
         .arg(dir.path())
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
     let pid = child.id();
-    let out = child.wait_with_output().unwrap();
+    let out = wait_within(child, &format!("{cmd:?}"), RUN_LIMIT);
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert!(left.is_empty(), "left in --dir: {left:?}");
     assert_nothing_left(pid);
@@ -233,7 +232,7 @@ fn mapping_has_every_op_and_size_or_a_reason() {
 
 #[test]
 fn the_full_plans_list_every_case() {
-    let out = Command::new(EXE).arg("list").output().unwrap();
+    let out = output_within(Command::new(EXE).arg("list"), QUICK_LIMIT);
     let text = String::from_utf8_lossy(&out.stdout);
     let ids = |prefix: &str| text.lines().filter(|l| l.trim().starts_with(prefix)).count();
     // The plain cases, and 1 page of a 16 MiB file of each history.

@@ -127,7 +127,7 @@ fn the_binary_refuses_a_broken_file_with_one_line() {
             vec!["export", p, "--format", "bencher"],
             vec!["report", p, "--out", report_dir.to_str().unwrap()],
         ] {
-            let o = bin().args(&args).output().unwrap();
+            let o = output_within(bin().args(&args), QUICK_LIMIT);
             let err = stderr(&o);
             assert!(!err.contains("panicked"), "mutation {i}: {args:?}: {err}");
             if loads {

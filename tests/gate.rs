@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{bin, run_into, stderr};
+use common::{bin, output_within, run_into, stderr, QUICK_LIMIT, RUN_LIMIT};
 use serde_json::Value;
 use std::path::Path;
 
@@ -23,7 +23,7 @@ fn write(dir: &Path, name: &str, v: &Value) -> String {
 }
 
 fn compare(base: &str, new: &str) -> (i32, String) {
-    let o = bin().args(["compare", base, new]).output().unwrap();
+    let o = output_within(bin().args(["compare", base, new]), QUICK_LIMIT);
     (o.status.code().unwrap(), String::from_utf8_lossy(&o.stdout).to_string())
 }
 
@@ -55,11 +55,11 @@ fn compare_exits_3_when_the_new_run_measured_nothing() {
         assert_eq!(code, 3, "{what}: {out}");
         assert!(out.contains("new run unusable (exit 3)"), "{what}: {out}");
     }
-    let help = bin().args(["compare", "--help"]).output().unwrap();
+    let help = output_within(bin().args(["compare", "--help"]), QUICK_LIMIT);
     let help = String::from_utf8_lossy(&help.stdout);
     assert!(help.contains("3    the new run is unusable"), "{help}");
     assert!(help.len() < 3000, "compare --help stays short: {} characters", help.len());
-    let explain = bin().args(["compare", "--explain"]).output().unwrap();
+    let explain = output_within(bin().args(["compare", "--explain"]), QUICK_LIMIT);
     assert!(explain.status.success());
     assert!(String::from_utf8_lossy(&explain.stdout).contains("Hodges-Lehmann"));
 }
@@ -71,12 +71,19 @@ fn ab_on_two_copies_of_one_binary_prints_paired_ratios() {
     let (old, new) = (dir.path().join("old"), dir.path().join("new"));
     std::fs::copy(exe, &old).unwrap();
     std::fs::copy(exe, &new).unwrap();
-    let o = bin()
-        .arg("ab")
-        .args([&old, &new])
-        .args(["floor", "--filter", "floor/clock", "--quick", "--pairs", "2", "--format", "json"])
-        .output()
-        .unwrap();
+    let o = output_within(
+        bin().arg("ab").args([&old, &new]).args([
+            "floor",
+            "--filter",
+            "floor/clock",
+            "--quick",
+            "--pairs",
+            "2",
+            "--format",
+            "json",
+        ]),
+        RUN_LIMIT,
+    );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let c: Value = serde_json::from_slice(&o.stdout).expect("json");
     assert_eq!(c["paired"], 2);
@@ -91,7 +98,10 @@ fn ab_on_two_copies_of_one_binary_prints_paired_ratios() {
     assert_eq!(stderr(&o).lines().filter(|l| l.starts_with("pair ")).count(), 2, "{}", stderr(&o));
 
     // A binary that is not there is bad input.
-    let o = bin().arg("ab").arg(dir.path().join("none")).arg(&new).arg("floor").output().unwrap();
+    let o = output_within(
+        bin().arg("ab").arg(dir.path().join("none")).arg(&new).arg("floor"),
+        RUN_LIMIT,
+    );
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
 
@@ -118,7 +128,7 @@ fn a_regression_is_measured_again_before_it_counts() {
     let scenario = |extra: &[&str], envs: &[(&str, &str)]| {
         let mut cmd = bin();
         cmd.args(args).args(extra).arg("--out").arg(out).envs(envs.iter().copied());
-        let o = cmd.output().unwrap();
+        let o = output_within(&mut cmd, RUN_LIMIT);
         (o.status.code().unwrap(), String::from_utf8_lossy(&o.stdout).to_string(), stderr(&o))
     };
     let (code, _, err) = scenario(&["--save-baseline", "main"], &[]);

@@ -80,7 +80,7 @@ fn files_are_never_written_through_a_planted_link() {
     assert_eq!(o.status.code(), Some(2));
     assert!(one_line(&o).contains("writable by other users"));
     assert!(run.is_none());
-    let o = bin().args(["report", "--out"]).arg(open.path()).output().unwrap();
+    let o = output_within(bin().args(["report", "--out"]).arg(open.path()), QUICK_LIMIT);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 
     // Another user's directory (root can make one with chown).
@@ -98,19 +98,22 @@ fn files_are_never_written_through_a_planted_link() {
 /// Runs `script` (sh) as root in a private mount namespace with a `size` tmpfs on /dev/shm, or
 /// None (with the reason printed) where the host does not allow it.
 fn in_small_shm(size: &str, script: &str) -> Option<Output> {
-    let probe = Command::new("unshare")
-        .args(["-m", "sh", "-c"])
-        .arg(format!("mount -t tmpfs -o size={size} tmpfs /dev/shm"))
-        .output();
+    let probe = try_output_within(
+        Command::new("unshare")
+            .args(["-m", "sh", "-c"])
+            .arg(format!("mount -t tmpfs -o size={size} tmpfs /dev/shm")),
+        QUICK_LIMIT,
+    );
     if !is_root() || !probe.is_ok_and(|o| o.status.success()) {
         eprintln!("skipped: a private tmpfs on /dev/shm needs root and `unshare -m` here");
         return None;
     }
-    let o = Command::new("unshare")
-        .args(["-m", "sh", "-c"])
-        .arg(format!("mount -t tmpfs -o size={size} tmpfs /dev/shm && {script}"))
-        .output()
-        .unwrap();
+    let o = output_within(
+        Command::new("unshare")
+            .args(["-m", "sh", "-c"])
+            .arg(format!("mount -t tmpfs -o size={size} tmpfs /dev/shm && {script}")),
+        RUN_LIMIT,
+    );
     Some(o)
 }
 
@@ -152,17 +155,16 @@ fn a_truncated_mapping_is_the_cases_error() {
     let _g = serial();
     for process in ["fork", "spawn"] {
         let (out, work) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        let child = bin()
-            .args(["scenario", "pingpong", "--transport", "file-mmap", "--process", process])
+        let mut cmd = bin();
+        cmd.args(["scenario", "pingpong", "--transport", "file-mmap", "--process", process])
             .args(["--wait", "spin", "--size", "64", "--duration", "5s", "--no-report"])
             .arg("--dir")
             .arg(work.path())
             .arg("--out")
             .arg(out.path())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+            .stderr(Stdio::piped());
+        let child = cmd.spawn().unwrap();
         let pid = child.id();
         let file = wait_for(|| {
             let dir = std::fs::read_dir(work.path()).ok()?.next()?.ok()?.path();
@@ -175,7 +177,7 @@ fn a_truncated_mapping_is_the_cases_error() {
             (!children_of(pid).is_empty()).then_some(f)
         });
         std::fs::OpenOptions::new().write(true).open(&file).unwrap().set_len(0).unwrap();
-        let o = child.wait_with_output().unwrap();
+        let o = wait_within(child, &format!("{cmd:?}"), RUN_LIMIT);
         assert_eq!(o.status.code(), Some(1), "{process}: {}", stderr(&o));
         let run = latest(out.path());
         let err = cases(&run)[0]["error"].as_str().unwrap_or_default().to_string();
@@ -223,17 +225,18 @@ fn a_stranger_on_the_tcp_port_is_not_the_peer() {
     let _g = serial();
     let out = tempfile::tempdir().unwrap();
     let before = listening_ports();
-    let mut child = bin()
-        .args(["scenario", "pingpong", "--transport", "tcp", "--process", "fork,spawn"])
+    let mut cmd = bin();
+    cmd.args(["scenario", "pingpong", "--transport", "tcp", "--process", "fork,spawn"])
         .args(["--size", "64,128", "--iterations", "200", "--no-report", "--out"])
         .arg(out.path())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let deadline = Instant::now() + RUN_LIMIT;
     let mut seen = before.clone();
     let mut strangers = Vec::new();
-    while child.try_wait().unwrap().is_none() {
+    // Until the run ends, or its time is up: `wait_within` below then kills it and fails.
+    while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
         for port in listening_ports() {
             if !seen.contains(&port) {
                 seen.push(port);
@@ -246,7 +249,8 @@ fn a_stranger_on_the_tcp_port_is_not_the_peer() {
         }
         std::thread::yield_now();
     }
-    let o = child.wait_with_output().unwrap();
+    let o =
+        wait_within(child, &format!("{cmd:?}"), deadline.saturating_duration_since(Instant::now()));
     assert!(o.status.success(), "{}", stderr(&o));
     let run = latest(out.path());
     assert_eq!(cases(&run).len(), 4);
@@ -259,21 +263,21 @@ fn signal(pid: u32, sig: i32) {
     unsafe { libc::kill(pid as i32, sig) };
 }
 
-/// Starts a pipe run whose cases last, waits until its worker runs; returns the child.
-fn long_run(out: &Path, work: &Path, transport: &str) -> std::process::Child {
-    let child = bin()
-        .args(["scenario", "pingpong", "--transport", transport, "--process", "fork"])
+/// Starts a pipe run whose cases last, waits until its worker runs; returns the child and its
+/// command line (to name it in [`wait_within`]'s panic).
+fn long_run(out: &Path, work: &Path, transport: &str) -> (std::process::Child, String) {
+    let mut cmd = bin();
+    cmd.args(["scenario", "pingpong", "--transport", transport, "--process", "fork"])
         .args(["--size", "64,128", "--duration", "5s", "--no-report", "--out"])
         .arg(out)
         .arg("--dir")
         .arg(work)
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .stderr(Stdio::piped());
+    let child = cmd.spawn().unwrap();
     let pid = child.id();
     wait_for(|| (!children_of(pid).is_empty()).then_some(()));
-    child
+    (child, format!("{cmd:?}"))
 }
 
 /// Row 6: SIGHUP, SIGQUIT and SIGTERM are Ctrl-C: exit 128+n, the file marked interrupted
@@ -285,10 +289,10 @@ fn hangup_quit_and_term_stop_a_run_cleanly() {
         [(libc::SIGHUP, "SIGHUP"), (libc::SIGQUIT, "SIGQUIT"), (libc::SIGTERM, "SIGTERM")]
     {
         let (out, work) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        let child = long_run(out.path(), work.path(), "pipe");
+        let (child, what) = long_run(out.path(), work.path(), "pipe");
         let pid = child.id();
         signal(pid, sig);
-        let o = child.wait_with_output().unwrap();
+        let o = wait_within(child, &what, RUN_LIMIT);
         assert_eq!(o.status.code(), Some(128 + sig), "{name}: {}", stderr(&o));
         let run = latest(out.path());
         assert_eq!(run["run"]["interrupted"], format!("interrupted by {name}"));
@@ -305,7 +309,7 @@ fn hangup_quit_and_term_stop_a_run_cleanly() {
 fn the_next_start_sweeps_what_a_killed_runner_left() {
     let _g = serial();
     let (out, work) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let child = long_run(out.path(), work.path(), "posix-shm");
+    let (child, what) = long_run(out.path(), work.path(), "posix-shm");
     let pid = child.id();
     let left_dir = std::fs::read_dir(work.path()).unwrap().next().unwrap().unwrap().path();
     // Killed during its second case, once the first is on disk.
@@ -313,7 +317,7 @@ fn the_next_start_sweeps_what_a_killed_runner_left() {
     wait_for(|| (!children_of(pid).is_empty()).then_some(()));
     assert_eq!(mode(&left_dir), 0o700, "the private work dir is private");
     signal(pid, libc::SIGKILL);
-    let _ = child.wait_with_output();
+    wait_within(child, &what, RUN_LIMIT);
     wait_for(|| children_of(pid).is_empty().then_some(()));
     assert!(!left_by(pid).is_empty(), "a killed runner leaves its shm object (else no test)");
     let cut_short = latest(out.path());
@@ -343,11 +347,11 @@ fn the_next_start_sweeps_a_killed_runners_queues_fifos_and_iceoryx2_files() {
     let _g = serial();
     for transport in ["posix-mq", "sysv-msg", "fifo", "iceoryx2"] {
         let (out, work) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        let child = long_run(out.path(), work.path(), transport);
+        let (child, what) = long_run(out.path(), work.path(), transport);
         let pid = child.id();
         let left_dir = std::fs::read_dir(work.path()).unwrap().next().unwrap().unwrap().path();
         signal(pid, libc::SIGKILL);
-        let _ = child.wait_with_output();
+        wait_within(child, &what, RUN_LIMIT);
         wait_for(|| children_of(pid).is_empty().then_some(()));
         if transport == "fifo" {
             assert!(has_fifo(&left_dir), "a killed runner leaves its FIFOs (else no test)");
@@ -395,7 +399,7 @@ fn limits_have_a_floor_and_a_ceiling() {
         assert!(run.is_none());
     }
     for bad in ["pipe:NaN", "pipe:inf", "pipe:-50", "posix-shm:1e9"] {
-        let o = bin().args(QUICK_PIPE).env("IPCBENCH_SLOWDOWN", bad).output().unwrap();
+        let o = output_within(bin().args(QUICK_PIPE).env("IPCBENCH_SLOWDOWN", bad), RUN_LIMIT);
         assert_eq!(o.status.code(), Some(2), "{bad}");
         assert!(one_line(&o).contains("IPCBENCH_SLOWDOWN"));
     }
@@ -431,7 +435,10 @@ fn a_full_or_closed_stdout_is_not_a_panic() {
         vec!["export", f, "--format", "bencher"],
         [&QUICK_PIPE[..], &["--out", out.path().to_str().unwrap()]].concat(),
     ] {
-        let o = bin().args(&args).stdout(full()).output().unwrap();
+        // As `output()` would have it, stdout aside.
+        let mut cmd = bin();
+        cmd.args(&args).stdin(Stdio::null()).stdout(full()).stderr(Stdio::piped());
+        let o = wait_within(cmd.spawn().unwrap(), &format!("{cmd:?}"), RUN_LIMIT);
         assert_eq!(o.status.code(), Some(1), "{args:?}");
         // A scenario's progress (one `[i/n] <case id> …` line per case off a terminal) comes
         // first; then one line of error.
@@ -447,7 +454,7 @@ fn a_full_or_closed_stdout_is_not_a_panic() {
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);
     let child = bin().arg("list").stdout(writer).stderr(Stdio::piped()).spawn().unwrap();
-    let o = child.wait_with_output().unwrap();
+    let o = wait_within(child, "ipcbench list (stdout closed)", QUICK_LIMIT);
     assert!(!o.status.success());
     assert_eq!(stderr(&o), "");
 }
@@ -464,20 +471,22 @@ fn is_progress_line(l: &str) -> bool {
 fn small_ones() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("fifo");
-    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let o = output_within(Command::new("mkfifo").arg(&fifo), QUICK_LIMIT);
+    assert!(o.status.success(), "{}", stderr(&o));
     for (path, says) in [
         (fifo.to_str().unwrap(), "is a FIFO"),
         ("/dev/zero", "is a character device"),
         ("/proc/self/status", "/proc or /sys file"),
         ("/no/such/file", "does not exist"),
     ] {
-        let o = bin().args(["seed", "reader", path]).output().unwrap();
+        let o = output_within(bin().args(["seed", "reader", path]), QUICK_LIMIT);
         assert_eq!(o.status.code(), Some(2), "{path}");
         assert!(one_line(&o).contains(says), "{path}: {}", stderr(&o));
     }
-    let o = bin().args(["list", "--process", "x"]).output().unwrap();
+    let o = output_within(bin().args(["list", "--process", "x"]), QUICK_LIMIT);
     assert!(one_line(&o).contains("valid processes are"));
-    let o = bin().args(["scenario", "pingpong", "--dir", "/no/such/dir"]).output().unwrap();
+    let o =
+        output_within(bin().args(["scenario", "pingpong", "--dir", "/no/such/dir"]), QUICK_LIMIT);
     assert_eq!(o.status.code(), Some(2));
     assert!(one_line(&o).contains("does not exist"));
 

@@ -30,16 +30,15 @@ fn load_sweeps_rates_over_a_mapped_and_a_stream_transport_and_leaves_nothing() {
         "--iterations",
         "600",
     ];
-    let child = common::bin()
-        .args(args)
+    let mut cmd = common::bin();
+    cmd.args(args)
         .arg("--out")
         .arg(dir.path())
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("ipcbench runs");
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().expect("ipcbench runs");
     let pid = child.id();
-    let o = child.wait_with_output().unwrap();
+    let o = common::wait_within(child, &format!("{cmd:?}"), common::RUN_LIMIT);
     let run: Option<Value> = std::fs::read_to_string(dir.path().join("latest.json"))
         .ok()
         .map(|s| serde_json::from_str(&s).expect("latest.json is JSON"));

@@ -59,7 +59,7 @@ fn frames(raw: &str) -> Vec<String> {
 
 #[test]
 fn the_clock_ticks_while_a_case_runs_on_a_terminal() {
-    if Command::new("script").arg("--version").output().is_err() {
+    if try_output_within(Command::new("script").arg("--version"), QUICK_LIMIT).is_err() {
         eprintln!("skipped: `script` (util-linux) is needed to give ipcbench a pseudo-terminal");
         return;
     }
@@ -72,7 +72,7 @@ fn the_clock_ticks_while_a_case_runs_on_a_terminal() {
         env!("CARGO_BIN_EXE_ipcbench"),
         out.path().display()
     );
-    let o = Command::new("script").args(["-qefc", &cmd, "/dev/null"]).output().unwrap();
+    let o = output_within(Command::new("script").args(["-qefc", &cmd, "/dev/null"]), RUN_LIMIT);
     let raw = String::from_utf8_lossy(&o.stdout).to_string();
     assert!(o.status.success(), "{raw}\n{}", stderr(&o));
     let frames = frames(&raw);

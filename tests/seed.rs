@@ -2,12 +2,16 @@
 //! the built binary), `seed writer` and `seed reader` against the article's listings, and the
 //! article's own C programs (tests/article/) swapped in for either side.
 
+mod common;
+
+use common::{output_within, try_output_within, wait_within, QUICK_LIMIT, RUN_LIMIT};
 use ipcbench_results::Claim;
 use ipcbench_scenarios::seed::{self, CacheState, Lab};
 use ipcbench_scenarios::sysinfo::filesystem_of;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 const EXE: &str = env!("CARGO_BIN_EXE_ipcbench");
@@ -146,7 +150,7 @@ fn lines(out: &[u8]) -> Vec<String> {
 
 /// Runs a reader (ours or the article's) on `path` and returns its lines.
 fn read_with(reader: &[&str], path: &Path) -> Vec<String> {
-    let out = Command::new(reader[0]).args(&reader[1..]).arg(path).output().unwrap();
+    let out = output_within(Command::new(reader[0]).args(&reader[1..]).arg(path), QUICK_LIMIT);
     assert!(out.status.success(), "{reader:?}: {}", String::from_utf8_lossy(&out.stderr));
     lines(&out.stdout)
 }
@@ -186,18 +190,40 @@ fn article_procedure(writer: &[&str], hold_arg: Option<&str>, reader: &[&str]) {
         cmd.args(["--hold", h]);
     }
     let mut w = cmd.stdout(Stdio::piped()).spawn().unwrap();
+    let what = format!("{cmd:?}");
+    // The writer's stdout, line by line as it comes, on a thread: so that no read waits unbounded.
+    let (tx, lines) = mpsc::channel();
     let mut out = BufReader::new(w.stdout.take().unwrap());
+    std::thread::spawn(move || loop {
+        let mut line = String::new();
+        if !matches!(out.read_line(&mut line), Ok(n) if n > 0) || tx.send(line).is_err() {
+            break;
+        }
+    });
     let mut first = String::new();
     if hold_arg.is_some() {
         // Ours flushes each line: wait for it, as the article's user does.
-        out.read_line(&mut first).unwrap();
+        match lines.recv_timeout(QUICK_LIMIT) {
+            Ok(line) => first = line,
+            // Its stdout closed without a line: `first` stays empty, and fails below.
+            Err(mpsc::RecvTimeoutError::Disconnected) => {}
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                let _ = w.kill();
+                let _ = w.wait();
+                panic!("{what}: no first line within {QUICK_LIMIT:?}: killed it");
+            }
+        }
         assert_eq!(first, "initialize over\n");
     }
     wait_for_records(&path, &mut w);
     assert_eq!(read_with(reader, &path), seed::article_listing(true), "{reader:?} during");
+    let status = wait_within(w, &what, RUN_LIMIT).status;
+    // The rest of its stdout: all of it once the pipe closes (at once, now that it has exited).
     let mut rest = String::new();
-    out.read_to_string(&mut rest).unwrap();
-    assert!(w.wait().unwrap().success());
+    while let Ok(line) = lines.recv_timeout(Duration::from_secs(5)) {
+        rest += &line;
+    }
+    assert!(status.success());
     assert_eq!(first + &rest, "initialize over\numap ok\n", "{writer:?} output");
     assert_eq!(read_with(reader, &path), seed::article_listing(true), "{reader:?} after munmap");
     fsync(&path);
@@ -212,7 +238,8 @@ fn ipcbench_writer_and_reader_reproduce_the_listings() {
 
 /// The article's C programs compiled with `cc` into `dir`, or None (with a note) without cc.
 fn compile_article(dir: &Path) -> Option<(PathBuf, PathBuf, PathBuf)> {
-    let have_cc = Command::new("cc").arg("--version").output().is_ok_and(|o| o.status.success());
+    let have_cc = try_output_within(Command::new("cc").arg("--version"), QUICK_LIMIT)
+        .is_ok_and(|o| o.status.success());
     if !have_cc {
         eprintln!(
             "note: no `cc` on this host: the article's C programs were not compiled or swapped in"
@@ -227,8 +254,9 @@ fn compile_article(dir: &Path) -> Option<(PathBuf, PathBuf, PathBuf)> {
     std::fs::write(&writer_src, text.replace("sleep ( 10 );", "sleep ( 2 );")).unwrap();
     let build = |src: &Path, name: &str| {
         let out = dir.join(name);
-        let st = Command::new("cc").arg("-w").arg("-o").arg(&out).arg(src).status().unwrap();
-        assert!(st.success(), "cc {}", src.display());
+        let o = output_within(Command::new("cc").arg("-w").arg("-o").arg(&out).arg(src), RUN_LIMIT);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "cc {}: {err}", src.display());
         out
     };
     Some((
@@ -257,7 +285,7 @@ fn the_articles_fork_example_prints_what_our_check_reports() {
     let bin = tempfile::tempdir().unwrap();
     let Some((_, _, anon)) = compile_article(bin.path()) else { return };
     // The C program sleeps 2 s and 5 s where ours uses pipes.
-    let out = Command::new(&anon).output().unwrap();
+    let out = output_within(&mut Command::new(&anon), RUN_LIMIT);
     assert!(out.status.success());
     let theirs = lines(&out.stdout);
     let ours = seed::anon_fork(true).unwrap().lines();

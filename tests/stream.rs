@@ -1,16 +1,17 @@
 //! The `stream` and `fanout` scenarios as a user runs them: the built binary, its result file.
 
+mod common;
+
+use common::{output_within, QUICK_LIMIT, RUN_LIMIT};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
 
 fn ipcbench(args: &[&str], out: &Path) -> (bool, String, Value) {
-    let o = Command::new(env!("CARGO_BIN_EXE_ipcbench"))
-        .args(args)
-        .arg("--out")
-        .arg(out)
-        .output()
-        .expect("run ipcbench");
+    let o = output_within(
+        Command::new(env!("CARGO_BIN_EXE_ipcbench")).args(args).arg("--out").arg(out),
+        RUN_LIMIT,
+    );
     let run: Value = serde_json::from_slice(
         &std::fs::read(out.join("latest.json")).expect("a result file was written"),
     )
@@ -186,13 +187,14 @@ fn fanout_over_fifos_and_message_queues_reaches_every_reader() {
 fn a_flood_refuses_iceoryx2_and_udp() {
     let dir = tempfile::tempdir().unwrap();
     for args in [["--wait", "iox2-event"], ["--transport", "udp"], ["--transport", "iceoryx2"]] {
-        let o = Command::new(env!("CARGO_BIN_EXE_ipcbench"))
-            .args(["scenario", "stream"])
-            .args(args)
-            .arg("--out")
-            .arg(dir.path())
-            .output()
-            .unwrap();
+        let o = output_within(
+            Command::new(env!("CARGO_BIN_EXE_ipcbench"))
+                .args(["scenario", "stream"])
+                .args(args)
+                .arg("--out")
+                .arg(dir.path()),
+            QUICK_LIMIT,
+        );
         // No stream case runs them: the filters match nothing.
         assert_eq!(o.status.code(), Some(2), "{args:?}");
         let e = String::from_utf8_lossy(&o.stderr);

@@ -6,10 +6,12 @@ use common::*;
 #[test]
 fn every_transport_and_process_moves_records_intact() {
     let out = tempfile::tempdir().unwrap();
-    // 5000 B: not a multiple of a cache line or a page.
-    let (o, run) = run_into(
+    // 5000 B: not a multiple of a cache line or a page. The whole matrix, 116 cases: about 7
+    // minutes on a loaded 2-CPU host, so a limit (against a hang) of twice the usual.
+    let (o, run) = run_into_within(
         out.path(),
         &["scenario", "pingpong", "--size", "64,5000", "--iterations", "300", "--no-report"],
+        2 * RUN_LIMIT,
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let run = run.unwrap();

@@ -568,6 +568,12 @@ fn a_run_with_only_zero_latencies_reports_instead_of_failing() {
     assert!(!index.parent().unwrap().join("latency-mapped.svg").exists());
 }
 
+/// Whether `timeout` ended its command: 124 once the time is up, 137 (128 + SIGKILL) where the
+/// command outlived `-k`'s grace too.
+fn timed_out(status: &std::process::ExitStatus) -> bool {
+    matches!(status.code(), Some(124 | 137))
+}
+
 /// The page in a real browser: `.ci/browser-check.sh` (headless chromium) on a rendered fixture,
 /// then the page measured by a script run in it (`probe.js`): its height with the full table
 /// collapsed, every chart's x ticks at the values it shows (sizes, pages, readers, run numbers)
@@ -584,9 +590,18 @@ fn the_page_renders_in_a_real_browser() {
     let index = render(&opts_for(tmp.path())).unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.ci/browser-check.sh");
     let png = tmp.path().join("report.png");
-    let out =
-        std::process::Command::new("bash").arg(&script).arg(&index).arg(&png).output().unwrap();
+    // Bounded, as a hung browser would otherwise hang the test run: the script bounds each of
+    // its chromium runs to 120 s itself; `timeout` (which kills its whole process group) bounds
+    // it all, generously.
+    let out = std::process::Command::new("timeout")
+        .args(["-k", "10", "600", "bash"])
+        .arg(&script)
+        .arg(&index)
+        .arg(&png)
+        .output()
+        .unwrap();
     println!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!timed_out(&out.status), "the browser check did not finish within 600 s");
     assert!(out.status.success(), "browser check failed");
 
     // The page with the probe appended, loaded at a desktop and at a phone's width.
@@ -596,7 +611,9 @@ fn the_page_renders_in_a_real_browser() {
         .unwrap();
     let probe_at = |width: u32| -> serde_json::Value {
         let profile = tempfile::tempdir().unwrap();
-        let dom = std::process::Command::new("chromium")
+        // Bounded as .ci/browser-check.sh bounds its runs: a hung chromium fails the test.
+        let dom = std::process::Command::new("timeout")
+            .args(["-k", "10", "120", "chromium"])
             .args(["--headless", "--no-sandbox", "--disable-gpu"])
             .arg(format!("--window-size={width},900"))
             .arg(format!("--user-data-dir={}", profile.path().display()))
@@ -604,6 +621,11 @@ fn the_page_renders_in_a_real_browser() {
             .arg(format!("file://{}", probed.display()))
             .output()
             .unwrap();
+        assert!(
+            !timed_out(&dom.status),
+            "chromium --dump-dom at {width} px did not finish within 120 s: {}",
+            String::from_utf8_lossy(&dom.stderr)
+        );
         let dom = String::from_utf8_lossy(&dom.stdout);
         let json = dom
             .rsplit_once("<pre id=\"probe\">")
