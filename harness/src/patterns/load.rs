@@ -405,10 +405,11 @@ mod tests {
 
     /// A reader that stops once for 20 ms at 100 k records/s: every record due during the stall
     /// waits, which the corrected histogram counts (records due in the first half of the stall
-    /// wait more than 10 ms: about 1000) and the uncorrected one does not (only the few the
-    /// buffer held were sent before the stall; the writer then blocks, and its records count
-    /// from when it got to send them). 4 KiB records: a 64 KiB ring or pipe holds about 15,
-    /// so the uncorrected count is an order of magnitude below the corrected one.
+    /// wait more than 10 ms: about 1000, on any host: the stall is injected). The uncorrected
+    /// one counts from the send, and no record is sent before it is due, so at every threshold
+    /// it counts no more records than the corrected one. (On a quiet host it counts about 15
+    /// above 10 ms, the records a 64 KiB ring holds; a host that deschedules the reader adds
+    /// more, so how far below it stays is the host's, and no test asserts it.)
     #[test]
     fn a_stalled_reader_shows_in_the_corrected_histogram_only() {
         let ms = 1_000_000;
@@ -419,13 +420,12 @@ mod tests {
             intact(&r, &wr, t.name());
             let (c, u) = (decode(&r.corrected).unwrap(), decode(&r.uncorrected).unwrap());
             let (c10, u10) = (above(&c, 10 * ms), above(&u, 10 * ms));
-            // On a quiet host u10 is about 15; a busy one that deschedules the reader for
-            // more than 10 ms adds ~15 per time to it, and more to the corrected count.
             assert!(c10 >= 500, "{t}: corrected counts {c10} records above 10 ms");
-            assert!(
-                u10 * 10 <= c10,
-                "{t}: uncorrected counts {u10} records above 10 ms, corrected {c10}"
-            );
+            for x in [ms / 10, ms, 10 * ms, 20 * ms] {
+                let (cx, ux) = (above(&c, x), above(&u, x));
+                assert!(ux <= cx, "{t}: above {x} ns uncorrected counts {ux}, corrected {cx}");
+            }
+            assert!(u.max() <= c.max(), "{t}: uncorrected maximum above the corrected");
             assert!(u10 >= 1, "{t}: the record sent into the stall waited 20 ms");
             // Not a speed: the injected 20 ms stall fills the 64 KiB ring within 16 records,
             // so the writer is held back for most of the stall on any host (a slower one only
