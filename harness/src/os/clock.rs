@@ -63,11 +63,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn monotonic_and_cheap_enough_to_be_measured() {
+    fn monotonic_and_its_overhead_is_a_number() {
         let a = now_ns();
         let b = now_ns();
         assert!(b >= a);
+        // A figure of this host's speed: only its form is the code's (a median of per-call
+        // means: finite, not negative).
         let o = overhead_ns();
-        assert!(o > 0.0 && o < 100_000.0, "clock overhead {o} ns");
+        assert!(o.is_finite() && o >= 0.0, "clock overhead {o} ns");
     }
 }

@@ -308,6 +308,31 @@ mod tests {
     /// `pthread_cond_timedwait`: the runner's wait must end as a hang, not re-lock forever.
     #[test]
     fn a_peer_stopped_holding_the_mutex_fails_the_wait_as_a_hang() {
+        // The peer must take the mutex before the runner's watch gives up on it: a peer not
+        // scheduled for that long (a loaded host) made the wait end as a plain stall before it
+        // locked, and it then stopped holding the mutex with nobody to kill it. Such a try
+        // proves nothing either way: it is told apart by the breaker, which did not fire, and
+        // made again with a longer watch. The first try takes 1 s (the breaker fires after
+        // the watch's timeout); a host that never runs the peer within 64 s fails.
+        for timeout_ms in [1_000, 4_000, 16_000, 64_000] {
+            if let Some(done) = stopped_peer_holding_the_mutex(Duration::from_millis(timeout_ms)) {
+                let (err, status) = done;
+                assert!(err.contains("hangs"), "{err}");
+                // The breaker killed the peer.
+                assert_eq!(
+                    status,
+                    Some(ExitStatus::Signaled(libc::SIGKILL)),
+                    "the stopped peer lives on"
+                );
+                return;
+            }
+        }
+        panic!("the peer never took the mutex while the runner waited");
+    }
+
+    /// One try: the runner's error and the peer's end, or `None` if the runner's watch gave up
+    /// before the peer held the mutex (the breaker never fired; the peer is killed).
+    fn stopped_peer_holding_the_mutex(timeout: Duration) -> Option<(String, Option<ExitStatus>)> {
         let region = Region::anon_shared(4096).unwrap();
         let base = region.as_ptr();
         // SAFETY: a fresh zeroed shared page; the condvar at 0, a flag word at 2048.
@@ -330,7 +355,7 @@ mod tests {
         let pid = child.pid();
         let (tx, rx) = std::sync::mpsc::channel();
         let waiter = std::thread::spawn(move || {
-            let mut watch = Watch::over_child(Duration::from_millis(300), pid);
+            let mut watch = Watch::over_child(timeout, pid);
             let breaker = HangBreaker::for_watch(&watch).expect("a runner's watch");
             // `wait_until` asks `ready` once before it takes the lock and then only while it
             // holds it. Raising the flag on the first call would let the peer take the mutex
@@ -345,21 +370,22 @@ mod tests {
                 false
             };
             let r = cv.wait_until(ready, &mut watch, Some(&breaker));
-            let _ = tx.send(r.map_err(|e| e.to_string()));
+            let _ = tx.send((r.map_err(|e| e.to_string()), breaker.broke().is_some()));
         });
         // A guard against a hang, not a speed limit: without the breaker the wait never ends.
-        let r = rx.recv_timeout(Duration::from_secs(120));
-        if r.is_err() {
+        let r = rx.recv_timeout(timeout + Duration::from_secs(120));
+        let Ok((r, broke)) = r else {
             drop(child); // kills the peer: the robust mutex frees the waiter.
             panic!("the condvar wait hung on a stopped peer holding the mutex");
-        }
+        };
         waiter.join().unwrap();
-        let err = r.unwrap().expect_err("nothing was ever published");
-        assert!(err.contains("hangs"), "{err}");
-        // The breaker killed the peer; a peer still stopped is a failure, not a wait forever
-        // (the guard kills it when the test unwinds).
-        let status = child.wait_for(Duration::from_secs(120)).unwrap();
-        assert_eq!(status, Some(ExitStatus::Signaled(libc::SIGKILL)), "the stopped peer lives on");
+        let err = r.expect_err("nothing was ever published");
+        if !broke {
+            // The watch ended the wait before the peer held the mutex; the guard kills it.
+            return None;
+        }
+        // A peer still stopped is a failure, not a wait forever (the guard kills it on drop).
+        Some((err, child.wait_for(Duration::from_secs(120)).unwrap()))
     }
 
     #[test]

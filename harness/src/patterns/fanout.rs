@@ -186,13 +186,31 @@ mod tests {
         run_fanout(&opts, spec).unwrap()
     }
 
-    fn rate(r: &ReaderReport) -> f64 {
-        let secs: f64 = r.trials.iter().map(|t| t.seconds).sum();
-        r.measured as f64 / secs
+    /// The reader's measured time, ns: its trials back to back, from the end of the warm-up to
+    /// the last record.
+    fn measured_ns(r: &ReaderReport) -> f64 {
+        r.trials.iter().map(|t| t.seconds).sum::<f64>() * 1e9
+    }
+
+    /// Records the writer can be ahead of a reader: what the shared ring holds, or the pipe
+    /// (this host's default pipe buffer) plus the record being written.
+    fn in_flight(t: Transport, spec: &StreamSpec) -> u64 {
+        let frame = crate::patterns::ring::frame_len(spec.size) as u64;
+        if t.is_mapped() {
+            spec.ring.capacity as u64 / frame
+        } else {
+            let (rx, _tx) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+            // SAFETY: F_GETPIPE_SZ on a pipe we own; no pointer involved.
+            let cap =
+                unsafe { libc::fcntl(std::os::fd::AsRawFd::as_raw_fd(&rx), libc::F_GETPIPE_SZ) };
+            assert!(cap > 0, "F_GETPIPE_SZ");
+            cap as u64 / (HEADER_LEN + spec.size) as u64 + 1
+        }
     }
 
     #[test]
     fn every_reader_receives_every_record_and_a_slow_one_holds_the_writer_back() {
+        const PAUSE: u64 = 30_000;
         let n = 3_000;
         for (t, w) in [
             (Transport::AnonMmap, Wait::Spin),
@@ -202,7 +220,8 @@ mod tests {
             (Transport::Pipe, Wait::Block),
         ] {
             let what = format!("{t}/{w}");
-            let r = run(t, w, &spec(3, n, vec![0, 30_000, 0]));
+            let r_spec = spec(3, n, vec![0, PAUSE, 0]);
+            let r = run(t, w, &r_spec);
             assert_eq!(r.readers.len(), 3);
             for (i, rd) in r.readers.iter().enumerate() {
                 let g = rd.integrity;
@@ -213,13 +232,24 @@ mod tests {
                 );
                 assert_eq!(rd.measured, n, "{what} reader {i}");
             }
-            // The slow reader sets everyone's pace: the fast ones get records no faster than
-            // the writer can hand them out, which is as fast as the slow one frees room.
-            let slow = rate(&r.readers[1]);
-            assert!(slow < 40_000.0, "{what}: slow reader at {slow} records/s");
+            // The slow reader pauses 30 µs after each record: its n measured records took at
+            // least n pauses (injected, so no host is faster).
+            let slow = measured_ns(&r.readers[1]);
+            assert!(slow >= (n * PAUSE) as f64 - 1e3, "{what}: slow reader done in {slow} ns");
+            // It sets everyone's pace: the writer is never more than `k` records ahead of it, and
+            // a fast reader never ahead of the writer. When a fast reader ended its warm-up the
+            // slow one had freed at most k records past it; when the fast one took its last
+            // record, the writer had written it, so the slow one had freed all but k before it.
+            // In between the slow one freed at least n - 2k records, each after a pause.
+            let k = in_flight(t, &r_spec);
+            let floor = (n - 2 * k - 1) * PAUSE;
             for i in [0, 2] {
-                let fast = rate(&r.readers[i]);
-                assert!(fast < 2.0 * slow, "{what}: reader {i} at {fast}/s vs slow {slow}/s");
+                let fast = measured_ns(&r.readers[i]);
+                assert!(
+                    fast >= floor as f64 - 1e3,
+                    "{what}: reader {i} done in {fast} ns, before the slow reader allowed \
+                     ({floor} ns: {k} records in flight)"
+                );
             }
         }
     }

@@ -239,17 +239,27 @@ mod tests {
     /// Guards a hang, not speed: two unpinned spinners on a loaded host can wait seconds for a CPU.
     const TEST_TIMEOUT: Duration = Duration::from_secs(60);
 
+    /// No time limit a test could reach: the count decides.
+    const NO_LIMIT: Duration = Duration::from_secs(3600);
+
     #[test]
     fn handoff_measures_both_directions() {
-        let h = cache_line_handoff(10, 200, Duration::from_secs(5), None, TEST_TIMEOUT).unwrap();
+        let h = cache_line_handoff(10, 200, NO_LIMIT, None, TEST_TIMEOUT).unwrap();
         assert_eq!(h.round_trip.len(), 200);
         assert_eq!(h.one_way.len(), 400);
+        // A time limit that has passed by the first measured round trip stops right after it,
+        // and the peer, told to stop, reports its one direction of that one.
+        let h = cache_line_handoff(10, 200, Duration::ZERO, None, TEST_TIMEOUT).unwrap();
+        assert_eq!(h.round_trip.len(), 1);
+        assert_eq!(h.one_way.len(), 2);
     }
 
     #[test]
     fn pipe_pingpong_round_trips() {
-        let h = pipe_pingpong(64, 10, 100, Duration::from_secs(5), None, TEST_TIMEOUT).unwrap();
+        let h = pipe_pingpong(64, 10, 100, NO_LIMIT, None, TEST_TIMEOUT).unwrap();
         assert_eq!(h.len(), 100);
+        let h = pipe_pingpong(64, 10, 100, Duration::ZERO, None, TEST_TIMEOUT).unwrap();
+        assert_eq!(h.len(), 1);
     }
 
     #[test]

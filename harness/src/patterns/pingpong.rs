@@ -237,8 +237,9 @@ mod tests {
     use crate::transport::Transport;
     use std::time::Duration;
 
-    /// Both sides' split of a short ping-pong, pooled: (notify, deliver) p50 and negatives.
-    fn split(t: Transport, wait: Wait) -> (u64, u64, u64) {
+    /// Both sides' split of a short ping-pong, pooled: the notify and deliver histograms, and
+    /// the negatives.
+    fn split(t: Transport, wait: Wait) -> (Histogram<u64>, Histogram<u64>, u64) {
         let spec = PingpongSpec { size: 256, warmup: 5, iterations: 30, ..PingpongSpec::default() };
         let dir = tempfile::tempdir().unwrap();
         let pair = PairOptions {
@@ -260,27 +261,31 @@ mod tests {
             let mut h = decode(f(&mine)).unwrap();
             h.add(decode(f(&theirs)).unwrap()).unwrap();
             assert_eq!(h.len(), 2 * 30 - mine.negative - theirs.negative, "{t}");
-            h.value_at_quantile(0.5)
+            h
         };
         (pooled(|r| &r.notify), pooled(|r| &r.deliver), mine.negative + theirs.negative)
     }
 
-    /// A delay injected between "seen" and "verified" lands in `deliver`, not in `notify`.
+    /// A delay injected between "seen" and "verified" lands in `deliver`: every deliver sample
+    /// of both sides holds all of it. (Had it landed before the "seen" stamp, in `notify`,
+    /// deliver would be the few µs of a 256-byte check.) Nothing bounds `notify` from above on a
+    /// loaded host, so it is not compared.
     #[test]
-    fn a_delay_after_seen_grows_deliver_not_notify() {
-        // 2 ms: far beyond a wake-up's or a 256-byte check's noise on any host.
+    fn a_delay_after_seen_lands_in_deliver() {
+        // Slept, so no sample can be shorter, on any host.
         const DELAY: u64 = 2_000_000;
         for (t, wait) in [(Transport::AnonMmap, Wait::Futex), (Transport::Pipe, Wait::Block)] {
-            let (notify, deliver, negative) = split(t, wait);
             knobs::set_deliver_delay_ns(DELAY);
-            let (notify_slow, deliver_slow, negative_slow) = split(t, wait);
+            let (notify, deliver, negative) = split(t, wait);
             knobs::set_deliver_delay_ns(0);
-            assert_eq!(negative + negative_slow, 0, "{t}: clocks disagreed");
-            assert!(deliver_slow > deliver, "{t}: deliver {deliver} → {deliver_slow}");
-            // The delay went to deliver: notify moved by less than half of it.
+            assert_eq!(negative, 0, "{t}: clocks disagreed");
+            assert_eq!(notify.len(), deliver.len(), "{t}");
+            // The histogram keeps a sample's bucket: compare bucket to bucket.
             assert!(
-                notify_slow < notify + DELAY / 2,
-                "{t}: notify {notify} → {notify_slow} (deliver {deliver} → {deliver_slow})"
+                deliver.min() >= deliver.lowest_equivalent(DELAY),
+                "{t}: a deliver sample of {} ns, under the {DELAY} ns delay (notify p50 {})",
+                deliver.min(),
+                notify.value_at_quantile(0.5)
             );
         }
     }

@@ -221,13 +221,16 @@ mod tests {
         std::fs::read_dir(dir).unwrap().count()
     }
 
-    fn shm_names() -> Vec<String> {
+    /// This process's names in /dev/shm and the size of each. Other tests of this binary run
+    /// alongside and make such objects too: compare snapshots, never expect none.
+    fn shm_names() -> std::collections::BTreeMap<String, u64> {
         let me = format!("ipcbench-{}-", std::process::id());
         std::fs::read_dir("/dev/shm")
             .map(|d| {
                 d.flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .filter(|n| n.contains(&me))
+                    .map(|e| (e.file_name().to_string_lossy().into_owned(), e))
+                    .filter(|(n, _)| n.contains(&me))
+                    .filter_map(|(n, e)| Some((n, e.metadata().ok()?.len())))
                     .collect()
             })
             .unwrap_or_default()
@@ -250,8 +253,7 @@ mod tests {
             let pid = s.peer_pid();
             assert_eq!(entries(tmp.path()), 1, "{t}: one private directory while open");
             for n in [1, 50, 0, 200] {
-                let d = s.round_trips(n).unwrap();
-                assert!(n == 0 || d > Duration::ZERO);
+                s.round_trips(n).unwrap();
             }
             assert_eq!(s.count(), 251);
             let r = s.close().unwrap();
@@ -259,7 +261,8 @@ mod tests {
             let i = r.integrity;
             assert_eq!((i.sent, i.received), (2 * 251, 2 * 251), "{t}: {i:?}");
             assert_eq!(i.lost + i.reordered + i.corrupted, 0, "{t}: {i:?}");
-            assert!(r.peer_one_way_ns.p50 > 0, "{t}");
+            // The peer's figures came back with the report: one sample per record it answered.
+            assert_eq!(r.peer_one_way_ns.count, 251, "{t}: {:?}", r.peer_one_way_ns);
             assert!(!alive(pid), "{t}: peer {pid} still there");
             assert_eq!(entries(tmp.path()), 0, "{t}: files left in {}", tmp.path().display());
         }
@@ -267,16 +270,29 @@ mod tests {
 
     #[test]
     fn a_dropped_session_kills_its_peer_and_removes_its_objects() {
+        // Other tests make /dev/shm objects of this process meanwhile: this session's object is
+        // the one that appeared while it opened, of the length of its region. An unusual record
+        // size gives it a length no other test's object has (61 pages).
+        const SIZE: usize = 123_456;
+        let len = pingpong_len(Transport::PosixShm, SIZE) as u64;
         let tmp = tempfile::tempdir().unwrap();
-        let mut opts = SessionOptions::new(Transport::PosixShm, Process::Fork, Wait::Spin, 64);
+        let mut opts = SessionOptions::new(Transport::PosixShm, Process::Fork, Wait::Spin, SIZE);
         opts.dir = Some(tmp.path().to_path_buf());
+        let before = shm_names();
         let mut s = Session::open(&opts).unwrap();
         let pid = s.peer_pid();
-        assert!(!shm_names().is_empty(), "the shm object exists while open");
+        let ours: Vec<String> = shm_names()
+            .into_iter()
+            .filter(|(n, l)| *l == len && !before.contains_key(n))
+            .map(|(n, _)| n)
+            .collect();
+        assert!(!ours.is_empty(), "the shm object exists while open");
         s.round_trips(10).unwrap();
         drop(s);
         assert!(!alive(pid), "peer {pid} still there");
-        assert!(shm_names().is_empty(), "left in /dev/shm: {:?}", shm_names());
+        let now = shm_names();
+        let left: Vec<&String> = ours.iter().filter(|n| now.contains_key(*n)).collect();
+        assert!(left.is_empty(), "left in /dev/shm: {left:?}");
         assert_eq!(entries(tmp.path()), 0);
     }
 
