@@ -461,11 +461,9 @@ mod tests {
             if skip_reason(op, 4 << 20).is_some() {
                 continue;
             }
+            // Its phase times are this host's figures (a fast host may read one as 0 ns): the
+            // test is that every op runs and leaves nothing.
             let t = once(op, 4 << 20, op == Op::Thp).unwrap();
-            assert!(t.setup > 0 && t.teardown > 0, "{op:?}");
-            if op.touches() {
-                assert!(t.touch > 0, "{op:?}");
-            }
             if op == Op::Thp {
                 assert!(t.huge.is_some(), "smaps read");
             }
