@@ -275,6 +275,15 @@ mod tests {
     }
 
     /// A pid that was a process of ours and is gone now.
+    /// A sweep removes what every dead runner left, system-wide (System V queues are not in
+    /// any directory): two tests sweeping at once would take each other's planted leftovers.
+    /// The tests that sweep take turns.
+    static SWEEPS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    fn one_sweep_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+        SWEEPS.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn dead_pid() -> i32 {
         let mut c = crate::os::process::Child::fork(|| 0).unwrap();
         c.wait().unwrap();
@@ -283,6 +292,7 @@ mod tests {
 
     #[test]
     fn a_dead_runners_message_queues_are_swept() {
+        let _turn = one_sweep_at_a_time();
         let dead = dead_pid();
         let base = tempfile::tempdir().unwrap();
         let dir = base.path().join(format!("ipcbench-{dead}-zz"));
@@ -319,6 +329,7 @@ mod tests {
 
     #[test]
     fn a_live_runners_message_queue_is_kept() {
+        let _turn = one_sweep_at_a_time();
         // This process is alive: a queue keyed with its pid stays.
         let me = std::process::id() as i32;
         let key = MSG_KEY_MARK | (0x5b << 22) | (me & MSG_KEY_PID_MASK);
@@ -333,6 +344,7 @@ mod tests {
 
     #[test]
     fn a_dead_processs_dir_is_swept_and_a_live_ones_kept() {
+        let _turn = one_sweep_at_a_time();
         let base = tempfile::tempdir().unwrap();
         let mine = private_temp_dir(base.path(), "").unwrap();
         // A pid that cannot be alive: above the kernel's pid_max.
