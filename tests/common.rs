@@ -5,7 +5,7 @@ use serde_json::Value;
 use std::io::Read;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
 /// How long a command that measures (a scenario, `ab`, a shell or `script` around one) may run
@@ -252,9 +252,20 @@ pub fn left_by(pid: u32) -> Vec<String> {
     left
 }
 
+/// The names of the POSIX message queues of this IPC namespace, or none (with a warning) where
+/// they cannot be listed (see [`try_mqueue_names`]): a caller that needs them listed to show
+/// anything asks [`try_mqueue_names`] first.
+pub fn mqueue_names() -> Vec<String> {
+    try_mqueue_names().unwrap_or_else(|why| {
+        eprintln!("warning: POSIX message queues not checked: {why}");
+        Vec::new()
+    })
+}
+
 /// The names of the POSIX message queues of this IPC namespace: from /dev/mqueue, or where it
 /// is not mounted, from a private mount of the mqueue filesystem (needs `unshare -m`, as root).
-pub fn mqueue_names() -> Vec<String> {
+/// `Err` says why neither works on this host.
+pub fn try_mqueue_names() -> Result<Vec<String>, String> {
     let list = |d: &Path| -> Option<Vec<String>> {
         Some(
             std::fs::read_dir(d)
@@ -264,7 +275,7 @@ pub fn mqueue_names() -> Vec<String> {
         )
     };
     if let Some(names) = list(Path::new("/dev/mqueue")) {
-        return names;
+        return Ok(names);
     }
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().display();
@@ -279,12 +290,14 @@ pub fn mqueue_names() -> Vec<String> {
     );
     match o {
         Ok(o) if o.status.success() => {
-            String::from_utf8_lossy(&o.stdout).lines().map(str::to_string).collect()
+            Ok(String::from_utf8_lossy(&o.stdout).lines().map(str::to_string).collect())
         }
-        _ => {
-            eprintln!("warning: cannot list POSIX message queues (no /dev/mqueue, no unshare -m)");
-            Vec::new()
-        }
+        Ok(o) => Err(format!(
+            "/dev/mqueue is not mounted, and a private mount of the mqueue filesystem failed \
+             (`unshare -m` and `mount` need root): {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        )),
+        Err(e) => Err(format!("/dev/mqueue is not mounted, and `unshare` cannot start: {e}")),
     }
 }
 
@@ -324,4 +337,166 @@ pub fn children_of(pid: u32) -> Vec<u32> {
         }
     }
     out
+}
+
+/// Taken shared by a test that starts writeback itself (an fsync), alone by each attempt of
+/// [`unless_written_back`]: the tests of one binary run side by side, and their own fsyncs must
+/// not pass for the host's writeback.
+static WRITEBACK: RwLock<()> = RwLock::new(());
+
+/// Held while a test starts page writeback (fsync, msync(MS_SYNC)): see [`unless_written_back`].
+pub fn writes_back() -> RwLockReadGuard<'static, ()> {
+    WRITEBACK.read().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The host's writes, from /proc/vmstat: pages written back since boot (`nr_written`), KiB
+/// written to block devices since boot (`pgpgout`: summed over the CPUs when read, so exact,
+/// where `nr_written` may lag by a CPU's batch unless folded first, which needs root), and
+/// pages under writeback now (`nr_writeback`).
+fn vmstat_writeback() -> Option<Writes> {
+    // Best effort: folds the CPUs' batched counts (root only; else nr_written may lag).
+    let _ = std::fs::write("/proc/sys/vm/stat_refresh", "1");
+    let vmstat = std::fs::read_to_string("/proc/vmstat").ok()?;
+    let field = |name: &str| -> Option<u64> {
+        vmstat.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+    };
+    Some(Writes {
+        pages: field("nr_written")?,
+        kib: field("pgpgout")?,
+        now: field("nr_writeback")?,
+    })
+}
+
+/// See [`vmstat_writeback`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Writes {
+    pages: u64,
+    kib: u64,
+    now: u64,
+}
+
+impl Writes {
+    /// What was written from `self` to `later`, and what was under writeback then.
+    fn until(self, later: Writes) -> Writes {
+        Writes {
+            pages: later.pages.saturating_sub(self.pages),
+            kib: later.kib.saturating_sub(self.kib),
+            now: later.now,
+        }
+    }
+    fn quiet(self) -> bool {
+        self == Writes { pages: 0, kib: 0, now: 0 }
+    }
+}
+
+impl std::fmt::Display for Writes {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(
+            f,
+            "{} page(s) written back, {} KiB written to block devices, {} page(s) under \
+             writeback at the end",
+            self.pages, self.kib, self.now
+        )
+    }
+}
+
+/// Attempts of [`unless_written_back`].
+pub const WRITEBACK_ATTEMPTS: usize = 3;
+
+/// Whether writeback on filesystem `fs` zeroes the bytes past end-of-file in a file's last
+/// page (in the page cache), as the seed article's second listing shows: ext4, xfs and btrfs do
+/// on every writeback of that page; tmpfs has no writeback. None: not known here (FUSE, ZFS,
+/// NFS, overlay, whose upper filesystem decides, …).
+pub fn zeroes_past_eof(fs: &str) -> Option<bool> {
+    match fs {
+        "ext2" | "ext3" | "ext4" | "xfs" | "btrfs" => Some(true),
+        "tmpfs" | "ramfs" => Some(false),
+        _ => None,
+    }
+}
+
+/// A dirty page of a 40-byte file in the system temp dir (where the tests' private dirs are),
+/// written whole through a shared mapping: on a filesystem that zeroes past end-of-file on
+/// writeback ([`zeroes_past_eof`]) its bytes past 40 read as zeros once the host wrote it back.
+struct Canary {
+    map: memmap2::MmapMut,
+    _dir: tempfile::TempDir,
+}
+
+impl Canary {
+    fn new() -> std::io::Result<Canary> {
+        let dir = tempfile::tempdir()?;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(dir.path().join("canary"))?;
+        file.set_len(40)?;
+        // SAFETY: a private file of ours; its first page, which holds end-of-file.
+        let mut map = unsafe { memmap2::MmapOptions::new().len(4096).map_mut(&file) }?;
+        map.fill(0xa5);
+        Ok(Canary { map, _dir: dir })
+    }
+
+    /// Whether it was written back: its bytes past end-of-file zeroed.
+    fn written_back(&self) -> bool {
+        self.map[40..].iter().any(|b| *b != 0xa5)
+    }
+}
+
+/// For a check whose expected outcome needs a dirty page to stay unwritten for a moment (bytes
+/// a mapping put past end-of-file stay in the page cache until writeback zeroes them): runs
+/// `attempt` alone among this binary's tests ([`writes_back`]) beside a canary, a page dirtied
+/// the same way just before it in the same temp dir, never flushed by the test.
+///
+/// Gives the outcome when it is `expected`, or when the host wrote back nothing meanwhile: the
+/// canary kept its bytes (where writeback would have zeroed them, see [`zeroes_past_eof`]; on
+/// another filesystem, no page of the host was written back: `nr_written`, `pgpgout`,
+/// `nr_writeback` in /proc/vmstat). Then the precondition held and the caller's assertion
+/// judges the code — a check that flushed its own page fails it. An unexpected outcome while
+/// the host wrote back (background writeback under memory pressure, a global `sync`) proves
+/// nothing: tried again, up to [`WRITEBACK_ATTEMPTS`] times, then `None` with the reason
+/// printed (the caller skips the claim).
+pub fn unless_written_back<T: std::fmt::Debug>(
+    what: &str,
+    mut attempt: impl FnMut() -> T,
+    expected: impl Fn(&T) -> bool,
+) -> Option<T> {
+    let mut busy = Vec::new();
+    for k in 1..=WRITEBACK_ATTEMPTS {
+        let alone = WRITEBACK.write().unwrap_or_else(|e| e.into_inner());
+        let canary = Canary::new().unwrap_or_else(|e| panic!("a canary page in the temp dir: {e}"));
+        let before = vmstat_writeback();
+        let outcome = attempt();
+        let after = vmstat_writeback();
+        let canary_written = canary.written_back();
+        drop(alone);
+        if expected(&outcome) {
+            return Some(outcome);
+        }
+        let fs = ipcbench_scenarios::sysinfo::filesystem_of(&std::env::temp_dir());
+        let host = match zeroes_past_eof(&fs) {
+            Some(_) if !canary_written => return Some(outcome), // the host wrote back nothing
+            Some(_) => format!(
+                "the host wrote back a page dirtied just before it (a canary in the temp dir, \
+                 on {fs}) while it ran"
+            ),
+            None => match (before, after) {
+                (Some(b), Some(a)) if b.until(a).quiet() => return Some(outcome),
+                (Some(b), Some(a)) => format!("on {fs}, while it ran: {}", b.until(a)),
+                _ => format!(
+                    "on {fs} (not known to zero bytes past end-of-file on writeback), and \
+                     /proc/vmstat (nr_written, pgpgout, nr_writeback) cannot be read"
+                ),
+            },
+        };
+        eprintln!("note: {what}: attempt {k}: {outcome:?}; {host}");
+        busy.push(host);
+    }
+    println!(
+        "SKIPPED {what}: its page may have been written back by the host before it was read, \
+         in each of {WRITEBACK_ATTEMPTS} attempts ({}): nothing to judge on this host now",
+        busy.join("; ")
+    );
+    None
 }

@@ -346,6 +346,16 @@ fn the_next_start_sweeps_what_a_killed_runner_left() {
 fn the_next_start_sweeps_a_killed_runners_queues_fifos_and_iceoryx2_files() {
     let _g = serial();
     for transport in ["posix-mq", "sysv-msg", "fifo", "iceoryx2"] {
+        if transport == "posix-mq" {
+            // What a runner leaves among POSIX message queues is seen only by listing them.
+            if let Err(why) = try_mqueue_names() {
+                println!(
+                    "SKIPPED posix-mq: the queues a killed runner leaves cannot be listed on \
+                     this host ({why}), so neither what it left nor their removal can be shown"
+                );
+                continue;
+            }
+        }
         let (out, work) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let (child, what) = long_run(out.path(), work.path(), transport);
         let pid = child.id();

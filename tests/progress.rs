@@ -74,9 +74,28 @@ fn the_clock_ticks_while_a_case_runs_on_a_terminal() {
     );
     let o = output_within(Command::new("script").args(["-qefc", &cmd, "/dev/null"]), RUN_LIMIT);
     let raw = String::from_utf8_lossy(&o.stdout).to_string();
-    assert!(o.status.success(), "{raw}\n{}", stderr(&o));
+    let err = stderr(&o);
+    if !o.status.success() && !out.path().join("latest.json").exists() {
+        // A container without /dev/pts (or /dev/ptmx) has no pseudo-terminal to give.
+        let no_pty = format!("{raw}{err}").to_lowercase();
+        if ["pseudo-terminal", "openpty", "/dev/pts", "ptmx"].iter().any(|w| no_pty.contains(w)) {
+            println!("SKIPPED: `script` cannot open a pseudo-terminal here: {}", err.trim());
+            return;
+        }
+    }
+    assert!(o.status.success(), "{raw}\n{err}");
     let frames = frames(&raw);
+    // The run's clock (`HH:MM:SS`) past 1 s with the case not done: whenever the ticks came on
+    // a busy host, one came while the case ran, between 1 s and its end.
+    let past_a_second = |f: &str| {
+        f.split_whitespace().any(|w| {
+            let p: Vec<&str> = w.split(':').collect();
+            p.len() == 3
+                && p.iter().all(|x| x.len() == 2 && x.bytes().all(|b| b.is_ascii_digit()))
+                && w != "00:00:00"
+        })
+    };
     let ticked =
-        frames.iter().any(|f| f.contains("00:00:01") && f.contains(" 0/1 ") && f.contains("ETA"));
+        frames.iter().any(|f| past_a_second(f) && f.contains(" 0/1 ") && f.contains("ETA"));
     assert!(ticked, "no frame drawn while the case ran past 1 s: {frames:#?}");
 }

@@ -43,7 +43,9 @@ fn every_transport_and_process_moves_records_intact() {
         assert_eq!(ow["count"], 600, "{id}: both directions recorded");
         assert!(ow["p50"].as_u64().is_some(), "{ow}");
         assert!(c["histograms"]["one_way"].as_str().unwrap().len() > 10);
-        assert!(c["cpu"]["ns_per_message"]["responder"].as_f64().unwrap() > 0.0);
+        // Measured, not judged: a count of CPU time, which a coarse clock may show as 0.
+        let cpu = c["cpu"]["ns_per_message"]["responder"].as_f64();
+        assert!(cpu.is_some_and(|n| n.is_finite() && n >= 0.0), "{id}: responder CPU {cpu:?}");
     }
 }
 
