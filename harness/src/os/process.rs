@@ -98,7 +98,8 @@ impl Child {
 
 impl Child {
     /// Waits at most `limit` for the child to end and reaps it if it did; `None` if it still
-    /// runs (or is stopped) then, left to its guard. For tests, whose waits must not hang.
+    /// runs (or is stopped) then, left to its guard: for waits that must not hang (a worker's
+    /// reap in [`Worker::finish`], tests).
     pub fn wait_for(&mut self, limit: std::time::Duration) -> Result<Option<ExitStatus>> {
         let until = std::time::Instant::now() + limit;
         let mut pause = std::time::Duration::from_micros(20);
@@ -230,13 +231,11 @@ pub fn read_report(
             } else if n == 0 {
                 return Ok(());
             } else {
-                match std::io::Error::last_os_error().raw_os_error() {
+                let e = std::io::Error::last_os_error();
+                match e.raw_os_error() {
                     Some(libc::EINTR) => {}
                     Some(libc::EAGAIN) => break,
-                    _ => {
-                        return Err(std::io::Error::last_os_error())
-                            .context("reading the worker's report")
-                    }
+                    _ => return Err(e).context("reading the worker's report"),
                 }
             }
         }
