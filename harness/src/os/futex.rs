@@ -4,12 +4,20 @@
 //!
 //! A side publishes by storing a new value into a 32-bit word in shared memory (release) after
 //! the bytes the value covers; the other side sees the new value (acquire), then reads them.
-//! `spin` polls the word. `futex` sleeps in the kernel on it: before sleeping a side raises the
-//! waiters flag beside the word, and the publisher issues `FUTEX_WAKE` only if it sees that flag
-//! (Dekker-style: each side stores, fences, then loads the other's word, so at least one of them
-//! sees the other). Sleeps time out every [`SLEEP_SLICE_NS`] to look at the [`Watch`]; a sleep
-//! that timed out although its condition had become true is counted as a missed wake-up, which
-//! tests require to be zero.
+//! `spin` polls the word. `futex` sleeps in the kernel on it: before its last look at the word a
+//! side counts itself in the sleepers count beside the word (and out when its wait is over), and
+//! the publisher issues `FUTEX_WAKE` only if it sees a sleeper counted (Dekker-style: each side
+//! stores, fences, then loads the other's word, so at least one of them sees the other). The
+//! publisher never lowers the count: a flag it lowered could be the one raised for the *next*
+//! value, by a waiter that saw this value while the publisher was preempted between its store
+//! and its look — its wake then lands before that waiter sleeps, and the next publish wakes no
+//! one. Sleeps time out every [`SLEEP_SLICE_NS`] to look at the [`Watch`]; a sleep that timed
+//! out although its condition had become true is counted as a missed wake-up, which tests
+//! require to be zero.
+//!
+//! Waits on an eventfd or a condition variable (the ring's) use the word beside as a flag
+//! instead ([`Signal::raise_waiters`], [`Signal::take_waiters`]): their wake-up is remembered
+//! (an eventfd's count) or given under the sleeper's lock, so lowering it loses nothing.
 
 use crate::os::watch::{WaitError, Watch};
 use serde::{Deserialize, Serialize};
@@ -51,7 +59,8 @@ impl WaitStats {
     }
 }
 
-/// A 32-bit word and its waiters flag, side by side in shared memory (word at +0, flag at +4).
+/// A 32-bit word and its sleepers count (futex) or waiters flag (eventfd, condvar), side by side
+/// in shared memory (word at +0, count or flag at +4).
 #[derive(Clone, Copy, Debug)]
 pub struct Signal {
     word: *const AtomicU32,
@@ -102,14 +111,44 @@ impl Signal {
     }
 
     /// Publishes `value`: everything written before is visible to whoever sees it. Under
-    /// `futex`, wakes the sleepers if the flag says there are any.
+    /// `futex`, wakes the sleepers if any are counted.
     #[inline(always)]
     pub fn publish(&self, value: u32, wait: Wait, stats: &mut WaitStats) {
+        self.store(value);
+        if wait == Wait::Futex {
+            self.wake_sleepers(stats);
+        }
+    }
+
+    /// The first half of a publish: the store alone (release).
+    #[inline(always)]
+    fn store(&self, value: u32) {
         self.word().store(value, Ordering::Release);
-        if wait == Wait::Futex && self.take_waiters() {
+    }
+
+    /// The second half of a futex publish: `FUTEX_WAKE` if a sleeper is counted. The count is
+    /// left as it is: each sleeper counts itself out.
+    #[inline(always)]
+    fn wake_sleepers(&self, stats: &mut WaitStats) {
+        // Pairs with the sleeper's fence between counting itself in and reading the word.
+        fence(Ordering::SeqCst);
+        if self.waiters().load(Ordering::Relaxed) != 0 {
             futex_wake(self.word());
             stats.wakes += 1;
         }
+    }
+
+    /// A futex waiter counts itself in, before its last look at the word.
+    #[inline(always)]
+    fn count_in(&self) {
+        self.waiters().fetch_add(1, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+    }
+
+    /// A futex waiter counts itself out, its wait over.
+    #[inline(always)]
+    fn count_out(&self) {
+        self.waiters().fetch_sub(1, Ordering::Relaxed);
     }
 
     /// After a publish: whether a waiter raised the flag (it is lowered then), so that the
@@ -190,8 +229,21 @@ impl Signal {
         watch: &mut Watch,
         stats: &mut WaitStats,
     ) -> Result<u32, WaitError> {
+        self.count_in();
+        let r = self.sleep_counted(ready, watch, stats);
+        self.count_out();
+        r
+    }
+
+    /// [`Signal::sleep_until`] while counted in.
+    #[inline(always)]
+    fn sleep_counted(
+        &self,
+        ready: impl Fn(u32) -> bool,
+        watch: &mut Watch,
+        stats: &mut WaitStats,
+    ) -> Result<u32, WaitError> {
         loop {
-            self.raise_waiters();
             let v = self.load();
             if ready(v) {
                 return Ok(v);
@@ -266,4 +318,85 @@ pub fn futex_wait(word: &AtomicU32, expected: u32, timeout: Duration) -> Sleep {
 pub fn futex_wake(word: &AtomicU32) {
     // SAFETY: as above.
     unsafe { libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, i32::MAX) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    /// A signal over a fresh word and count that live as long as the test binary.
+    fn fresh() -> Signal {
+        let mem: &'static mut [AtomicU32; 2] =
+            Box::leak(Box::new([AtomicU32::new(0), AtomicU32::new(0)]));
+        // SAFETY: 8 aligned bytes that are never freed.
+        unsafe { Signal::at(mem.as_mut_ptr() as *mut u8) }
+    }
+
+    /// Whether thread `tid` of this process is asleep in `futex` (its state and its syscall).
+    fn asleep_in_futex(tid: i32) -> bool {
+        let at = |f: &str| std::fs::read_to_string(format!("/proc/self/task/{tid}/{f}"));
+        let state = at("stat").ok().and_then(|s| {
+            s.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next().map(str::to_owned))
+        });
+        let call = at("syscall").ok().and_then(|s| s.split_whitespace().next().map(str::to_owned));
+        state.as_deref() == Some("S") && call == Some(libc::SYS_futex.to_string())
+    }
+
+    #[test]
+    fn a_wake_that_lands_before_the_sleep_costs_the_next_publish_nothing() {
+        // The race, one step at a time: the publisher of 1 is preempted between its store and
+        // its look at the sleepers; the waiter sees 1, goes on, counts itself in to wait for 2
+        // and looks (still 1); the publisher resumes and wakes — no one is asleep yet; the
+        // waiter sleeps; then 2 is published. That publish must wake it (with a flag the
+        // publisher lowered, it woke no one and the sleep ran out its slice).
+        let sig = fresh();
+        let mut stats = WaitStats::default();
+        sig.store(1);
+        sig.count_in();
+        assert_eq!(sig.load(), 1);
+        sig.wake_sleepers(&mut stats);
+        let (tx, rx) = mpsc::channel();
+        let sleeper = std::thread::spawn(move || {
+            // SAFETY: gettid has no preconditions.
+            tx.send(unsafe { libc::gettid() }).unwrap();
+            futex_wait(sig.word(), 1, Duration::from_secs(20))
+        });
+        let tid = rx.recv().unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !asleep_in_futex(tid) {
+            assert!(std::time::Instant::now() < deadline, "the sleeper never slept");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        sig.publish(2, Wait::Futex, &mut stats);
+        assert_eq!(sleeper.join().unwrap(), Sleep::Woken, "the publish of 2 woke no one");
+        assert_eq!(stats.wakes, 2);
+    }
+
+    #[test]
+    fn a_wait_counts_itself_out_whether_it_slept_or_not() {
+        let sig = fresh();
+        let mut stats = WaitStats::default();
+        let mut watch = Watch::new(Duration::from_secs(20));
+        sig.store(1);
+        sig.wait_for(1, Wait::Futex, &mut watch, &mut stats).unwrap();
+        assert_eq!(
+            sig.waiters().load(Ordering::Relaxed),
+            0,
+            "counted in after a wait that found its value"
+        );
+        let waiter = std::thread::spawn(move || {
+            let mut stats = WaitStats::default();
+            let mut watch = Watch::new(Duration::from_secs(20));
+            sig.wait_for(2, Wait::Futex, &mut watch, &mut stats).map(|_| stats)
+        });
+        while sig.waiters().load(Ordering::Relaxed) == 0 {
+            std::thread::yield_now();
+        }
+        sig.publish(2, Wait::Futex, &mut stats);
+        let theirs = waiter.join().unwrap().unwrap();
+        assert_eq!(sig.waiters().load(Ordering::Relaxed), 0, "counted in after a wait that slept");
+        assert_eq!(theirs.missed_wakes, 0, "{theirs:?}");
+    }
 }
