@@ -186,6 +186,26 @@ fn a_page_wholly_past_end_of_file_raises_sigbus() {
 }
 
 #[test]
+fn the_runner_s_own_sigbus_handler_does_not_decide_the_claim() {
+    // The runner installs a SIGBUS handler that survives a lost page; the claim's children
+    // must not inherit it (they did: a child writing past end-of-file "exited normally", and
+    // the article's claim read NO on every host).
+    let out_dir = tempfile::tempdir().unwrap();
+    let (out, run) = common::run_into(
+        out_dir.path(),
+        &["scenario", "seed", "--filter", "seed/sigbus-past-eof", "--no-report"],
+    );
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let run = run.expect("a result file");
+    let cases = common::cases(&run);
+    assert_eq!(cases.len(), 1, "{cases:?}");
+    let claim = &cases[0]["claims"][0];
+    let observed = claim["observed"].as_str().unwrap_or_default();
+    assert_eq!(claim["holds"], true, "{observed}");
+    assert!(observed.contains("killed by SIGBUS"), "{observed}");
+}
+
+#[test]
 fn touching_an_unmapped_address_raises_sigsegv() {
     let c = run_check(seed::segv_after_munmap).claim;
     assert!(c.holds && c.observed.contains("SIGSEGV"), "{}", c.observed);

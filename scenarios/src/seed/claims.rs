@@ -231,10 +231,18 @@ pub fn read_stops_at_eof(lab: &Lab) -> Result<Claim> {
     ))
 }
 
-/// Runs `body` in a forked child that leaves no core file, and reports how it ended.
+/// Runs `body` in a forked child that leaves no core file, and reports how it ended. The child
+/// takes SIGBUS and SIGSEGV as the kernel gives them: the runner's SIGBUS handler (which puts a
+/// zero page where a lost one was, so the runner lives to record a truncated file) would
+/// otherwise paper over the very fault a claim looks for, and the child would exit normally.
 fn in_child(body: impl FnOnce() -> i32) -> Result<ExitStatus> {
     Child::fork(|| {
         no_core_dump();
+        // SAFETY: plain signal disposition changes in the child, before it touches anything.
+        unsafe {
+            libc::signal(libc::SIGBUS, libc::SIG_DFL);
+            libc::signal(libc::SIGSEGV, libc::SIG_DFL);
+        }
         body()
     })?
     .wait()
