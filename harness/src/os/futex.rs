@@ -152,8 +152,8 @@ impl Signal {
     }
 
     /// After a publish: whether a waiter raised the flag (it is lowered then), so that the
-    /// publisher must wake it — by futex, or by whatever else the waiter sleeps on (an eventfd,
-    /// a condition variable).
+    /// publisher must wake it by what the waiter sleeps on (an eventfd, a condition variable).
+    /// Futex waits use the sleepers count instead (see the module's doc).
     #[inline(always)]
     pub fn take_waiters(&self) -> bool {
         // Pairs with the sleeper's fence between raising the flag and reading the word.

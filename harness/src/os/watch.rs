@@ -121,6 +121,17 @@ pub fn report_bus_errors_to(fd: libc::c_int) {
     REPORT_FD.store(fd, Ordering::SeqCst);
 }
 
+/// Restores the default SIGBUS and SIGSEGV dispositions, for a child whose fault is what is
+/// being observed (the seed claims): [`install_signal_handlers`]' SIGBUS handler would paper
+/// over it, and the child would exit normally.
+pub fn default_fault_signals() {
+    // SAFETY: plain signal disposition changes.
+    unsafe {
+        libc::signal(libc::SIGBUS, libc::SIG_DFL);
+        libc::signal(libc::SIGSEGV, libc::SIG_DFL);
+    }
+}
+
 /// Restores the default SIGPIPE disposition: a closed stdout (`ipcbench list | head`) then ends
 /// the process quietly instead of failing a print.
 pub fn default_sigpipe() {

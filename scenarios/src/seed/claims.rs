@@ -6,6 +6,7 @@ use super::programs::*;
 use anyhow::{bail, Context as _, Result};
 use ipcbench_harness::os::mapping::{MapOptions, Region, PAGE};
 use ipcbench_harness::os::process::{no_core_dump, Child, ExitStatus};
+use ipcbench_harness::os::watch::default_fault_signals;
 use ipcbench_results::Claim;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
@@ -232,17 +233,11 @@ pub fn read_stops_at_eof(lab: &Lab) -> Result<Claim> {
 }
 
 /// Runs `body` in a forked child that leaves no core file, and reports how it ended. The child
-/// takes SIGBUS and SIGSEGV as the kernel gives them: the runner's SIGBUS handler (which puts a
-/// zero page where a lost one was, so the runner lives to record a truncated file) would
-/// otherwise paper over the very fault a claim looks for, and the child would exit normally.
+/// takes SIGBUS and SIGSEGV as the kernel gives them, not through the runner's handler.
 fn in_child(body: impl FnOnce() -> i32) -> Result<ExitStatus> {
     Child::fork(|| {
         no_core_dump();
-        // SAFETY: plain signal disposition changes in the child, before it touches anything.
-        unsafe {
-            libc::signal(libc::SIGBUS, libc::SIG_DFL);
-            libc::signal(libc::SIGSEGV, libc::SIG_DFL);
-        }
+        default_fault_signals();
         body()
     })?
     .wait()
