@@ -33,7 +33,8 @@ Thresholds. --threshold, default 10 %, for handoff latency; 2 times that (20 % b
 throughput; 8 times that (80 % by default) for what waits on what the whole host shares: \
 latency and throughput whose receiver is woken by the scheduler (futex, block, eventfd, \
 condvar, iox2-event), latency of a record of 1 MiB or more, a flush to a block device, a \
-mapping's set-up. Between two \
+mapping's set-up (a thp mapping whose share of huge pages moved by more than 25 points \
+between the runs is not judged: the host's memory was fragmented differently). Between two \
 runs made apart these move with whatever else runs, and a run's own trials cannot show that \
 drift. p99 gets twice its figure's threshold and counts only with --gate-p99: a run's tail is \
 set by what else ran. A quantile with fewer than 10 samples beyond it is not resolved (noise).
@@ -41,7 +42,8 @@ set by what else ran. A quantile with fewer than 10 samples beyond it is not res
 Memory bandwidth. A spinning pair's stream or ping-pong of 4 KiB records or more runs at the \
 pace of the guest's memory: on the development VM spin streams dropped 4-5x for seconds at a \
 time (to about 7 GB/s) in runs of one build, code paths and transports alike, while the floor \
-probes and the pair's CPU waits did not move. They are \
+probes and the pair's CPU waits did not move. So does a mapping backed by huge pages \
+(mapping/thp, mapping/hugetlb): making it ready is zeroing 2 MiB pages. They are \
 reported and judged, and count only with --gate-bandwidth (a dedicated host); ab, which \
 pairs the builds' runs, counts them.
 
@@ -96,6 +98,9 @@ pub const LARGE_RECORD_BYTES: u64 = 1 << 20;
 /// A spinning pair moving records this large or more runs at the pace of the guest's memory
 /// bandwidth ([`super::bandwidth_bound`]).
 pub const BANDWIDTH_RECORD_BYTES: u64 = 4096;
+/// Two runs' `mapping/thp` cases whose shares of huge pages differ by more than this are not
+/// judged ([`super::judging`]): a 4 KiB-page mapping is set up at another cost.
+pub const HUGE_PAGE_FRACTION_GAP: f64 = 0.25;
 /// p99 must move this many thresholds (of its figure's kind): tail latency drifts more between
 /// runs than the median.
 pub const P99_THRESHOLD_FACTOR: f64 = 2.0;

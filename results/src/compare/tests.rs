@@ -900,3 +900,40 @@ fn bandwidth_bound_figures_count_only_when_asked() {
     assert!(!crate::compare::bandwidth_bound(&case("pingpong/memfd/fork/futex/65536")));
     assert!(crate::compare::bandwidth_bound(&case("fanout/posix-shm/fork/spin/4096")));
 }
+
+/// A mapping made of huge pages is a zeroing job that moves with the guest's memory: judged,
+/// counted only with --gate-bandwidth; a 4 KiB-page mapping's set-up counts as before; and two
+/// thp runs whose kernel gave them different shares of huge pages are not judged at all.
+#[test]
+fn huge_page_mappings_count_only_when_asked_and_only_with_like_pages() {
+    let case = |id: &str, seed, median_ns, huge: Option<f64>| {
+        let mut c = latency_case(id, &latencies(seed, 5000, median_ns, 0.05));
+        c.axes.insert("op".into(), id.split('/').nth(1).unwrap().into());
+        if let Some(h) = huge {
+            c.figures.insert("huge_page_fraction".into(), h);
+        }
+        c
+    };
+    let judged = |id: &str, huge: [Option<f64>; 2], opts: CompareOptions| {
+        let base = run("b", vec![case(id, 1, 700_000.0, huge[0])]);
+        let new = run("n", vec![case(id, 2, 1_500_000.0, huge[1])]);
+        figure(&compare(&base, &new, &opts), "p50 one-way").clone()
+    };
+    let by_default = CompareOptions::default();
+    let gated = CompareOptions { gate_bandwidth: true, ..Default::default() };
+    let thp = "mapping/thp/16777216";
+    let f = judged(thp, [Some(1.0), Some(1.0)], by_default);
+    assert_eq!((f.verdict, f.gates), (Verdict::Noise, false), "{f:?}");
+    assert!(f.note.as_deref().unwrap().contains("zeroing whole huge pages"), "{f:?}");
+    let f = judged(thp, [Some(1.0), Some(1.0)], gated);
+    assert_eq!((f.verdict, f.gates), (Verdict::Regressed, true), "{f:?}");
+    let f = judged(thp, [Some(1.0), Some(0.0)], gated);
+    assert_eq!((f.verdict, f.gates), (Verdict::Noise, false), "{f:?}");
+    assert!(f.note.as_deref().unwrap().contains("100 % of the base run's mapping"), "{f:?}");
+    let f = judged("mapping/touch/16777216", [None, None], by_default);
+    assert_eq!((f.verdict, f.gates), (Verdict::Regressed, true), "{f:?}");
+    let mut c = CaseResult::new("mapping/hugetlb/2097152", "mapping");
+    assert!(crate::compare::bandwidth_bound(&c), "from the id");
+    c.axes.insert("op".into(), "populate".into());
+    assert!(!crate::compare::bandwidth_bound(&c), "from the axis");
+}
