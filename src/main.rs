@@ -586,7 +586,12 @@ fn scenario(a: ScenarioArgs) -> Result<ExitCode> {
         // A failed or interrupted run exits 1 or 128+N below; a regression exits 1 once
         // measuring the regressed cases again confirmed it.
         regressed = cmp.gate() != compare::Gate::Clean;
-        if cmp.gate() == compare::Gate::Regressed && a.confirm > 0 && !outcome.interrupted {
+        // Cases the run could not judge (another state of the host) are measured again too.
+        let unjudged = !runner::confirm::other_state_ids(&cmp).is_empty();
+        let gate = cmp.gate();
+        let again_due =
+            gate == compare::Gate::Regressed || (gate == compare::Gate::Clean && unjudged);
+        if again_due && a.confirm > 0 && !outcome.interrupted {
             let mut again = request;
             // Tests only: a slow-down of the run that has passed when it is measured again.
             if std::env::var_os("IPCBENCH_SLOWDOWN_ONCE").is_some() {

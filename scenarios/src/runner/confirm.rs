@@ -11,7 +11,14 @@
 //! another state of the host than the baseline's (a spin case's cache-line probes, see
 //! `compare`) cannot judge the case: after a pause of [`OTHER_STATE_PAUSE`] (the slow state
 //! lasts seconds) it is measured again, up to [`OTHER_STATE_ROUNDS`] times, and if no round
-//! can judge it, the run's verdict stands. Each round's result file goes to
+//! can judge it, the run's verdict stands.
+//!
+//! A case the run could not judge at all, because its trials ran in another state of the host
+//! than the baseline's, is measured again the same way: it counts only when a round made in the
+//! baseline's state judges it regressed, and then once more (`rounds` + 1 judging rounds, the
+//! first standing in for the run's verdict). Never judged, it is named and not counted. Without
+//! this, a 20 % slowdown injected into the posix-shm spin ping-pong passed 2 of 6 runs whose
+//! spin/64 case happened to run in the other state. Each round's result file goes to
 //! `DIR/confirmations/`, apart from the runs the report and the trend read.
 
 use super::{run, Request};
@@ -55,6 +62,11 @@ pub struct Confirmation {
     pub unresolved: Vec<String>,
     /// Regressed in the run, not in a round after it: the host's state.
     pub cleared: Vec<String>,
+    /// Not judged in the run (its trials ran in another state of the host than the baseline's)
+    /// nor in any round after it: not counted, and named.
+    pub unjudged: Vec<String>,
+    /// Not judged in the run, judged in a round after it (regressed or not).
+    pub judged_again: Vec<String>,
     /// A round was interrupted (Ctrl-C): nothing is cleared.
     pub interrupted: bool,
 }
@@ -70,20 +82,49 @@ pub enum Again {
     OtherState,
 }
 
+/// A case under confirmation: what each round said of it, and how many rounds must judge it.
+#[derive(Clone, Debug)]
+pub struct Tracked {
+    pub id: String,
+    pub said: Vec<Again>,
+    /// Rounds that must judge it: `--confirm` for a case the run found regressed; one more for
+    /// a case the run could not judge (its trials ran in another state of the host than the
+    /// baseline's), whose first judging round stands in for the run's verdict.
+    pub need: u32,
+    /// The run itself could not judge it.
+    pub unjudged_in_run: bool,
+}
+
+impl Tracked {
+    fn judged(&self) -> u32 {
+        self.said.iter().filter(|a| **a != Again::OtherState).count() as u32
+    }
+    fn other(&self) -> u32 {
+        self.said.iter().filter(|a| **a == Again::OtherState).count() as u32
+    }
+}
+
 /// The cases to measure in the next round, from what each earlier round said of each case: a
-/// case is measured again while every round that judged it found it regressed, until `rounds`
+/// case is measured again while every round that judged it found it regressed, until `need`
 /// rounds judged it; a round that could not judge it (another state of the host) does not
 /// count, and buys it one more round, up to [`OTHER_STATE_ROUNDS`] such rounds.
-pub fn due(history: &[(String, Vec<Again>)], rounds: u32) -> Vec<String> {
+pub fn due(history: &[Tracked]) -> Vec<String> {
     history
         .iter()
-        .filter(|(_, said)| {
-            let judged = said.iter().filter(|a| **a != Again::OtherState).count() as u32;
-            let other = said.iter().filter(|a| **a == Again::OtherState).count() as u32;
-            !said.contains(&Again::Cleared) && judged < rounds && other < OTHER_STATE_ROUNDS
+        .filter(|t| {
+            !t.said.contains(&Again::Cleared)
+                && t.judged() < t.need
+                && t.other() < OTHER_STATE_ROUNDS
         })
-        .map(|(id, _)| id.clone())
+        .map(|t| t.id.clone())
         .collect()
+}
+
+/// The cases the comparison could not judge because their trials ran in another state of the
+/// host than the base's ([`compare::in_other_state`]): measured again like regressed ones, so
+/// a run made in the other state still gets a verdict.
+pub fn other_state_ids(c: &Comparison) -> Vec<String> {
+    c.cases.iter().filter(|k| compare::in_other_state(k)).map(|k| k.id.clone()).collect()
 }
 
 /// The cases with a figure that regressed and counts.
@@ -106,18 +147,24 @@ pub fn confirm(
     opts: &CompareOptions,
 ) -> anyhow::Result<Confirmation> {
     let regressed = regressed_ids(first);
-    let mut history: Vec<(String, Vec<Again>)> =
-        regressed.iter().map(|id| (id.clone(), Vec::new())).collect();
+    let track = |id: &String, unjudged: bool| Tracked {
+        id: id.clone(),
+        said: if unjudged { vec![Again::OtherState] } else { Vec::new() },
+        need: rounds + u32::from(unjudged),
+        unjudged_in_run: unjudged,
+    };
+    let mut history: Vec<Tracked> = regressed.iter().map(|id| track(id, false)).collect();
+    history.extend(other_state_ids(first).iter().map(|id| track(id, true)));
     let mut done = Vec::new();
     let mut interrupted = false;
     for round in 1..=rounds + OTHER_STATE_ROUNDS {
-        let ids = due(&history, rounds);
+        let ids = due(&history);
         if ids.is_empty() {
             break;
         }
         let waits = history
             .iter()
-            .filter(|(id, said)| ids.contains(id) && said.last() == Some(&Again::OtherState))
+            .filter(|t| ids.contains(&t.id) && t.said.last() == Some(&Again::OtherState))
             .count();
         if waits > 0 {
             eprintln!(
@@ -153,10 +200,10 @@ pub fn confirm(
             .filter(|c| compare::in_other_state(c))
             .map(|c| c.id.as_str())
             .collect();
-        for (id, said) in history.iter_mut().filter(|(id, _)| ids.contains(id)) {
-            said.push(if again.contains(id) {
+        for t in history.iter_mut().filter(|t| ids.contains(&t.id)) {
+            t.said.push(if again.contains(&t.id) {
                 Again::Regressed
-            } else if other.contains(id.as_str()) {
+            } else if other.contains(t.id.as_str()) {
                 Again::OtherState
             } else {
                 Again::Cleared
@@ -169,16 +216,25 @@ pub fn confirm(
             break;
         }
     }
-    let cleared_in = |said: &Vec<Again>| !interrupted && said.contains(&Again::Cleared);
-    let pick = |f: &dyn Fn(&Vec<Again>) -> bool| -> Vec<String> {
-        history.iter().filter(|(_, said)| f(said)).map(|(id, _)| id.clone()).collect()
+    Ok(conclude(&history, done, interrupted))
+}
+
+/// What the rounds' answers add up to (see [`Confirmation`]).
+pub fn conclude(history: &[Tracked], rounds: Vec<Round>, interrupted: bool) -> Confirmation {
+    let cleared_in = |t: &Tracked| !interrupted && t.said.contains(&Again::Cleared);
+    let pick = |f: &dyn Fn(&Tracked) -> bool| -> Vec<String> {
+        history.iter().filter(|t| f(t)).map(|t| t.id.clone()).collect()
     };
-    let confirmed = pick(&|said| !cleared_in(said));
-    let unresolved = pick(&|said| {
-        !cleared_in(said) && !said.is_empty() && said.iter().all(|a| *a == Again::OtherState)
-    });
-    let cleared = pick(&cleared_in);
-    Ok(Confirmation { rounds: done, confirmed, unresolved, cleared, interrupted })
+    // A case the run found regressed counts unless a round cleared it; one the run could not
+    // judge counts only if a round judged it, and found it regressed.
+    let never_judged = |t: &Tracked| t.said.iter().all(|a| *a == Again::OtherState);
+    let confirmed = pick(&|t| !(cleared_in(t) || (t.unjudged_in_run && never_judged(t))));
+    let unresolved =
+        pick(&|t| !t.unjudged_in_run && !t.said.is_empty() && never_judged(t) && !cleared_in(t));
+    let cleared = pick(&|t| cleared_in(t) && !t.unjudged_in_run);
+    let unjudged = pick(&|t| t.unjudged_in_run && never_judged(t));
+    let judged_again = pick(&|t| t.unjudged_in_run && !never_judged(t));
+    Confirmation { rounds, confirmed, unresolved, cleared, unjudged, judged_again, interrupted }
 }
 
 /// Sleeps `d`, looking for Ctrl-C every 50 ms; false when the user asked to stop.
@@ -229,6 +285,22 @@ impl Confirmation {
                 judged.join(", ")
             ));
         }
+        if !self.judged_again.is_empty() {
+            out.push_str(&format!(
+                "measured again in the baseline's state of the host: {} case(s) the run could \
+                 not judge ({})\n",
+                self.judged_again.len(),
+                self.judged_again.join(", ")
+            ));
+        }
+        if !self.unjudged.is_empty() {
+            out.push_str(&format!(
+                "not judged: {} case(s) ran in another state of the host than the baseline's in \
+                 the run and in every round ({}); not counted: `ab` pairs the runs\n",
+                self.unjudged.len(),
+                self.unjudged.join(", ")
+            ));
+        }
         if !self.unresolved.is_empty() {
             out.push_str(&format!(
                 "confirmed: {} case(s) regressed in the run and could not be measured again in \
@@ -248,7 +320,9 @@ mod tests {
     use Again::*;
 
     fn due_after(said: &[Again], rounds: u32) -> bool {
-        !due(&[("x".to_string(), said.to_vec())], rounds).is_empty()
+        let t =
+            Tracked { id: "x".into(), said: said.to_vec(), need: rounds, unjudged_in_run: false };
+        !due(&[t]).is_empty()
     }
 
     #[test]
@@ -271,5 +345,34 @@ mod tests {
         assert!(due_after(&[Regressed, OtherState], 2));
         assert!(!due_after(&[Regressed, OtherState, Regressed], 2));
         assert!(!due_after(&[Regressed, OtherState, Cleared], 2));
+    }
+
+    /// A case the run could not judge counts only once a round judged it regressed; never
+    /// judged, it is named and not counted, where a case the run found regressed stands.
+    #[test]
+    fn a_case_the_run_could_not_judge_counts_only_when_a_round_judges_it_regressed() {
+        let t = |id: &str, said: &[Again], unjudged_in_run| Tracked {
+            id: id.into(),
+            said: said.to_vec(),
+            need: 1 + u32::from(unjudged_in_run),
+            unjudged_in_run,
+        };
+        let history = [
+            t("run-regressed-then-other", &[OtherState, OtherState], false),
+            t("run-regressed-then-cleared", &[Cleared], false),
+            t("unjudged-then-regressed", &[OtherState, Regressed, Regressed], true),
+            t("unjudged-then-cleared", &[OtherState, Cleared], true),
+            t("unjudged-always", &[OtherState; 6], true),
+        ];
+        let c = conclude(&history, Vec::new(), false);
+        assert_eq!(c.confirmed, ["run-regressed-then-other", "unjudged-then-regressed"]);
+        assert_eq!(c.unresolved, ["run-regressed-then-other"]);
+        assert_eq!(c.cleared, ["run-regressed-then-cleared"]);
+        assert_eq!(c.unjudged, ["unjudged-always"]);
+        assert_eq!(c.judged_again, ["unjudged-then-regressed", "unjudged-then-cleared"]);
+        // A case the run could not judge needs one judging round more than --confirm asks.
+        let once = t("u", &[OtherState, Regressed], true);
+        assert_eq!(due(std::slice::from_ref(&once)), ["u"]);
+        assert!(due(&[Tracked { said: vec![OtherState, Regressed, Regressed], ..once }]).is_empty());
     }
 }
