@@ -274,7 +274,7 @@ impl Confirmation {
         let judged: Vec<&str> = self
             .confirmed
             .iter()
-            .filter(|id| !self.unresolved.contains(id))
+            .filter(|id| !self.unresolved.contains(id) && !self.judged_again.contains(id))
             .map(String::as_str)
             .collect();
         if !judged.is_empty() {
@@ -285,12 +285,25 @@ impl Confirmation {
                 judged.join(", ")
             ));
         }
-        if !self.judged_again.is_empty() {
+        let (caught, passed): (Vec<&str>, Vec<&str>) = self
+            .judged_again
+            .iter()
+            .map(String::as_str)
+            .partition(|id| self.confirmed.iter().any(|c| c == id));
+        if !caught.is_empty() {
             out.push_str(&format!(
-                "measured again in the baseline's state of the host: {} case(s) the run could \
-                 not judge ({})\n",
-                self.judged_again.len(),
-                self.judged_again.join(", ")
+                "confirmed: {} case(s) the run could not judge (another state of the host) \
+                 regressed in every round made in the baseline's state: {}\n",
+                caught.len(),
+                caught.join(", ")
+            ));
+        }
+        if !passed.is_empty() {
+            out.push_str(&format!(
+                "judged again: {} case(s) the run could not judge (another state of the host) \
+                 did not regress when measured in the baseline's state: {}\n",
+                passed.len(),
+                passed.join(", ")
             ));
         }
         if !self.unjudged.is_empty() {
@@ -370,6 +383,15 @@ mod tests {
         assert_eq!(c.cleared, ["run-regressed-then-cleared"]);
         assert_eq!(c.unjudged, ["unjudged-always"]);
         assert_eq!(c.judged_again, ["unjudged-then-regressed", "unjudged-then-cleared"]);
+        let said = c.render();
+        assert!(
+            said.contains(
+                "regressed in every round made in the baseline's state: unjudged-then-regressed\n"
+            ),
+            "{said}"
+        );
+        assert!(said.contains("in the baseline's state: unjudged-then-cleared\n"), "{said}");
+        assert!(said.contains("could not be measured again in the baseline's state of the host (their trials ran in another state in every round), so the run's verdict stands: run-regressed-then-other\n"), "{said}");
         // A case the run could not judge needs one judging round more than --confirm asks.
         let once = t("u", &[OtherState, Regressed], true);
         assert_eq!(due(std::slice::from_ref(&once)), ["u"]);
