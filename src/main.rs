@@ -229,6 +229,11 @@ struct CompareArgs {
     /// `ab` counts them)
     #[arg(long)]
     gate_bandwidth: bool,
+    /// Let figures that wait on a disk's flush count too (msync on a block device: the
+    /// device's latency moved +94 to +135 % between runs of one build on a shared VM; `ab`
+    /// counts them)
+    #[arg(long)]
+    gate_device: bool,
     #[command(flatten)]
     output: CompareOutput,
     /// Print how a verdict is reached and exit
@@ -400,6 +405,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             let mut opts = CompareOptions::new(a.threshold).map_err(usage)?;
             opts.gate_p99 = a.gate_p99;
             opts.gate_bandwidth = a.gate_bandwidth;
+            opts.gate_device = a.gate_device;
             let format: Format = a.output.format.parse().map_err(usage)?;
             let (Some(base), Some(new)) = (&a.base, &a.new) else {
                 return Err(usage("compare needs BASE.json and NEW.json"));

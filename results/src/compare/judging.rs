@@ -5,7 +5,7 @@ use super::floor::{floor_change, FloorChange};
 use super::method::*;
 use super::model::*;
 use super::{probes, stats, usable};
-use crate::{histogram, CaseResult, Integrity, RunFile, RunInfo, Scenario, Spread, Wait};
+use crate::{histogram, latency, CaseResult, Integrity, RunFile, RunInfo, Scenario, Spread, Wait};
 
 /// The latency kind a case is judged on: the first of [`LATENCY_KINDS`] it measured, else the
 /// first kind it has (by name), so no measured latency goes unjudged.
@@ -191,6 +191,15 @@ fn compare_case(
             );
         }
     }
+    if !opts.gate_device && device_bound(base) {
+        for f in &mut c.figures {
+            set_not_gating(
+                f,
+                "waits on the disk's flush, which moves with the device and whatever else writes \
+                 to it; counts only with --gate-device, or in `ab`",
+            );
+        }
+    }
     if let Some(why) = huge_pages_differ(base, new) {
         for f in &mut c.figures {
             set_not_gating(f, &why);
@@ -275,14 +284,19 @@ fn latency_figures(
         if b == 0 {
             continue; // no base to take a change from
         }
-        let threshold = opts.threshold_pct * factor * class_factor;
         let key = format!("latency_ns.{kind}.{label}");
         let pooled = (n as f64 / b as f64 - 1.0) * 100.0;
         let tail = bs.count.min(ns.count) as f64 * (1.0 - q);
         // Trials left out with too few kept (the pooled histograms hold the busy host's
         // samples), or trials made in different states of the host: shown, not judged.
-        let TrialValues { estimate: trials, raw_change, unjudged } =
-            trial_values(base, new, kind, label, !shared);
+        let threshold = opts.threshold_pct * factor * class_factor;
+        let TrialValues { estimate: trials, raw_change, unjudged, shared: handoff_split } =
+            trial_values(base, new, kind, label, !shared, threshold);
+        let threshold = if handoff_split {
+            opts.threshold_pct * factor * SHARED_THRESHOLD_FACTOR
+        } else {
+            threshold
+        };
         let (basis, change, ci, note) = if tail < MIN_TAIL_SAMPLES as f64 {
             let note = format!(
                 "too few samples beyond {label} ({} and {}) to resolve it",
@@ -445,6 +459,18 @@ fn huge_pages_differ(base: &CaseResult, new: &CaseResult) -> Option<String> {
     })
 }
 
+/// Whether the case's figures wait on a block device's flush (`msync` on `disk`, a flush that
+/// writes: not `msync-async`): its latency is the device's and its queue's, which every writer
+/// on the host (and, in a VM, the hypervisor's storage) shares. Two back-to-back `--quick`
+/// runs of one build on the development VM read `msync/msync-sync/disk/256` at 363 µs, then
+/// 724–854 µs in the next run and again in its confirmation round, and
+/// `msync/pwrite-fsync/disk/1` at 104 µs, then 202 µs.
+pub fn device_bound(case: &CaseResult) -> bool {
+    let on_disk = case.axes.get("fs").map(String::as_str).or_else(|| case.id.split('/').nth(2))
+        == Some("disk");
+    case.scenario == Scenario::Msync.name() && on_disk && no_op(case).is_none()
+}
+
 /// Why a case is a no-op that is never judged: `msync(MS_ASYNC)` schedules nothing on Linux,
 /// and a flush on tmpfs has nothing to write, so their figures are the cost of a call whose
 /// work the kernel skips — any move is the host's.
@@ -489,92 +515,289 @@ fn wakes_up(case: &CaseResult) -> bool {
     case.wait.as_deref().and_then(Wait::from_name).is_some_and(Wait::wakes_up)
 }
 
+/// One trial as [`same_state`] reads it: its quantile of the judged kind, the cache-line probe
+/// its pair measured right before it, and its `notify` p50 (the handoff part of a record).
+#[derive(Clone, Copy, Debug)]
+struct TrialPoint {
+    value: f64,
+    probe: Option<f64>,
+    notify: Option<f64>,
+}
+
 /// Each trial's quantile (`p50` or `p99`) of `kind`, with the trial's own cache-line probe
-/// (ns) when the case stored one per trial. The trials the host disturbed are left out; the
-/// second value counts them.
-fn per_trial(c: &CaseResult, kind: &str, label: &str) -> (Vec<(f64, Option<f64>)>, usize) {
+/// (ns) and `notify` p50 when the case stored them per trial. The trials the host disturbed
+/// are left out; the second value counts them.
+fn per_trial(c: &CaseResult, kind: &str, label: &str) -> (Vec<TrialPoint>, usize) {
     let values = c.latency_trials_ns.get(kind).into_iter().flatten();
     let values: Vec<f64> =
         values.map(|s| if label == "p50" { s.p50 } else { s.p99 } as f64).collect();
+    let n = values.len();
     let probes: Vec<Option<f64>> = match probes::per_trial_ns(c, kind) {
-        Some(p) if p.len() == values.len() => p.into_iter().map(Some).collect(),
-        _ => vec![None; values.len()],
+        Some(p) if p.len() == n => p.into_iter().map(Some).collect(),
+        _ => vec![None; n],
     };
-    let (kept, left_out) = probes::undisturbed(c, values.into_iter().zip(probes).collect());
-    (kept.into_iter().filter(|(v, p)| *v > 0.0 && p.is_none_or(|p| p > 0.0)).collect(), left_out)
+    let notify: Vec<Option<f64>> = match c.latency_trials_ns.get(latency::NOTIFY) {
+        Some(t) if t.len() == n => t.iter().map(|s| Some(s.p50 as f64)).collect(),
+        _ => vec![None; n],
+    };
+    let points = (0..n)
+        .map(|k| TrialPoint { value: values[k], probe: probes[k], notify: notify[k] })
+        .collect();
+    let (kept, left_out) = probes::undisturbed(c, points);
+    let usable = |t: &TrialPoint| {
+        t.value > 0.0 && t.probe.is_none_or(|p| p > 0.0) && t.notify.is_none_or(|v| v > 0.0)
+    };
+    (kept.into_iter().filter(usable).collect(), left_out)
+}
+
+/// The level of each value: sorted, a value more than `gap` times the one below it starts the
+/// next level (0 is the fastest). Levels are the host's states as a measure shows them: on
+/// the development VM a pinned pair's cache-line probe read 30–100 ns in one state and
+/// 210–450 ns in the other, never between.
+fn levels(values: &[f64], gap: f64) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.sort_by(|a, b| values[*a].total_cmp(&values[*b]));
+    let mut level = vec![0; values.len()];
+    let (mut at, mut prev) = (0, None::<f64>);
+    for i in order {
+        if prev.is_some_and(|p| values[i] > p * gap) {
+            at += 1;
+        }
+        level[i] = at;
+        prev = Some(values[i]);
+    }
+    level
+}
+
+/// The trials of each side grouped by level: `(level, base trials, new trials)` for every
+/// level of `measure` over both sides.
+fn grouped(
+    base: &[TrialPoint],
+    new: &[TrialPoint],
+    measure: impl Fn(&TrialPoint) -> f64,
+    gap: f64,
+) -> Vec<(Vec<TrialPoint>, Vec<TrialPoint>)> {
+    let all: Vec<f64> = base.iter().chain(new).map(&measure).collect();
+    let level = levels(&all, gap);
+    let count = level.iter().max().map_or(0, |m| m + 1);
+    let mut out = vec![(Vec::new(), Vec::new()); count];
+    for (k, t) in base.iter().chain(new).enumerate() {
+        if k < base.len() {
+            out[level[k]].0.push(*t);
+        } else {
+            out[level[k]].1.push(*t);
+        }
+    }
+    out
 }
 
 /// A spin figure against its trials' probes, compared only between trials made in one state of
 /// the host. On a shared VM the cache-line probe of a pair pinned to the same two vCPUs read
-/// about 70 ns in some trials and 250 ns in others (the host moved the vCPUs), run after run,
-/// and within a state it wanders between about 50 and 85 ns. A one-way time is the handoff
-/// plus the record's own part (`notify` ≈ the probe, `deliver` ≈ constant), so it follows its
-/// probe by addition, not in proportion: as a ratio to the probe, runs that landed in the two
-/// states in other proportions moved by −21 to +120 % between runs of one build, and a 20 %
-/// slower receive path hid behind probes that read 75 ns against the base's 56–65.
+/// 30–100 ns in some trials and 210–450 ns in others (the host moved the vCPUs), run after
+/// run. A one-way time is the handoff plus the record's own part (`notify` ≈ the probe,
+/// `deliver` ≈ constant), so it follows its probe by addition, not in proportion: as a ratio
+/// to the probe, runs that landed in the two states in other proportions moved by −21 to
+/// +120 % between runs of one build, and a 20 % slower receive path hid behind probes that
+/// read 75 ns against the base's 56–65.
 ///
-/// So each trial is put in the faster state (its probe within [`STATE_FACTOR`] of the fastest
-/// probe of both runs) or the slower one, and the figure is judged over the trials of the
-/// faster state, else of the slower, whichever first has enough on both sides for
-/// [`CONFIDENCE`], as `figure − probe + reference` (the reference: the median probe of the
-/// base's trials in that state). The second value is the change of the raw figures over the
-/// same trials; the third says which trials were used. `Err(None)`: too few trials even
-/// together; `Err(Some(why))`: no state in common.
+/// So the trials of both runs are put in levels of their probes ([`STATE_GAP`]) and, within
+/// one, in levels of their `notify` ([`HANDOFF_GAP`]): in the faster state the handoff itself
+/// ran at about 46–55 ns in some runs and 76–105 ns in others while the probes of both read
+/// the same 55–70 ns (a 64-byte one-way of 115 against 150 ns, every trial of a run alike),
+/// so the probe does not see that step. The figure is judged over the group with the most
+/// trials on its smaller side (the faster first on a tie) that gives a [`CONFIDENCE`]
+/// interval, as `figure − probe + reference` (the reference: the median probe of the base's
+/// trials in that group). When the runs share a state of the probe but not a level of the
+/// handoff, the state's trials are judged on the record's own part (one-way minus notify) at
+/// `threshold`, and on the whole one-way at the threshold of what the host shares
+/// ([`SHARED_THRESHOLD_FACTOR`]): a code path that makes the handoff itself slower is still
+/// caught when it moves the one-way that far, and `ab` pairs the runs for less.
 fn same_state(
-    base: &[(f64, Option<f64>)],
-    new: &[(f64, Option<f64>)],
-) -> Result<(stats::Estimate, f64, String), Option<String>> {
-    let probed = |v: &[(f64, Option<f64>)]| -> Vec<(f64, f64)> {
-        v.iter().filter_map(|(v, p)| p.map(|p| (*v, p))).collect()
+    base: &[TrialPoint],
+    new: &[TrialPoint],
+    threshold: f64,
+) -> Result<SameState, Option<String>> {
+    let probed = |v: &[TrialPoint]| -> Vec<TrialPoint> {
+        v.iter().filter(|t| t.probe.is_some()).copied().collect()
     };
     let (base, new) = (probed(base), probed(new));
-    let fastest = base.iter().chain(&new).map(|(_, p)| *p).fold(f64::INFINITY, f64::min);
-    let cut = fastest * STATE_FACTOR;
-    let fast = |v: &[(f64, f64)]| v.iter().filter(|(_, p)| *p <= cut).count();
-    let (bf, nf) = (fast(&base), fast(&new));
     if stats::mann_whitney_critical(base.len(), new.len(), (1.0 - CONFIDENCE) / 2.0).is_none() {
         return Err(None); // too few trials, whatever their states
     }
-    for faster in [true, false] {
-        let in_state = |v: &[(f64, f64)]| -> Vec<(f64, f64)> {
-            v.iter().filter(|(_, p)| (*p <= cut) == faster).copied().collect()
-        };
-        let (b, n) = (in_state(&base), in_state(&new));
+    let probe = |t: &TrialPoint| t.probe.unwrap_or(0.0);
+    let states = grouped(&base, &new, probe, STATE_GAP);
+    let range = |v: &[TrialPoint], m: &dyn Fn(&TrialPoint) -> f64| {
+        let lo = v.iter().map(m).fold(f64::INFINITY, f64::min);
+        let hi = v.iter().map(m).fold(0.0, f64::max);
+        if lo == hi {
+            format!("{lo:.0} ns")
+        } else {
+            format!("{lo:.0}–{hi:.0} ns")
+        }
+    };
+    // Every group with trials on both sides, and the states whose handoff levels have none.
+    let mut groups: Vec<Group> = Vec::new();
+    let mut handoff_split: Vec<Group> = Vec::new();
+    for (state, (b, n)) in states.iter().cloned().enumerate() {
         if b.is_empty() || n.is_empty() {
             continue;
         }
-        // The probe's part taken out, the base's typical probe put back: each trial's
-        // figure as if its handoff had cost what the base's did.
-        let reference = Spread::of(&b.iter().map(|(_, p)| *p).collect::<Vec<_>>()).median;
-        let adjusted = |v: &[(f64, f64)]| -> Vec<f64> {
-            v.iter().map(|(v, p)| (v - p + reference).max(1.0)).collect()
-        };
-        let Some(e) = stats::rank_ratio_change(&adjusted(&b), &adjusted(&n)) else {
+        if !b.iter().chain(&n).all(|t| t.notify.is_some()) {
+            groups.push(Group { state, level: None, base: b, new: n });
+            continue;
+        }
+        let notify = |t: &TrialPoint| t.notify.unwrap_or(0.0);
+        let levels = grouped(&b, &n, notify, HANDOFF_GAP);
+        let several = levels.len() > 1;
+        let before = groups.len();
+        for (level, (lb, ln)) in levels.into_iter().enumerate() {
+            if !lb.is_empty() && !ln.is_empty() {
+                groups.push(Group { state, level: several.then_some(level), base: lb, new: ln });
+            }
+        }
+        if groups.len() == before {
+            handoff_split.push(Group { state, level: None, base: b, new: n });
+        }
+    }
+    for g in [&mut groups, &mut handoff_split] {
+        g.sort_by_key(|g| (std::cmp::Reverse(g.smaller()), g.state, g.level));
+    }
+    let whole = |b: &[TrialPoint], n: &[TrialPoint]| b.len() == base.len() && n.len() == new.len();
+    for Group { level: h, base: b, new: n, .. } in &groups {
+        if let Some(e) = probe_adjusted(b, n) {
+            let raw = raw_change(b, n).map_or(e.change_pct, |r| r.change_pct);
+            let how = if whole(b, n) {
+                "each trial's own floor probe taken out".to_string()
+            } else {
+                let handoff = match h {
+                    Some(_) => format!(
+                        ", notify {}",
+                        range(&[b.clone(), n.clone()].concat(), &|t: &TrialPoint| t
+                            .notify
+                            .unwrap_or(0.0))
+                    ),
+                    None => String::new(),
+                };
+                format!(
+                    "each trial's own floor probe taken out, over the trials made in one state of \
+                     the host ({} base and {} new: probe {}{handoff})",
+                    b.len(),
+                    n.len(),
+                    range(&[b.clone(), n.clone()].concat(), &probe),
+                )
+            };
+            return Ok(SameState { estimate: e, raw_change: Some(raw), how, shared: false });
+        }
+    }
+    // A state in common, but the handoff at another level in each run: the record's own part
+    // (one-way minus notify) is judged at the threshold, the whole one-way as what the host
+    // shares.
+    let notify = |t: &TrialPoint| t.notify.unwrap_or(0.0);
+    for Group { base: b, new: n, .. } in &handoff_split {
+        let (Some(own), Some(raw)) = (notify_adjusted(b, n), raw_change(b, n)) else {
             continue;
         };
-        let raw = |v: &[(f64, f64)]| -> Vec<f64> { v.iter().map(|(v, _)| *v).collect() };
-        let raw =
-            stats::rank_ratio_change(&raw(&b), &raw(&n)).map_or(e.change_pct, |r| r.change_pct);
-        let (bn, nn) = if faster { (bf, nf) } else { (base.len() - bf, new.len() - nf) };
-        let how = if bn == base.len() && nn == new.len() {
-            "each trial's own floor probe taken out".to_string()
-        } else {
-            format!(
-                "each trial's own floor probe taken out, over the trials made in the host's {} \
-                 state ({bn} base and {nn} new: probe {} {cut:.0} ns, {STATE_FACTOR}× the \
-                 fastest)",
-                if faster { "faster" } else { "slower" },
-                if faster { "≤" } else { ">" },
-            )
-        };
-        return Ok((e, raw, how));
+        let levels = format!(
+            "the handoff ran at another level in each run ({} base and {} new trials with probes \
+             of {}: notify {} in the base, {} in the new)",
+            b.len(),
+            n.len(),
+            range(&[b.clone(), n.clone()].concat(), &probe),
+            range(b, &notify),
+            range(n, &notify),
+        );
+        let own_verdict =
+            judge(own.change_pct, Some(own.ci_pct), Basis::Trials, threshold, Better::Lower);
+        if matches!(own_verdict, Verdict::Regressed | Verdict::Improved) {
+            let how = format!(
+                "{levels}, a step the probes do not show: judged on the record's own part, each \
+                 trial's one-way minus its notify"
+            );
+            return Ok(SameState { estimate: own, raw_change: None, how, shared: false });
+        }
+        let how = format!(
+            "{levels}, a step the probes do not show: the record's own part (one-way minus \
+             notify) moved {:+.1} %, and the whole one-way counts beyond {}× the threshold, as \
+             what the host shares; `ab` pairs the runs",
+            own.change_pct, SHARED_THRESHOLD_FACTOR,
+        );
+        return Ok(SameState { estimate: raw, raw_change: None, how, shared: true });
     }
+    let counts: Vec<String> = states
+        .iter()
+        .filter(|(b, n)| !b.is_empty() || !n.is_empty())
+        .map(|(b, n)| {
+            format!(
+                "{} base and {} new at probe {}",
+                b.len(),
+                n.len(),
+                range(&[b.clone(), n.clone()].concat(), &probe)
+            )
+        })
+        .collect();
     Err(Some(format!(
-        "{OTHER_STATE} (cache-line probe ≤ {cut:.0} ns in {bf} of {} base and {nf} of {} new \
-         trials, slower in the rest), too few in one state on both sides; `ab` pairs the runs",
-        base.len(),
-        new.len()
+        "{OTHER_STATE} ({}), too few in one state on both sides; `ab` pairs the runs",
+        counts.join("; ")
     )))
+}
+
+/// The trials of both runs in one state of the host (a level of their probes) and, where they
+/// stored `notify`, one level of the handoff within it.
+struct Group {
+    state: usize,
+    level: Option<usize>,
+    base: Vec<TrialPoint>,
+    new: Vec<TrialPoint>,
+}
+
+impl Group {
+    /// How many trials its smaller side holds: the group that can say the most is judged.
+    fn smaller(&self) -> usize {
+        self.base.len().min(self.new.len())
+    }
+}
+
+/// What [`same_state`] found: the change over the trials of one state with the probes taken
+/// out, the raw figures' change over the same trials, which trials, and whether the handoff
+/// ran at different levels in the two runs (judged at the threshold of what the host shares).
+struct SameState {
+    estimate: stats::Estimate,
+    /// None where the raw figure is not the check (the handoff's level changed).
+    raw_change: Option<f64>,
+    how: String,
+    shared: bool,
+}
+
+/// The change of `figure − probe + reference` from `b` to `n` (the reference: the median probe
+/// of `b`), when they are enough for [`CONFIDENCE`]: each trial's figure as if its handoff had
+/// cost what the base's did.
+fn probe_adjusted(b: &[TrialPoint], n: &[TrialPoint]) -> Option<stats::Estimate> {
+    adjusted_by(b, n, |t| t.probe)
+}
+
+/// The change of `figure − notify + reference` (the reference: the median notify of `b`): the
+/// record's own part, reading and checking the payload, with the handoff's level taken out.
+fn notify_adjusted(b: &[TrialPoint], n: &[TrialPoint]) -> Option<stats::Estimate> {
+    adjusted_by(b, n, |t| t.notify)
+}
+
+fn adjusted_by(
+    b: &[TrialPoint],
+    n: &[TrialPoint],
+    part: impl Fn(&TrialPoint) -> Option<f64>,
+) -> Option<stats::Estimate> {
+    let part = |t: &TrialPoint| part(t).unwrap_or(0.0);
+    let reference = Spread::of(&b.iter().map(part).collect::<Vec<_>>()).median;
+    let adjusted = |v: &[TrialPoint]| -> Vec<f64> {
+        v.iter().map(|t| (t.value - part(t) + reference).max(1.0)).collect()
+    };
+    stats::rank_ratio_change(&adjusted(b), &adjusted(n))
+}
+
+/// The change of the raw figures from `b` to `n`.
+fn raw_change(b: &[TrialPoint], n: &[TrialPoint]) -> Option<stats::Estimate> {
+    let raw = |v: &[TrialPoint]| -> Vec<f64> { v.iter().map(|t| t.value).collect() };
+    stats::rank_ratio_change(&raw(b), &raw(n))
 }
 
 /// How the note of a figure that could not be judged for want of trials in one state of the
@@ -618,6 +841,7 @@ fn trial_values(
     kind: &str,
     label: &str,
     fastest_half: bool,
+    threshold: f64,
 ) -> TrialValues {
     let ((bt, bl), (nt, nl)) = (per_trial(base, kind, label), per_trial(new, kind, label));
     let busy = busy_note(bl, nl);
@@ -626,26 +850,29 @@ fn trial_values(
         (h, b) => h.or(b),
     };
     if has_probes(base, new, kind) {
-        return match same_state(&bt, &nt) {
-            Ok((e, raw, how)) => TrialValues {
-                estimate: Some((e, with_busy(Some(how)))),
-                raw_change: Some(raw),
+        return match same_state(&bt, &nt, threshold) {
+            Ok(st) => TrialValues {
+                estimate: Some((st.estimate, with_busy(Some(st.how)))),
+                raw_change: st.raw_change,
                 unjudged: None,
+                shared: st.shared,
             },
             Err(Some(why)) => TrialValues {
                 estimate: None,
                 raw_change: None,
                 unjudged: Some(with_busy(Some(why)).unwrap_or_default()),
+                shared: false,
             },
             Err(None) => TrialValues {
                 estimate: None,
                 raw_change: None,
                 unjudged: estimate_missing_busy(&busy),
+                shared: false,
             },
         };
     }
     let (mut bv, mut nv): (Vec<f64>, Vec<f64>) =
-        (bt.iter().map(|t| t.0).collect(), nt.iter().map(|t| t.0).collect());
+        (bt.iter().map(|t| t.value).collect(), nt.iter().map(|t| t.value).collect());
     let estimate =
         if fastest_half && bv.len() >= 2 * MIN_HALF_TRIALS && nv.len() >= 2 * MIN_HALF_TRIALS {
             for v in [&mut bv, &mut nv] {
@@ -658,7 +885,7 @@ fn trial_values(
             stats::rank_ratio_change(&bv, &nv).map(|e| (e, with_busy(None)))
         };
     let unjudged = if estimate.is_none() { estimate_missing_busy(&busy) } else { None };
-    TrialValues { estimate, raw_change: None, unjudged }
+    TrialValues { estimate, raw_change: None, unjudged, shared: false }
 }
 
 /// What the trials say: the estimate with its note when they are enough, the change of the raw
@@ -668,6 +895,8 @@ struct TrialValues {
     estimate: Option<(stats::Estimate, Option<String>)>,
     raw_change: Option<f64>,
     unjudged: Option<String>,
+    /// The handoff ran at another level in each run: judged at the shared threshold.
+    shared: bool,
 }
 
 fn estimate_missing_busy(busy: &Option<String>) -> Option<String> {

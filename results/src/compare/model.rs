@@ -24,6 +24,11 @@ pub struct CompareOptions {
     /// ([`super::bandwidth_bound`]). Default no: on a shared VM they moved 4–5× for seconds at
     /// a time in runs of one build, unseen by probes and CPU waits; `ab` judges them in pairs.
     pub gate_bandwidth: bool,
+    /// Whether figures that wait on a block device's flush may count (`--gate-device`):
+    /// `msync` on `disk` ([`super::device_bound`]). Default no: the device's latency moved by
+    /// +94 to +135 % between back-to-back runs of one build on a shared VM; `ab` judges them
+    /// in pairs.
+    pub gate_device: bool,
 }
 
 impl Default for CompareOptions {
@@ -32,6 +37,7 @@ impl Default for CompareOptions {
             threshold_pct: DEFAULT_THRESHOLD_PCT,
             gate_p99: false,
             gate_bandwidth: false,
+            gate_device: false,
         }
     }
 }
