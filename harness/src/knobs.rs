@@ -14,6 +14,7 @@ mod imp {
         static PUBLISH_DELAY_NS: Cell<u64> = const { Cell::new(0) };
         static DELIVER_DELAY_NS: Cell<u64> = const { Cell::new(0) };
         static DELIVER_SPIN_NS: Cell<u64> = const { Cell::new(0) };
+        static DELIVER_SPIN_ITERS: Cell<u64> = const { Cell::new(0) };
     }
 
     /// Every publish (a link's record, a probe's handoff or wake-up) waits this long after its
@@ -30,13 +31,39 @@ mod imp {
 
     /// A link's receiver spins this long between seeing a record and verifying it: a slower
     /// receive path (`IPCBENCH_SLOWDOWN`). Spun, not slept, so the pair stays as it was.
+    ///
+    /// The spin is a count of empty iterations, calibrated here against the clock, not a loop
+    /// that reads the clock: on a VM whose clock read costs 20–30 ns, a clock-read loop asked
+    /// for 30 ns spun about 60–90, so "20 %" slowed a 150 ns one-way by +39 to +65 %.
     pub fn set_deliver_spin_ns(ns: u64) {
         DELIVER_SPIN_NS.with(|c| c.set(ns));
+        let iters = if ns == 0 { 0 } else { iterations_for(ns) };
+        DELIVER_SPIN_ITERS.with(|c| c.set(iters));
     }
 
     #[inline]
     pub fn deliver_spin_ns() -> u64 {
         DELIVER_SPIN_NS.with(Cell::get)
+    }
+
+    #[inline]
+    pub fn deliver_spin_iters() -> u64 {
+        DELIVER_SPIN_ITERS.with(Cell::get)
+    }
+
+    /// How many iterations of [`super::spin_iters`] take `ns`: the fastest of a few timed runs of
+    /// a million (about a millisecond), so a preemption does not inflate the rate.
+    fn iterations_for(ns: u64) -> u64 {
+        const CALIBRATION: u64 = 1_000_000;
+        let fastest = (0..5)
+            .map(|_| {
+                let start = crate::os::clock::now_ns();
+                super::spin_iters(CALIBRATION);
+                crate::os::clock::now_ns().saturating_sub(start).max(1)
+            })
+            .min()
+            .unwrap_or(1);
+        (ns as u128 * CALIBRATION as u128 / fastest as u128) as u64
     }
 
     #[inline]
@@ -69,6 +96,11 @@ mod imp {
     pub fn deliver_spin_ns() -> u64 {
         0
     }
+
+    #[inline(always)]
+    pub fn deliver_spin_iters() -> u64 {
+        0
+    }
 }
 
 pub use imp::*;
@@ -80,16 +112,22 @@ pub fn publish_pause() {
     sleep_ns(publish_delay_ns());
 }
 
-/// Between a record seen at `seen_ns` and its verification: sleeps for the deliver delay and
-/// spins for the deliver spin, if any.
+/// Between a record seen and its verification: sleeps for the deliver delay and spins for the
+/// deliver spin, if any.
 #[inline(always)]
-pub fn deliver_pause(seen_ns: u64) {
+pub fn deliver_pause() {
     sleep_ns(deliver_delay_ns());
-    let spin = deliver_spin_ns();
-    if spin > 0 {
-        while crate::os::clock::now_ns() < seen_ns.saturating_add(spin) {
-            std::hint::spin_loop();
-        }
+    let iters = deliver_spin_iters();
+    if iters > 0 {
+        spin_iters(iters);
+    }
+}
+
+/// `n` iterations that do nothing but cannot be optimised away: the unit of the deliver spin.
+#[inline(never)]
+fn spin_iters(n: u64) {
+    for i in 0..n {
+        std::hint::black_box(i);
     }
 }
 

@@ -275,7 +275,7 @@ impl Link for MailboxLink {
             _ => signal.wait_for(expect, self.wait, watch, &mut self.stats)?,
         }
         let seen_ns = now_ns();
-        crate::knobs::deliver_pause(seen_ns);
+        crate::knobs::deliver_pause();
         self.received = expect;
         // SAFETY: published by the peer before the sequence word (acquire in wait_for).
         let header = unsafe { std::ptr::read_unaligned(self.rx.add(HEADER_OFF) as *const Header) };
@@ -327,7 +327,7 @@ impl Link for StreamLink {
         // Both directions carry records of one size, so header and payload arrive in one read
         // where the transport allows; seen is when the first bytes came.
         let seen_ns = self.stream.read_exact_seen(&mut self.rx_buf, watch)?;
-        crate::knobs::deliver_pause(seen_ns);
+        crate::knobs::deliver_pause();
         let header = Header::from_bytes(&self.rx_buf);
         self.verifier.check(&header, &self.rx_buf[HEADER_LEN..]);
         let recv_ns = now_ns();
@@ -380,7 +380,7 @@ impl Link for LoanLink {
         self.port.recv_with(
             &mut |msg| {
                 seen_ns = now_ns();
-                crate::knobs::deliver_pause(seen_ns);
+                crate::knobs::deliver_pause();
                 let h = Header::from_bytes(msg);
                 verifier.check(&h, &msg[HEADER_LEN..]);
                 header = Some(h);
