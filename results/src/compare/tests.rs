@@ -1006,10 +1006,16 @@ fn trials_the_host_disturbed_are_left_out() {
     // Every quiet trial slowed too: still caught.
     let f = judged(&[2.5e9, 2.4e9, 2.5e9, 2.6e9, 2.45e9], &busy);
     assert_eq!(f.verdict, Verdict::Regressed, "{f:?}");
-    // Only one quiet trial left: shown, not judged.
-    let f = judged(&[2.5e9; 5], &[true, true, true, true, false]);
+    // Only one quiet trial left: shown, not judged, and a case to measure again (a
+    // confirmation round like this one cannot clear a regression).
+    let busy_new = run("n", vec![waited(2, &[2.5e9; 5], &[true, true, true, true, false])]);
+    let c = compare(&base, &busy_new, &five());
+    let f = figure(&c, "median throughput");
     assert_eq!((f.verdict, f.gates), (Verdict::Noise, false), "{f:?}");
     assert!(f.note.as_deref().unwrap().contains("too few undisturbed trials"), "{f:?}");
+    assert!(in_other_state(&c.cases[0]), "{f:?}");
+    let quiet_new = compare(&base, &run("n", vec![waited(3, &quiet, &[false; 5])]), &five());
+    assert!(!in_other_state(&quiet_new.cases[0]));
 }
 
 /// A spinning pair's stream or ping-pong of 4 KiB records or more is judged but counts only

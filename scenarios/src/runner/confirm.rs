@@ -9,7 +9,8 @@
 //! `rounds` times, each round taking only the cases still regressed; a case counts only if it
 //! regressed in the run and in every round that could judge it. A round whose trials ran in
 //! another state of the host than the baseline's (a spin case's cache-line probes, see
-//! `compare`) cannot judge the case: after a pause of [`OTHER_STATE_PAUSE`] (the slow state
+//! `compare`), or in which the host was too busy to leave enough undisturbed trials, cannot
+//! judge the case: after a pause of [`OTHER_STATE_PAUSE`] (the slow state
 //! lasts seconds) it is measured again, up to [`OTHER_STATE_ROUNDS`] times, and if no round
 //! can judge it, the run's verdict stands.
 //!
