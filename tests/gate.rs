@@ -212,12 +212,15 @@ fn a_regression_is_measured_again_before_it_counts() {
     assert!(latest["run"]["confirms"].is_null() && latest["run"]["slowdown"].is_string());
     if !flagged(&stdout) {
         assert_eq!(code, 0, "{stdout}\n{err}");
-        assert!(!stdout.contains("confirmation round") && rounds.is_empty(), "{stdout}");
+        // A run too busy to judge the case measures it again (a busy comparison cannot clear
+        // or count it); otherwise nothing regressed, and there is no round.
+        if !stdout.contains("too few undisturbed trials to judge") {
+            assert!(!stdout.contains("confirmation round") && rounds.is_empty(), "{stdout}");
+        }
         println!(
             "SKIPPED the passing slow-down: the run slowed tenfold did not count as regressed \
              against a baseline {SLOWER_BASELINE}× slower than measured (the host ran faster \
-             than then, or was too busy for an undisturbed trial), so there was no round:\n\
-             {stdout}"
+             than then, or was too busy for an undisturbed trial):\n{stdout}"
         );
     } else {
         assert!(stdout.contains("confirmation round 1"), "{stdout}");
