@@ -626,9 +626,11 @@ fn same_state(
     }
     let probe = |t: &TrialPoint| t.probe.unwrap_or(0.0);
     let states = grouped(&base, &new, probe, STATE_GAP);
-    let range = |v: &[TrialPoint], m: &dyn Fn(&TrialPoint) -> f64| {
-        let lo = v.iter().map(m).fold(f64::INFINITY, f64::min);
-        let hi = v.iter().map(m).fold(0.0, f64::max);
+    // The span of a measure over the trials of the given sides, for the notes.
+    let range = |sides: &[&[TrialPoint]], m: &dyn Fn(&TrialPoint) -> f64| {
+        let all = || sides.iter().flat_map(|v| v.iter()).map(m);
+        let lo = all().fold(f64::INFINITY, f64::min);
+        let hi = all().fold(0.0, f64::max);
         if lo == hi {
             format!("{lo:.0} ns")
         } else {
@@ -672,9 +674,7 @@ fn same_state(
                 let handoff = match h {
                     Some(_) => format!(
                         ", notify {}",
-                        range(&[b.clone(), n.clone()].concat(), &|t: &TrialPoint| t
-                            .notify
-                            .unwrap_or(0.0))
+                        range(&[b, n], &|t: &TrialPoint| t.notify.unwrap_or(0.0))
                     ),
                     None => String::new(),
                 };
@@ -683,7 +683,7 @@ fn same_state(
                      the host ({} base and {} new: probe {}{handoff})",
                     b.len(),
                     n.len(),
-                    range(&[b.clone(), n.clone()].concat(), &probe),
+                    range(&[b, n], &probe),
                 )
             };
             return Ok(SameState { estimate: e, raw_change: Some(raw), how, shared: false });
@@ -702,9 +702,9 @@ fn same_state(
              of {}: notify {} in the base, {} in the new)",
             b.len(),
             n.len(),
-            range(&[b.clone(), n.clone()].concat(), &probe),
-            range(b, &notify),
-            range(n, &notify),
+            range(&[b, n], &probe),
+            range(&[b], &notify),
+            range(&[n], &notify),
         );
         let own_verdict =
             judge(own.change_pct, Some(own.ci_pct), Basis::Trials, threshold, Better::Lower);
@@ -727,12 +727,7 @@ fn same_state(
         .iter()
         .filter(|(b, n)| !b.is_empty() || !n.is_empty())
         .map(|(b, n)| {
-            format!(
-                "{} base and {} new at probe {}",
-                b.len(),
-                n.len(),
-                range(&[b.clone(), n.clone()].concat(), &probe)
-            )
+            format!("{} base and {} new at probe {}", b.len(), n.len(), range(&[b, n], &probe))
         })
         .collect();
     Err(Some(format!(
