@@ -33,6 +33,8 @@ Exit status:
   2    bad input (command line, a file missing, unreadable or not a result file)
   3    the new run is unusable: a case failed, it has no cases, it was interrupted or is not
        complete (3 wins over 1)
+  128+N  `ab` stopped by signal N (130 Ctrl-C, 143 SIGTERM): it passes the signal on to the
+       invocation running, judges the pairs measured so far and removes its temp directory
 
 The method: `ipcbench compare --explain`, or docs/compare.md.";
 
@@ -468,7 +470,15 @@ fn ab(a: AbArgs) -> Result<ExitCode> {
         pass_through,
     };
     let cmp = ipcbench_scenarios::ab::run(&req, &mut |line| eprintln!("{line}"))?;
-    print_comparison(&cmp, format, a.output.only_changed)
+    let judged = print_comparison(&cmp, format, a.output.only_changed)?;
+    // Interrupted: the pairs measured so far are judged above; the status says it stopped.
+    match ipcbench_harness::os::watch::stop_signal() {
+        Some(sig) => {
+            eprintln!("interrupted: the comparison above judges the pairs measured before it");
+            Ok(ExitCode::from(128 + sig as u8))
+        }
+        None => Ok(judged),
+    }
 }
 
 fn render_report(inputs: Vec<PathBuf>, results_dir: &Path) -> Result<PathBuf> {

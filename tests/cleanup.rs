@@ -315,3 +315,42 @@ fn an_interrupted_run_keeps_what_it_measured() {
     );
     assert_clean(runner, &before, work.path());
 }
+
+/// `ab` stopped by a signal sent to it alone (as `timeout` or a CI runner does): it passes the
+/// signal on to the invocation running, exits 128 + the signal and leaves nothing behind — no
+/// process, no temp directory (it made one under $TMPDIR, here a private one).
+#[test]
+fn an_interrupted_ab_leaves_nothing() {
+    use std::io::BufRead as _;
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (dir, tmp) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_ipcbench"));
+    let (old, new) = (dir.path().join("old"), dir.path().join("new"));
+    // Links, not copies: the invocations then count among this binary's processes.
+    std::os::unix::fs::symlink(exe, &old).unwrap();
+    std::os::unix::fs::symlink(exe, &new).unwrap();
+    for sig in [15, 2] {
+        let before = snapshot();
+        let mut cmd = bin();
+        cmd.arg("ab")
+            .args([&old, &new])
+            .args(["floor", "--filter", "floor/clock", "--quick", "--pairs", "1000"])
+            .env("TMPDIR", tmp.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let pid = child.id();
+        // Once the first pair is judged, an invocation of the second is running or about to.
+        let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let first = lines.next().expect("ab printed nothing").unwrap();
+        assert!(first.starts_with("pair 1/1000 "), "{first}");
+        signal(pid, sig);
+        let rest: Vec<String> = lines.map_while(Result::ok).collect();
+        let o = wait_within(child, &format!("{cmd:?}"), RUN_LIMIT);
+        assert_eq!(o.status.code(), Some(128 + sig), "{}", rest.join("\n"));
+        assert!(rest.iter().any(|l| l.starts_with("interrupted: ")), "{}", rest.join("\n"));
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(out.contains("the A/B run was interrupted"), "{out}");
+        assert_clean(pid, &before, tmp.path());
+    }
+}

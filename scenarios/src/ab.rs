@@ -7,6 +7,7 @@
 
 use crate::{runner, CaseFilter, Options, UsageError};
 use anyhow::{Context as _, Result};
+use ipcbench_harness::os::watch;
 use ipcbench_results::compare::{self, Comparison, PairedCase, RunRef};
 use ipcbench_results::RunFile;
 use std::path::{Path, PathBuf};
@@ -46,9 +47,41 @@ enum Invocation {
     Failed(String),
 }
 
+/// Waits for `child`, passing on a stop signal (Ctrl-C, SIGTERM, SIGHUP, SIGQUIT) that reached
+/// this process alone: the invocation then keeps what it measured and ends as a run does, and
+/// this process cleans up its temp directory. Ctrl-C from a terminal reaches both; the child
+/// takes a second one as it takes the first.
+fn wait_passing_stops(child: &std::process::Child) -> Result<std::process::ExitStatus> {
+    use std::os::unix::process::ExitStatusExt as _;
+    let pid = child.id() as libc::pid_t;
+    let mut passed = false;
+    loop {
+        let mut status = 0;
+        // SAFETY: waits for our own child; the stop handlers are installed without SA_RESTART,
+        // so a stop signal makes this return EINTR.
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if r == pid {
+            return Ok(std::process::ExitStatus::from_raw(status));
+        }
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINTR) {
+            return Err(anyhow::Error::from(e).context("waitpid"));
+        }
+        if let (Some(sig), false) = (watch::stop_signal(), passed) {
+            // SAFETY: a signal to our own child, not yet reaped.
+            unsafe { libc::kill(pid, sig) };
+            passed = true;
+        }
+    }
+}
+
 fn invoke(bin: &Path, id: &str, req: &Request, out: &Path) -> Result<Invocation> {
     let scenario = id.split('/').next().unwrap_or_default();
-    let status = Command::new(bin)
+    // Standard error goes to a file beside the run: nothing has to drain a pipe meanwhile.
+    let err_path = out.with_extension("stderr");
+    let err_file = std::fs::File::create(&err_path)
+        .with_context(|| format!("cannot create {}", err_path.display()))?;
+    let child = Command::new(bin)
         .arg("scenario")
         .arg(scenario)
         .arg("--filter")
@@ -57,13 +90,16 @@ fn invoke(bin: &Path, id: &str, req: &Request, out: &Path) -> Result<Invocation>
         .arg(out)
         .arg("--no-report")
         .args(&req.pass_through)
+        .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
+        .stderr(err_file)
+        .spawn()
         .with_context(|| format!("cannot run {}", bin.display()))?;
-    let stderr = String::from_utf8_lossy(&status.stderr);
+    let status = wait_passing_stops(&child)?;
+    let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
+    let _ = std::fs::remove_file(&err_path);
     let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string();
-    match status.status.code() {
+    match status.code() {
         Some(2) => {
             return Err(
                 UsageError(format!("{} refused the case {id}: {last}", bin.display())).into()
@@ -108,6 +144,9 @@ pub fn run(req: &Request, progress: &mut dyn FnMut(&str)) -> Result<Comparison> 
         .collect();
     let mut cases: Vec<PairedCase> =
         ids.iter().map(|id| PairedCase { id: id.clone(), ..Default::default() }).collect();
+    // Ctrl-C and the other stop signals set a flag instead of ending this process: it passes
+    // them on to the running invocation, stops after it and removes its temp directory.
+    watch::install_signal_handlers();
     let work = tempfile::Builder::new().prefix("ipcbench-ab-").tempdir()?;
     let (mut old_ref, mut new_ref): (Option<RunRef>, Option<RunRef>) = (None, None);
     let mut unusable = Vec::new();
@@ -121,6 +160,10 @@ pub fn run(req: &Request, progress: &mut dyn FnMut(&str)) -> Result<Comparison> 
                 let out = work.path().join(format!("{pair}-{}", usize::from(is_new)));
                 let result = invoke(bin, &case.id, req, &out)?;
                 let _ = std::fs::remove_dir_all(&out);
+                if watch::interrupted() {
+                    unusable.push("the A/B run was interrupted".into());
+                    break 'pairs;
+                }
                 match result {
                     Invocation::Measured(r) => got[usize::from(is_new)] = Some(*r),
                     Invocation::Failed(why) => {
@@ -174,13 +217,18 @@ pub fn run(req: &Request, progress: &mut dyn FnMut(&str)) -> Result<Comparison> 
     if cases.iter().all(|c| c.figures.is_empty()) && unusable.is_empty() {
         unusable.push("no case measured a figure to compare".into());
     }
+    // Interrupted: the pairs measured before it, not the pairs asked for.
+    let pairs = if watch::interrupted() {
+        cases.iter().flat_map(|c| c.figures.iter().map(|f| f.pairs.len())).max().unwrap_or(0)
+    } else {
+        req.pairs
+    };
     let warnings = vec![format!(
-        "old: {}, new: {} — each case ran {} times per build, interleaved.",
+        "old: {}, new: {} — each case ran {pairs} times per build, interleaved.",
         req.old.display(),
         req.new.display(),
-        req.pairs
     )];
-    Ok(compare::paired_comparison(refs, &cases, req.threshold_pct, req.pairs, unusable, warnings))
+    Ok(compare::paired_comparison(refs, &cases, req.threshold_pct, pairs, unusable, warnings))
 }
 
 #[cfg(test)]
