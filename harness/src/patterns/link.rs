@@ -281,6 +281,7 @@ impl Link for MailboxLink {
         let header = unsafe { std::ptr::read_unaligned(self.rx.add(HEADER_OFF) as *const Header) };
         let payload = unsafe { std::slice::from_raw_parts(self.rx.add(PAYLOAD_OFF), self.size) };
         self.verifier.check(&header, payload);
+        crate::knobs::slowdown_spin();
         let recv_ns = now_ns();
         watch.progress();
         Ok(Incoming { header, seen_ns, recv_ns })
@@ -330,6 +331,7 @@ impl Link for StreamLink {
         crate::knobs::deliver_pause();
         let header = Header::from_bytes(&self.rx_buf);
         self.verifier.check(&header, &self.rx_buf[HEADER_LEN..]);
+        crate::knobs::slowdown_spin();
         let recv_ns = now_ns();
         watch.progress();
         Ok(Incoming { header, seen_ns, recv_ns })
@@ -383,6 +385,7 @@ impl Link for LoanLink {
                 crate::knobs::deliver_pause();
                 let h = Header::from_bytes(msg);
                 verifier.check(&h, &msg[HEADER_LEN..]);
+                crate::knobs::slowdown_spin();
                 header = Some(h);
             },
             watch,

@@ -117,9 +117,10 @@ impl Split {
 }
 
 /// The delay a test-only slowdown adds to each receive, from the warm-up's one-way p50: the
-/// receiver spins it between seeing a record and verifying it, where nothing overlaps it. (A
-/// delay between the sender's stamp and its publish hid, in the host's slower state, inside
-/// the wait of the stamp's store for the cache line: such runs measured as fast as without it.)
+/// receiver spins it after verifying a record, where nothing overlaps it. (A delay between the
+/// sender's stamp and its publish hid, in the host's slower state, inside the wait of the
+/// stamp's store for the cache line: such runs measured as fast as without it. One between
+/// seeing the record and verifying it hid in part under the payload's lines still arriving.)
 fn slowdown_delay(spec: &PingpongSpec, warm: &Histogram<u64>) -> u64 {
     if spec.slowdown_pct <= 0.0 || warm.is_empty() {
         return 0;
