@@ -180,8 +180,9 @@ struct ScenarioArgs {
     #[arg(long, value_name = "NAME")]
     baseline: Option<String>,
     /// With --baseline: measure the cases that regressed again, up to N times, and count a
-    /// regression only if every round shows it too (a shared host's passing state does not
-    /// come back; a slower build does). 0 counts the run's own comparison alone
+    /// regression only if every round still finds it slower beyond the threshold (a shared
+    /// host's passing state does not come back; a slower build does). 0 counts the run's own
+    /// comparison alone
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=5))]
     confirm: u32,
     /// pingpong: the writer makes each record durable before notifying (msync(MS_SYNC) for

@@ -717,8 +717,8 @@ fn same_state(
         }
         let how = format!(
             "{levels}, a step the probes do not show: the record's own part (one-way minus \
-             notify) moved {:+.1} %, and the whole one-way counts beyond {}× the threshold, as \
-             what the host shares; `ab` pairs the runs",
+             notify) moved {:+.1} %, and {ACROSS_HANDOFF_LEVELS} {}× the threshold, as what the \
+             host shares; `ab` pairs the runs",
             own.change_pct, SHARED_THRESHOLD_FACTOR,
         );
         return Ok(SameState { estimate: raw, raw_change: None, how, shared: true });
@@ -799,6 +799,11 @@ fn raw_change(b: &[TrialPoint], n: &[TrialPoint]) -> Option<stats::Estimate> {
 /// host begins ([`same_state`]).
 pub const OTHER_STATE: &str = "not judged: the runs' trials ran in different states of the host";
 
+/// In the note of a spin figure whose runs shared a state of the probe but no level of the
+/// handoff, and whose record's own part did not settle it: the one-way was then judged at the
+/// threshold of what the host shares ([`same_state`]).
+pub const ACROSS_HANDOFF_LEVELS: &str = "the whole one-way counts beyond";
+
 /// How the note of a figure that could not be judged because the host was busy in too many of
 /// its trials begins ([`estimate_missing_busy`]).
 pub const TOO_BUSY: &str = "too few undisturbed trials to judge";
@@ -814,6 +819,32 @@ pub fn in_other_state(case: &CaseComparison) -> bool {
         f.note.as_deref().is_some_and(|n| n.contains(OTHER_STATE) || n.contains(TOO_BUSY))
             && !f.key.ends_with(".p99")
             && !f.note.as_deref().is_some_and(|n| n.contains("counts only with"))
+    })
+}
+
+/// Whether a case has a figure that would count but was judged only at the threshold of what
+/// the host shares because the runs' handoff ran at different levels ([`ACROSS_HANDOFF_LEVELS`]):
+/// such a comparison can neither confirm nor clear a change of the figure's own threshold.
+pub fn across_handoff_levels(case: &CaseComparison) -> bool {
+    case.figures
+        .iter()
+        .any(|f| f.gates && f.note.as_deref().is_some_and(|n| n.contains(ACROSS_HANDOFF_LEVELS)))
+}
+
+/// Whether a case has a figure that counts and moved the worse way by more than its threshold:
+/// regressed, or a point estimate beyond the threshold whose interval does not clear it. A
+/// confirmation round asks this of a case the run found regressed (the run's interval already
+/// established the change; the round asks whether it is still there, see
+/// `scenarios/src/runner/confirm.rs`).
+pub fn still_slower(case: &CaseComparison) -> bool {
+    case.figures.iter().any(|f| {
+        let worse = match f.better {
+            Better::Lower => f.change_pct,
+            Better::Higher => -f.change_pct,
+        };
+        f.gates
+            && (f.verdict == Verdict::Regressed
+                || (f.verdict == Verdict::Noise && worse > f.threshold_pct))
     })
 }
 

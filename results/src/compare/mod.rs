@@ -25,8 +25,8 @@ mod usable;
 
 pub use floor::FloorChange;
 pub use judging::{
-    bandwidth_bound, compare, device_bound, headline_latency_kind, in_other_state, no_op,
-    waits_on_shared, OTHER_STATE,
+    across_handoff_levels, bandwidth_bound, compare, device_bound, headline_latency_kind,
+    in_other_state, no_op, still_slower, waits_on_shared, ACROSS_HANDOFF_LEVELS, OTHER_STATE,
 };
 pub use method::*;
 pub use model::*;
