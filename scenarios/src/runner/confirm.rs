@@ -12,7 +12,7 @@
 //! so its point estimate answers. Asking each round to establish it again multiplied the misses:
 //! an injected 20 % slowdown of the posix-shm spin ping-pong that one comparison caught in 8 of
 //! 10 runs passed whenever its round's interval reached below the threshold, and a state of the
-//! host that passed left rounds whose estimates read −7 to +8 % against a 10 % threshold (40
+//! host that passed left rounds whose estimates read −19 to +9.9 % against a 10 % threshold (60
 //! recipe pairs on one build), so the point estimate still clears it. A round whose trials ran in
 //! another state of the host than the baseline's (a spin case's cache-line probes, see
 //! `compare`), in which the host was too busy to leave enough undisturbed trials, or whose
