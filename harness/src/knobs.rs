@@ -51,19 +51,21 @@ mod imp {
         DELIVER_SPIN_ITERS.with(Cell::get)
     }
 
-    /// How many iterations of [`super::spin_iters`] take `ns`: the fastest of a few timed runs of
-    /// a million (about a millisecond), so a preemption does not inflate the rate.
+    /// How many iterations of [`super::spin_iters`] take `ns`: the median of five timed runs of
+    /// a million (about 0.3 ms each), taken while the peer waits as it will while measured. On
+    /// the development VM the runs of one trial read 0.27–0.45 ns an iteration; the fastest
+    /// made the spin longer than asked whenever the trial then ran at the usual pace.
     fn iterations_for(ns: u64) -> u64 {
         const CALIBRATION: u64 = 1_000_000;
-        let fastest = (0..5)
+        let mut runs: Vec<u64> = (0..5)
             .map(|_| {
                 let start = crate::os::clock::now_ns();
                 super::spin_iters(CALIBRATION);
                 crate::os::clock::now_ns().saturating_sub(start).max(1)
             })
-            .min()
-            .unwrap_or(1);
-        (ns as u128 * CALIBRATION as u128 / fastest as u128) as u64
+            .collect();
+        runs.sort_unstable();
+        (ns as u128 * CALIBRATION as u128 / runs[runs.len() / 2] as u128) as u64
     }
 
     #[inline]
@@ -119,16 +121,30 @@ pub fn deliver_pause() {
 }
 
 /// After a record is verified, before the receiver's stamp: spins for the deliver spin, if any
-/// (`IPCBENCH_SLOWDOWN`). Here every line of the record has arrived and been read, so nothing
-/// overlaps the spin and the one-way grows by all of it. Spun between seen and verified, part of
-/// it hid under the payload's lines still arriving: "10 %" moved the 64 B spin one-way by +3 to
-/// +12 %, and "20 %" by +4 to +22 %.
+/// (`IPCBENCH_SLOWDOWN`). A fence first, so that the spin starts only once every load of the
+/// verification has completed: the core otherwise runs a hundred empty iterations out of order
+/// while the payload's lines are still arriving, and a third of the spin hid under them ("20 %"
+/// of a 150 ns one-way, 30 ns asked, moved `deliver` by about 20 ns). Spun between seen and
+/// verified without a fence, "10 %" moved the 64 B spin one-way by +3 to +12 %.
 #[inline(always)]
 pub fn slowdown_spin() {
     let iters = deliver_spin_iters();
     if iters > 0 {
+        load_fence();
         spin_iters(iters);
     }
+}
+
+/// Later instructions wait until every earlier one has completed (`lfence` on x86-64).
+#[inline(always)]
+fn load_fence() {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: lfence has no operands and no effect beyond ordering; SSE2 is baseline on x86-64.
+    unsafe {
+        std::arch::x86_64::_mm_lfence()
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
 }
 
 /// `n` iterations that do nothing but cannot be optimised away: the unit of the deliver spin.

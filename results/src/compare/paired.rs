@@ -4,7 +4,7 @@
 //! median of the pairs' log-ratios, its interval the sign test's (see [`stats::paired_ratio_change`]),
 //! as tango-bench judges paired runs.
 
-use super::method::{AB_MIN_PAIRS, COMPARE_SCHEMA, CONFIDENCE};
+use super::method::{AB_MIN_PAIRS, COMPARE_SCHEMA, CONFIDENCE, STATE_GAP};
 use super::model::*;
 use super::stats;
 use crate::{CaseResult, Spread};
@@ -28,6 +28,10 @@ pub struct PairedCase {
     pub failed: Option<String>,
     /// Why the case is a no-op that is never counted ([`super::no_op`]).
     pub no_op: Option<String>,
+    /// Pairs left out because their two invocations ran in different states of the host
+    /// ([`pair_state`]), with the first one's probes for the note.
+    pub left_out: usize,
+    pub left_out_example: Option<String>,
 }
 
 impl PairedCase {
@@ -45,6 +49,29 @@ impl PairedCase {
                 }
             }
         }
+    }
+}
+
+/// Whether a pair's two invocations of a case ran in one state of the host: for a case whose
+/// trials stored cache-line probes (a spinning handoff), the median probes of the two
+/// invocations' undisturbed trials within [`STATE_GAP`] of each other. `Err` says what they
+/// read. On the development VM the handoff flips between ~60 and ~240 ns for seconds at a
+/// time; an invocation in each state gave a pair ratio of ×0.38 or ×3.0, and two such pairs
+/// of ten put the sign test's interval across no change while the other eight read +10 to
+/// +16 % (an injected slowdown). Cases without such probes always pair.
+pub fn pair_state(old: &CaseResult, new: &CaseResult) -> Result<(), String> {
+    let state = |c: &CaseResult| -> Option<f64> {
+        let kind = super::headline_latency_kind(c)?;
+        let probes = super::probes::per_trial_ns(c, kind)?;
+        let (kept, _) = super::probes::undisturbed(c, probes.clone());
+        let v = if kept.is_empty() { probes } else { kept };
+        (!v.is_empty()).then(|| Spread::of(&v).median)
+    };
+    match (state(old), state(new)) {
+        (Some(o), Some(n)) if o.max(n) > STATE_GAP * o.min(n) => {
+            Err(format!("cache-line probes {o:.0} ns (old) and {n:.0} ns (new)"))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -193,6 +220,14 @@ pub fn paired_comparison(
                 .iter()
                 .map(|f| paired_figure(f, threshold_pct, c.no_op.as_deref()))
                 .collect();
+            if c.left_out > 0 {
+                k.notes.push(format!(
+                    "{} pair(s) left out and measured again: their two invocations ran in \
+                     different states of the host (e.g. {})",
+                    c.left_out,
+                    c.left_out_example.as_deref().unwrap_or("-")
+                ));
+            }
         }
         for f in &k.figures {
             match f.verdict {

@@ -1129,3 +1129,20 @@ fn huge_page_mappings_count_only_when_asked_and_only_with_like_pages() {
     c.axes.insert("op".into(), "populate".into());
     assert!(!crate::compare::bandwidth_bound(&c), "from the axis");
 }
+
+/// An A/B pair whose two invocations ran in different states of the host (the handoff's
+/// probes ~65 against ~240 ns) is left out; one in the same state pairs, and so does a case
+/// without cache-line probes.
+#[test]
+fn an_ab_pair_across_two_states_of_the_host_is_left_out() {
+    let fast = measured(11, &[150.0; 10], &[65; 10], &[85.0; 10]);
+    let fast_again =
+        measured(12, &[160.0; 10], &[70, 72, 68, 75, 66, 70, 71, 69, 70, 74], &[86.0; 10]);
+    let slow = measured(13, &[420.0; 10], &[240; 10], &[350.0; 10]);
+    assert_eq!(pair_state(&fast, &fast_again), Ok(()));
+    let why = pair_state(&fast, &slow).unwrap_err();
+    assert!(why.contains("65 ns (old)") && why.contains("240 ns (new)"), "{why}");
+    assert!(pair_state(&slow, &fast).is_err());
+    let plain = latency_trials_case(PING, 14, &[150.0; 10]);
+    assert_eq!(pair_state(&plain, &slow), Ok(()));
+}
