@@ -151,9 +151,10 @@ pub fn run(req: &Request, progress: &mut dyn FnMut(&str)) -> Result<Comparison> 
     let (mut old_ref, mut new_ref): (Option<RunRef>, Option<RunRef>) = (None, None);
     let mut unusable = Vec::new();
     // A pair whose two invocations ran in different states of the host is left out and
-    // measured again, up to as many extra pairs as were asked for.
+    // measured again, up to twice as many extra pairs as were asked for (on the development VM
+    // a run whose handoff flipped every few seconds left 15 of 20 pairs out).
     let paired = |c: &PairedCase| c.figures.iter().map(|f| f.pairs.len()).max().unwrap_or(0);
-    'pairs: for pair in 0..req.pairs * 2 {
+    'pairs: for pair in 0..req.pairs * 3 {
         if pair >= req.pairs && cases.iter().all(|c| c.failed.is_some() || c.left_out == 0) {
             break;
         }
