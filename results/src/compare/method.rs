@@ -90,9 +90,9 @@ A/B mode (`ipcbench ab OLD_BINARY NEW_BINARY`): the two builds run each case's t
 interleaved on one host (old, new, new, old, ...), each trial a separate invocation. A pair of \
 invocations saw the same state of the host, so its ratio new/old cancels it. A figure's change \
 is the median of the pairs' log-ratios and its 95 % interval the sign test's (order statistics \
-of the log-ratios; at least 6 pairs), as tango-bench judges paired runs. A spin case's pair \
-whose two invocations' cache-line probes differ by more than 1.5 times ran in two states of \
-the host: it is left out and measured again. It counts when the change is beyond --threshold \
+of the log-ratios; at least 6 pairs), as tango-bench judges paired runs. A latency case's \
+pair whose two invocations' floor probes (cache-line handoff, minimal wake-up) differ by more \
+than 1.5 times ran in two states of the host: it is left out and measured again. It counts when the change is beyond --threshold \
 (default 5 %) and the whole interval lies on that side of no change. Exit status as above.";
 
 /// Default `--threshold`, in percent, of handoff latency (a spinning receiver). Two quick runs

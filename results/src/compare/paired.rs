@@ -52,24 +52,37 @@ impl PairedCase {
     }
 }
 
-/// Whether a pair's two invocations of a case ran in one state of the host: for a case whose
-/// trials stored cache-line probes (a spinning handoff), the median probes of the two
-/// invocations' undisturbed trials within [`STATE_GAP`] of each other. `Err` says what they
-/// read. On the development VM the handoff flips between ~60 and ~240 ns for seconds at a
-/// time; an invocation in each state gave a pair ratio of ×0.38 or ×3.0, and two such pairs
-/// of ten put the sign test's interval across no change while the other eight read +10 to
-/// +16 % (an injected slowdown). Cases without such probes always pair.
+/// Whether a pair's two invocations of a case ran in one state of the host: for a latency case
+/// whose trials stored floor probes (a cache-line handoff for spin, a minimal wake-up for futex
+/// and blocking waits), the median probes of the two invocations' undisturbed trials within
+/// [`STATE_GAP`] of each other. `Err` says what they read. On the development VM the handoff
+/// flips between ~60 and ~240 ns for seconds at a time: an invocation in each state gave a pair
+/// ratio of ×0.38 or ×3.0, and two such pairs of ten put the sign test's interval across no
+/// change while the other eight read +10 to +16 % (an injected slowdown). The pipe wake-up
+/// moved 9× within a run likewise, and a 64 B pipe ping-pong's pairs read ×0.26 to ×5.9.
+/// Cases without such probes always pair.
 pub fn pair_state(old: &CaseResult, new: &CaseResult) -> Result<(), String> {
-    let state = |c: &CaseResult| -> Option<f64> {
-        let kind = super::headline_latency_kind(c)?;
-        let probes = super::probes::per_trial_ns(c, kind)?;
-        let (kept, _) = super::probes::undisturbed(c, probes.clone());
-        let v = if kept.is_empty() { probes } else { kept };
-        (!v.is_empty()).then(|| Spread::of(&v).median)
+    let state = |c: &CaseResult| -> Option<(String, f64)> {
+        super::headline_latency_kind(c)?;
+        let kind = c.probes.iter().find(|p| p.p50_ns.is_some())?.kind.clone();
+        let of_kind = |quiet: bool| -> Vec<f64> {
+            c.probes
+                .iter()
+                .filter(|p| p.kind == kind && (!quiet || !p.disturbed()))
+                .filter_map(|p| p.p50_ns.map(|v| v as f64))
+                .filter(|v| *v > 0.0)
+                .collect()
+        };
+        let v = Some(of_kind(true)).filter(|v| !v.is_empty()).unwrap_or_else(|| of_kind(false));
+        (!v.is_empty()).then(|| (kind, Spread::of(&v).median))
     };
     match (state(old), state(new)) {
-        (Some(o), Some(n)) if o.max(n) > STATE_GAP * o.min(n) => {
-            Err(format!("cache-line probes {o:.0} ns (old) and {n:.0} ns (new)"))
+        (Some((kind, o)), Some((k, n))) if kind == k && o.max(n) > STATE_GAP * o.min(n) => {
+            Err(format!(
+                "{kind} probes {} (old) and {} (new)",
+                crate::units::ns(o),
+                crate::units::ns(n)
+            ))
         }
         _ => Ok(()),
     }

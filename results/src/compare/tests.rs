@@ -1141,8 +1141,17 @@ fn an_ab_pair_across_two_states_of_the_host_is_left_out() {
     let slow = measured(13, &[420.0; 10], &[240; 10], &[350.0; 10]);
     assert_eq!(pair_state(&fast, &fast_again), Ok(()));
     let why = pair_state(&fast, &slow).unwrap_err();
-    assert!(why.contains("65 ns (old)") && why.contains("240 ns (new)"), "{why}");
+    assert!(why.contains("cache-line probes 65 ns (old) and 240 ns (new)"), "{why}");
     assert!(pair_state(&slow, &fast).is_err());
     let plain = latency_trials_case(PING, 14, &[150.0; 10]);
     assert_eq!(pair_state(&plain, &slow), Ok(()));
+    // A blocking case's wake-up probes likewise: 20 µs against 90 µs is another state.
+    let woken = |seed, p: u64| {
+        let mut c = measured(seed, &[60_000.0; 10], &[p; 10], &[30_000.0; 10]);
+        c.probes.iter_mut().for_each(|q| q.kind = crate::probe::kind::PIPE_WAKE.into());
+        c
+    };
+    assert_eq!(pair_state(&woken(15, 20_000), &woken(16, 25_000)), Ok(()));
+    let why = pair_state(&woken(15, 20_000), &woken(17, 90_000)).unwrap_err();
+    assert!(why.starts_with("pipe-wake probes"), "{why}");
 }
