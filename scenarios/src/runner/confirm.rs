@@ -233,7 +233,7 @@ pub fn confirm(
         let slower: BTreeSet<&str> = comparison
             .cases
             .iter()
-            .filter(|c| compare::still_slower(c))
+            .filter(|c| compare::still_slower(&comparison, c))
             .map(|c| c.id.as_str())
             .collect();
         for t in history.iter_mut().filter(|t| ids.contains(&t.id)) {
