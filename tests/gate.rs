@@ -270,7 +270,7 @@ fn a_regression_is_measured_again_before_it_counts() {
         );
         if again == 1 {
             assert!(
-                stdout.contains("confirmed: 1 case(s) regressed in the run and again"),
+                stdout.contains("confirmed: 1 case(s) regressed in the run and were still slower"),
                 "{stdout}"
             );
         } else {
