@@ -155,7 +155,7 @@ pub fn run(req: &Request, progress: &mut dyn FnMut(&str)) -> Result<Comparison> 
     // a run whose handoff flipped every few seconds left 15 of 20 pairs out).
     let paired = |c: &PairedCase| c.figures.iter().map(|f| f.pairs.len()).max().unwrap_or(0);
     'pairs: for pair in 0..req.pairs * 3 {
-        if pair >= req.pairs && cases.iter().all(|c| c.failed.is_some() || c.left_out == 0) {
+        if pair >= req.pairs && cases.iter().all(|c| c.failed.is_some() || paired(c) >= req.pairs) {
             break;
         }
         // Cases in turn within a pair, so each case's pairs spread over the whole run.
