@@ -130,6 +130,16 @@ fn invoke(bin: &Path, id: &str, req: &Request, out: &Path) -> Result<Invocation>
     }
 }
 
+/// "3/10" for the third of ten pairs wanted; "12 (extra)" past them, where a pair left out
+/// is measured again.
+fn pair_label(pair: usize, wanted: usize) -> String {
+    if pair < wanted {
+        format!("{}/{wanted}", pair + 1)
+    } else {
+        format!("{} (extra)", pair + 1)
+    }
+}
+
 /// Runs the pairs and judges them. `progress` gets one line per pair of invocations.
 pub fn run(req: &Request, progress: &mut dyn FnMut(&str)) -> Result<Comparison> {
     for bin in [&req.old, &req.new] {
@@ -150,19 +160,36 @@ pub fn run(req: &Request, progress: &mut dyn FnMut(&str)) -> Result<Comparison> 
     let work = tempfile::Builder::new().prefix("ipcbench-ab-").tempdir()?;
     let (mut old_ref, mut new_ref): (Option<RunRef>, Option<RunRef>) = (None, None);
     let mut unusable = Vec::new();
-    // A pair whose two invocations ran in different states of the host is left out and
-    // measured again, up to twice as many extra pairs as were asked for (on the development VM
-    // a run whose handoff flipped every few seconds left 15 of 20 pairs out).
+    // A case's pairs: `req.pairs`; three times that when its first look leaves a figure in
+    // doubt (the median pair beyond the threshold, the interval across no change). A pair whose
+    // two invocations ran in different states of the host is left out and measured again, up
+    // to twice as many extra pairs as were asked for (on the development VM a run whose handoff
+    // flipped every few seconds left 15 of 20 pairs out).
     let paired = |c: &PairedCase| c.figures.iter().map(|f| f.pairs.len()).max().unwrap_or(0);
-    'pairs: for pair in 0..req.pairs * 3 {
-        if pair >= req.pairs && cases.iter().all(|c| c.failed.is_some() || paired(c) >= req.pairs) {
+    let mut wanted = vec![req.pairs; cases.len()];
+    'pairs: for pair in 0.. {
+        for (c, want) in cases.iter_mut().zip(wanted.iter_mut()) {
+            // One second look at most, when the first has its pairs; a case not in doubt
+            // then measures nothing more, so its answer cannot change.
+            let first_look = c.doubt_at.is_none() && c.failed.is_none() && paired(c) >= req.pairs;
+            if first_look && c.in_doubt(req.threshold_pct) {
+                c.doubt_at = Some(paired(c));
+                *want = 3 * req.pairs;
+                progress(&format!(
+                    "{}: in doubt after {} pairs, measuring up to {}",
+                    c.id, req.pairs, *want
+                ));
+            }
+        }
+        let runs = |c: &PairedCase, want: usize| {
+            c.failed.is_none()
+                && (pair < req.pairs || (paired(c) < want && pair < want + 2 * req.pairs))
+        };
+        if !cases.iter().zip(&wanted).any(|(c, w)| runs(c, *w)) {
             break;
         }
         // Cases in turn within a pair, so each case's pairs spread over the whole run.
-        for case in cases
-            .iter_mut()
-            .filter(|c| c.failed.is_none() && (pair < req.pairs || paired(c) < req.pairs))
-        {
+        for (case, &want) in cases.iter_mut().zip(&wanted).filter(|(c, w)| runs(c, **w)) {
             let order = if pair % 2 == 0 { [false, true] } else { [true, false] };
             let mut got: [Option<RunFile>; 2] = [None, None];
             for is_new in order {
@@ -197,9 +224,8 @@ pub fn run(req: &Request, progress: &mut dyn FnMut(&str)) -> Result<Comparison> 
                 case.no_op = compare::no_op(nc);
                 if let Err(why) = compare::pair_state(oc, nc) {
                     progress(&format!(
-                        "pair {}/{} {}: left out, measured again: {why}",
-                        pair + 1,
-                        req.pairs,
+                        "pair {} {}: left out, measured again: {why}",
+                        pair_label(pair, want),
                         case.id
                     ));
                     case.left_out += 1;
@@ -215,9 +241,8 @@ pub fn run(req: &Request, progress: &mut dyn FnMut(&str)) -> Result<Comparison> 
                     })
                     .collect();
                 progress(&format!(
-                    "pair {}/{} {}: {}",
-                    pair + 1,
-                    req.pairs,
+                    "pair {} {}: {}",
+                    pair_label(pair, want),
                     case.id,
                     ratios.join(", ")
                 ));
@@ -244,8 +269,13 @@ pub fn run(req: &Request, progress: &mut dyn FnMut(&str)) -> Result<Comparison> 
     } else {
         req.pairs
     };
+    let doubtful = cases.iter().filter(|c| c.doubt_at.is_some()).count();
+    let more = match doubtful {
+        0 => String::new(),
+        n => format!(" ({n} case(s) in doubt after them up to {} times)", 3 * pairs),
+    };
     let warnings = vec![format!(
-        "old: {}, new: {} — each case ran {pairs} times per build, interleaved.",
+        "old: {}, new: {} — each case ran {pairs} times per build{more}, interleaved.",
         req.old.display(),
         req.new.display(),
     )];

@@ -92,8 +92,12 @@ invocations saw the same state of the host, so its ratio new/old cancels it. A f
 is the median of the pairs' log-ratios and its 95 % interval the sign test's (order statistics \
 of the log-ratios; at least 6 pairs), as tango-bench judges paired runs. A latency case's \
 pair whose two invocations' floor probes (cache-line handoff, minimal wake-up) differ by more \
-than 1.5 times ran in two states of the host: it is left out and measured again. It counts when the change is beyond --threshold \
-(default 5 %) and the whole interval lies on that side of no change. Exit status as above.";
+than 1.5 times ran in two states of the host: it is left out and measured again. It counts \
+when the change is beyond --threshold (default 5 %) and the whole interval lies on that side \
+of no change. A case whose median pair moved beyond the threshold while its interval still \
+crosses no change is in doubt: it is measured up to three times the pairs asked, once, and judged on \
+them all, with an interval wide enough that the two looks together call a change no more \
+often than one look (1.07 % + 0.81 % of 2.5 % each way). Exit status as above.";
 
 /// Default `--threshold`, in percent, of handoff latency (a spinning receiver). Two quick runs
 /// of one build made back to back moved the trials' 64-byte spin p50s by a few percent, and

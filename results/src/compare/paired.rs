@@ -1,7 +1,7 @@
 //! The A/B mode's verdicts (`ipcbench ab OLD NEW`): the two builds ran their trials
 //! interleaved on one host — old, new, new, old, … — so each pair of invocations saw the same
 //! state of the host, and the ratio new/old of a pair cancels it. A figure's change is the
-//! median of the pairs' log-ratios, its interval the sign test's (see [`stats::paired_ratio_change`]),
+//! median of the pairs' log-ratios, its interval the sign test's (see [`stats::paired_ratio_change_at`]),
 //! as tango-bench judges paired runs.
 
 use super::method::{AB_MIN_PAIRS, COMPARE_SCHEMA, CONFIDENCE, STATE_GAP};
@@ -32,9 +32,29 @@ pub struct PairedCase {
     /// ([`pair_state`]), with the first one's probes for the note.
     pub left_out: usize,
     pub left_out_example: Option<String>,
+    /// The pairs it had when its first look left a figure in doubt ([`PairedCase::in_doubt`]):
+    /// `ab` then measured it up to three times the pairs asked.
+    pub doubt_at: Option<usize>,
 }
 
 impl PairedCase {
+    /// Whether the pairs so far leave a figure that gates in doubt: the median pair moved
+    /// beyond the threshold, but the sign test's interval still reaches across no change. On
+    /// the development VM a 64 B pipe ping-pong with a +20 % slowdown injected gave 10 pairs
+    /// whose interval crossed no change in 3 of 10 windows, and 20 pairs none; one build on
+    /// both sides never counted at 20. `ab` looks a second time once, with an interval that
+    /// spends only what the first look left of the tail ([`stats::second_look_tail`]): a
+    /// same-build figure counts no more often than with one look (1.07 % + 0.81 % at 30 pairs
+    /// ≤ 2.5 % each way). Fewer pairs than an interval needs are never in doubt: nothing counts from them
+    /// anyway.
+    pub fn in_doubt(&self, threshold_pct: f64) -> bool {
+        self.no_op.is_none()
+            && self.figures.iter().any(|f| {
+                let j = paired_figure(f, threshold_pct, None, None);
+                j.verdict == Verdict::Noise && j.ci_pct.is_some()
+            })
+    }
+
     /// Adds one pair's figures, matched by key; a figure missing on a side is left out.
     pub fn add_pair(&mut self, old: &CaseResult, new: &CaseResult) {
         for (key, name, unit, better, o) in headline_figures(old) {
@@ -159,11 +179,20 @@ pub fn judge_paired(
     }
 }
 
-fn paired_figure(f: &PairedFigure, threshold_pct: f64, no_op: Option<&str>) -> FigureComparison {
+/// One figure judged over its pairs. `doubt_at`: the pairs its case had when a first look
+/// found it in doubt ([`PairedCase::in_doubt`]); the interval is then the second look's, which
+/// spends only what the first left of the tail ([`stats::second_look_tail`]).
+fn paired_figure(
+    f: &PairedFigure,
+    threshold_pct: f64,
+    no_op: Option<&str>,
+    doubt_at: Option<usize>,
+) -> FigureComparison {
     let ratios: Vec<f64> =
         f.pairs.iter().filter(|[o, n]| *o > 0.0 && *n > 0.0).map(|[o, n]| n / o).collect();
     let median = |i: usize| Spread::of(&f.pairs.iter().map(|p| p[i]).collect::<Vec<_>>()).median;
-    let est = stats::paired_ratio_change(&ratios);
+    let tail = doubt_at.and_then(stats::second_look_tail).unwrap_or((1.0 - CONFIDENCE) / 2.0);
+    let est = stats::paired_ratio_change_at(&ratios, tail);
     let (change_pct, ci_pct, mut note) = match est {
         Some(e) => (e.change_pct, Some(e.ci_pct), None),
         None => {
@@ -231,7 +260,7 @@ pub fn paired_comparison(
             k.figures = c
                 .figures
                 .iter()
-                .map(|f| paired_figure(f, threshold_pct, c.no_op.as_deref()))
+                .map(|f| paired_figure(f, threshold_pct, c.no_op.as_deref(), c.doubt_at))
                 .collect();
             if c.left_out > 0 {
                 k.notes.push(format!(
@@ -239,6 +268,14 @@ pub fn paired_comparison(
                      different states of the host (e.g. {})",
                     c.left_out,
                     c.left_out_example.as_deref().unwrap_or("-")
+                ));
+            }
+            if let Some(n) = c.doubt_at {
+                k.notes.push(format!(
+                    "in doubt after {n} pairs (the median pair beyond the threshold, the \
+                     interval across no change): judged on {} pairs, the interval wider so \
+                     that both looks together call a change no more often than one",
+                    c.figures.iter().map(|f| f.pairs.len()).max().unwrap_or(0)
                 ));
             }
         }
@@ -287,19 +324,56 @@ mod tests {
     #[test]
     fn pairs_that_all_moved_are_a_regression_and_mixed_ones_are_not() {
         let slower = figure(&[1.11, 1.09, 1.12, 1.10, 1.08, 1.13, 1.10, 1.09, 1.11, 1.10]);
-        let f = paired_figure(&slower, 5.0, None);
+        let f = paired_figure(&slower, 5.0, None, None);
         assert_eq!((f.basis, f.verdict), (Basis::Paired, Verdict::Regressed), "{f:?}");
         assert_eq!(f.pair_ratios.len(), 10);
         let [lo, hi] = f.ci_pct.unwrap();
         assert!(lo <= f.change_pct && f.change_pct <= hi, "{f:?}");
         let mixed = figure(&[1.11, 0.92, 1.12, 0.95, 1.08, 0.9, 1.10, 0.99, 1.11, 0.97]);
-        assert_ne!(paired_figure(&mixed, 5.0, None).verdict, Verdict::Regressed);
+        assert_ne!(paired_figure(&mixed, 5.0, None, None).verdict, Verdict::Regressed);
         // Too few pairs for an interval: reported, never counted.
-        let few = paired_figure(&figure(&[1.5, 1.6]), 5.0, None);
+        let few = paired_figure(&figure(&[1.5, 1.6]), 5.0, None, None);
         assert_eq!((few.verdict, few.ci_pct), (Verdict::Noise, None), "{few:?}");
         // A no-op never counts.
-        let noop = paired_figure(&slower, 5.0, Some("a no-op"));
+        let noop = paired_figure(&slower, 5.0, Some("a no-op"), None);
         assert_eq!((noop.verdict, noop.gates), (Verdict::Noise, false));
+    }
+
+    #[test]
+    fn a_case_is_in_doubt_only_while_its_interval_crosses_no_change_beyond_the_threshold() {
+        let case = |ratios: &[f64]| PairedCase {
+            id: "x".into(),
+            figures: vec![figure(ratios)],
+            ..Default::default()
+        };
+        // Eight pairs +20 % and two across no change: the median moved, the interval did not.
+        let doubtful = case(&[1.2, 0.7, 1.2, 1.2, 1.2, 0.8, 1.2, 1.2, 1.2, 1.2]);
+        assert_eq!(paired_figure(&doubtful.figures[0], 5.0, None, None).verdict, Verdict::Noise);
+        assert!(doubtful.in_doubt(5.0));
+        // Established either way, or within the threshold: nothing to look at again.
+        assert!(!case(&[1.2; 10]).in_doubt(5.0));
+        assert!(!case(&[0.8; 10]).in_doubt(5.0));
+        assert!(!case(&[1.01, 0.7, 1.02, 0.99, 1.3, 1.0, 0.98, 1.01, 1.0, 1.02]).in_doubt(5.0));
+        // Too few pairs for any interval, or a no-op: never in doubt.
+        assert!(!case(&[1.2, 0.7, 1.2]).in_doubt(5.0));
+        let no_op = PairedCase { no_op: Some("a no-op".into()), ..doubtful.clone() };
+        assert!(!no_op.in_doubt(5.0));
+        // Ten more pairs at +20 % settle it: the second look counts it.
+        let mut more = doubtful.clone();
+        more.figures[0].pairs.extend(std::iter::repeat_n([100.0, 120.0], 10));
+        let second = paired_figure(&more.figures[0], 5.0, None, Some(10));
+        assert_eq!(second.verdict, Verdict::Regressed, "{second:?}");
+        // The second look's interval is the wider one: the 5th to the 16th of 20, where one
+        // look would take the 6th to the 15th. Five pairs below no change pass one look's
+        // interval and not the second's.
+        let mut five_low = doubtful.clone();
+        five_low.figures[0].pairs.extend(
+            [0.9, 0.95, 0.97, 1.2, 1.2, 1.2, 1.2, 1.2, 1.2, 1.2].map(|r| [100.0, 100.0 * r]),
+        );
+        let one = paired_figure(&five_low.figures[0], 5.0, None, None);
+        let two = paired_figure(&five_low.figures[0], 5.0, None, Some(10));
+        assert_eq!((one.verdict, two.verdict), (Verdict::Regressed, Verdict::Noise));
+        assert!(two.ci_pct.unwrap()[0] < one.ci_pct.unwrap()[0]);
     }
 
     #[test]
