@@ -292,6 +292,7 @@ fn latency_figures(
         let threshold = opts.threshold_pct * factor * class_factor;
         let TrialValues { estimate: trials, raw_change, unjudged, shared: handoff_split } =
             trial_values(base, new, kind, label, !shared, threshold);
+        let unjudged = unjudged.or_else(|| wake_up_states(base, new));
         let threshold = if handoff_split {
             opts.threshold_pct * factor * SHARED_THRESHOLD_FACTOR
         } else {
@@ -507,6 +508,28 @@ pub fn waits_on_shared(case: &CaseResult) -> bool {
         || case.size.is_some_and(|s| s >= LARGE_RECORD_BYTES)
         || flushes_to_disk
         || case.scenario == Scenario::Mapping.name()
+}
+
+/// For a case whose receiver sleeps: why it is not judged when the two runs' wake-up probes
+/// (each trial's pair measured a minimal wake-up right before it) show two states of the host
+/// ([`super::probe_states`]). A wake-up's state moves every trial of a blocking case together,
+/// and not in proportion: in one same-build pair of the README's recipe on the development VM
+/// the base's pipe-wake probes read 20–35 µs and the new run's 120–150 µs; its 64 B FIFO, UDP
+/// and datagram ping-pongs went from ~25 to ~135 µs and its 64 KiB pipe from 85 to 620 µs,
+/// +160 to +640 %, beyond even the 80 % threshold of what the host shares, and its
+/// confirmation round, moments later, was in the same state. Not judged, the case is measured
+/// again, and counts only if a round establishes it ([`in_other_state`]); `ab` pairs the runs.
+fn wake_up_states(base: &CaseResult, new: &CaseResult) -> Option<String> {
+    if !wakes_up(base) {
+        return None;
+    }
+    let (kind, b, n) = super::probe_states(base, new)?;
+    Some(format!(
+        "{OTHER_STATE} ({kind} probes {} in the base, {} in the new: a wake-up in another state \
+         moves every trial); `ab` pairs the runs",
+        crate::units::ns(b),
+        crate::units::ns(n)
+    ))
 }
 
 /// Whether the case's receiver sleeps and is woken by the scheduler (futex, block, eventfd,

@@ -67,7 +67,11 @@ beyond the threshold is reported as a warning: the host was in another state. A 
 whose trials stored their own copy probes (the cross-core copy their pair measured right \
 before each) counts only when the trials relative to their probes also moved beyond the \
 threshold the same way, and the probes themselves did not move beyond it between the runs \
-(either way: the runs were made in different states of the host).
+(either way: the runs were made in different states of the host). A case whose receiver \
+sleeps, when its trials stored wake-up probes (the minimal futex or pipe wake-up measured right \
+before each), is not judged when the two runs' median probes are more than 1.5 times apart: a \
+wake-up's state moves every trial of the case, by more than the probe (a 64 KiB pipe ping-pong \
+went from 85 to 620 us while the probes went from 25 to 130 us).
 
 No-ops. msync(MS_ASYNC) and any flush on tmpfs write nothing: they are reported, never \
 counted.

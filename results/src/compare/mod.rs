@@ -30,7 +30,7 @@ pub use judging::{
 };
 pub use method::*;
 pub use model::*;
-pub use paired::{pair_state, paired_comparison, PairedCase};
+pub use paired::{pair_state, paired_comparison, probe_states, PairedCase};
 
 #[cfg(test)]
 pub(crate) mod fixtures;

@@ -82,6 +82,21 @@ impl PairedCase {
 /// moved 9× within a run likewise, and a 64 B pipe ping-pong's pairs read ×0.26 to ×5.9.
 /// Cases without such probes always pair.
 pub fn pair_state(old: &CaseResult, new: &CaseResult) -> Result<(), String> {
+    match probe_states(old, new) {
+        Some((kind, o, n)) => Err(format!(
+            "{kind} probes {} (old) and {} (new)",
+            crate::units::ns(o),
+            crate::units::ns(n)
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The floor probes' kind and the two sides' medians (ns) when they show two states of the
+/// host (more than [`STATE_GAP`] apart), for a latency case whose trials stored latency probes
+/// of one kind on both sides; `None` otherwise. The median is over the trials the host did not
+/// disturb while any is left.
+pub fn probe_states(a: &CaseResult, b: &CaseResult) -> Option<(String, f64, f64)> {
     let state = |c: &CaseResult| -> Option<(String, f64)> {
         super::headline_latency_kind(c)?;
         let kind = c.probes.iter().find(|p| p.p50_ns.is_some())?.kind.clone();
@@ -96,15 +111,11 @@ pub fn pair_state(old: &CaseResult, new: &CaseResult) -> Result<(), String> {
         let v = Some(of_kind(true)).filter(|v| !v.is_empty()).unwrap_or_else(|| of_kind(false));
         (!v.is_empty()).then(|| (kind, Spread::of(&v).median))
     };
-    match (state(old), state(new)) {
-        (Some((kind, o)), Some((k, n))) if kind == k && o.max(n) > STATE_GAP * o.min(n) => {
-            Err(format!(
-                "{kind} probes {} (old) and {} (new)",
-                crate::units::ns(o),
-                crate::units::ns(n)
-            ))
+    match (state(a), state(b)) {
+        (Some((kind, x)), Some((k, y))) if kind == k && x.max(y) > STATE_GAP * x.min(y) => {
+            Some((kind, x, y))
         }
-        _ => Ok(()),
+        _ => None,
     }
 }
 

@@ -1154,3 +1154,32 @@ fn an_ab_pair_across_two_states_of_the_host_is_left_out() {
     let why = pair_state(&woken(15, 20_000), &woken(17, 90_000)).unwrap_err();
     assert!(why.starts_with("pipe-wake probes"), "{why}");
 }
+
+/// A blocking case whose runs' wake-up probes show two states of the host is not judged (and
+/// `in_other_state` sends it to a round); in one state, a slower case still counts.
+#[test]
+fn a_blocking_case_is_not_judged_across_two_wake_up_states() {
+    const PIPE: &str = "pingpong/pipe/fork/block/64";
+    let woken = |seed, one_way: f64, probe: u64| {
+        let mut c = measured(seed, &[one_way; 10], &[probe; 10], &[one_way * 0.8; 10]);
+        c.id = PIPE.into();
+        c.wait = Some("block".into());
+        c.probes.iter_mut().for_each(|q| q.kind = crate::probe::kind::PIPE_WAKE.into());
+        c
+    };
+    let judged = |base: CaseResult, new: CaseResult| {
+        let c = compare(&run("b", vec![base]), &run("n", vec![new]), &CompareOptions::default());
+        (c.has_regression(), c.cases[0].clone())
+    };
+    // The recipe's pair: probes ~25 against ~125 µs, every trial ~5.5× slower.
+    let (regressed, case) = judged(woken(1, 25_000.0, 25_000), woken(2, 138_000.0, 125_000));
+    let f = &case.figures[0];
+    assert!(!regressed && !f.gates, "{f:?}");
+    assert!(f.note.as_deref().unwrap().contains(OTHER_STATE), "{f:?}");
+    assert!(f.note.as_deref().unwrap().contains("pipe-wake probes 25 µs in the base"), "{f:?}");
+    assert!(in_other_state(&case), "{case:?}");
+    // One state on both sides, the case 5.5× slower: a regression (beyond the 80 % threshold).
+    let (regressed, case) = judged(woken(1, 25_000.0, 25_000), woken(2, 138_000.0, 27_000));
+    assert!(regressed, "{case:?}");
+    assert!(!in_other_state(&case), "{case:?}");
+}
