@@ -165,31 +165,33 @@ pub fn run(req: &Request, progress: &mut dyn FnMut(&str)) -> Result<Comparison> 
     // two invocations ran in different states of the host is left out and measured again, up
     // to twice as many extra pairs as were asked for (on the development VM a run whose handoff
     // flipped every few seconds left 15 of 20 pairs out).
-    let paired = |c: &PairedCase| c.figures.iter().map(|f| f.pairs.len()).max().unwrap_or(0);
-    let mut wanted = vec![req.pairs; cases.len()];
+    let wanted = |c: &PairedCase| if c.doubt_at.is_some() { 3 * req.pairs } else { req.pairs };
     'pairs: for pair in 0.. {
-        for (c, want) in cases.iter_mut().zip(wanted.iter_mut()) {
+        for c in cases.iter_mut() {
             // One second look at most, when the first has its pairs; a case not in doubt
             // then measures nothing more, so its answer cannot change.
-            let first_look = c.doubt_at.is_none() && c.failed.is_none() && paired(c) >= req.pairs;
+            let first_look = c.doubt_at.is_none() && c.failed.is_none() && c.pairs() >= req.pairs;
             if first_look && c.in_doubt(req.threshold_pct) {
-                c.doubt_at = Some(paired(c));
-                *want = 3 * req.pairs;
+                c.doubt_at = Some(c.pairs());
                 progress(&format!(
                     "{}: in doubt after {} pairs, measuring up to {}",
-                    c.id, req.pairs, *want
+                    c.id,
+                    req.pairs,
+                    wanted(c)
                 ));
             }
         }
-        let runs = |c: &PairedCase, want: usize| {
+        let runs = |c: &PairedCase| {
+            let want = wanted(c);
             c.failed.is_none()
-                && (pair < req.pairs || (paired(c) < want && pair < want + 2 * req.pairs))
+                && (pair < req.pairs || (c.pairs() < want && pair < want + 2 * req.pairs))
         };
-        if !cases.iter().zip(&wanted).any(|(c, w)| runs(c, *w)) {
+        if !cases.iter().any(runs) {
             break;
         }
         // Cases in turn within a pair, so each case's pairs spread over the whole run.
-        for (case, &want) in cases.iter_mut().zip(&wanted).filter(|(c, w)| runs(c, **w)) {
+        for case in cases.iter_mut().filter(|c| runs(c)) {
+            let want = wanted(case);
             let order = if pair % 2 == 0 { [false, true] } else { [true, false] };
             let mut got: [Option<RunFile>; 2] = [None, None];
             for is_new in order {
@@ -265,7 +267,7 @@ pub fn run(req: &Request, progress: &mut dyn FnMut(&str)) -> Result<Comparison> 
     }
     // Interrupted: the pairs measured before it, not the pairs asked for.
     let pairs = if watch::interrupted() {
-        cases.iter().flat_map(|c| c.figures.iter().map(|f| f.pairs.len())).max().unwrap_or(0)
+        cases.iter().map(PairedCase::pairs).max().unwrap_or(0)
     } else {
         req.pairs
     };

@@ -279,6 +279,7 @@ fn latency_figures(
     let shared = waits_on_shared(base);
     let class_factor = if shared { SHARED_THRESHOLD_FACTOR } else { 1.0 };
     let no_op = no_op(base);
+    let wake_up = wake_up_states(base, new);
     let mut out = Vec::new();
     for (label, q, b, n, factor) in quantiles {
         if b == 0 {
@@ -292,7 +293,7 @@ fn latency_figures(
         let threshold = opts.threshold_pct * factor * class_factor;
         let TrialValues { estimate: trials, raw_change, unjudged, shared: handoff_split } =
             trial_values(base, new, kind, label, !shared, threshold);
-        let unjudged = unjudged.or_else(|| wake_up_states(base, new));
+        let unjudged = unjudged.or_else(|| wake_up.clone());
         let threshold = if handoff_split {
             opts.threshold_pct * factor * SHARED_THRESHOLD_FACTOR
         } else {

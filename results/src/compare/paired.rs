@@ -38,6 +38,11 @@ pub struct PairedCase {
 }
 
 impl PairedCase {
+    /// The pairs measured so far (its figures' most; a figure missing on a side has fewer).
+    pub fn pairs(&self) -> usize {
+        self.figures.iter().map(|f| f.pairs.len()).max().unwrap_or(0)
+    }
+
     /// Whether the pairs so far leave a figure that gates in doubt: the median pair moved
     /// beyond the threshold, but the sign test's interval still reaches across no change. On
     /// the development VM a 64 B pipe ping-pong with a +20 % slowdown injected gave 10 pairs
@@ -286,7 +291,7 @@ pub fn paired_comparison(
                     "in doubt after {n} pairs (the median pair beyond the threshold, the \
                      interval across no change): judged on {} pairs, the interval wider so \
                      that both looks together call a change no more often than one",
-                    c.figures.iter().map(|f| f.pairs.len()).max().unwrap_or(0)
+                    c.pairs()
                 ));
             }
         }

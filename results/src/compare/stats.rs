@@ -208,19 +208,7 @@ pub fn second_look_tail(first: usize) -> Option<f64> {
 /// The largest k ≥ 1 with P(B ≤ k − 1) ≤ `tail`, B ~ Binomial(n, ½): the interval of the
 /// median is then the k-th smallest to the k-th largest value. `None` when even k = 1 fails.
 pub fn sign_test_critical(n: usize, tail: f64) -> Option<usize> {
-    // P(B = j) by the recurrence C(n, j) = C(n, j − 1)·(n − j + 1)/j, scaled by 2⁻ⁿ.
-    let mut p = 0.5f64.powi(n as i32);
-    let mut below = 0.0;
-    let mut k = 0;
-    for j in 0..n.div_ceil(2) {
-        below += p;
-        if below > tail {
-            break;
-        }
-        k = j + 1;
-        p *= (n - j) as f64 / (j + 1) as f64;
-    }
-    (k >= 1).then_some(k)
+    (1..=n.div_ceil(2)).take_while(|&k| sign_test_tail(n, k) <= tail).last()
 }
 
 /// The largest c ≥ 1 with P(U ≤ c − 1) ≤ `tail` under the null, U the Mann–Whitney count of
