@@ -603,8 +603,9 @@ fn scenario(a: ScenarioArgs) -> Result<ExitCode> {
         // A failed or interrupted run exits 1 or 128+N below; a regression exits 1 once
         // measuring the regressed cases again confirmed it.
         regressed = cmp.gate() != compare::Gate::Clean;
-        // Cases the run could not judge (another state of the host) are measured again too.
-        let unjudged = !runner::confirm::other_state_ids(&cmp).is_empty();
+        // Cases the run could not settle (another state of the host, or a change in doubt) are
+        // measured again too.
+        let unjudged = !runner::confirm::unsettled_ids(&cmp).is_empty();
         let gate = cmp.gate();
         let again_due =
             gate == compare::Gate::Regressed || (gate == compare::Gate::Clean && unjudged);

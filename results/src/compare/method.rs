@@ -48,17 +48,21 @@ reported and judged, and count only with --gate-bandwidth (a dedicated host); ab
 pairs the builds' runs, counts them.
 
 The host's state. When a trial stored its own floor probe (the cache-line handoff its pair \
-measured right before it), a handoff figure is judged with its trial's probe taken out (a \
-one-way time is the handoff plus the record's own part: each trial's figure minus its probe, \
-plus the median probe of the base's trials), and only between trials made in one state of the \
-host: the trials' probes, sorted, start another state wherever one reads more than 1.5 times \
+measured right before it), a handoff figure is judged only between trials made in one state of \
+the host: the trials' probes, sorted, start another state wherever one reads more than 1.5 times \
 the one below it (the development VM's pinned pairs read 30-100 ns in one state and 210-450 ns \
 in the other), and within a state their notify does too at 1.3 times (its handoff ran at \
 45-55 ns in some runs and 76-105 ns in others under the same probes). The group with the most \
-trials on both sides is compared (the faster on a tie); runs with no state in common are not \
-judged. The move counts only if the raw figure over the same trials moved the same way by \
-more than the threshold too: within a state the probe wanders while the handoff does not \
-follow it. Runs that share a state but not a level of the handoff are judged on the record's \
+trials on both sides is compared (the faster on a tie), on the trials' own figures; runs with \
+no state in common are not judged. A move counts only if it is not the host's: with each \
+trial's probe taken out (a one-way time is the handoff plus the record's own part: each \
+trial's figure minus its probe, plus the median probe of the base's trials), or with each \
+trial's notify taken out, the figure still moved the same way by more than the threshold. \
+A slower code path moves neither the probe nor (unless it is the publish) the handoff; a \
+host that slowed every handoff moves both. Taking the probe out of the judged figure itself \
+added its wander: within one state the probe moves by 20-30 % while the figure does not \
+follow it. \
+Runs that share a state but not a level of the handoff are judged on the record's \
 own part (each trial's one-way minus its notify) at the threshold, and on the whole one-way \
 only beyond 8 times it, as what the host shares. \
 Without probes, when both runs measured floor/cache-line, a handoff figure that moved counts \
@@ -138,13 +142,11 @@ pub const STATE_GAP: f64 = 1.5;
 /// more than this factor above the one below it (on the development VM, with probes alike:
 /// 45–55 ns in some runs, 76–105 ns in others).
 pub const HANDOFF_GAP: f64 = 1.3;
-/// Against its probes a figure's move counts only if the raw figure, over the same trials,
-/// moved the same way by more than this share of the threshold. The whole threshold: within one
-/// state of the host the probe wanders by ±20 ns while the handoff it bounds does not follow it
-/// (65 ns probes under an 85 ns notify in one run, 80 ns under 80 in the next), so in 94
-/// same-build comparisons of the development VM's 64-byte spin cases the probe-adjusted
-/// figure alone "regressed" 5 times where the raw figure moved +5 %; an injected slowdown moves
-/// both.
+/// Within one state of the host a figure's move counts only if, with each trial's probe taken
+/// out or with each trial's notify taken out, it still moved the same way by more than this
+/// share of the threshold. The whole threshold: a host that slowed every handoff moves the
+/// probes and the notify with the figure (a 230 against 200 ns one-way under 90 against
+/// 60 ns probes), a slower receive path moves neither.
 pub const RAW_SHARE: f64 = 1.0;
 /// `ipcbench ab`'s default `--threshold`, in percent: the pairs cancel the host's drift.
 pub const AB_DEFAULT_THRESHOLD_PCT: f64 = 5.0;

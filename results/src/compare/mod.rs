@@ -25,7 +25,7 @@ mod usable;
 
 pub use floor::FloorChange;
 pub use judging::{
-    across_handoff_levels, bandwidth_bound, compare, device_bound, headline_latency_kind,
+    across_handoff_levels, bandwidth_bound, compare, device_bound, headline_latency_kind, in_doubt,
     in_other_state, no_op, still_slower, waits_on_shared, ACROSS_HANDOFF_LEVELS, OTHER_STATE,
 };
 pub use method::*;

@@ -26,7 +26,10 @@
 //! baseline's state judges it regressed, and then once more (`rounds` + 1 judging rounds, the
 //! first standing in for the run's verdict). Never judged, it is named and not counted. Without
 //! this, a 20 % slowdown injected into the posix-shm spin ping-pong passed 2 of 6 runs whose
-//! spin/64 case happened to run in the other state. Each round's result file goes to
+//! spin/64 case happened to run in the other state. A case the run left in doubt (a figure
+//! that counts beyond its threshold, its interval reaching back inside it:
+//! [`compare::in_doubt`]) is measured again the same way: a round must establish the change,
+//! the next still find it. Each round's result file goes to
 //! `DIR/confirmations/`, apart from the runs the report and the trend read.
 
 use super::{run, Request};
@@ -134,14 +137,16 @@ pub fn due(history: &[Tracked]) -> Vec<String> {
 /// What a round says of a tracked case, from its comparison: `regressed` (established again,
 /// or failed), `other` (it could not judge the case: another state of the host, a busy host, or
 /// the handoff at another level than the base's), `slower` (it moved the worse way beyond its
-/// threshold, established or not). A round asks whether a change the run established is still
-/// there, so a point estimate beyond the threshold answers yes; a case the run could not judge
-/// needs one round that establishes it first.
-pub fn answer(t: &Tracked, regressed: bool, other: bool, slower: bool) -> Again {
+/// threshold, established or not), `doubt` (slower, its interval reaching back inside the
+/// threshold: [`compare::in_doubt`]). A round asks whether a change the run established is
+/// still there, so a point estimate beyond the threshold answers yes; a case the run could not
+/// settle needs one round that establishes it first, and a round that leaves it in doubt again
+/// could not judge it either (one more round, up to [`OTHER_STATE_ROUNDS`]).
+pub fn answer(t: &Tracked, regressed: bool, other: bool, slower: bool, doubt: bool) -> Again {
     let established = !t.unjudged_in_run || t.said.contains(&Again::Regressed);
     if regressed {
         Again::Regressed
-    } else if other {
+    } else if other || (doubt && !established) {
         Again::OtherState
     } else if slower && established {
         Again::StillSlower
@@ -150,11 +155,19 @@ pub fn answer(t: &Tracked, regressed: bool, other: bool, slower: bool) -> Again 
     }
 }
 
-/// The cases the comparison could not judge because their trials ran in another state of the
-/// host than the base's ([`compare::in_other_state`]): measured again like regressed ones, so
-/// a run made in the other state still gets a verdict.
-pub fn other_state_ids(c: &Comparison) -> Vec<String> {
-    c.cases.iter().filter(|k| compare::in_other_state(k)).map(|k| k.id.clone()).collect()
+/// The cases the comparison could not settle, and did not find regressed: their trials ran
+/// in another state of the host than the base's ([`compare::in_other_state`]), or a figure
+/// that counts moved beyond its threshold with an interval reaching back inside it
+/// ([`compare::in_doubt`]). Measured again like regressed ones, so a run made in the other
+/// state, or one whose trials could not resolve a change, still gets a verdict.
+pub fn unsettled_ids(c: &Comparison) -> Vec<String> {
+    let regressed = regressed_ids(c);
+    c.cases
+        .iter()
+        .filter(|k| compare::in_other_state(k) || compare::in_doubt(c, k))
+        .filter(|k| !regressed.contains(&k.id))
+        .map(|k| k.id.clone())
+        .collect()
 }
 
 /// The cases with a figure that regressed and counts.
@@ -184,7 +197,7 @@ pub fn confirm(
         unjudged_in_run: unjudged,
     };
     let mut history: Vec<Tracked> = regressed.iter().map(|id| track(id, false)).collect();
-    history.extend(other_state_ids(first).iter().map(|id| track(id, true)));
+    history.extend(unsettled_ids(first).iter().map(|id| track(id, true)));
     let mut done = Vec::new();
     let mut interrupted = false;
     for round in 1..=rounds + OTHER_STATE_ROUNDS {
@@ -236,9 +249,17 @@ pub fn confirm(
             .filter(|c| compare::still_slower(&comparison, c))
             .map(|c| c.id.as_str())
             .collect();
+        let doubt: BTreeSet<&str> = comparison
+            .cases
+            .iter()
+            .filter(|c| compare::in_doubt(&comparison, c))
+            .map(|c| c.id.as_str())
+            .collect();
         for t in history.iter_mut().filter(|t| ids.contains(&t.id)) {
             let id = t.id.as_str();
-            let said = answer(t, again.contains(id), other.contains(id), slower.contains(id));
+            let (r, o, s, d) =
+                (again.contains(id), other.contains(id), slower.contains(id), doubt.contains(id));
+            let said = answer(t, r, o, s, d);
             t.said.push(said);
         }
         let still: Vec<String> = history
@@ -329,24 +350,26 @@ impl Confirmation {
             .partition(|id| self.confirmed.iter().any(|c| c == id));
         if !caught.is_empty() {
             out.push_str(&format!(
-                "confirmed: {} case(s) the run could not judge (another state of the host) \
-                 regressed in every round made in the baseline's state: {}\n",
+                "confirmed: {} case(s) the run could not judge (another state of the host, or a \
+                 change its interval left in doubt) regressed in every round that could judge \
+                 them: {}\n",
                 caught.len(),
                 caught.join(", ")
             ));
         }
         if !passed.is_empty() {
             out.push_str(&format!(
-                "judged again: {} case(s) the run could not judge (another state of the host) \
-                 did not regress when measured in the baseline's state: {}\n",
+                "judged again: {} case(s) the run could not judge (another state of the host, or \
+                 a change its interval left in doubt) did not regress when measured again: {}\n",
                 passed.len(),
                 passed.join(", ")
             ));
         }
         if !self.unjudged.is_empty() {
             out.push_str(&format!(
-                "not judged: {} case(s) ran in another state of the host than the baseline's in \
-                 the run and in every round ({}); not counted: `ab` pairs the runs\n",
+                "not judged: {} case(s) ran in another state of the host than the baseline's, or \
+                 stayed in doubt, in the run and in every round ({}); not counted: `ab` pairs the \
+                 runs\n",
                 self.unjudged.len(),
                 self.unjudged.join(", ")
             ));
@@ -423,11 +446,14 @@ mod tests {
         let said = c.render();
         assert!(
             said.contains(
-                "regressed in every round made in the baseline's state: unjudged-then-regressed\n"
+                "regressed in every round that could judge them: unjudged-then-regressed\n"
             ),
             "{said}"
         );
-        assert!(said.contains("in the baseline's state: unjudged-then-cleared\n"), "{said}");
+        assert!(
+            said.contains("did not regress when measured again: unjudged-then-cleared\n"),
+            "{said}"
+        );
         assert!(said.contains("could not be measured again in the baseline's state of the host (their trials ran in another state in every round), so the run's verdict stands: run-regressed-then-other\n"), "{said}");
         // A case the run could not judge needs one judging round more than --confirm asks.
         let once = t("u", &[OtherState, Regressed], true);
@@ -446,17 +472,21 @@ mod tests {
             need: 1 + u32::from(unjudged_in_run),
             unjudged_in_run,
         };
-        // (regressed, other, slower)
+        // (regressed, other, slower, doubt)
         let run_regressed = t(&[], false);
-        assert_eq!(answer(&run_regressed, true, false, true), Regressed);
-        assert_eq!(answer(&run_regressed, false, false, true), StillSlower);
-        assert_eq!(answer(&run_regressed, false, false, false), Cleared);
-        assert_eq!(answer(&run_regressed, false, true, true), OtherState);
+        assert_eq!(answer(&run_regressed, true, false, true, false), Regressed);
+        assert_eq!(answer(&run_regressed, false, false, true, false), StillSlower);
+        assert_eq!(answer(&run_regressed, false, false, true, true), StillSlower);
+        assert_eq!(answer(&run_regressed, false, false, false, false), Cleared);
+        assert_eq!(answer(&run_regressed, false, true, true, false), OtherState);
         let unjudged = t(&[OtherState], true);
-        assert_eq!(answer(&unjudged, false, false, true), Cleared);
-        assert_eq!(answer(&unjudged, true, false, true), Regressed);
+        assert_eq!(answer(&unjudged, false, false, true, false), Cleared);
+        assert_eq!(answer(&unjudged, true, false, true, false), Regressed);
+        // In doubt again: not settled, one more round.
+        assert_eq!(answer(&unjudged, false, false, true, true), OtherState);
         let established = t(&[OtherState, Regressed], true);
-        assert_eq!(answer(&established, false, false, true), StillSlower);
+        assert_eq!(answer(&established, false, false, true, false), StillSlower);
+        assert_eq!(answer(&established, false, false, true, true), StillSlower);
         // Still slower in every round: confirmed, and a judging round like a regressed one.
         let history = [
             t(&[StillSlower], false),
