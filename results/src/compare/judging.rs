@@ -899,16 +899,20 @@ pub fn across_handoff_levels(case: &CaseComparison) -> bool {
 /// again — on the development VM a `unix-dgram` 64 KiB ping-pong read +165 % in a run and
 /// +147 % (+14 … +198 %) in its round on one build — and only an established change counts.
 pub fn still_slower(c: &Comparison, case: &CaseComparison) -> bool {
-    case.figures.iter().any(|f| {
-        let worse = match f.better {
-            Better::Lower => f.change_pct,
-            Better::Higher => -f.change_pct,
-        };
-        let shared = f.threshold_pct >= c.shared_threshold_pct;
-        f.gates
-            && (f.verdict == Verdict::Regressed
-                || (f.verdict == Verdict::Noise && worse > f.threshold_pct && !shared))
-    })
+    case.figures
+        .iter()
+        .any(|f| (f.gates && f.verdict == Verdict::Regressed) || slower_unsettled(c, f))
+}
+
+/// A figure that counts, judged at its own threshold (not the shared one), beyond it the worse
+/// way, and not established: noise.
+fn slower_unsettled(c: &Comparison, f: &FigureComparison) -> bool {
+    let worse = match f.better {
+        Better::Lower => f.change_pct,
+        Better::Higher => -f.change_pct,
+    };
+    let shared = f.threshold_pct >= c.shared_threshold_pct;
+    f.gates && f.verdict == Verdict::Noise && worse > f.threshold_pct && !shared
 }
 
 /// Whether a case of comparison `c` has a figure that counts, moved the worse way beyond its
@@ -922,19 +926,9 @@ pub fn still_slower(c: &Comparison, case: &CaseComparison) -> bool {
 /// [`SHARED_THRESHOLD_FACTOR`]× the threshold, see [`still_slower`]), nor a figure without an
 /// interval.
 pub fn in_doubt(c: &Comparison, case: &CaseComparison) -> bool {
-    case.figures.iter().any(|f| {
-        let worse = match f.better {
-            Better::Lower => f.change_pct,
-            Better::Higher => -f.change_pct,
-        };
-        let shared = f.threshold_pct >= c.shared_threshold_pct;
-        f.gates
-            && f.verdict == Verdict::Noise
-            && worse > f.threshold_pct
-            && !shared
-            && f.ci_pct.is_some()
-            && f.basis != Basis::TailUnresolved
-    })
+    case.figures
+        .iter()
+        .any(|f| slower_unsettled(c, f) && f.ci_pct.is_some() && f.basis != Basis::TailUnresolved)
 }
 
 /// The note on trials left out because the host was busy in them, if any were.

@@ -237,24 +237,13 @@ pub fn confirm(
         let missing = ids.iter().filter(|id| outcome.run.case(id).is_none()).cloned();
         let again: BTreeSet<String> =
             regressed_ids(&comparison).into_iter().chain(failed).chain(missing).collect();
-        let other: BTreeSet<&str> = comparison
-            .cases
-            .iter()
-            .filter(|c| compare::in_other_state(c) || compare::across_handoff_levels(c))
-            .map(|c| c.id.as_str())
-            .collect();
-        let slower: BTreeSet<&str> = comparison
-            .cases
-            .iter()
-            .filter(|c| compare::still_slower(&comparison, c))
-            .map(|c| c.id.as_str())
-            .collect();
-        let doubt: BTreeSet<&str> = comparison
-            .cases
-            .iter()
-            .filter(|c| compare::in_doubt(&comparison, c))
-            .map(|c| c.id.as_str())
-            .collect();
+        let cases_where = |p: &dyn Fn(&compare::CaseComparison) -> bool| -> BTreeSet<&str> {
+            comparison.cases.iter().filter(|c| p(c)).map(|c| c.id.as_str()).collect()
+        };
+        let other =
+            cases_where(&|c| compare::in_other_state(c) || compare::across_handoff_levels(c));
+        let slower = cases_where(&|c| compare::still_slower(&comparison, c));
+        let doubt = cases_where(&|c| compare::in_doubt(&comparison, c));
         for t in history.iter_mut().filter(|t| ids.contains(&t.id)) {
             let id = t.id.as_str();
             let (r, o, s, d) =
