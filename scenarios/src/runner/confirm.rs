@@ -92,7 +92,8 @@ pub enum Again {
     StillSlower,
     /// Judged, and not regressed: the run saw the host's state.
     Cleared,
-    /// Not judged: its trials ran in another state of the host than the base's.
+    /// Not judged: its trials ran in another state of the host than the base's, or (a case
+    /// the run did not establish) it was left in doubt again.
     OtherState,
 }
 
