@@ -73,8 +73,8 @@ pub struct Confirmation {
     pub unresolved: Vec<String>,
     /// Regressed in the run, not in a round after it: the host's state.
     pub cleared: Vec<String>,
-    /// Not judged in the run (its trials ran in another state of the host than the baseline's)
-    /// nor in any round after it: not counted, and named.
+    /// Not judged in the run (its trials ran in another state of the host than the baseline's,
+    /// or a change was left in doubt) nor in any round after it: not counted, and named.
     pub unjudged: Vec<String>,
     /// Not judged in the run, judged in a round after it (regressed or not).
     pub judged_again: Vec<String>,
@@ -212,8 +212,8 @@ pub fn confirm(
             .count();
         if waits > 0 {
             eprintln!(
-                "confirming: {waits} case(s) ran in another state of the host than the \
-                 baseline's; measuring again in {} s",
+                "confirming: {waits} case(s) could not be judged (another state of the host \
+                 than the baseline's, or a change left in doubt); measuring again in {} s",
                 OTHER_STATE_PAUSE.as_secs()
             );
             if !pause(OTHER_STATE_PAUSE) {
