@@ -222,7 +222,7 @@ pub fn confirm(
             }
         }
         eprintln!(
-            "confirming: measuring the {} regressed case(s) again ({}{})",
+            "confirming: measuring {} case(s) again ({}{})",
             ids.len(),
             ids.iter().take(3).cloned().collect::<Vec<_>>().join(", "),
             if ids.len() > 3 { ", …" } else { "" }
@@ -304,7 +304,7 @@ impl Confirmation {
         let mut out = String::new();
         for (k, r) in self.rounds.iter().enumerate() {
             out.push_str(&format!(
-                "\nconfirmation round {} of the {} regressed case(s) ({}):\n",
+                "\nconfirmation round {} of {} case(s) ({}):\n",
                 k + 1,
                 r.ids.len(),
                 r.run_file.display()
