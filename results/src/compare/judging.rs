@@ -646,10 +646,11 @@ fn grouped(
 /// comparisons, development VM, 2026-12-04) the probe-adjusted figure "regressed" 3 times
 /// (and the raw one never), and an injected 20 % slowdown read +0 % against probes 26 %
 /// higher, its raw one-way +12 to +26 % with notify unchanged. When the runs share a state of
-/// the probe but not a level of the handoff, the state's trials are judged on the record's own part (one-way minus notify) at
-/// `threshold`, and on the whole one-way at the threshold of what the host shares
-/// ([`SHARED_THRESHOLD_FACTOR`]): a code path that makes the handoff itself slower is still
-/// caught when it moves the one-way that far, and `ab` pairs the runs for less.
+/// the probe but not a level of the handoff, the state's trials are judged on the record's own
+/// part (one-way minus notify) at `threshold`, and on the whole one-way at the threshold of
+/// what the host shares ([`SHARED_THRESHOLD_FACTOR`]): a code path that makes the handoff
+/// itself slower is still caught when it moves the one-way that far, and `ab` pairs the runs
+/// for less.
 fn same_state(
     base: &[TrialPoint],
     new: &[TrialPoint],
